@@ -1,0 +1,1 @@
+"""Alerting (告警): sliding windows in Redis, threshold rules, alert lifecycle, sinks."""

@@ -1,0 +1,168 @@
+"""Sliding windows (滑动窗口) of event counts per dimension key, kept in Redis.
+
+Each dimension key has two Redis keys that share a hash tag, so one Lua script touches
+only one cluster slot:
+
+* ``<prefix>:{<key>}:b`` — a hash of time buckets: field ``<bucket>`` counts events,
+  ``<bucket>:n`` negative ones, ``<bucket>:p`` P1 ones;
+* ``<prefix>:{<key>}:ids`` — a sorted set of the event ids counted, scored by event time.
+
+An event is counted only if ``ZADD NX`` adds its id, in the same script as the increments:
+a replayed or redelivered event changes nothing. Ids and buckets older than the longest
+window (the retention) are trimmed, so the dedup horizon and the window agree: an event
+older than the retention is *late* and counted nowhere. Updates for a batch are sent as
+one pipeline: one round trip, one script call per touched key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from alerts.rules import WindowCounts
+
+NEW, DUPLICATE, LATE = 1, 0, 2
+
+# KEYS: bucket hash, id set. ARGV: bucket_seconds, now, retention, skew, write (0/1),
+# n_spans, span_1 … span_n (seconds, ascending), then per event: id, time, negative, p1.
+_RECORD = """
+local bsec, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local skew, nspans = tonumber(ARGV[4]), tonumber(ARGV[6])
+local horizon = now - retention
+local flags = {}
+local wrote = false
+for i = 7 + nspans, #ARGV, 4 do
+  local ts = tonumber(ARGV[i + 1])
+  if ts > now + skew then ts = now end
+  if ts < horizon then
+    flags[#flags + 1] = 2
+  elseif redis.call('ZADD', KEYS[2], 'NX', ts, ARGV[i]) == 1 then
+    local b = tostring(math.floor(ts / bsec))
+    redis.call('HINCRBY', KEYS[1], b, 1)
+    if ARGV[i + 2] == '1' then redis.call('HINCRBY', KEYS[1], b .. ':n', 1) end
+    if ARGV[i + 3] == '1' then redis.call('HINCRBY', KEYS[1], b .. ':p', 1) end
+    flags[#flags + 1] = 1
+    wrote = true
+  else
+    flags[#flags + 1] = 0
+  end
+end
+local oldest = math.floor(horizon / bsec)
+if ARGV[5] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. horizon)
+  if redis.call('HLEN', KEYS[1]) > 3 * (retention / bsec + 2) then
+    for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+      if tonumber(string.match(field, '^%d+')) < oldest then redis.call('HDEL', KEYS[1], field) end
+    end
+  end
+end
+if wrote then
+  redis.call('EXPIRE', KEYS[1], retention + bsec)
+  redis.call('EXPIRE', KEYS[2], retention + bsec)
+end
+local current = math.floor(now / bsec)
+local widest = math.ceil(tonumber(ARGV[6 + nspans]) / bsec)
+local fields = {}
+for b = current - widest + 1, current do
+  local s = tostring(b)
+  fields[#fields + 1] = s
+  fields[#fields + 1] = s .. ':n'
+  fields[#fields + 1] = s .. ':p'
+end
+local values = redis.call('HMGET', KEYS[1], unpack(fields))
+local totals = {}
+local c, n, p, bucket = 0, 0, 0, 0
+for s = 1, nspans do
+  local need = math.ceil(tonumber(ARGV[6 + s]) / bsec)
+  while bucket < need do
+    local at = #values - 3 * (bucket + 1)
+    c = c + (tonumber(values[at + 1]) or 0)
+    n = n + (tonumber(values[at + 2]) or 0)
+    p = p + (tonumber(values[at + 3]) or 0)
+    bucket = bucket + 1
+  end
+  totals[#totals + 1] = c
+  totals[#totals + 1] = n
+  totals[#totals + 1] = p
+end
+return {flags, totals}
+"""
+
+
+class RedisLike(Protocol):
+    def register_script(self, script: str) -> Any: ...
+    def pipeline(self, transaction: bool = ...) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One event as a window sees it."""
+
+    event_id: str
+    event_time: float
+    negative: bool
+    p1: bool
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """What a window key holds after an update: per-event flags and totals per span."""
+
+    flags: tuple[int, ...]                 # NEW / DUPLICATE / LATE, in observation order
+    totals: Mapping[int, WindowCounts]     # span seconds → counts
+
+
+class RedisWindowStore:
+    """Sliding windows over bucketed counters in Redis (see module docstring)."""
+
+    def __init__(self, redis: RedisLike, *, prefix: str, bucket_seconds: int,
+                 spans: Sequence[int], skew_seconds: int = 60) -> None:
+        if not spans:
+            raise ValueError("at least one window span is needed")
+        self.redis = redis
+        self.prefix = prefix
+        self.bucket_seconds = bucket_seconds
+        self.spans = tuple(sorted(set(spans)))
+        self.retention = self.spans[-1] + bucket_seconds
+        self.skew_seconds = skew_seconds
+        self._script = redis.register_script(_RECORD)
+
+    def redis_keys(self, key: str) -> list[str]:
+        return [f"{self.prefix}:{{{key}}}:b", f"{self.prefix}:{{{key}}}:ids"]
+
+    def window_start(self, span: int, now: float) -> float:
+        """Start of the bucket-aligned window of ``span`` seconds that ends at ``now``."""
+        current = int(now // self.bucket_seconds)
+        buckets = math.ceil(span / self.bucket_seconds)
+        return float((current - buckets + 1) * self.bucket_seconds)
+
+    async def record(self, observations: Mapping[str, Sequence[Observation]],
+                     now: float) -> dict[str, KeyState]:
+        """Count new observations per window key; return each key's state after."""
+        return await self._run(observations, now, write=True)
+
+    async def read(self, keys: Sequence[str], now: float) -> dict[str, KeyState]:
+        return await self._run({key: () for key in keys}, now, write=False)
+
+    async def _run(self, observations: Mapping[str, Sequence[Observation]], now: float,
+                   *, write: bool) -> dict[str, KeyState]:
+        keys = list(observations)
+        if not keys:
+            return {}
+        head = [self.bucket_seconds, repr(now), self.retention, self.skew_seconds,
+                int(write), len(self.spans), *self.spans]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            args: list[Any] = list(head)
+            for o in observations[key]:
+                args += [o.event_id, repr(o.event_time), int(o.negative), int(o.p1)]
+            await self._script(keys=self.redis_keys(key), args=args, client=pipe)
+        replies = await pipe.execute()
+        states = {}
+        for key, (flags, totals) in zip(keys, replies, strict=True):
+            counts = {span: WindowCounts(*(int(v) for v in totals[3 * i: 3 * i + 3]))
+                      for i, span in enumerate(self.spans)}
+            states[key] = KeyState(tuple(int(f) for f in flags), counts)
+        return states

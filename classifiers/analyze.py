@@ -1,0 +1,62 @@
+"""The whole text analysis of one event: normalize → mask → tokenize → score → explain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from classifiers.category import CategoryClassifier, CategoryScore
+from classifiers.normalize import normalize
+from classifiers.pii import mask_pii
+from classifiers.priority import Priority, PriorityPolicy, Signals
+from classifiers.sentiment import PolarityCutoffs, SentimentScorer, SnowNLPScorer
+from classifiers.tokenize import tokenize, warm_up
+
+
+@dataclass(frozen=True)
+class Analysis:
+    text: str                              # normalized and PII-masked: safe to publish
+    tokens: tuple[str, ...]
+    pii: tuple[str, ...]                   # kinds of personal data that were masked
+    sentiment: float                       # probability of positive, [0, 1]
+    polarity: str                          # negative / neutral / positive
+    categories: tuple[CategoryScore, ...]  # best first, never empty
+    priority: Priority
+
+    @property
+    def category(self) -> str:
+        return self.categories[0].code
+
+    @property
+    def negative(self) -> bool:
+        return self.polarity == "negative"
+
+
+class Analyzer:
+    """Holds the models (built once per process) and analyses texts with them."""
+
+    def __init__(self, scorer: SentimentScorer | None = None,
+                 categories: CategoryClassifier | None = None,
+                 policy: PriorityPolicy | None = None,
+                 cutoffs: PolarityCutoffs | None = None) -> None:
+        warm_up()
+        self.scorer = scorer or SnowNLPScorer()
+        self.categories = categories or CategoryClassifier.default()
+        self.policy = policy or PriorityPolicy.load()
+        self.cutoffs = cutoffs or PolarityCutoffs()
+
+    def analyze(self, text: str, signals: Signals | None = None) -> Analysis:
+        masked = mask_pii(normalize(text))
+        tokens = tuple(tokenize(masked.text))
+        sentiment = self.scorer.score(tokens)
+        categories = self.categories.classify(tokens)
+        priority = self.policy.assess(tokens, masked.text, categories[0].code, sentiment,
+                                      signals or Signals())
+        return Analysis(
+            text=masked.text,
+            tokens=tokens,
+            pii=masked.kinds,
+            sentiment=round(sentiment, 4),
+            polarity=self.cutoffs.polarity(sentiment),
+            categories=categories,
+            priority=priority,
+        )

@@ -1,0 +1,168 @@
+"""The Faust application: one agent per input topic, a re-evaluation timer, and the HTTP
+endpoints ``/metrics`` (Prometheus) and ``/health``.
+
+Agents take batches with ``take_events`` — Faust acknowledges a batch only after the loop
+body returns — and hand them to :class:`streams.pipeline.Pipeline`, which never raises.
+Agent concurrency stays 1 so offsets are never committed past an unfinished batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.exceptions import RedisError
+
+from alerts.engine import AlertEngine
+from alerts.rules import Rule, load_rules
+from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
+from alerts.store import RedisAlertStore
+from alerts.windows import RedisWindowStore
+from classifiers.analyze import Analyzer
+from streams.pipeline import Pipeline
+from streams.records import RawMessage
+from vocwatch.metrics import Metrics
+from vocwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """The app and the parts tests and the CLI need to reach."""
+
+    app: faust.App
+    pipeline: Pipeline
+    engine: AlertEngine
+    redis: Any
+    registry: CollectorRegistry
+    metrics: Metrics
+
+
+class FaustPublisher:
+    """:class:`streams.pipeline.Publisher` over the app's producer."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self._topics: dict[str, Any] = {}
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        channel = self._topics.get(topic)
+        if channel is None:
+            channel = self._topics[topic] = self.app.topic(
+                topic, key_serializer="raw", value_serializer="raw")
+        # force=True: send now and hand back the delivery future, which the pipeline
+        # awaits before the batch is acknowledged.
+        future: Awaitable[Any] = await channel.send(key=key, value=value, force=True)
+        return future
+
+
+def create_service(settings: Settings, *, registry: CollectorRegistry | None = None,
+                   rules: tuple[Rule, ...] | None = None,
+                   clock: Callable[[], float] = time.time) -> Service:
+    rules = rules if rules is not None else load_rules(settings.rules_file)
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = Metrics.create(registry)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_transport="tcp://",
+        autodiscover=False,
+    )
+    redis = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
+                              health_check_interval=30)
+    prefix = settings.app_id
+    windows = RedisWindowStore(redis, prefix=prefix, bucket_seconds=settings.bucket_seconds,
+                               spans=[r.window_seconds for r in rules])
+    publisher = FaustPublisher(app)
+    sinks: list[AlertSink] = [LogSink(), TopicSink(
+        lambda key, value: _delivered(publisher.send(settings.alerts_topic, key, value)))]
+    if settings.alerts_out is not None:
+        sinks.append(JsonLinesSink(settings.alerts_out))
+    engine = AlertEngine(rules, windows, RedisAlertStore(redis, prefix=prefix), sinks, metrics,
+                         update_seconds=settings.alert_update_seconds)
+    pipeline = Pipeline(settings=settings, analyzer=Analyzer(), rules=rules, windows=windows,
+                        engine=engine, publisher=publisher, metrics=metrics, clock=clock)
+    service = Service(app, pipeline, engine, redis, registry, metrics)
+    _add_agents(service, settings)
+    _add_timer(service, settings, clock)
+    _add_pages(service, settings, clock)
+    return service
+
+
+async def _delivered(sent: Awaitable[Awaitable[Any]]) -> None:
+    await (await sent)
+
+
+def _add_agents(service: Service, settings: Settings) -> None:
+    for source, topic_name in settings.input_topics.items():
+        topic = service.app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+        service.app.agent(topic, name=f"vocwatch.{source}", concurrency=1)(
+            _consumer(service.pipeline, source, settings))
+
+
+def _consumer(pipeline: Pipeline, source: str,
+              settings: Settings) -> Callable[[Any], Awaitable[None]]:
+    async def consume(stream: Any) -> None:
+        batches: AsyncIterator[list[Any]] = stream.take_events(
+            settings.batch_size, within=settings.batch_seconds)
+        async for events in batches:
+            await pipeline.process(source, [
+                RawMessage(e.value, e.message.topic, e.message.partition, e.message.offset,
+                           e.message.timestamp) for e in events])
+    consume.__name__ = consume.__qualname__ = f"consume_{source}"
+    return consume
+
+
+def _add_timer(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
+    async def reevaluate_alerts() -> None:
+        try:
+            await service.engine.reevaluate(clock())
+        except (RedisError, OSError) as exc:
+            service.metrics.redis_errors.inc()
+            log.warning("alert re-evaluation failed (%s); next try in %.0f s", exc,
+                        settings.evaluation_seconds)
+
+    service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
+
+
+def _add_pages(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
+    app, registry = service.app, service.registry
+    sources = list(settings.input_topics)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/health")
+    async def health_page(web: Any, request: Any) -> Any:
+        try:
+            redis_ok = bool(await service.redis.ping())
+        except (RedisError, OSError):
+            redis_ok = False
+        now = clock()
+        last = service.pipeline.last_batch_at
+        body = {
+            "status": "ok" if redis_ok else "degraded",
+            "redis": redis_ok,
+            "last_batch_age_seconds": {s: round(now - last[s], 3) if s in last else None
+                                       for s in sources},
+        }
+        return web.json(body, status=200 if redis_ok else 503)

@@ -1,0 +1,167 @@
+"""The ``vocwatch`` command line.
+
+    vocwatch dev [--demo] [--exit-after S] [--alerts-out FILE]   embedded stack + worker
+    vocwatch worker [--alerts-out FILE]                          the worker alone
+    vocwatch demo [--seconds S]                                  demo traffic to a broker
+    vocwatch topics                                              create the topics
+    vocwatch classify TEXT …                                     analyse texts, print JSON
+    vocwatch rules check FILE                                    validate a rules file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vocwatch.errors import VocwatchError
+from vocwatch.settings import Settings
+
+log = logging.getLogger("vocwatch")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    for chatty in ("kafka", "aiokafka"):  # connection-level chatter, not ours to show
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    try:
+        code: int = args.run(args)
+        return code
+    except VocwatchError as exc:
+        print(f"vocwatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vocwatch", description="Real-time voice-of-customer "
+                                     "monitor for Chinese customer service.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="run broker, Redis and a worker locally")
+    dev.add_argument("--demo", action="store_true", help="feed synthetic traffic with an incident")
+    dev.add_argument("--exit-after", type=float, metavar="SECONDS", help="stop after this long")
+    dev.add_argument("--alerts-out", type=Path, metavar="FILE",
+                     help="write every alert record to FILE (JSON lines)")
+    dev.add_argument("--web-port", type=int, help="HTTP port (default: a free one)")
+    dev.set_defaults(run=_dev)
+
+    worker = commands.add_parser("worker", help="run the Faust worker against "
+                                 "VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL")
+    worker.add_argument("--alerts-out", type=Path, metavar="FILE")
+    worker.set_defaults(run=_worker)
+
+    demo = commands.add_parser("demo", help="produce demo traffic to VOCWATCH_BROKER_URL")
+    demo.add_argument("--seconds", type=float, default=120.0)
+    demo.set_defaults(run=_demo)
+
+    topics = commands.add_parser("topics", help="create vocwatch's topics if missing")
+    topics.set_defaults(run=_topics)
+
+    classify = commands.add_parser("classify", help="analyse texts (arguments, or stdin lines)")
+    classify.add_argument("texts", nargs="*")
+    classify.set_defaults(run=_classify)
+
+    rules = commands.add_parser("rules", help="alert rules")
+    rules_commands = rules.add_subparsers(required=True, metavar="ACTION")
+    check = rules_commands.add_parser("check", help="validate a rules file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=_rules_check)
+    return parser
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings.from_env(os.environ, **overrides)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from alerts.rules import load_rules
+    from streams.app import create_service
+    from streams.topics import ensure_topics
+
+    overrides = {"alerts_out": args.alerts_out} if args.alerts_out else {}
+    settings = _settings(**overrides)
+    rules = load_rules(settings.rules_file)  # an invalid file stops us before anything starts
+    ensure_topics(settings)
+    service = create_service(settings, rules=rules)
+    log.info("worker: broker %s, redis %s, http://%s:%d/metrics", settings.broker_url,
+             _redact(settings.redis_url), settings.web_host, settings.web_port)
+    worker = faust.Worker(service.app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from streams.devstack import DevStack
+
+    with DevStack(os.environ, web_port=args.web_port, alerts_out=args.alerts_out) as stack:
+        return stack.run(demo_traffic=args.demo, exit_after=args.exit_after)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import threading
+
+    from streams import demo
+
+    stop = threading.Event()
+    timer = threading.Timer(args.seconds, stop.set)
+    timer.start()
+    try:
+        demo.run(_settings(), stop=stop)
+    finally:
+        timer.cancel()
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from streams.topics import ensure_topics
+
+    created = ensure_topics(_settings())
+    print(json.dumps({"created": created}))
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from classifiers.analyze import Analyzer
+
+    analyzer = Analyzer()
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    for text in texts:
+        a = analyzer.analyze(text)
+        print(json.dumps({
+            "text": a.text, "tokens": list(a.tokens), "pii_masked": list(a.pii),
+            "sentiment": a.sentiment, "polarity": a.polarity,
+            "categories": [{"code": c.code, "score": c.score} for c in a.categories],
+            "priority": a.priority.level, "reasons": list(a.priority.reasons),
+        }, ensure_ascii=False))
+    return 0
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    from alerts.rules import load_rules
+
+    rules = load_rules(args.file)
+    print(f"{args.file}: {len(rules)} rules OK ({', '.join(r.name for r in rules)})")
+    return 0
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before logging it."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

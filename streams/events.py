@@ -1,0 +1,227 @@
+"""Input event contracts (事件契约) and their decoding.
+
+Three sources, one topic each: complaints (投诉工单), call records (通话记录) and social
+posts (社交媒体). Messages are UTF-8 JSON objects; :func:`decode` turns raw bytes into an
+event or raises :class:`~vocwatch.errors.InvalidEvent` naming the field and the problem.
+Fields not in the contract are ignored, so producers can add fields before we read them.
+The contract, with an example of each, is docs/events.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from classifiers.priority import Signals
+from vocwatch.errors import InvalidEvent
+
+SOURCES = ("complaint", "call", "social")
+COMPLAINT_CHANNELS = ("hotline", "email", "app", "web", "wechat", "store")
+PLATFORMS = ("weibo", "douyin", "xiaohongshu", "wechat", "other")
+
+MAX_ID = 128
+MAX_NAME = 128
+MAX_TEXT = {"complaint": 5_000, "call": 20_000, "social": 5_000}
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True)
+class Event:
+    """What every source has in common, plus the dimensions windows are keyed on."""
+
+    source: str             # complaint / call / social
+    id: str
+    text: str
+    event_time: float       # unix seconds
+    channel: str            # complaint: its contact channel; "call"; "social"
+    product: str | None
+    region: str | None
+    fields: Mapping[str, Any]   # the validated source-specific fields, for the scored record
+
+    @property
+    def signals(self) -> Signals:
+        f = self.fields
+        if self.source == "social":
+            reach = f["followers"] + 10 * f["reposts"] + 2 * f["comments"] + f["likes"]
+            return Signals(reach=reach)
+        if self.source == "call":
+            return Signals(wait_seconds=f["wait_seconds"], transfers=f["transfers"],
+                           resolved_first_contact=f["resolved_first_contact"],
+                           satisfaction=f["satisfaction"])
+        return Signals()
+
+    def dimensions(self) -> dict[str, str]:
+        dims = {"source": self.source, "channel": self.channel}
+        if self.product:
+            dims["product"] = self.product
+        if self.region:
+            dims["region"] = self.region
+        if self.source == "social":
+            dims["platform"] = self.fields["platform"]
+        return dims
+
+
+def decode(source: str, raw: bytes | None, *, max_bytes: int) -> Event:
+    """Decode and validate one raw message of ``source``; raise InvalidEvent if it is bad."""
+    if raw is None:
+        raise InvalidEvent("not_json", "message has no value (tombstone)")
+    if len(raw) > max_bytes:
+        raise InvalidEvent("too_large", f"message is {len(raw)} bytes, limit {max_bytes}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent("not_utf8", f"not UTF-8 at byte {exc.start}") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidEvent("not_json", f"not JSON: {str(exc)[:80]}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent("not_object", f"expected a JSON object, got {type(data).__name__}")
+    return _DECODERS[source](_Fields(data))
+
+
+class _Fields:
+    """Typed access to a JSON object; every failure names the field."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+
+    def _get(self, name: str, required: bool) -> Any:
+        value = self.data.get(name)
+        if value is None and required:
+            raise InvalidEvent("missing_field", f"field {name!r} is required", field=name)
+        return value
+
+    def string(self, name: str, *, max_len: int = MAX_NAME, required: bool = True,
+               allow_empty: bool = False) -> Any:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _wrong_type(name, "a string", value)
+        if not value.strip() and not allow_empty:
+            raise InvalidEvent("invalid_value", f"field {name!r} is empty", field=name)
+        if len(value) > max_len:
+            raise InvalidEvent("too_long", f"field {name!r} has {len(value)} characters, "
+                               f"limit {max_len}", field=name)
+        return value
+
+    def identifier(self, name: str, *, required: bool = True) -> Any:
+        """Ids may come as strings or integers; they are strings from here on."""
+        value = self._get(name, required)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _wrong_type(name, "a string or integer id", value)
+        if not value.strip() or len(value) > MAX_ID:
+            raise InvalidEvent("invalid_value", f"field {name!r} must have 1 to {MAX_ID} "
+                               "characters", field=name)
+        return value
+
+    def enum(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.string(name)
+        if value not in allowed:
+            raise InvalidEvent("unknown_enum", f"field {name!r} is {value[:40]!r}; expected one "
+                               f"of {', '.join(allowed)}", field=name)
+        return str(value)
+
+    def number(self, name: str, *, integer: bool = False, minimum: float = 0,
+               maximum: float = math.inf, required: bool = True, default: Any = None) -> Any:
+        value = self._get(name, required and default is None)
+        if value is None:
+            return default
+        wanted_int = isinstance(value, int) and not isinstance(value, bool)
+        if not (wanted_int or (not integer and isinstance(value, float))):
+            raise _wrong_type(name, "an integer" if integer else "a number", value)
+        if math.isnan(value) or not minimum <= value <= maximum:
+            raise InvalidEvent("invalid_value", f"field {name!r} is {value}; expected "
+                               f"{minimum} to {maximum}", field=name)
+        return value
+
+    def boolean(self, name: str) -> bool:
+        value = self._get(name, True)
+        if not isinstance(value, bool):
+            raise _wrong_type(name, "true or false", value)
+        return value
+
+    def time(self, name: str) -> float:
+        return parse_time(name, self._get(name, True))
+
+
+def parse_time(name: str, value: Any) -> float:
+    """ISO-8601 with an offset, or epoch seconds / milliseconds → unix seconds."""
+    if isinstance(value, bool):
+        raise _wrong_type(name, "an ISO-8601 time or epoch number", value)
+    if isinstance(value, int | float):
+        seconds = float(value) / 1000 if abs(value) >= 1e11 else float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidEvent("invalid_time", f"field {name!r} is {value[:40]!r}, not "
+                               "ISO-8601", field=name) from None
+        if parsed.tzinfo is None:
+            raise InvalidEvent("invalid_time", f"field {name!r} has no UTC offset "
+                               "(e.g. +08:00)", field=name)
+        seconds = parsed.timestamp()
+    else:
+        raise _wrong_type(name, "an ISO-8601 time or epoch number", value)
+    if not MIN_TIME <= seconds < MAX_TIME:
+        raise InvalidEvent("invalid_time", f"field {name!r} is outside 2000–2100", field=name)
+    return seconds
+
+
+def _wrong_type(name: str, expected: str, value: Any) -> InvalidEvent:
+    return InvalidEvent("wrong_type", f"field {name!r} must be {expected}, got "
+                        f"{type(value).__name__}", field=name)
+
+
+def _complaint(f: _Fields) -> Event:
+    channel = f.enum("channel", COMPLAINT_CHANNELS)
+    fields = {"customer_id": f.identifier("customer_id"), "channel": channel}
+    return Event("complaint", f.identifier("id"), f.string("text", max_len=MAX_TEXT["complaint"]),
+                 f.time("created_at"), channel, f.string("product", required=False),
+                 f.string("region", required=False), fields)
+
+
+def _call(f: _Fields) -> Event:
+    fields = {
+        "customer_id": f.identifier("customer_id"),
+        "agent_id": f.identifier("agent_id"),
+        "wait_seconds": f.number("wait_seconds", maximum=86_400),
+        "talk_seconds": f.number("talk_seconds", maximum=86_400),
+        "resolved_first_contact": f.boolean("resolved_first_contact"),
+        "transfers": f.number("transfers", integer=True, maximum=100, default=0),
+        "satisfaction": f.number("satisfaction", integer=True, minimum=1, maximum=5,
+                                 required=False),
+    }
+    return Event("call", f.identifier("id"), f.string("text", max_len=MAX_TEXT["call"]),
+                 f.time("started_at"), "call", f.string("product", required=False),
+                 f.string("region", required=False), fields)
+
+
+def _social(f: _Fields) -> Event:
+    count = 10**12
+    fields = {
+        "platform": f.enum("platform", PLATFORMS),
+        "author": f.string("author"),
+        "followers": f.number("followers", integer=True, maximum=count, default=0),
+        "likes": f.number("likes", integer=True, maximum=count, default=0),
+        "reposts": f.number("reposts", integer=True, maximum=count, default=0),
+        "comments": f.number("comments", integer=True, maximum=count, default=0),
+        "url": f.string("url", max_len=2048, required=False),
+    }
+    return Event("social", f.identifier("id"), f.string("text", max_len=MAX_TEXT["social"]),
+                 f.time("posted_at"), "social", f.string("product", required=False),
+                 f.string("region", required=False), fields)
+
+
+_DECODERS: dict[str, Callable[[_Fields], Event]] = {
+    "complaint": _complaint, "call": _call, "social": _social}

@@ -1,0 +1,200 @@
+"""One batch of input messages, start to finish: decode → analyze → windows → alerts →
+publish. The Faust agents hand every batch to :meth:`Pipeline.process`, which never raises
+(except on cancellation): bad messages become dead letters, Redis outages are retried
+with back-off until they pass, and an unexpected error dead-letters the batch with
+``processing_error`` rather than losing it. Only when ``process`` returns does the agent
+acknowledge the batch, so every message is counted or dead-lettered before its offset is
+committed (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from redis.exceptions import RedisError
+
+from alerts.engine import AlertEngine
+from alerts.lifecycle import SAMPLE_CHARS, Sample
+from alerts.rules import Rule, window_key
+from alerts.windows import DUPLICATE, Observation, RedisWindowStore
+from classifiers.analyze import Analysis, Analyzer
+from streams.events import Event, decode
+from streams.records import RawMessage, dead_letter_record, dumps, scored_record
+from vocwatch.errors import InvalidEvent
+from vocwatch.metrics import Metrics
+from vocwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Publisher(Protocol):
+    """Sends a record to a topic; the returned awaitable resolves once it is delivered."""
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+
+
+@dataclass
+class BatchOutcome:
+    valid: int = 0
+    new: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    alerts: int = 0
+
+
+@dataclass
+class _Keyed:
+    """What a batch contributes to each window key."""
+
+    observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
+    touched: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
+
+
+class Pipeline:
+    def __init__(self, *, settings: Settings, analyzer: Analyzer, rules: Sequence[Rule],
+                 windows: RedisWindowStore, engine: AlertEngine, publisher: Publisher,
+                 metrics: Metrics, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.analyzer = analyzer
+        self.rules = list(rules)
+        self.windows = windows
+        self.engine = engine
+        self.publisher = publisher
+        self.metrics = metrics
+        self.clock = clock
+        self.last_batch_at: dict[str, float] = {}   # source → when its last batch finished
+
+    async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
+        started = time.perf_counter()
+        outcome = BatchOutcome()
+        self.metrics.events_received.labels(source).inc(len(messages))
+        scored: list[tuple[RawMessage, Event, Analysis]] = []
+        deliveries: list[Awaitable[Any]] = []
+        for message in messages:
+            result = self._analyze(source, message)
+            if isinstance(result, InvalidEvent):
+                deliveries.append(await self._dead_letter(source, message, result.reason,
+                                                          result.detail))
+            else:
+                scored.append((message, *result))
+        outcome.dead_lettered = len(deliveries)
+        try:
+            await self._count_and_alert(source, scored, outcome, deliveries)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not lose the batch: dead-letter what is left
+            log.exception("batch of %d %s events failed; dead-lettering it", len(scored), source)
+            for message, _, _ in scored:
+                deliveries.append(await self._dead_letter(
+                    source, message, "processing_error", f"{type(exc).__name__} in batch"))
+            outcome.dead_lettered += len(scored)
+        await self._settle(deliveries)
+        self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
+        self.last_batch_at[source] = self.clock()
+        self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
+        return outcome
+
+    def _analyze(self, source: str,
+                 message: RawMessage) -> tuple[Event, Analysis] | InvalidEvent:
+        try:
+            event = decode(source, message.value, max_bytes=self.settings.max_message_bytes)
+            return event, self.analyzer.analyze(event.text, event.signals)
+        except InvalidEvent as exc:
+            return exc
+        except Exception as exc:  # e.g. a classifier bug on an odd text
+            log.exception("analysis failed at %s[%d]@%d", message.topic, message.partition,
+                          message.offset)
+            return InvalidEvent("processing_error", f"{type(exc).__name__} during analysis")
+
+    async def _dead_letter(self, source: str, message: RawMessage, reason: str,
+                           detail: str) -> Awaitable[Any]:
+        self.metrics.events_dead_lettered.labels(source, reason).inc()
+        record = dead_letter_record(message, source, reason, detail, now=self.clock())
+        key = f"{message.topic}:{message.partition}:{message.offset}".encode()
+        return await self.publisher.send(self.settings.deadletter_topic, key, dumps(record))
+
+    async def _count_and_alert(self, source: str,
+                               scored: Sequence[tuple[RawMessage, Event, Analysis]],
+                               outcome: BatchOutcome, deliveries: list[Awaitable[Any]]) -> None:
+        now = self.clock()
+        for _, event, analysis in scored:
+            record = scored_record(event, analysis, model=self.analyzer.scorer.name, now=now)
+            deliveries.append(await self.publisher.send(
+                self.settings.scored_topic, event.id.encode(), dumps(record)))
+        keyed = self._keyed(scored)
+        states = await self._retry("window update", lambda: self.windows.record(
+            keyed.observations, now))
+        if scored:
+            flags = states[window_key({"source": source})].flags
+            self._count_events(source, scored, flags, now, outcome)
+        alerts = await self._retry("alert update", lambda: self.engine.on_batch(
+            keyed.touched, states, keyed.samples, now))
+        outcome.valid = len(scored)
+        outcome.alerts = len(alerts)
+        for alert in alerts:
+            self.metrics.latency.labels(source, "alert").observe(
+                max(0.0, self.clock() - alert.window_end))
+
+    def _keyed(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]) -> _Keyed:
+        keyed = _Keyed()
+        for _, event, analysis in scored:
+            observation = Observation(event.id, event.event_time, analysis.negative,
+                                      analysis.priority.level == "P1")
+            sample = Sample(event.id, analysis.text[:SAMPLE_CHARS], analysis.priority.level,
+                            event.event_time, analysis.negative)
+            dims = event.dimensions()
+            categories = [c.code for c in analysis.categories]
+            # Every event counts in its source's key: that is where duplicates are detected.
+            keys: dict[str, list[str]] = {window_key({"source": event.source}): []}
+            for rule in self.rules:
+                for key in rule.keys_for(dims, categories):
+                    keys.setdefault(key, []).append(rule.name)
+            for key, rule_names in keys.items():
+                keyed.observations[key].append(observation)
+                if rule_names:
+                    keyed.samples[key].append(sample)
+                for name in rule_names:
+                    keyed.touched[name].add(key)
+        return keyed
+
+    def _count_events(self, source: str, scored: Sequence[tuple[RawMessage, Event, Analysis]],
+                      flags: Sequence[int], now: float, outcome: BatchOutcome) -> None:
+        """Metrics for the events counted for the first time; replays only as duplicates."""
+        for (_, event, analysis), flag in zip(scored, flags, strict=True):
+            if flag == DUPLICATE:
+                outcome.duplicates += 1
+                self.metrics.events_duplicate.labels(source).inc()
+                continue
+            outcome.new += 1
+            self.metrics.events_valid.labels(source).inc()
+            self.metrics.sentiment.labels(source).observe(analysis.sentiment)
+            self.metrics.events_scored.labels(source, analysis.category,
+                                              analysis.priority.level).inc()
+            self.metrics.latency.labels(source, "scored").observe(
+                max(0.0, now - event.event_time))
+
+    async def _retry(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        delay = 0.1
+        while True:
+            try:
+                return await operation()
+            except (RedisError, OSError) as exc:
+                self.metrics.redis_errors.inc()
+                log.warning("%s failed (%s: %s); retrying in %.1f s", what,
+                            type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.redis_retry_max_seconds)
+
+    @staticmethod
+    async def _settle(deliveries: Sequence[Awaitable[Any]]) -> None:
+        """Wait until every record of the batch is delivered before the batch is acked."""
+        if deliveries:
+            await asyncio.gather(*deliveries)

@@ -1,0 +1,57 @@
+"""One error hierarchy for the whole service.
+
+Every error vocwatch raises on purpose derives from :class:`VocwatchError`, carries the
+data needed to act on it, and says what to do in its message.
+"""
+
+from __future__ import annotations
+
+
+class VocwatchError(Exception):
+    """Root of every error vocwatch raises on purpose."""
+
+
+class ConfigError(VocwatchError):
+    """Settings or a configuration file are invalid; the service refuses to start."""
+
+    def __init__(self, message: str, *, source: str = "", field: str = "") -> None:
+        where = ": ".join(part for part in (source, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source = source
+        self.field = field
+
+
+class InvalidEvent(VocwatchError):
+    """An input message breaks its event contract (see docs/events.md).
+
+    ``reason`` is one of a small fixed set of codes (used as a metric label and in the
+    dead-letter record); ``detail`` names the field and what is wrong with it.
+    """
+
+    REASONS = frozenset(
+        {
+            "too_large",
+            "not_utf8",
+            "not_json",
+            "not_object",
+            "missing_field",
+            "wrong_type",
+            "invalid_value",
+            "unknown_enum",
+            "too_long",
+            "invalid_time",
+            "processing_error",
+        }
+    )
+
+    def __init__(self, reason: str, detail: str, *, field: str = "") -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown dead-letter reason {reason!r}")
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.field = field
+
+
+class StackError(VocwatchError):
+    """An embedded or external server (broker, Redis) could not be started or reached."""

@@ -1,0 +1,86 @@
+"""Every Prometheus metric of vocwatch, created against a registry that is passed in.
+
+Code calls the named hooks below rather than touching metric objects, so that names,
+units and label sets live in one place (catalogue: docs/metrics.md). Every label has a
+bounded set of values: event sources, dead-letter reasons, categories, priorities and
+rule names come from code or configuration, never from free text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+NAMESPACE = "vocwatch"
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+SENTIMENT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    events_received: Counter
+    events_valid: Counter
+    events_duplicate: Counter
+    events_dead_lettered: Counter
+    events_scored: Counter
+    sentiment: Histogram
+    window_events: Gauge
+    window_negative_share: Gauge
+    alerts: Counter
+    alerts_firing: Gauge
+    latency: Histogram
+    batch_seconds: Histogram
+    redis_errors: Counter
+    last_batch_timestamp: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> Metrics:
+        def counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
+            return Counter(name, doc, labels, namespace=NAMESPACE, registry=registry)
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> Gauge:
+            return Gauge(name, doc, labels, namespace=NAMESPACE, registry=registry)
+
+        return cls(
+            events_received=counter(
+                "events_received", "Input messages taken from Kafka.", ("source",)),
+            events_valid=counter(
+                "events_valid", "Valid events counted for the first time.", ("source",)),
+            events_duplicate=counter(
+                "events_duplicate", "Valid events whose id was already counted (replays).",
+                ("source",)),
+            events_dead_lettered=counter(
+                "events_dead_lettered", "Input messages sent to the dead-letter topic.",
+                ("source", "reason")),
+            events_scored=counter(
+                "events_scored", "New events by primary category and priority.",
+                ("source", "category", "priority")),
+            sentiment=Histogram(
+                "sentiment_score", "Probability that an event is positive.", ("source",),
+                namespace=NAMESPACE, registry=registry, buckets=SENTIMENT_BUCKETS),
+            window_events=gauge(
+                "window_events", "Events in the sliding window per channel and category.",
+                ("channel", "category", "window")),
+            window_negative_share=gauge(
+                "window_negative_share",
+                "Share of negative events in the sliding window per channel and category.",
+                ("channel", "category", "window")),
+            alerts=counter(
+                "alerts", "Alert records emitted (new, updated, resolved).",
+                ("rule", "priority", "status")),
+            alerts_firing=gauge("alerts_firing", "Alerts firing now.", ("rule",)),
+            latency=Histogram(
+                "processing_latency_seconds",
+                "Event time to a processing stage (scored, alert).", ("source", "stage"),
+                namespace=NAMESPACE, registry=registry, buckets=LATENCY_BUCKETS),
+            batch_seconds=Histogram(
+                "batch_duration_seconds", "Time to process one batch of input messages.",
+                ("source",), namespace=NAMESPACE, registry=registry, buckets=LATENCY_BUCKETS),
+            redis_errors=counter(
+                "redis_errors", "Redis commands that failed (and were retried).", ()),
+            last_batch_timestamp=gauge(
+                "last_batch_timestamp_seconds", "Unix time the last batch finished.",
+                ("source",)),
+        )

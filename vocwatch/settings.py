@@ -1,0 +1,165 @@
+"""The one settings object, read once at start-up from ``VOCWATCH_*`` environment variables.
+
+Every variable is listed in :data:`ENVIRONMENT` (the table in docs/deploy.md is generated
+from the same data); nothing else in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vocwatch.errors import ConfigError
+
+PREFIX = "VOCWATCH_"
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker needs to know, frozen after start-up."""
+
+    broker_url: str = "kafka://127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    app_id: str = "vocwatch"
+    topic_prefix: str = "vocwatch."
+    partitions: int = 4
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    rules_file: Path = DEFAULT_RULES_FILE
+    alerts_out: Path | None = None
+    batch_size: int = 200
+    batch_seconds: float = 0.25
+    bucket_seconds: int = 10
+    dedup_ttl_seconds: int = 2 * 24 * 3600
+    max_message_bytes: int = 256 * 1024
+    alert_update_seconds: float = 30.0
+    evaluation_seconds: float = 5.0
+    redis_retry_max_seconds: float = 30.0
+    data_dir: Path = Path(tempfile.gettempdir()) / "vocwatch-data"
+    log_level: str = "info"
+
+    # --- derived names -------------------------------------------------------------
+    @property
+    def complaints_topic(self) -> str:
+        return f"{self.topic_prefix}complaints"
+
+    @property
+    def calls_topic(self) -> str:
+        return f"{self.topic_prefix}calls"
+
+    @property
+    def social_topic(self) -> str:
+        return f"{self.topic_prefix}social"
+
+    @property
+    def scored_topic(self) -> str:
+        return f"{self.topic_prefix}scored"
+
+    @property
+    def deadletter_topic(self) -> str:
+        return f"{self.topic_prefix}deadletter"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}alerts"
+
+    @property
+    def input_topics(self) -> dict[str, str]:
+        """Input topic per event source (complaint / call / social)."""
+        return {
+            "complaint": self.complaints_topic,
+            "call": self.calls_topic,
+            "social": self.social_topic,
+        }
+
+    @property
+    def all_topics(self) -> list[str]:
+        return [*self.input_topics.values(), self.scored_topic, self.deadletter_topic,
+                self.alerts_topic]
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """``host:port`` list for kafka-python, from the Faust-style broker URL."""
+        return broker_hosts(self.broker_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read the ``VOCWATCH_*`` variables; unknown ones are an error, not a silent typo."""
+        values: dict[str, Any] = {}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, raw in environ.items():
+            if not name.startswith(PREFIX):
+                continue
+            field_name = name[len(PREFIX):].lower()
+            if field_name not in fields:
+                known = ", ".join(PREFIX + f.upper() for f in sorted(fields))
+                raise ConfigError(f"unknown variable; known ones are {known}", source=name)
+            values[field_name] = _parse(name, raw, ENVIRONMENT[field_name][0])
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        positive = ("partitions", "batch_size", "batch_seconds", "bucket_seconds",
+                    "dedup_ttl_seconds", "max_message_bytes", "alert_update_seconds",
+                    "evaluation_seconds", "redis_retry_max_seconds")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
+        if not 0 < self.web_port < 65536:
+            raise ConfigError("must be a TCP port (1-65535)", source=f"{PREFIX}WEB_PORT")
+        broker_hosts(self.broker_url)
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("must start with redis://, rediss:// or unix://",
+                              source=f"{PREFIX}REDIS_URL")
+
+
+def broker_hosts(url: str) -> list[str]:
+    """``kafka://a:9092;b:9092`` (Faust style) or ``a:9092,b:9092`` → ``["a:9092", "b:9092"]``."""
+    body = url.removeprefix("kafka://")
+    hosts = [h.strip() for h in body.replace(";", ",").split(",") if h.strip()]
+    if not hosts or any(":" not in h for h in hosts):
+        raise ConfigError(f"{url!r} is not host:port[,host:port…]", source=f"{PREFIX}BROKER_URL")
+    return hosts
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def _parse(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"cannot parse {raw!r}: {exc}", source=name) from exc
+
+
+#: field → (parser, description). docs/deploy.md documents the same table.
+ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
+    "broker_url": (str, "Kafka bootstrap servers, `kafka://host:port[;host:port]`; "
+                        "`vocwatch dev` starts an embedded broker when unset"),
+    "redis_url": (str, "Redis URL; `vocwatch dev` starts an embedded server when unset"),
+    "app_id": (str, "Faust application id, also the Kafka consumer group"),
+    "topic_prefix": (str, "prefix of every topic name"),
+    "partitions": (int, "partitions of the topics vocwatch creates"),
+    "web_host": (str, "address of the HTTP server (/metrics, /health)"),
+    "web_port": (int, "port of the HTTP server"),
+    "rules_file": (Path, "alert rules (YAML); the packaged alerts/rules.yaml by default"),
+    "alerts_out": (_optional_path, "append every alert and alert update to this JSON-lines file"),
+    "batch_size": (int, "events taken from a topic per batch"),
+    "batch_seconds": (float, "longest wait to fill a batch"),
+    "bucket_seconds": (int, "granularity of the sliding windows in Redis"),
+    "dedup_ttl_seconds": (int, "how long an event id is remembered to ignore replays"),
+    "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),
+    "alert_update_seconds": (float, "least time between two updates of one firing alert"),
+    "evaluation_seconds": (float, "how often firing alerts are re-evaluated to resolve them"),
+    "redis_retry_max_seconds": (float, "longest back-off between Redis retries"),
+    "data_dir": (Path, "Faust's local data directory"),
+    "log_level": (str, "debug, info, warning or error"),
+}
