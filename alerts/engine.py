@@ -9,10 +9,10 @@ only reads and writes state and hands records to the sinks.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
-from alerts.lifecycle import Alert, Sample, Window, advance, fingerprint
+from alerts.lifecycle import Alert, Sample, Window, advance, fingerprint, merge_samples
 from alerts.rules import Rule, WindowCounts
 from alerts.sinks import AlertSink
 from alerts.store import RedisAlertStore
@@ -22,9 +22,27 @@ from vocwatch.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
+class RecentSamples:
+    """The best few example texts seen lately per window key, so an alert that fires on
+    the batch that crosses the threshold still shows examples from earlier batches.
+    Bounded: the least recently updated keys are forgotten first."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._by_key: OrderedDict[str, tuple[Sample, ...]] = OrderedDict()
+
+    def add(self, key: str, samples: Sequence[Sample]) -> tuple[Sample, ...]:
+        merged = merge_samples(self._by_key.pop(key, ()), samples)
+        self._by_key[key] = merged
+        while len(self._by_key) > self.max_keys:
+            self._by_key.popitem(last=False)
+        return merged
+
+
 class AlertEngine:
     def __init__(self, rules: Sequence[Rule], windows: RedisWindowStore, store: RedisAlertStore,
                  sinks: Sequence[AlertSink], metrics: Metrics, *, update_seconds: float) -> None:
+        self.recent = RecentSamples()
         self.rules = {rule.name: rule for rule in rules}
         self.windows = windows
         self.store = store
@@ -37,12 +55,12 @@ class AlertEngine:
         """Advance the alerts of every (rule, key) the batch touched; return those emitted."""
         pairs = [(self.rules[name], key) for name, keys in touched.items() for key in keys]
         current = await self.store.get_many([fingerprint(r.name, k) for r, k in pairs])
+        recent = {key: self.recent.add(key, samples.get(key, ())) for _, key in pairs}
         emitted = []
         for rule, key in pairs:
             window = self._window(rule, states[key], now)
             alert = await self._advance(rule, key, window, now,
-                                        current.get(fingerprint(rule.name, key)),
-                                        samples.get(key, ()))
+                                        current.get(fingerprint(rule.name, key)), recent[key])
             if alert is not None:
                 emitted.append(alert)
         return emitted

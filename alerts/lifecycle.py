@@ -56,6 +56,15 @@ class Alert:
     updated_at: float            # last time this alert was emitted
     resolved_at: float | None = None
     updates: int = 0             # how many records of this alert were emitted before
+    # What the last emitted record showed: a change is judged against it, not against the
+    # last stored state, so a change held back by the update interval is still sent later.
+    emitted_counts: WindowCounts | None = None
+    emitted_samples: tuple[str, ...] = ()
+
+    def emitting(self, now: float) -> Alert:
+        """This alert as emitted now."""
+        return dataclasses.replace(self, updated_at=now, emitted_counts=self.counts,
+                                   emitted_samples=tuple(s.event_id for s in self.samples))
 
     def to_record(self) -> dict[str, Any]:
         """The alert as emitted (alerts topic, --alerts-out file, API): JSON-ready."""
@@ -89,12 +98,17 @@ class Alert:
         state = dataclasses.asdict(self)
         state["counts"] = dataclasses.asdict(self.counts)
         state["samples"] = [dataclasses.asdict(s) for s in self.samples]
+        state["emitted_counts"] = (dataclasses.asdict(self.emitted_counts)
+                                   if self.emitted_counts else None)
         return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Alert:
+        emitted = state.get("emitted_counts")
         return cls(**{**state, "counts": WindowCounts(**state["counts"]),
-                      "samples": tuple(Sample(**s) for s in state["samples"])})
+                      "samples": tuple(Sample(**s) for s in state["samples"]),
+                      "emitted_counts": WindowCounts(**emitted) if emitted else None,
+                      "emitted_samples": tuple(state.get("emitted_samples", ()))})
 
 
 @dataclass(frozen=True)
@@ -136,7 +150,7 @@ def advance(rule: Rule, key: str, window: Window, now: float, current: Alert | N
             window_end=window.end, measure=rule.measure, value=value,
             threshold=rule.threshold, min_count=rule.min_count, counts=window.counts,
             samples=merge_samples((), samples), first_seen=now, last_seen=now, updated_at=now)
-        return alert, True
+        return alert.emitting(now), True
 
     updated = dataclasses.replace(
         current, value=value, counts=window.counts, window_start=window.start,
@@ -144,11 +158,12 @@ def advance(rule: Rule, key: str, window: Window, now: float, current: Alert | N
         last_seen=now if rule.breached(window.counts) else current.last_seen)
     if not rule.holds(window.counts):
         resolved = dataclasses.replace(updated, status="resolved", resolved_at=now,
-                                       updated_at=now, updates=current.updates + 1)
-        return resolved, True
-    changed = (updated.counts != current.counts or updated.samples != current.samples)
+                                       updates=current.updates + 1)
+        return resolved.emitting(now), True
+    changed = (updated.counts != current.emitted_counts
+               or tuple(s.event_id for s in updated.samples) != current.emitted_samples)
     if changed and now - current.updated_at >= update_seconds:
-        return dataclasses.replace(updated, updated_at=now, updates=current.updates + 1), True
+        return dataclasses.replace(updated, updates=current.updates + 1).emitting(now), True
     return updated, False
 
 

@@ -58,15 +58,19 @@ class Rule:
     priority: str
 
     def keys_for(self, dims: Mapping[str, str], categories: Sequence[str]) -> Iterator[str]:
-        """Window keys this event counts in (one per category when ``category`` is keyed)."""
-        if any(dims.get(d) not in allowed for d, allowed in self.where.items()):
+        """Window keys this event counts in: one per category when ``category`` is keyed,
+        and only for the categories a ``where`` filter on category allows."""
+        if any(not dims.get(d) for d in self.key if d != "category"):
             return
-        fixed = [d for d in self.key if d != "category"]
-        if any(not dims.get(d) for d in fixed):
-            return
-        for category in categories if "category" in self.key else ("",):
+        seen = set()
+        for category in categories:
             values = {**dims, "category": category}
-            yield window_key({d: values[d] for d in self.key})
+            if any(values.get(d) not in allowed for d, allowed in self.where.items()):
+                continue
+            key = window_key({d: values[d] for d in self.key})
+            if key not in seen:
+                seen.add(key)
+                yield key
 
     def breached(self, counts: WindowCounts) -> bool:
         return counts.count >= self.min_count and counts.measure(self.measure) >= self.threshold
@@ -149,7 +153,7 @@ def _parse_rule(item: Any, index: int, source: str) -> Rule:
     threshold = need("threshold", lambda v: _number(v) and v > 0, "a number above 0")
     if measure == "negative_share":
         need("threshold", lambda v: v <= 1, "a share between 0 and 1 for negative_share")
-    min_count = need("min_count", lambda v: isinstance(v, int) and v >= 1,
+    min_count = need("min_count", lambda v: _number(v) and isinstance(v, int) and v >= 1,
                      "an integer of at least 1", 1)
     ratio = need("resolve_ratio", lambda v: _number(v) and 0 < v <= 1,
                  "a number in (0, 1]", 0.8)

@@ -49,7 +49,7 @@ class Analyzer:
         tokens = tuple(tokenize(masked.text))
         sentiment = self.scorer.score(tokens)
         categories = self.categories.classify(tokens)
-        priority = self.policy.assess(tokens, masked.text, categories[0].code, sentiment,
+        priority = self.policy.assess(masked.text, categories[0].code, sentiment,
                                       signals or Signals())
         return Analysis(
             text=masked.text,

@@ -8,7 +8,8 @@ The policy is data (``data/priority.yaml``), not code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,8 @@ class PriorityPolicy:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY_FILE) -> PriorityPolicy:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
             return cls(
                 base_severity=dict(data["base_severity"]),
                 severity_points={k: int(v) for k, v in data["severity_points"].items()},
@@ -72,14 +73,13 @@ class PriorityPolicy:
                 p1_points=int(data["levels"]["P1"]),
                 p2_points=int(data["levels"]["P2"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"missing or invalid entry {exc}", source=str(path)) from exc
+        except (OSError, KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"missing or invalid entry: {exc}", source=str(path)) from exc
 
-    def assess(self, tokens: Sequence[str], text: str, category: str, sentiment: float,
-               signals: Signals) -> Priority:
+    def assess(self, text: str, category: str, sentiment: float, signals: Signals) -> Priority:
         reasons: list[str] = []
-        escalation = sorted(t for t in self.escalation_terms if t in text)
-        safety = sorted(t for t in self.safety_terms if t in text)
+        escalation = _found(self.escalation_terms, text)
+        safety = _found(self.safety_terms, text)
         reasons += [f"escalation:{t}" for t in escalation]
         reasons += [f"safety:{t}" for t in safety]
 
@@ -123,3 +123,10 @@ class PriorityPolicy:
         hits = [reason for hit, reason in checks if hit]
         reasons.extend(hits)
         return len(hits)
+
+
+def _found(terms: frozenset[str], text: str) -> list[str]:
+    """Terms present in ``text``; a numeric term (12315) must stand alone, not inside a
+    longer number such as an order number or an amount."""
+    return sorted(t for t in terms if (re.search(rf"(?<!\d){t}(?!\d)", text) if t.isdigit()
+                                       else t in text))

@@ -25,7 +25,8 @@ def _tokenizer() -> jieba.Tokenizer:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
-    tokenizer.load_userdict(str(USER_DICT))
+    with USER_DICT.open("rb") as words:
+        tokenizer.load_userdict(words)
     return tokenizer
 
 
@@ -37,7 +38,7 @@ def warm_up() -> None:
 def tokenize(text: str) -> list[str]:
     """Segment ``text`` into words, dropping whitespace and neutral punctuation.
 
-    >>> tokenize("快递员态度差，申请退款！")
+    >>> tokenize("快递员态度差,申请退款!")
     ['快递员', '态度差', '申请', '退款', '!']
     """
     return [t for t in _tokenizer().lcut(text, HMM=True) if t.strip() and t not in _NOISE]

@@ -17,6 +17,8 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from alerts.engine import AlertEngine
@@ -80,14 +82,15 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=10.0,
+        broker_rebalance_timeout=10.0,
         web_host=settings.web_host,
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_transport="tcp://",
         autodiscover=False,
     )
-    redis = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
-                              health_check_interval=30)
+    redis = redis_client(settings.redis_url)
     prefix = settings.app_id
     windows = RedisWindowStore(redis, prefix=prefix, bucket_seconds=settings.bucket_seconds,
                                spans=[r.window_seconds for r in rules])
@@ -105,6 +108,13 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
     _add_timer(service, settings, clock)
     _add_pages(service, settings, clock)
     return service
+
+
+def redis_client(url: str) -> Any:
+    """The Redis client the service uses. redis-py's own silent retries are off: the
+    pipeline retries with back-off itself, and logs and counts every failure."""
+    return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                             health_check_interval=30, retry=Retry(NoBackoff(), 0))
 
 
 async def _delivered(sent: Awaitable[Awaitable[Any]]) -> None:

@@ -35,7 +35,8 @@ class DevStack:
     def __init__(self, environ: Mapping[str, str], *, web_port: int | None = None,
                  alerts_out: Path | None = None) -> None:
         self.environ = dict(environ)
-        self.web_port = web_port or embedded.free_port()
+        configured = self.environ.get("VOCWATCH_WEB_PORT")
+        self.web_port = web_port or (int(configured) if configured else embedded.free_port())
         self.alerts_out = alerts_out.resolve() if alerts_out else None
         self.servers: list[embedded.ChildServer] = []
         self.worker: subprocess.Popen[bytes] | None = None

@@ -78,7 +78,7 @@ def decode(source: str, raw: bytes | None, *, max_bytes: int) -> Event:
         raise InvalidEvent("not_utf8", f"not UTF-8 at byte {exc.start}") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an int of 4300+ digits
         raise InvalidEvent("not_json", f"not JSON: {str(exc)[:80]}") from None
     if not isinstance(data, dict):
         raise InvalidEvent("not_object", f"expected a JSON object, got {type(data).__name__}")
@@ -140,7 +140,11 @@ class _Fields:
         wanted_int = isinstance(value, int) and not isinstance(value, bool)
         if not (wanted_int or (not integer and isinstance(value, float))):
             raise _wrong_type(name, "an integer" if integer else "a number", value)
-        if math.isnan(value) or not minimum <= value <= maximum:
+        try:
+            in_range = not math.isnan(value) and minimum <= value <= maximum
+        except OverflowError:  # an integer too large to compare with a float
+            in_range = False
+        if not in_range:
             raise InvalidEvent("invalid_value", f"field {name!r} is {value}; expected "
                                f"{minimum} to {maximum}", field=name)
         return value
@@ -160,7 +164,10 @@ def parse_time(name: str, value: Any) -> float:
     if isinstance(value, bool):
         raise _wrong_type(name, "an ISO-8601 time or epoch number", value)
     if isinstance(value, int | float):
-        seconds = float(value) / 1000 if abs(value) >= 1e11 else float(value)
+        try:
+            seconds = float(value) / 1000 if abs(value) >= 1e11 else float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
@@ -173,7 +180,7 @@ def parse_time(name: str, value: Any) -> float:
         seconds = parsed.timestamp()
     else:
         raise _wrong_type(name, "an ISO-8601 time or epoch number", value)
-    if not MIN_TIME <= seconds < MAX_TIME:
+    if not MIN_TIME <= seconds < MAX_TIME:  # also false for NaN
         raise InvalidEvent("invalid_time", f"field {name!r} is outside 2000–2100", field=name)
     return seconds
 

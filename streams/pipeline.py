@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -21,8 +21,8 @@ from redis.exceptions import RedisError
 
 from alerts.engine import AlertEngine
 from alerts.lifecycle import SAMPLE_CHARS, Sample
-from alerts.rules import Rule, window_key
-from alerts.windows import DUPLICATE, Observation, RedisWindowStore
+from alerts.rules import Rule, parse_window_key, window_key
+from alerts.windows import DUPLICATE, LATE, KeyState, Observation, RedisWindowStore
 from classifiers.analyze import Analysis, Analyzer
 from streams.events import Event, decode
 from streams.records import RawMessage, dead_letter_record, dumps, scored_record
@@ -45,6 +45,7 @@ class BatchOutcome:
     valid: int = 0
     new: int = 0
     duplicates: int = 0
+    late: int = 0
     dead_lettered: int = 0
     alerts: int = 0
 
@@ -56,6 +57,7 @@ class _Keyed:
     observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
     touched: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
+    oldest: dict[str, float] = field(default_factory=dict)   # key → oldest event time in batch
 
 
 class Pipeline:
@@ -135,13 +137,28 @@ class Pipeline:
         if scored:
             flags = states[window_key({"source": source})].flags
             self._count_events(source, scored, flags, now, outcome)
+        self._window_gauges(states)
         alerts = await self._retry("alert update", lambda: self.engine.on_batch(
             keyed.touched, states, keyed.samples, now))
         outcome.valid = len(scored)
         outcome.alerts = len(alerts)
         for alert in alerts:
+            # From the oldest event of the batch in the alert's key: an upper bound of the
+            # time from the event that crossed the threshold to the alert.
             self.metrics.latency.labels(source, "alert").observe(
-                max(0.0, self.clock() - alert.window_end))
+                max(0.0, self.clock() - keyed.oldest[alert.key]))
+
+    def _window_gauges(self, states: Mapping[str, KeyState]) -> None:
+        """Window values per channel × category (bounded label sets) for dashboards."""
+        for key, state in states.items():
+            dims = parse_window_key(key)
+            if dims.keys() != {"channel", "category"}:
+                continue
+            for span, counts in state.totals.items():
+                labels = (dims["channel"], dims["category"], f"{span}s")
+                self.metrics.window_events.labels(*labels).set(counts.count)
+                self.metrics.window_negative_share.labels(*labels).set(
+                    counts.measure("negative_share"))
 
     def _keyed(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]) -> _Keyed:
         keyed = _Keyed()
@@ -159,6 +176,8 @@ class Pipeline:
                     keys.setdefault(key, []).append(rule.name)
             for key, rule_names in keys.items():
                 keyed.observations[key].append(observation)
+                keyed.oldest[key] = min(keyed.oldest.get(key, event.event_time),
+                                        event.event_time)
                 if rule_names:
                     keyed.samples[key].append(sample)
                 for name in rule_names:
@@ -167,11 +186,17 @@ class Pipeline:
 
     def _count_events(self, source: str, scored: Sequence[tuple[RawMessage, Event, Analysis]],
                       flags: Sequence[int], now: float, outcome: BatchOutcome) -> None:
-        """Metrics for the events counted for the first time; replays only as duplicates."""
+        """Metrics for the events counted for the first time. Replays count only as
+        duplicates, events older than the longest window only as late: every received
+        message is exactly one of valid, duplicate, late or dead-lettered."""
         for (_, event, analysis), flag in zip(scored, flags, strict=True):
             if flag == DUPLICATE:
                 outcome.duplicates += 1
                 self.metrics.events_duplicate.labels(source).inc()
+                continue
+            if flag == LATE:
+                outcome.late += 1
+                self.metrics.events_late.labels(source).inc()
                 continue
             outcome.new += 1
             self.metrics.events_valid.labels(source).inc()

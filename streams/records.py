@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from classifiers.analyze import Analysis
-from classifiers.pii import mask_pii
+from classifiers.pii import redact
 from streams.events import Event
 
 DEAD_LETTER_RAW_CHARS = 4096
@@ -39,7 +39,7 @@ def dumps(record: dict[str, Any]) -> bytes:
 
 
 def scored_record(event: Event, analysis: Analysis, *, model: str, now: float) -> dict[str, Any]:
-    fields = {k: mask_pii(v).text if isinstance(v, str) else v for k, v in event.fields.items()}
+    fields = {k: redact(v) if isinstance(v, str) else v for k, v in event.fields.items()}
     return {
         "id": event.id,
         "source": event.source,
@@ -64,10 +64,10 @@ def dead_letter_record(message: RawMessage, source: str, reason: str, detail: st
                        *, now: float) -> dict[str, Any]:
     raw = message.value or b""
     # Mask the whole text before truncating, so no half number escapes the masking.
-    text = mask_pii(raw.decode("utf-8", errors="replace")).text
+    text = redact(raw.decode("utf-8", errors="replace"))
     return {
         "reason": reason,
-        "detail": mask_pii(detail).text,
+        "detail": redact(detail),
         "source": source,
         "origin": {"topic": message.topic, "partition": message.partition,
                    "offset": message.offset,

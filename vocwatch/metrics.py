@@ -23,6 +23,7 @@ class Metrics:
     events_received: Counter
     events_valid: Counter
     events_duplicate: Counter
+    events_late: Counter
     events_dead_lettered: Counter
     events_scored: Counter
     sentiment: Histogram
@@ -50,6 +51,9 @@ class Metrics:
                 "events_valid", "Valid events counted for the first time.", ("source",)),
             events_duplicate=counter(
                 "events_duplicate", "Valid events whose id was already counted (replays).",
+                ("source",)),
+            events_late=counter(
+                "events_late", "Valid events older than the longest window: counted nowhere.",
                 ("source",)),
             events_dead_lettered=counter(
                 "events_dead_lettered", "Input messages sent to the dead-letter topic.",

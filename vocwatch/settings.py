@@ -16,6 +16,7 @@ from typing import Any
 from vocwatch.errors import ConfigError
 
 PREFIX = "VOCWATCH_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
 
 
@@ -35,7 +36,6 @@ class Settings:
     batch_size: int = 200
     batch_seconds: float = 0.25
     bucket_seconds: int = 10
-    dedup_ttl_seconds: int = 2 * 24 * 3600
     max_message_bytes: int = 256 * 1024
     alert_update_seconds: float = 30.0
     evaluation_seconds: float = 5.0
@@ -107,11 +107,14 @@ class Settings:
 
     def validate(self) -> None:
         positive = ("partitions", "batch_size", "batch_seconds", "bucket_seconds",
-                    "dedup_ttl_seconds", "max_message_bytes", "alert_update_seconds",
+                    "max_message_bytes", "alert_update_seconds",
                     "evaluation_seconds", "redis_retry_max_seconds")
         for name in positive:
-            if getattr(self, name) <= 0:
+            if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(f"must be one of {', '.join(LOG_LEVELS)}",
+                              source=f"{PREFIX}LOG_LEVEL")
         if not 0 < self.web_port < 65536:
             raise ConfigError("must be a TCP port (1-65535)", source=f"{PREFIX}WEB_PORT")
         broker_hosts(self.broker_url)
@@ -155,7 +158,6 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "batch_size": (int, "events taken from a topic per batch"),
     "batch_seconds": (float, "longest wait to fill a batch"),
     "bucket_seconds": (int, "granularity of the sliding windows in Redis"),
-    "dedup_ttl_seconds": (int, "how long an event id is remembered to ignore replays"),
     "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),
     "alert_update_seconds": (float, "least time between two updates of one firing alert"),
     "evaluation_seconds": (float, "how often firing alerts are re-evaluated to resolve them"),

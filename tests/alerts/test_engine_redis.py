@@ -1,0 +1,129 @@
+"""AlertEngine with real Redis state: one incident is one alert, updated, then resolved."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from alerts.engine import AlertEngine
+from alerts.lifecycle import Sample
+from alerts.rules import parse_rules
+from alerts.store import RedisAlertStore
+from alerts.windows import Observation, RedisWindowStore
+from vocwatch.metrics import Metrics
+
+pytestmark = pytest.mark.integration
+NOW = 1_800_000_000.0
+KEY = "channel=app,category=logistics"
+RULES = parse_rules({"rules": [{
+    "name": "burst", "key": ["channel", "category"], "window": "1m",
+    "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"}]})
+
+
+class ListSink:
+    name = "list"
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    async def deliver(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+
+class BrokenSink:
+    name = "broken"
+
+    async def deliver(self, record: dict[str, Any]) -> None:
+        raise ConnectionError("webhook down")
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def make_engine(client: aioredis.Redis, prefix: str, sink: Any,
+                registry: CollectorRegistry | None = None) -> AlertEngine:
+    windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[60])
+    return AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix),
+                       [BrokenSink(), sink], Metrics.create(registry or CollectorRegistry()),
+                       update_seconds=30)
+
+
+async def feed(engine: AlertEngine, ids: range, now: float) -> list[Any]:
+    observations = [Observation(f"e{i}", now - 1, True, False) for i in ids]
+    samples = [Sample(f"e{i}", f"快递{i}天没到 电话[PHONE]", "P2", now - 1) for i in ids]
+    states = await engine.windows.record({KEY: observations}, now)
+    return await engine.on_batch({"burst": [KEY]}, states, {KEY: samples}, now)
+
+
+async def test_incident_fires_updates_and_resolves_as_one_alert(
+        client: aioredis.Redis, unique: str) -> None:
+    sink = ListSink()
+    registry = CollectorRegistry()
+    engine = make_engine(client, unique, sink, registry)
+
+    assert await feed(engine, range(4), NOW) == []                 # below threshold
+    fired = await feed(engine, range(4, 6), NOW + 1)               # 6 ≥ 5: fires
+    assert [a.status for a in fired] == ["firing"]
+    assert await feed(engine, range(6, 8), NOW + 5) == []          # changed, but throttled
+    updated = await feed(engine, range(8, 9), NOW + 40)            # after update_seconds
+    assert [a.status for a in updated] == ["firing"]
+    resolved = await engine.reevaluate(NOW + 200)                  # window emptied
+    assert [a.status for a in resolved] == ["resolved"]
+
+    ids = {r["id"] for r in sink.records}
+    assert len(ids) == 1, "one incident must be one alert"
+    assert [r["status"] for r in sink.records] == ["firing", "firing", "resolved"]
+    first = sink.records[0]
+    assert first["key"] == {"channel": "app", "category": "logistics"}
+    assert first["count"] == 6 and first["threshold"] == 5
+    assert len(first["samples"]) == 3 and all("[PHONE]" in s for s in first["samples"])
+    assert sink.records[1]["count"] == 9 and sink.records[1]["sequence"] == 1
+    assert await RedisAlertStore(client, prefix=unique).all_active() == []
+    assert registry.get_sample_value(
+        "vocwatch_alerts_total", {"rule": "burst", "priority": "P2", "status": "firing"}) == 2
+
+
+async def test_a_new_incident_after_resolution_is_a_new_alert(
+        client: aioredis.Redis, unique: str) -> None:
+    sink = ListSink()
+    engine = make_engine(client, unique, sink)
+    await feed(engine, range(6), NOW)
+    await engine.reevaluate(NOW + 200)
+    await feed(engine, range(100, 106), NOW + 300)
+    firing = [r for r in sink.records if r["status"] == "firing"]
+    assert len(firing) == 2 and firing[0]["id"] != firing[1]["id"]
+
+
+async def test_alert_state_survives_a_restart(client: aioredis.Redis, unique: str) -> None:
+    sink = ListSink()
+    await feed(make_engine(client, unique, sink), range(6), NOW)
+    restarted = make_engine(client, unique, sink)                  # a fresh worker
+    await feed(restarted, range(6, 12), NOW + 40)
+    assert len({r["id"] for r in sink.records}) == 1
+    assert sink.records[-1]["count"] == 12
+
+
+async def test_two_workers_seeing_one_incident_make_one_alert(
+        redis_url: str, unique: str) -> None:
+    clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    try:
+        sink = ListSink()
+        engines = [make_engine(c, unique, sink) for c in clients]
+        windows = engines[0].windows
+        states = await windows.record(
+            {KEY: [Observation(f"e{i}", NOW, True, False) for i in range(6)]}, NOW)
+        for engine in engines:
+            await engine.on_batch({"burst": [KEY]}, states, {}, NOW)
+        assert len({r["id"] for r in sink.records}) == 1
+        assert len(await engines[1].store.all_active()) == 1
+    finally:
+        for c in clients:
+            await c.aclose()

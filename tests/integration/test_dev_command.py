@@ -1,0 +1,45 @@
+"""The README's run command, scripted: ``vocwatch dev --demo --exit-after S --alerts-out F``
+starts its own broker and Redis, runs the worker and the demo, and stops on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams import embedded
+
+pytestmark = pytest.mark.integration
+
+
+def test_dev_demo_raises_the_incident_alert_and_exits_cleanly(tmp_path: Path) -> None:
+    alerts_out = tmp_path / "a.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")}
+    vocwatch = shutil.which("vocwatch", path=str(Path(sys.executable).parent))
+    assert vocwatch, "the console script must be installed next to the interpreter"
+    result = subprocess.run([vocwatch, "dev", "--demo", "--exit-after", "45",
+                             "--alerts-out", str(alerts_out)],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "metrics http://127.0.0.1:" in result.stdout
+
+    alerts = [json.loads(line) for line in alerts_out.read_text().splitlines()]
+    incident = [a for a in alerts if a["rule"] == "negative_burst"
+                and a["key"] == {"channel": "app", "category": "logistics"}]
+    assert incident, f"no alert for the demo incident in {alerts}"
+    assert len({a["id"] for a in incident}) == 1
+    for alert in alerts:
+        assert alert["priority"] in {"P1", "P2", "P3"}
+        assert not any(re.search(r"1[3-9]\d{9}|@example\.com", s) for s in alert["samples"])
+    # Every child is gone: nothing listens any more on the broker and worker ports.
+    ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", result.stdout)]
+    assert len(ports) >= 2
+    for port in ports:
+        with pytest.raises(OSError):
+            embedded.port_open("127.0.0.1", port)

@@ -1,0 +1,309 @@
+"""End to end: kafka-python produces to a real broker (Tansu), the real ``vocwatch worker``
+process consumes, scores, counts in real Redis (valkey), and alerts; we read what comes out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from kafka import KafkaProducer
+
+from alerts.rules import window_key
+from alerts.windows import RedisWindowStore
+from streams import embedded
+from tests.support import read_topic, values
+from vocwatch.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+RULES = """
+rules:
+  - name: burst
+    key: [channel, category]
+    window: 5m
+    measure: negative_count
+    threshold: 20
+    min_count: 20
+    priority: P2
+  - name: region_volume
+    description: never fires; keeps a window per region for the tests to read
+    key: [region]
+    window: 5m
+    measure: count
+    threshold: 1000000
+    priority: P3
+"""
+PHONE = re.compile(r"1[3-9]\d{9}")
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    alerts_out: Path
+    log: Path
+    base_url: str
+    producer: KafkaProducer
+
+    def send(self, source: str, event: dict[str, Any] | bytes) -> Any:
+        value = event if isinstance(event, bytes) else json.dumps(
+            event, ensure_ascii=False).encode()
+        return self.producer.send(self.settings.input_topics[source], value=value)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        if not self.alerts_out.exists():
+            return []
+        return [json.loads(line) for line in self.alerts_out.read_text().splitlines()]
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """Sum of the samples of ``name`` whose labels include every pair in ``labels``
+        (e.g. 'source="complaint"'), read from the worker's /metrics."""
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as reply:  # noqa: S310
+            text = reply.read().decode()
+        wanted = [pair for pair in labels.split(",") if pair]
+        pattern = re.compile(rf"^{re.escape(name)}(?:{{(.*)}})? (\S+)$", re.M)
+        return sum(float(value) for found, value in pattern.findall(text)
+                   if all(pair in found.split(",") for pair in wanted))
+
+
+@pytest.fixture(scope="module")
+def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    tmp = tmp_path_factory.mktemp("worker")
+    rules = tmp / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    app_id = f"e2e{uuid.uuid4().hex[:8]}"
+    port = embedded.free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")},
+        "VOCWATCH_BROKER_URL": f"kafka://{broker_server.host}:{broker_server.port}",
+        "VOCWATCH_REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}/0",
+        "VOCWATCH_APP_ID": app_id,
+        "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
+        "VOCWATCH_WEB_PORT": str(port),
+        "VOCWATCH_RULES_FILE": str(rules),
+        "VOCWATCH_ALERTS_OUT": str(tmp / "alerts.jsonl"),
+        "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
+        "VOCWATCH_EVALUATION_SECONDS": "1",
+        "VOCWATCH_DATA_DIR": str(tmp / "data"),
+    }
+    settings = Settings.from_env(env)
+    log = tmp / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                                   stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    try:
+        embedded.wait_until(lambda: _healthy(base_url), timeout=90, what="worker /health",
+                            process=process)
+        yield Worker(settings, tmp / "alerts.jsonl", log, base_url, producer)
+    finally:
+        producer.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        sys.stdout.write(log.read_text(errors="replace")[-4000:])
+
+
+def _healthy(base_url: str) -> bool:
+    with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:  # noqa: S310
+        return bool(json.load(reply)["status"] == "ok")
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def scored_ids(worker: Worker, ids: set[str], timeout: float = 45) -> list[dict[str, Any]]:
+    records = read_topic(worker.settings.bootstrap_servers, worker.settings.scored_topic,
+                         until=lambda rs: ids <= {json.loads(r.value)["id"] for r in rs},
+                         timeout=timeout)
+    return [r for r in values(records) if r["id"] in ids]
+
+
+def complaint(event_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {"id": event_id, "customer_id": "u1", "channel": "web", "text": text,
+            "created_at": time.time(), **extra}
+
+
+def test_valid_events_are_scored_masked_and_published(worker: Worker) -> None:
+    tag = uuid.uuid4().hex[:6]
+    now = time.time()
+    events = {
+        "complaint": complaint(
+            f"c-{tag}", "退款一周还没到账，联系电话13812345678，邮箱a.b@example.com"),
+        "call": {"id": f"call-{tag}", "customer_id": "u2", "agent_id": "a7",
+                 "started_at": int(now * 1000), "wait_seconds": 420, "talk_seconds": 300,
+                 "resolved_first_contact": False, "transfers": 3, "satisfaction": 1,
+                 "text": "客户反映APP闪退，重复扣费，要求退款"},
+        "social": {"id": f"post-{tag}", "platform": "weibo", "author": "小王",
+                   "followers": 250000, "likes": 30, "reposts": 12, "comments": 40,
+                   "text": "这家快递太慢了，一周都没到，差评！😡",
+                   "posted_at": "2026-11-22T10:00:00+08:00"},
+    }
+    for source, event in events.items():
+        worker.send(source, event)
+    worker.producer.flush()
+
+    scored = {r["source"]: r for r in scored_ids(worker, {e["id"] for e in events.values()})}
+    assert set(scored) == {"complaint", "call", "social"}
+    for record in scored.values():
+        assert 0.0 <= record["sentiment"]["score"] <= 1.0
+        assert record["priority"] in {"P1", "P2", "P3"} and record["reasons"]
+        assert record["categories"][0]["code"] == record["category"]
+    assert "[PHONE]" in scored["complaint"]["text"] and "[EMAIL]" in scored["complaint"]["text"]
+    assert not PHONE.search(json.dumps(scored, ensure_ascii=False))
+    assert scored["call"]["category"] == "technical"
+    assert any(r.startswith("call:") for r in scored["call"]["reasons"])
+    assert any(r.startswith("reach:") for r in scored["social"]["reasons"])
+    assert scored["social"]["channel"] == "social"
+
+
+def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: Worker) -> None:
+    bad = [
+        ("complaint", b"\xff\xfe not utf-8", "not_utf8"),
+        ("complaint", b"{broken json", "not_json"),
+        ("call", b'"just a string"', "not_object"),
+        ("social", json.dumps({"id": "p1", "platform": "tiktok", "author": "a", "text": "x",
+                               "posted_at": 1700000000}).encode(), "unknown_enum"),
+        ("complaint", json.dumps(complaint("c-time", "慢", created_at="2026-11-22 10:00")
+                                 ).encode(), "invalid_time"),
+        ("complaint", json.dumps(complaint("c-long", "长" * 6000)).encode(), "too_long"),
+    ]
+    origins = {}
+    for source, value, reason in bad:
+        meta = worker.send(source, value).get(timeout=10)
+        origins[(meta.topic, meta.partition, meta.offset)] = reason
+
+    def arrived(records: list[Any]) -> bool:
+        seen = {(d["origin"]["topic"], d["origin"]["partition"], d["origin"]["offset"])
+                for d in values(records)}
+        return set(origins) <= seen
+
+    records = values(read_topic(worker.settings.bootstrap_servers,
+                                worker.settings.deadletter_topic, until=arrived, timeout=45))
+    got = {(d["origin"]["topic"], d["origin"]["partition"], d["origin"]["offset"]): d
+           for d in records}
+    for origin, reason in origins.items():
+        assert got[origin]["reason"] == reason, got[origin]
+        assert got[origin]["detail"]
+    assert worker.metric("vocwatch_events_dead_lettered_total") >= len(bad)
+
+
+def test_windows_count_unique_events_and_replays_change_nothing(worker: Worker) -> None:
+    region = f"测试区{uuid.uuid4().hex[:6]}"
+    events = [complaint(f"w-{region}-{i}", "物流有点慢", region=region) for i in range(15)]
+    for event in events + events[:5]:            # five duplicates in the first pass
+        worker.send("complaint", event)
+    worker.producer.flush()
+    scored_ids(worker, {e["id"] for e in events})
+
+    def window_count() -> int:
+        async def read() -> int:
+            client = aioredis.Redis.from_url(worker.settings.redis_url)
+            try:
+                store = RedisWindowStore(client, prefix=worker.settings.app_id,
+                                         bucket_seconds=worker.settings.bucket_seconds,
+                                         spans=[300])
+                key = window_key({"region": region})
+                return (await store.read([key], time.time()))[key].totals[300].count
+            finally:
+                await client.aclose()
+        return asyncio.run(read())
+
+    eventually(lambda: window_count() == 15, what="15 unique events in the window")
+    duplicates_before = worker.metric("vocwatch_events_duplicate_total",
+                                      'source="complaint"')
+    for event in events:                          # a full replay
+        worker.send("complaint", event)
+    worker.producer.flush()
+    eventually(lambda: worker.metric("vocwatch_events_duplicate_total", 'source="complaint"')
+               >= duplicates_before + 15, what="the replay is seen as duplicates")
+    assert window_count() == 15
+
+
+def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> None:
+    tag = uuid.uuid4().hex[:6]
+    normal = ["东西很好，物流很快，好评", "快递有点慢", "客服态度不错", "请问怎么退货",
+              "价格有点贵", "APP偶尔卡顿"]
+    normal_events = [complaint(f"n-{tag}-{i}", normal[i % len(normal)], channel="store")
+                     for i in range(30)]
+    for event in normal_events:
+        worker.send("complaint", event)
+    worker.producer.flush()
+    scored_ids(worker, {e["id"] for e in normal_events})
+    time.sleep(2)  # two evaluation ticks
+    assert [a for a in worker.alerts() if a["key"].get("channel") == "store"] == []
+
+    text = "快递丢件了，包裹一直没收到，物流太慢了，电话1391234{:04d}"
+    burst = [complaint(f"b-{tag}-{i}", text.format(i), channel="email") for i in range(30)]
+    for event in burst:
+        worker.send("complaint", event)
+    worker.producer.flush()
+    key = {"channel": "email", "category": "logistics"}
+    eventually(lambda: any(a["key"] == key for a in worker.alerts()), timeout=45,
+               what="an alert for the burst")
+
+    alerts = [a for a in worker.alerts() if a["key"] == key]
+    assert len({a["id"] for a in alerts}) == 1, "one incident, one alert"
+    alert = alerts[-1]
+    for field in ("id", "rule", "priority", "status", "key", "window", "count", "threshold",
+                  "samples", "first_seen", "last_seen"):
+        assert field in alert, field
+    assert alert["rule"] == "burst" and alert["priority"] == "P2"
+    assert alert["status"] == "firing" and alert["count"] >= 20
+    assert alert["window"]["start"] < alert["window"]["end"]
+    assert 1 <= len(alert["samples"]) <= 3
+    assert not any(PHONE.search(s) for s in alert["samples"])
+
+    published = values(read_topic(
+        worker.settings.bootstrap_servers, worker.settings.alerts_topic,
+        until=lambda rs: any(json.loads(r.value)["id"] == alert["id"] for r in rs)))
+    assert any(a["id"] == alert["id"] for a in published)
+    assert worker.metric("vocwatch_alerts_total", 'rule="burst",status="firing"') >= 1
+
+
+def test_metrics_and_health_are_served(worker: Worker) -> None:
+    with urllib.request.urlopen(f"{worker.base_url}/health", timeout=5) as reply:  # noqa: S310
+        health = json.load(reply)
+    assert health["status"] == "ok" and health["redis"] is True
+    worker.send("complaint", complaint(f"m-{uuid.uuid4().hex[:6]}", "客服态度差"))
+    worker.producer.flush()
+    eventually(lambda: worker.metric("vocwatch_events_valid_total", 'source="complaint"') > 0,
+               what="events counted in /metrics")
+    assert worker.metric("vocwatch_processing_latency_seconds_count") > 0
+    assert worker.metric("vocwatch_window_events") >= 0
+
+
+def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: x\n    key: [channel]\n    window: 5 minutes\n"
+                     "    measure: count\n    threshold: 3\n    priority: P2\n")
+    env = {**os.environ, "VOCWATCH_RULES_FILE": str(rules)}
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "rule 'x'" in result.stderr and "window" in result.stderr

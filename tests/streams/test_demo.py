@@ -1,0 +1,139 @@
+"""streams.demo.DemoTraffic: deterministic, realistic, with an incident and broken messages."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from classifiers.normalize import normalize
+from classifiers.pii import mask_pii
+from streams.demo import BROKEN, DemoPlan, DemoTraffic
+from streams.events import SOURCES, decode
+from vocwatch.errors import InvalidEvent
+
+START = 1_714_528_800.0   # 2024-05-01T02:00:00Z
+MAX_BYTES = 256 * 1024
+
+Message = tuple[float, str, bytes, bytes]   # (elapsed, source, key, value)
+
+
+def run(traffic: DemoTraffic, seconds: int, tick: float = 1.0) -> list[Message]:
+    """Drive the generator like streams.demo.run does, one tick at a time."""
+    out: list[Message] = []
+    steps = int(seconds / tick)
+    for step in range(steps):
+        elapsed_from, elapsed_to = step * tick, (step + 1) * tick
+        for source, key, value in traffic.between(elapsed_from, elapsed_to,
+                                                  START + elapsed_to):
+            out.append((elapsed_to, source, key, value))
+    return out
+
+
+def test_same_seed_same_traffic() -> None:
+    assert run(DemoTraffic(seed=11), 90) == run(DemoTraffic(seed=11), 90)
+
+
+def test_different_seed_different_traffic() -> None:
+    assert run(DemoTraffic(seed=11), 30) != run(DemoTraffic(seed=12), 30)
+
+
+def test_default_seed_is_fixed() -> None:
+    assert run(DemoTraffic(), 20) == run(DemoTraffic(seed=7), 20)
+
+
+def _incident_complaints(messages: list[Message], channel: str) -> Counter[str]:
+    """Complaints on ``channel`` per phase: before / during / after the incident."""
+    counts: Counter[str] = Counter()
+    plan = DemoPlan()
+    end = plan.incident_start + plan.incident_seconds
+    for elapsed, source, key, value in messages:
+        if source != "complaint" or key == b"broken":
+            continue
+        if json.loads(value)["channel"] != channel:
+            continue
+        # A tick ending at ``elapsed`` covers (elapsed - 1, elapsed]; skip the edge ticks.
+        if elapsed <= plan.incident_start:
+            counts["before"] += 1
+        elif plan.incident_start + 1 < elapsed <= end:
+            counts["during"] += 1
+        elif elapsed > end + 1:
+            counts["after"] += 1
+    return counts
+
+
+@pytest.mark.parametrize("seed", [1, 7, 2024])
+def test_incident_window_brings_a_burst_of_complaints_on_its_channel(seed: int) -> None:
+    plan = DemoPlan()        # incident from 15 s to 60 s, 5 per second, channel "app"
+    messages = run(DemoTraffic(plan, seed=seed), 100)
+    counts = _incident_complaints(messages, plan.incident_channel)
+    during_seconds = plan.incident_seconds - 1                     # 44 s
+    quiet_seconds = plan.incident_start + (100 - plan.incident_seconds - plan.incident_start - 1)
+    # Expected ≈ 5.25/s during (incident + background), ≈ 0.25/s otherwise.
+    assert counts["during"] >= 0.6 * plan.incident_rate * during_seconds
+    quiet = counts["before"] + counts["after"]
+    assert counts["during"] / during_seconds > 5 * max(quiet, 1) / quiet_seconds
+
+
+def test_incident_follows_the_planned_channel_and_is_about_logistics() -> None:
+    plan = DemoPlan(rate=0.0, incident_channel="wechat", broken_share=0.0)
+    traffic = DemoTraffic(plan, seed=3)
+    messages = list(traffic.between(20.0, 40.0, START))
+    assert len(messages) >= 0.6 * plan.incident_rate * 20
+    for source, _, value in messages:
+        event = decode(source, value, max_bytes=MAX_BYTES)
+        assert event.source == "complaint"
+        assert event.channel == "wechat"
+        assert any(word in event.text for word in ("快递", "物流", "包裹", "配送"))
+
+
+def test_no_incident_outside_its_window() -> None:
+    plan = DemoPlan(rate=0.0, broken_share=0.0)
+    traffic = DemoTraffic(plan, seed=5)
+    assert list(traffic.between(0.0, 14.9, START)) == []
+    assert list(traffic.between(60.0, 90.0, START)) == []
+
+
+def test_every_message_decodes_or_is_deliberately_broken() -> None:
+    plan = DemoPlan(broken_share=0.2, pii_share=0.5, escalation_share=0.05)
+    messages = run(DemoTraffic(plan, seed=42), 120)
+    sources: Counter[str] = Counter()
+    broken = 0
+    for elapsed, source, key, value in messages:
+        assert source in SOURCES
+        if key == b"broken":
+            broken += 1
+            assert value in BROKEN
+            with pytest.raises(InvalidEvent):
+                decode(source, value, max_bytes=MAX_BYTES)
+            continue
+        event = decode(source, value, max_bytes=MAX_BYTES)
+        assert event.source == source
+        assert event.id.encode() == key
+        assert event.event_time == pytest.approx(START + elapsed, abs=0.001)
+        sources[source] += 1
+    assert broken > 0
+    assert set(sources) == set(SOURCES)
+
+
+def test_ids_are_unique() -> None:
+    messages = run(DemoTraffic(seed=9), 90)
+    keys = [key for _, _, key, _ in messages if key != b"broken"]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("raw", BROKEN)
+def test_every_broken_template_is_invalid_for_every_source(source: str, raw: bytes) -> None:
+    with pytest.raises(InvalidEvent):
+        decode(source, raw, max_bytes=MAX_BYTES)
+
+
+def test_some_texts_carry_personal_data_to_mask() -> None:
+    plan = DemoPlan(pii_share=1.0, broken_share=0.0)
+    messages = run(DemoTraffic(plan, seed=4), 20)
+    kinds = Counter(kind for _, _, _, value in messages
+                    for kind in mask_pii(normalize(json.loads(value)["text"])).kinds)
+    assert kinds["phone"] > 0
+    assert kinds["email"] > 0

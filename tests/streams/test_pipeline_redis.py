@@ -1,0 +1,178 @@
+"""Pipeline.process with real Redis and an in-memory publisher: what a batch produces."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from alerts.engine import AlertEngine
+from alerts.rules import parse_rules
+from alerts.store import RedisAlertStore
+from alerts.windows import RedisWindowStore
+from classifiers.analyze import Analyzer
+from streams import embedded
+from streams.app import redis_client
+from streams.pipeline import Pipeline
+from streams.records import RawMessage
+from vocwatch.metrics import Metrics
+from vocwatch.settings import Settings
+
+pytestmark = pytest.mark.integration
+NOW = 1_800_000_000.0
+RULES = parse_rules({"rules": [{
+    "name": "burst", "key": ["channel", "category"], "window": "5m",
+    "measure": "negative_count", "threshold": 10, "min_count": 10, "priority": "P2"}]})
+
+
+class MemoryPublisher:
+    def __init__(self) -> None:
+        self.sent: dict[str, list[tuple[bytes | None, dict[str, Any]]]] = {}
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[None]:
+        self.sent.setdefault(topic, []).append((key, json.loads(value)))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class ListSink:
+    name = "list"
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    async def deliver(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def build(client: aioredis.Redis, prefix: str, analyzer: Analyzer,
+          registry: CollectorRegistry) -> tuple[Pipeline, MemoryPublisher, ListSink]:
+    settings = Settings(app_id=prefix, redis_retry_max_seconds=0.2)
+    metrics = Metrics.create(registry)
+    windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[300])
+    sink = ListSink()
+    engine = AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix), [sink],
+                         metrics, update_seconds=30)
+    publisher = MemoryPublisher()
+    pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=RULES, windows=windows,
+                        engine=engine, publisher=publisher, metrics=metrics, clock=lambda: NOW)
+    return pipeline, publisher, sink
+
+
+def complaint(i: int, text: str, channel: str = "app") -> bytes:
+    return json.dumps({"id": f"c{i}", "customer_id": "13812345678", "channel": channel,
+                       "text": text, "created_at": NOW - 30}, ensure_ascii=False).encode()
+
+
+def messages(values: list[bytes], first_offset: int = 0) -> list[RawMessage]:
+    return [RawMessage(v, "vocwatch.complaints", 2, first_offset + i, NOW - 30)
+            for i, v in enumerate(values)]
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_bad_messages_are_dead_lettered_with_reason_and_origin(
+        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    registry = CollectorRegistry()
+    pipeline, publisher, _ = build(client, unique, analyzer, registry)
+    batch = messages([complaint(1, "快递员态度很差，电话13912345678"), b"{oops",
+                      b'{"id": "c2", "channel": "app"}', None])
+    outcome = await pipeline.process("complaint", batch)
+
+    assert (outcome.valid, outcome.dead_lettered) == (1, 3)
+    dead = [record for _, record in publisher.sent["vocwatch.deadletter"]]
+    assert [d["reason"] for d in dead] == ["not_json", "missing_field", "not_json"]
+    assert [d["origin"]["offset"] for d in dead] == [1, 2, 3]
+    assert all(d["origin"]["topic"] == "vocwatch.complaints" and d["origin"]["partition"] == 2
+               for d in dead)
+    assert "customer_id" in dead[1]["detail"]
+    [(key, scored)] = publisher.sent["vocwatch.scored"]
+    assert key == b"c1"
+    assert "13912345678" not in json.dumps(scored, ensure_ascii=False)
+    assert scored["fields"]["customer_id"] == "[PHONE]"
+    assert "[PHONE]" in scored["text"]
+    assert registry.get_sample_value("vocwatch_events_dead_lettered_total",
+                                     {"source": "complaint", "reason": "not_json"}) == 2
+    assert registry.get_sample_value("vocwatch_events_received_total",
+                                     {"source": "complaint"}) == 4
+
+
+async def test_replayed_events_do_not_count_twice_or_realert(
+        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    registry = CollectorRegistry()
+    pipeline, _, sink = build(client, unique, analyzer, registry)
+    burst = messages([complaint(i, "快递丢件了，包裹一直没收到，物流太慢了") for i in range(12)])
+    first = await pipeline.process("complaint", burst)
+    replay = await pipeline.process("complaint", burst)
+
+    assert (first.new, first.duplicates) == (12, 0)
+    assert (replay.new, replay.duplicates) == (0, 12)
+    assert [r["status"] for r in sink.records] == ["firing"]
+    assert sink.records[0]["key"] == {"channel": "app", "category": "logistics"}
+    assert sink.records[0]["count"] == 12
+    assert registry.get_sample_value("vocwatch_events_valid_total",
+                                     {"source": "complaint"}) == 12
+    assert registry.get_sample_value("vocwatch_events_duplicate_total",
+                                     {"source": "complaint"}) == 12
+
+
+async def test_normal_traffic_raises_no_alert(
+        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    pipeline, _, sink = build(client, unique, analyzer, CollectorRegistry())
+    texts = ["东西很好，物流很快，好评", "快递有点慢", "客服态度不错", "价格有点贵",
+             "APP偶尔卡顿", "请问怎么退货"]
+    await pipeline.process("complaint", messages([complaint(i, texts[i % len(texts)])
+                                                  for i in range(30)]))
+    assert sink.records == []
+
+
+async def test_redis_outage_is_retried_until_it_passes(
+        unique: str, analyzer: Analyzer) -> None:
+    port = embedded.free_port()
+    client = redis_client(f"redis://127.0.0.1:{port}/0")
+    registry = CollectorRegistry()
+    pipeline, publisher, _ = build(client, unique, analyzer, registry)
+    server = embedded.redis_server(port=port)
+    task = asyncio.create_task(pipeline.process("complaint", messages([complaint(1, "慢")])))
+    try:
+        await asyncio.sleep(1.0)
+        assert not task.done(), "the batch must wait for Redis, not give up"
+        await asyncio.to_thread(server.start)
+        outcome = await asyncio.wait_for(task, timeout=20)
+    finally:
+        server.stop()
+        await client.aclose()
+    assert (outcome.new, outcome.dead_lettered) == (1, 0)
+    assert registry.get_sample_value("vocwatch_redis_errors_total") >= 1
+    assert len(publisher.sent["vocwatch.scored"]) == 1
+
+
+async def test_an_unexpected_error_dead_letters_the_batch(
+        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    pipeline, publisher, _ = build(client, unique, analyzer, CollectorRegistry())
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    pipeline.engine.on_batch = broken  # type: ignore[method-assign]
+    outcome = await pipeline.process("complaint", messages([complaint(1, "慢"),
+                                                            complaint(2, "差")]))
+    assert outcome.dead_lettered == 2
+    reasons = [d["reason"] for _, d in publisher.sent["vocwatch.deadletter"]]
+    assert reasons == ["processing_error", "processing_error"]
