@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from classifiers.pii import redact
 from classifiers.priority import Signals
 from vocwatch.errors import InvalidEvent
 
@@ -111,6 +112,12 @@ class _Fields:
                                f"limit {max_len}", field=name)
         return value
 
+    def dimension(self, name: str) -> str | None:
+        """An optional free-text dimension (product, region): it becomes part of window
+        keys and alert keys, so it is PII-masked like any text that leaves the process."""
+        value = self.string(name, required=False)
+        return redact(value) if value is not None else None
+
     def identifier(self, name: str, *, required: bool = True) -> Any:
         """Ids may come as strings or integers; they are strings from here on."""
         value = self._get(name, required)
@@ -194,8 +201,8 @@ def _complaint(f: _Fields) -> Event:
     channel = f.enum("channel", COMPLAINT_CHANNELS)
     fields = {"customer_id": f.identifier("customer_id"), "channel": channel}
     return Event("complaint", f.identifier("id"), f.string("text", max_len=MAX_TEXT["complaint"]),
-                 f.time("created_at"), channel, f.string("product", required=False),
-                 f.string("region", required=False), fields)
+                 f.time("created_at"), channel, f.dimension("product"),
+                 f.dimension("region"), fields)
 
 
 def _call(f: _Fields) -> Event:
@@ -210,8 +217,8 @@ def _call(f: _Fields) -> Event:
                                  required=False),
     }
     return Event("call", f.identifier("id"), f.string("text", max_len=MAX_TEXT["call"]),
-                 f.time("started_at"), "call", f.string("product", required=False),
-                 f.string("region", required=False), fields)
+                 f.time("started_at"), "call", f.dimension("product"),
+                 f.dimension("region"), fields)
 
 
 def _social(f: _Fields) -> Event:
@@ -226,8 +233,8 @@ def _social(f: _Fields) -> Event:
         "url": f.string("url", max_len=2048, required=False),
     }
     return Event("social", f.identifier("id"), f.string("text", max_len=MAX_TEXT["social"]),
-                 f.time("posted_at"), "social", f.string("product", required=False),
-                 f.string("region", required=False), fields)
+                 f.time("posted_at"), "social", f.dimension("product"),
+                 f.dimension("region"), fields)
 
 
 _DECODERS: dict[str, Callable[[_Fields], Event]] = {
