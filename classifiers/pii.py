@@ -9,8 +9,8 @@ Masking runs on normalized (half-width) text, before anything leaves the process
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 TOKENS = {"email": "[EMAIL]", "id_card": "[ID]", "bank_card": "[CARD]", "phone": "[PHONE]"}
