@@ -231,12 +231,18 @@ def run(settings: Settings, *, stop: threading.Event, plan: DemoPlan | None = No
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
                              acks="all")
     traffic = DemoTraffic(plan)
+    plan = traffic.plan
     topics = settings.input_topics
     sent = 0
+    announced = False
     started = last = time.monotonic()
     try:
         while not stop.wait(tick):
             now = time.monotonic()
+            if not announced and now - started >= plan.incident_start:
+                announced = True
+                log.warning("demo: incident starts now — a burst of delivery complaints on the "
+                            "%s channel for %.0f s", plan.incident_channel, plan.incident_seconds)
             for source, key, value in traffic.between(last - started, now - started, time.time()):
                 producer.send(topics[source], key=key, value=value)
                 sent += 1
