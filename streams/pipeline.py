@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -38,6 +38,12 @@ class Publisher(Protocol):
     """Sends a record to a topic; the returned awaitable resolves once it is delivered."""
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+
+
+class Outgoing(NamedTuple):
+    topic: str
+    key: bytes | None
+    value: bytes
 
 
 @dataclass
@@ -79,26 +85,26 @@ class Pipeline:
         outcome = BatchOutcome()
         self.metrics.events_received.labels(source).inc(len(messages))
         scored: list[tuple[RawMessage, Event, Analysis]] = []
-        deliveries: list[Awaitable[Any]] = []
+        outgoing: list[Outgoing] = []
         for message in messages:
             result = self._analyze(source, message)
             if isinstance(result, InvalidEvent):
-                deliveries.append(await self._dead_letter(source, message, result.reason,
-                                                          result.detail))
+                outgoing.append(self._dead_letter(source, message, result.reason, result.detail))
             else:
                 scored.append((message, *result))
-        outcome.dead_lettered = len(deliveries)
+        outcome.dead_lettered = len(outgoing)
         try:
-            await self._count_and_alert(source, scored, outcome, deliveries)
+            outgoing += self._scored_records(source, scored)
+            await self._count_and_alert(source, scored, outcome)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not lose the batch: dead-letter what is left
             log.exception("batch of %d %s events failed; dead-lettering it", len(scored), source)
-            for message, _, _ in scored:
-                deliveries.append(await self._dead_letter(
-                    source, message, "processing_error", f"{type(exc).__name__} in batch"))
+            outgoing += [self._dead_letter(source, message, "processing_error",
+                                           f"{type(exc).__name__} in batch")
+                         for message, _, _ in scored]
             outcome.dead_lettered += len(scored)
-        await self._settle(deliveries)
+        await self._publish(outgoing)
         self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
         self.last_batch_at[source] = self.clock()
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
@@ -116,21 +122,26 @@ class Pipeline:
                           message.offset)
             return InvalidEvent("processing_error", f"{type(exc).__name__} during analysis")
 
-    async def _dead_letter(self, source: str, message: RawMessage, reason: str,
-                           detail: str) -> Awaitable[Any]:
+    def _dead_letter(self, source: str, message: RawMessage, reason: str,
+                     detail: str) -> Outgoing:
         self.metrics.events_dead_lettered.labels(source, reason).inc()
         record = dead_letter_record(message, source, reason, detail, now=self.clock())
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
-        return await self.publisher.send(self.settings.deadletter_topic, key, dumps(record))
+        return Outgoing(self.settings.deadletter_topic, key, dumps(record))
+
+    def _scored_records(self, source: str,
+                                 scored: Sequence[tuple[RawMessage, Event, Analysis]]
+                                 ) -> list[Outgoing]:
+        now = self.clock()
+        model = self.analyzer.scorer.name
+        return [Outgoing(self.settings.scored_topic, event.id.encode(),
+                         dumps(scored_record(event, analysis, model=model, now=now)))
+                for _, event, analysis in scored]
 
     async def _count_and_alert(self, source: str,
                                scored: Sequence[tuple[RawMessage, Event, Analysis]],
-                               outcome: BatchOutcome, deliveries: list[Awaitable[Any]]) -> None:
+                               outcome: BatchOutcome) -> None:
         now = self.clock()
-        for _, event, analysis in scored:
-            record = scored_record(event, analysis, model=self.analyzer.scorer.name, now=now)
-            deliveries.append(await self.publisher.send(
-                self.settings.scored_topic, event.id.encode(), dumps(record)))
         keyed = self._keyed(scored)
         states = await self._retry("window update", lambda: self.windows.record(
             keyed.observations, now))
@@ -216,10 +227,30 @@ class Pipeline:
                 log.warning("%s failed (%s: %s); retrying in %.1f s", what,
                             type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.redis_retry_max_seconds)
+                delay = min(delay * 2, self.settings.retry_max_seconds)
 
-    @staticmethod
-    async def _settle(deliveries: Sequence[Awaitable[Any]]) -> None:
-        """Wait until every record of the batch is delivered before the batch is acked."""
-        if deliveries:
-            await asyncio.gather(*deliveries)
+    async def _publish(self, outgoing: Sequence[Outgoing]) -> None:
+        """Send every record of the batch and wait until each is delivered, re-sending the
+        ones that failed with back-off: the batch is acknowledged only after this returns.
+        A re-send may duplicate a record; consumers deduplicate by key (at-least-once)."""
+        pending = list(outgoing)
+        delay = 0.1
+        while pending:
+            failed: list[Outgoing] = []
+            sent: list[tuple[Outgoing, Awaitable[Any]]] = []
+            for record in pending:
+                try:
+                    sent.append((record, await self.publisher.send(*record)))
+                except Exception as exc:
+                    log.warning("sending to %s failed: %s", record.topic, exc)
+                    failed.append(record)
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+            failed += [r for (r, _), result in zip(sent, results, strict=True)
+                       if isinstance(result, Exception)]
+            for record in failed:
+                self.metrics.publish_errors.labels(record.topic).inc()
+            if failed:
+                log.warning("%d records not delivered; re-sending in %.1f s", len(failed), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+            pending = failed

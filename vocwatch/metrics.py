@@ -34,6 +34,7 @@ class Metrics:
     latency: Histogram
     batch_seconds: Histogram
     redis_errors: Counter
+    publish_errors: Counter
     last_batch_timestamp: Gauge
 
     @classmethod
@@ -84,6 +85,8 @@ class Metrics:
                 ("source",), namespace=NAMESPACE, registry=registry, buckets=LATENCY_BUCKETS),
             redis_errors=counter(
                 "redis_errors", "Redis commands that failed (and were retried).", ()),
+            publish_errors=counter(
+                "publish_errors", "Records to Kafka that failed and were re-sent.", ("topic",)),
             last_batch_timestamp=gauge(
                 "last_batch_timestamp_seconds", "Unix time the last batch finished.",
                 ("source",)),

@@ -58,7 +58,7 @@ def analyzer() -> Analyzer:
 
 def build(client: aioredis.Redis, prefix: str, analyzer: Analyzer,
           registry: CollectorRegistry) -> tuple[Pipeline, MemoryPublisher, ListSink]:
-    settings = Settings(app_id=prefix, redis_retry_max_seconds=0.2)
+    settings = Settings(app_id=prefix, retry_max_seconds=0.2)
     metrics = Metrics.create(registry)
     windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[300])
     sink = ListSink()
@@ -176,3 +176,36 @@ async def test_an_unexpected_error_dead_letters_the_batch(
     assert outcome.dead_lettered == 2
     reasons = [d["reason"] for _, d in publisher.sent["vocwatch.deadletter"]]
     assert reasons == ["processing_error", "processing_error"]
+
+
+class FlakyPublisher(MemoryPublisher):
+    """Refuses the first send, then fails the first delivery, then works."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[None]:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("broker gone")
+        if self.calls == 2:
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(TimeoutError("no ack"))
+            return failed
+        return await super().send(topic, key, value)
+
+
+async def test_records_kafka_refuses_are_resent_before_the_batch_returns(
+        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    registry = CollectorRegistry()
+    pipeline, _, _ = build(client, unique, analyzer, registry)
+    flaky = FlakyPublisher()
+    pipeline.publisher = flaky
+    outcome = await pipeline.process("complaint", messages([complaint(1, "慢"), b"bad"]))
+    assert (outcome.valid, outcome.dead_lettered) == (1, 1)
+    assert [k for k, _ in flaky.sent["vocwatch.scored"]] == [b"c1"]
+    assert len(flaky.sent["vocwatch.deadletter"]) == 1
+    errors = sum(registry.get_sample_value("vocwatch_publish_errors_total", {"topic": t}) or 0
+                 for t in ("vocwatch.scored", "vocwatch.deadletter"))
+    assert errors == 2

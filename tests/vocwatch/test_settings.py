@@ -46,7 +46,7 @@ def test_from_env_parses_types(tmp_path: Path) -> None:
         "VOCWATCH_MAX_MESSAGE_BYTES": "1024",
         "VOCWATCH_ALERT_UPDATE_SECONDS": "10",
         "VOCWATCH_EVALUATION_SECONDS": "2.5",
-        "VOCWATCH_REDIS_RETRY_MAX_SECONDS": "60",
+        "VOCWATCH_RETRY_MAX_SECONDS": "60",
         "VOCWATCH_DATA_DIR": str(tmp_path / "data"),
         "VOCWATCH_LOG_LEVEL": "debug",
     }
@@ -57,7 +57,7 @@ def test_from_env_parses_types(tmp_path: Path) -> None:
         web_port=8080, rules_file=tmp_path / "rules.yaml",
         alerts_out=tmp_path / "alerts.jsonl", batch_size=50, batch_seconds=0.5,
         bucket_seconds=5, max_message_bytes=1024,
-        alert_update_seconds=10.0, evaluation_seconds=2.5, redis_retry_max_seconds=60.0,
+        alert_update_seconds=10.0, evaluation_seconds=2.5, retry_max_seconds=60.0,
         data_dir=tmp_path / "data", log_level="debug")
     assert isinstance(settings.partitions, int)
     assert isinstance(settings.batch_seconds, float)
@@ -113,7 +113,7 @@ def test_unparsable_value_names_the_variable(name: str, raw: str) -> None:
      ("VOCWATCH_BATCH_SECONDS", "0"), ("VOCWATCH_BUCKET_SECONDS", "0"),
      ("VOCWATCH_MAX_MESSAGE_BYTES", "0"),
      ("VOCWATCH_ALERT_UPDATE_SECONDS", "-0.1"), ("VOCWATCH_EVALUATION_SECONDS", "0"),
-     ("VOCWATCH_REDIS_RETRY_MAX_SECONDS", "0")],
+     ("VOCWATCH_RETRY_MAX_SECONDS", "0")],
 )
 def test_values_that_must_be_positive(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match="must be greater than 0") as info:
