@@ -8,6 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 
+class ListSink:
+    """An alert sink that keeps what it is given."""
+
+    name = "list"
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    async def deliver(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+
 def read_topic(bootstrap: list[str], topic: str, *, until: Callable[[list[Any]], bool],
                timeout: float = 30.0) -> list[Any]:
     """Consume ``topic`` from the beginning (no group) until ``until(records)`` holds."""

@@ -14,6 +14,7 @@ from alerts.lifecycle import Sample
 from alerts.rules import parse_rules
 from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
+from tests.support import ListSink
 from vocwatch.metrics import Metrics
 
 pytestmark = pytest.mark.integration
@@ -22,16 +23,6 @@ KEY = "channel=app,category=logistics"
 RULES = parse_rules({"rules": [{
     "name": "burst", "key": ["channel", "category"], "window": "1m",
     "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"}]})
-
-
-class ListSink:
-    name = "list"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    async def deliver(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
 
 
 class BrokenSink:

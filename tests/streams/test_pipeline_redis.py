@@ -20,6 +20,7 @@ from streams import embedded
 from streams.app import redis_client
 from streams.pipeline import Pipeline
 from streams.records import RawMessage
+from tests.support import ListSink
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
 
@@ -39,16 +40,6 @@ class MemoryPublisher:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
-
-
-class ListSink:
-    name = "list"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    async def deliver(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture(scope="module")
