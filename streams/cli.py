@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vocwatch.errors import VocwatchError
@@ -70,12 +71,34 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("texts", nargs="*")
     classify.set_defaults(run=_classify)
 
+    for name, module, summary in TEXT_TOOLS:
+        tool = commands.add_parser(name, help=summary)
+        importlib.import_module(module).configure(tool)
+        tool.set_defaults(run=_text_tool(module))
+
     rules = commands.add_parser("rules", help="alert rules")
     rules_commands = rules.add_subparsers(required=True, metavar="ACTION")
     check = rules_commands.add_parser("check", help="validate a rules file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_rules_check)
     return parser
+
+
+#: (command, module, help): offline text-model tools in classifiers/train/.
+TEXT_TOOLS = (
+    ("train-sentiment", "classifiers.train.sentiment", "train the sentiment model"),
+    ("eval-sentiment", "classifiers.train.sentiment_eval",
+     "evaluate sentiment on a labelled CSV (label,text)"),
+    ("train-categories", "classifiers.train.categories", "train the category model"),
+    ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model"),
+)
+
+
+def _text_tool(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        code: int = importlib.import_module(module).run(args)
+        return code
+    return run
 
 
 def _settings(**overrides: object) -> Settings:
