@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from classifiers.category import CategoryClassifier, CategoryScore
 from classifiers.normalize import normalize
 from classifiers.pii import mask_pii
+from classifiers.polarity import PolarityPolicy
 from classifiers.priority import Priority, PriorityPolicy, Signals
-from classifiers.sentiment import PolarityCutoffs, SentimentScorer, SnowNLPScorer
+from classifiers.sentiment import SentimentScorer, load_scorer
 from classifiers.tokenize import tokenize, warm_up
 
 
@@ -18,7 +19,7 @@ class Analysis:
     tokens: tuple[str, ...]
     pii: tuple[str, ...]                   # kinds of personal data that were masked
     sentiment: float                       # probability of positive, [0, 1]
-    polarity: str                          # negative / neutral / positive
+    polarity: str                          # negative / neutral / positive, per channel
     categories: tuple[CategoryScore, ...]  # best first, never empty
     priority: Priority
 
@@ -37,17 +38,21 @@ class Analyzer:
     def __init__(self, scorer: SentimentScorer | None = None,
                  categories: CategoryClassifier | None = None,
                  policy: PriorityPolicy | None = None,
-                 cutoffs: PolarityCutoffs | None = None) -> None:
+                 polarity: PolarityPolicy | None = None) -> None:
         warm_up()
-        self.scorer = scorer or SnowNLPScorer()
+        self.scorer = scorer or load_scorer()
         self.categories = categories or CategoryClassifier.default()
         self.policy = policy or PriorityPolicy.load()
-        self.cutoffs = cutoffs or PolarityCutoffs()
+        self.polarity = polarity or PolarityPolicy.load()
 
-    def analyze(self, text: str, signals: Signals | None = None) -> Analysis:
+    def analyze(self, text: str, signals: Signals | None = None, *,
+                channel: str | None = None) -> Analysis:
+        """Analyse one text; ``channel`` (hotline … social, None for the default) picks
+        the polarity cut-offs. ValueError for an unknown channel, before any work."""
+        cutoffs = self.polarity.cutoffs(channel)
         masked = mask_pii(normalize(text))
         tokens = tuple(tokenize(masked.text))
-        sentiment = self.scorer.score(tokens)
+        sentiment = self.scorer.score(tokens, masked.text)
         categories = self.categories.classify(tokens)
         priority = self.policy.assess(masked.text, categories[0].code, sentiment,
                                       signals or Signals())
@@ -56,7 +61,7 @@ class Analyzer:
             tokens=tokens,
             pii=masked.kinds,
             sentiment=round(sentiment, 4),
-            polarity=self.cutoffs.polarity(sentiment),
+            polarity=cutoffs.polarity(sentiment),
             categories=categories,
             priority=priority,
         )

@@ -1,14 +1,30 @@
-"""Issue categories (问题分类): a weighted lexicon, multi-label with scores.
+"""Issue categories (问题分类): multi-label with scores, from a lexicon and a learned model.
 
-The taxonomy is the one in DESIGN.md. A category's raw score is the sum of the weights of
-its terms found in the token list; scores are normalized so the best is 1.0, and every
-category at least ``keep_ratio`` of the best is kept. Text that matches nothing is ``other``.
+The taxonomy is the one in DESIGN.md. :class:`CategoryModel` is a one-vs-rest logistic
+regression, one weight vector per category (``other`` included), over the features of
+:mod:`classifiers.category_features`: word and character n-grams plus one lexicon score per
+category. It is trained offline on ``data/categories/labelled.csv`` (``vocwatch
+train-categories``) and shipped as ``data/category_model.json.gz``, which also carries the
+lexicon it was trained with. Scoring is pure Python: a dictionary lookup per feature.
+
+:class:`CategoryClassifier` turns the per-category probabilities into the answer: the most
+probable category first, then any other category at or above ``threshold``, at most
+``max_labels``; ``other`` never comes with company.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+import gzip
+import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from classifiers.category_features import FeatureSettings, Lexicon, extract
+from vocwatch.errors import ConfigError
 
 CATEGORIES = ("product_quality", "logistics", "service", "price", "after_sales", "technical",
               "other")
@@ -23,50 +39,9 @@ CATEGORY_NAMES_ZH = {
     "other": "其他",
 }
 
-# term → weight; 2.0 for terms that name the category on their own, 1.0 for hints.
-LEXICON: Mapping[str, Mapping[str, float]] = {
-    "product_quality": {
-        "质量": 2, "质量问题": 2, "质量差": 2, "做工差": 2, "做工": 1, "破损": 1, "坏": 1,
-        "坏了": 2, "损坏": 1, "故障": 1, "假货": 2, "以次充好": 2, "变质": 2, "过期": 2,
-        "发霉": 2, "异物": 2, "难吃": 2, "味道": 1, "不新鲜": 2, "新鲜": 1, "漏水": 2,
-        "漏电": 2, "起火": 2, "爆炸": 2, "自燃": 2, "食物中毒": 2, "拉肚子": 2, "过敏": 2,
-        "瑕疵": 2, "褪色": 2, "开线": 2, "异味": 2, "卫生": 1, "不能用": 1, "用不了": 1,
-        "尺码": 1, "材质": 1, "次品": 2, "劣质": 2,
-    },
-    "logistics": {
-        "快递": 2, "物流": 2, "配送": 2, "派送": 2, "快递员": 1, "快递小哥": 1, "发货": 1,
-        "到货": 2, "没到货": 2, "没收到": 2, "丢件": 2, "丢包": 2, "漏发": 2, "错发": 2,
-        "少发": 2, "发错货": 2, "签收": 1, "虚假签收": 2, "驿站": 1, "延迟发货": 2,
-        "送货": 2, "包裹": 2, "运输": 2, "压坏": 2, "摔坏": 1, "顺丰": 1, "中通": 1, "圆通": 1,
-        "韵达": 1, "申通": 1, "催单": 1, "揽收": 2, "单号": 1, "慢": 1,
-    },
-    "service": {
-        "客服": 2, "人工客服": 2, "在线客服": 2, "客服电话": 2, "态度": 2, "态度差": 2,
-        "态度恶劣": 2, "不耐烦": 2, "不理人": 2, "没人管": 2, "踢皮球": 2, "推诿": 2, "打不通": 2,
-        "无人接听": 2, "排队": 1, "转接": 1, "挂电话": 2, "已读不回": 2, "敷衍": 2,
-        "服务": 1, "服务差": 2, "店员": 2, "工作人员": 2, "回复": 1, "不回复": 2, "等了": 1,
-        "骂": 1, "承诺": 1,
-    },
-    "price": {
-        "价格": 2, "贵": 2, "太贵": 2, "便宜": 1, "性价比": 2, "价格欺诈": 2, "乱收费": 2,
-        "收费": 1, "多收": 2, "优惠券": 2, "满减": 2, "优惠": 1, "降价": 2, "价保": 2,
-        "保价": 2, "差价": 2, "大数据杀熟": 2, "虚假宣传": 1, "活动": 1, "加价": 2, "涨价": 2,
-        "不值": 2, "运费": 1,
-    },
-    "after_sales": {
-        "退款": 2, "退货": 2, "换货": 2, "退换货": 2, "退钱": 2, "售后": 2, "保修": 2,
-        "维修": 2, "返修": 2, "赔偿": 2, "三包": 2, "七天无理由": 2, "退运费": 1, "运费险": 1,
-        "补偿": 2, "退": 1, "换": 1, "修": 1, "拒绝": 1, "审核": 1,
-    },
-    "technical": {
-        "APP": 1, "App": 1, "app": 1, "闪退": 2, "卡顿": 2, "白屏": 2, "黑屏": 2, "登录": 1,
-        "登录不上": 2, "登不上": 2, "验证码": 2, "无法支付": 2, "支付失败": 2, "支付": 1,
-        "重复扣费": 2, "扣费": 2, "乱扣费": 2, "扣款": 2, "自动续费": 2, "盗刷": 2,
-        "账号": 1, "账号被封": 2, "系统": 2, "系统故障": 2, "服务器": 2, "网站": 2, "页面": 1,
-        "宽带": 2, "断网": 2, "信号差": 2, "信号": 1, "网络": 1, "bug": 2, "BUG": 2, "报错": 2,
-        "崩溃": 2, "打不开": 2, "更新": 1, "升级": 1,
-    },
-}
+MODEL_FILE = Path(__file__).resolve().parent / "data" / "category_model.json.gz"
+MODEL_FORMAT = "vocwatch-category-model/1"
+_SMALLEST_SCORE = 0.001  # scores are rounded to 3 places and must stay above 0
 
 
 @dataclass(frozen=True)
@@ -76,26 +51,108 @@ class CategoryScore:
 
 
 @dataclass(frozen=True)
+class CategoryModel:
+    """Linear one-vs-rest model: P(category | text) = sigmoid(bias + Σ weight × feature)."""
+
+    categories: tuple[str, ...]
+    bias: tuple[float, ...]
+    weights: Mapping[str, Sequence[float]]   # feature name → one weight per category
+    lexicon: Lexicon
+    settings: FeatureSettings
+    info: Mapping[str, Any]                  # how it was trained (data, sizes, figures)
+
+    def probabilities(self, tokens: Sequence[str]) -> dict[str, float]:
+        logits = list(self.bias)
+        for name, value in extract(tokens, self.lexicon, self.settings).items():
+            row = self.weights.get(name)
+            if row is not None:
+                for i, weight in enumerate(row):
+                    logits[i] += weight * value
+        return {code: _sigmoid(z) for code, z in zip(self.categories, logits, strict=True)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "categories": list(self.categories),
+            "bias": list(self.bias),
+            "settings": self.settings.to_json(),
+            "lexicon": {code: dict(terms) for code, terms in self.lexicon.terms.items()},
+            "info": dict(self.info),
+            "weights": {name: list(row) for name, row in self.weights.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "model") -> CategoryModel:
+        if data.get("format") != MODEL_FORMAT:
+            raise ConfigError(f"not a {MODEL_FORMAT} file (format {data.get('format')!r}); "
+                              "retrain with `vocwatch train-categories`", source=source)
+        categories = tuple(data["categories"])
+        unknown = set(categories) - set(CATEGORIES)
+        if unknown or not categories:
+            raise ConfigError(f"unknown categories {sorted(unknown)}", source=source)
+        width = len(categories)
+        weights = {name: tuple(row) for name, row in data["weights"].items()}
+        if len(data["bias"]) != width or any(len(row) != width for row in weights.values()):
+            raise ConfigError(f"every weight row must have {width} entries", source=source)
+        return cls(categories=categories, bias=tuple(data["bias"]), weights=weights,
+                   lexicon=Lexicon(data["lexicon"]),
+                   settings=FeatureSettings.from_json(data["settings"]),
+                   info=data.get("info", {}))
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> CategoryModel:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as stream:
+                data = json.load(stream)
+        except (OSError, EOFError, ValueError) as exc:
+            raise ConfigError(f"cannot read the category model: {exc}; retrain with "
+                              "`vocwatch train-categories`", source=str(path)) from exc
+        try:
+            return cls.from_json(data, str(path))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"malformed category model ({exc!r})", source=str(path)) from exc
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        # mtime=0: the same model always gives the same bytes, so git sees real changes only.
+        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as stream:
+            stream.write(body.encode("utf-8"))
+
+
+@dataclass(frozen=True)
 class CategoryClassifier:
-    lexicon: Mapping[str, Mapping[str, float]]
-    keep_ratio: float = 0.6
+    """Categories of a token list, best first, never empty, scores in (0, 1]."""
+
+    model: CategoryModel
+    threshold: float = 0.4   # a second or third category needs at least this probability
     max_labels: int = 3
 
     @classmethod
     def default(cls) -> CategoryClassifier:
-        return cls(LEXICON)
+        """The shipped model, loaded once per process."""
+        return cls(_shipped_model())
 
     def classify(self, tokens: Sequence[str]) -> tuple[CategoryScore, ...]:
-        """Categories that fit the tokens, best first, scores in (0, 1]."""
-        raw = {code: _weight(terms, tokens) for code, terms in self.lexicon.items()}
-        best = max(raw.values(), default=0.0)
-        if best <= 0:
-            return (CategoryScore("other", 1.0),)
-        ranked = sorted(((s / best, c) for c, s in raw.items() if s >= best * self.keep_ratio),
-                        key=lambda pair: (-pair[0], CATEGORIES.index(pair[1])))
-        return tuple(CategoryScore(code, round(score, 3))
-                     for score, code in ranked[: self.max_labels])
+        probabilities = self.model.probabilities(tokens)
+        ranked = sorted(probabilities.items(),
+                        key=lambda pair: (-pair[1], CATEGORIES.index(pair[0])))
+        best, best_p = ranked[0]
+        chosen = [(best, best_p)]
+        if best != "other":
+            chosen += [(code, p) for code, p in ranked[1:]
+                       if code != "other" and p >= self.threshold]
+        return tuple(CategoryScore(code, max(round(p, 3), _SMALLEST_SCORE))
+                     for code, p in chosen[: self.max_labels])
 
 
-def _weight(terms: Mapping[str, float], tokens: Iterable[str]) -> float:
-    return sum(terms.get(token, 0.0) for token in tokens)
+@functools.cache
+def _shipped_model() -> CategoryModel:
+    return CategoryModel.load(MODEL_FILE)
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)

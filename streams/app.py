@@ -27,6 +27,9 @@ from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
 from alerts.store import RedisAlertStore
 from alerts.windows import RedisWindowStore
 from classifiers.analyze import Analyzer
+from classifiers.polarity import PolarityPolicy
+from classifiers.priority import PriorityPolicy
+from classifiers.sentiment import load_scorer
 from streams.pipeline import Pipeline
 from streams.records import RawMessage
 from vocwatch.metrics import Metrics
@@ -101,7 +104,10 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
         sinks.append(JsonLinesSink(settings.alerts_out))
     engine = AlertEngine(rules, windows, RedisAlertStore(redis, prefix=prefix), sinks, metrics,
                          update_seconds=settings.alert_update_seconds)
-    pipeline = Pipeline(settings=settings, analyzer=Analyzer(), rules=rules, windows=windows,
+    analyzer = Analyzer(scorer=load_scorer(settings.sentiment_model),
+                        policy=PriorityPolicy.load(settings.priority_file),
+                        polarity=PolarityPolicy.load(settings.polarity_file))
+    pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=rules, windows=windows,
                         engine=engine, publisher=publisher, metrics=metrics, clock=clock)
     service = Service(app, pipeline, engine, redis, registry, metrics)
     _add_agents(service, settings)

@@ -4,7 +4,8 @@
     vocwatch worker [--alerts-out FILE]                          the worker alone
     vocwatch demo [--seconds S]                                  demo traffic to a broker
     vocwatch topics                                              create the topics
-    vocwatch classify TEXT …                                     analyse texts, print JSON
+    vocwatch classify [--text TEXT [--channel C]]                analyse texts: JSON lines
+                                                                 on stdin, or one --text
     vocwatch rules check FILE                                    validate a rules file
 """
 
@@ -16,11 +17,17 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from classifiers.pii import redact
+from classifiers.polarity import CHANNELS
 from vocwatch.errors import VocwatchError
 from vocwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from classifiers.analyze import Analyzer
 
 log = logging.getLogger("vocwatch")
 
@@ -67,8 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     topics = commands.add_parser("topics", help="create vocwatch's topics if missing")
     topics.set_defaults(run=_topics)
 
-    classify = commands.add_parser("classify", help="analyse texts (arguments, or stdin lines)")
-    classify.add_argument("texts", nargs="*")
+    classify = commands.add_parser(
+        "classify", help="analyse texts: JSON lines {text, channel} on stdin, or --text",
+        description="Read JSON lines {\"text\": …, \"channel\": …} on stdin and write one "
+        "JSON line of analysis per input line, in order; a bad line gets an \"error\" line "
+        "and the run goes on. With --text, analyse that one text.")
+    classify.add_argument("--text", help="analyse this text instead of reading stdin")
+    classify.add_argument("--channel", choices=CHANNELS,
+                          help="channel of --text, for its polarity cut-offs (default: none)")
     classify.set_defaults(run=_classify)
 
     for name, module, summary in TEXT_TOOLS:
@@ -156,18 +169,112 @@ def _topics(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     from classifiers.analyze import Analyzer
+    from classifiers.polarity import PolarityPolicy
+    from classifiers.priority import PriorityPolicy
 
-    analyzer = Analyzer()
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    for text in texts:
-        a = analyzer.analyze(text)
-        print(json.dumps({
-            "text": a.text, "tokens": list(a.tokens), "pii_masked": list(a.pii),
-            "sentiment": a.sentiment, "polarity": a.polarity,
-            "categories": [{"code": c.code, "score": c.score} for c in a.categories],
-            "priority": a.priority.level, "reasons": list(a.priority.reasons),
-        }, ensure_ascii=False))
+    settings = _settings()
+    analyzer = Analyzer(policy=PriorityPolicy.load(settings.priority_file),
+                        polarity=PolarityPolicy.load(settings.polarity_file))
+    if args.text is not None:
+        records: Iterable[dict[str, Any]] = [_classified(analyzer, args.text, args.channel)]
+    else:
+        stream = getattr(sys.stdin, "buffer", None)
+        lines = sys.stdin if stream is None else _bounded_lines(stream,
+                                                                settings.max_message_bytes)
+        records = _classified_lines(analyzer, lines, settings.max_message_bytes)
+    try:
+        for record in records:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
+
+
+class _BadInput(ValueError):
+    """One classify input that cannot be analysed; its message is the error line's."""
+
+
+def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of ``stream``; None for a line longer than ``limit`` bytes, which is
+    skipped a chunk at a time rather than held in memory."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(limit + 1)
+        yield None
+
+
+def _classified_lines(analyzer: Analyzer, lines: Iterable[bytes | str | None],
+                      limit: int) -> Iterator[dict[str, Any]]:
+    """One record per non-blank input line, in order, each with its 1-based line number."""
+    for number, raw in enumerate(lines, start=1):
+        if raw is None:
+            yield {"line": number, "error": f"line is longer than {limit} bytes "
+                                            "(VOCWATCH_MAX_MESSAGE_BYTES)"}
+            continue
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            yield {"line": number, "error": f"not UTF-8 at byte {exc.start}"}
+            continue
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if line.strip():
+            yield {"line": number, **_classified_line(analyzer, line)}
+
+
+def _classified_line(analyzer: Analyzer, line: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        return {"error": f"not JSON: {str(exc)[:80]}"}
+    if not isinstance(data, dict):
+        return {"error": f"expected a JSON object, got {type(data).__name__}"}
+    text, channel = data.get("text"), data.get("channel")
+    if channel is not None and not isinstance(channel, str):
+        return {"error": f"field 'channel' must be a string, got {type(channel).__name__}"}
+    if channel is not None and channel not in CHANNELS:
+        return {"error": f"field 'channel' is {redact(channel)[:40]!r}; expected one of "
+                         f"{', '.join(CHANNELS)}"}
+    return _classified(analyzer, text, channel)
+
+
+def _classified(analyzer: Analyzer, text: Any, channel: str | None) -> dict[str, Any]:
+    """The analysis of one text as a JSON-ready record, or an error record."""
+    try:
+        return _classification(analyzer, text, channel)
+    except _BadInput as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # a classifier bug on an odd text must not end the run
+        log.exception("classify: analysis failed")
+        return {"error": f"analysis failed: {type(exc).__name__}"}
+
+
+def _classification(analyzer: Analyzer, text: Any, channel: str | None) -> dict[str, Any]:
+    if text is None:
+        raise _BadInput("field 'text' is required")
+    if not isinstance(text, str):
+        raise _BadInput(f"field 'text' must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise _BadInput("field 'text' is empty")
+    a = analyzer.analyze(text, channel=channel)
+    if not a.text:
+        raise _BadInput("field 'text' is empty after cleaning (only invisible characters)")
+    return {
+        "channel": channel,
+        "masked_text": a.text,
+        "sentiment": a.sentiment,
+        "polarity": a.polarity,
+        "category": a.category,
+        "categories": [{"code": c.code, "score": c.score} for c in a.categories],
+        "priority": a.priority.level,
+        "reasons": list(a.priority.reasons),
+        "pii_masked": list(a.pii),
+    }
 
 
 def _rules_check(args: argparse.Namespace) -> int:

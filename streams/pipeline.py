@@ -114,7 +114,7 @@ class Pipeline:
                  message: RawMessage) -> tuple[Event, Analysis] | InvalidEvent:
         try:
             event = decode(source, message.value, max_bytes=self.settings.max_message_bytes)
-            return event, self.analyzer.analyze(event.text, event.signals)
+            return event, self.analyzer.analyze(event.text, event.signals, channel=event.channel)
         except InvalidEvent as exc:
             return exc
         except Exception as exc:  # e.g. a classifier bug on an odd text

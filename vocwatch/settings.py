@@ -16,8 +16,14 @@ from typing import Any
 from vocwatch.errors import ConfigError
 
 PREFIX = "VOCWATCH_"
+SENTIMENT_MODELS = ("vocwatch-linear", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
+# The packaged text-analysis policies (the same paths as classifiers.priority and
+# classifiers.polarity name; kept as paths here so settings import no classifier code).
+_CLASSIFIER_DATA = Path(__file__).resolve().parent.parent / "classifiers" / "data"
+DEFAULT_PRIORITY_FILE = _CLASSIFIER_DATA / "priority.yaml"
+DEFAULT_POLARITY_FILE = _CLASSIFIER_DATA / "polarity.yaml"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     rules_file: Path = DEFAULT_RULES_FILE
+    priority_file: Path = DEFAULT_PRIORITY_FILE
+    polarity_file: Path = DEFAULT_POLARITY_FILE
+    sentiment_model: str = "vocwatch-linear"
     alerts_out: Path | None = None
     batch_size: int = 200
     batch_seconds: float = 0.25
@@ -112,6 +121,9 @@ class Settings:
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
+        if self.sentiment_model not in SENTIMENT_MODELS:
+            raise ConfigError(f"must be one of {', '.join(SENTIMENT_MODELS)}",
+                              source=f"{PREFIX}SENTIMENT_MODEL")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(f"must be one of {', '.join(LOG_LEVELS)}",
                               source=f"{PREFIX}LOG_LEVEL")
@@ -154,6 +166,13 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "web_host": (str, "address of the HTTP server (/metrics, /health)"),
     "web_port": (int, "port of the HTTP server"),
     "rules_file": (Path, "alert rules (YAML); the packaged alerts/rules.yaml by default"),
+    "priority_file": (Path, "priority policy (YAML): category severities, escalation and "
+                            "safety terms, points; the packaged classifiers/data/priority.yaml "
+                            "by default"),
+    "sentiment_model": (str, "`vocwatch-linear` (the shipped, trained model) or `snownlp` "
+                             "(stock snownlp, for comparison; about 30× slower)"),
+    "polarity_file": (Path, "polarity cut-offs per channel (YAML); the packaged "
+                            "classifiers/data/polarity.yaml by default"),
     "alerts_out": (_optional_path, "append every alert and alert update to this JSON-lines file"),
     "batch_size": (int, "events taken from a topic per batch"),
     "batch_seconds": (float, "longest wait to fill a batch"),

@@ -10,8 +10,8 @@ import pytest
 from classifiers.analyze import Analyzer
 from classifiers.category import CategoryScore
 from classifiers.pii import TOKENS
+from classifiers.polarity import Cutoffs, PolarityPolicy
 from classifiers.priority import Signals
-from classifiers.sentiment import PolarityCutoffs
 
 
 class FixedScorer:
@@ -23,13 +23,13 @@ class FixedScorer:
         self.value = value
         self.seen: list[tuple[str, ...]] = []
 
-    def score(self, tokens: Sequence[str]) -> float:
+    def score(self, tokens: Sequence[str], text: str) -> float:
         self.seen.append(tuple(tokens))
         return self.value
 
 
-def analyzer(value: float = 0.5, cutoffs: PolarityCutoffs | None = None) -> Analyzer:
-    return Analyzer(scorer=FixedScorer(value), cutoffs=cutoffs)
+def analyzer(value: float = 0.5, polarity: PolarityPolicy | None = None) -> Analyzer:
+    return Analyzer(scorer=FixedScorer(value), polarity=polarity)
 
 
 def test_text_is_normalized_and_masked() -> None:
@@ -66,8 +66,29 @@ def test_polarity_from_the_default_cutoffs(value: float, polarity: str, negative
 
 
 def test_custom_cutoffs_are_used() -> None:
-    result = analyzer(0.45, cutoffs=PolarityCutoffs(0.5, 0.9)).analyze("还行")
+    result = analyzer(0.45, PolarityPolicy(Cutoffs(0.5, 0.9))).analyze("还行")
     assert result.polarity == "negative"
+
+
+def test_channel_picks_its_cutoffs() -> None:
+    policy = PolarityPolicy(Cutoffs(0.4, 0.6), {"call": Cutoffs(0.3, 0.6),
+                                                "social": Cutoffs(0.5, 0.7)})
+    assert analyzer(0.35, policy).analyze("一般", channel="call").polarity == "neutral"
+    assert analyzer(0.35, policy).analyze("一般", channel="app").polarity == "negative"
+    assert analyzer(0.35, policy).analyze("一般").polarity == "negative"       # the default
+    assert analyzer(0.45, policy).analyze("一般", channel="social").negative
+    assert analyzer(0.65, policy).analyze("一般", channel="social").polarity == "neutral"
+
+
+def test_unknown_channel_is_a_value_error_before_scoring() -> None:
+    scorer = FixedScorer(0.5)
+    with pytest.raises(ValueError, match="unknown channel 'fax'"):
+        Analyzer(scorer=scorer).analyze("快递没到", channel="fax")
+    assert scorer.seen == []
+
+
+def test_default_analyzer_uses_the_packaged_polarity_file() -> None:
+    assert Analyzer(scorer=FixedScorer(0.5)).polarity == PolarityPolicy.load()
 
 
 def test_sentiment_is_rounded_to_four_places() -> None:
@@ -75,16 +96,18 @@ def test_sentiment_is_rounded_to_four_places() -> None:
 
 
 def test_categories_and_main_category() -> None:
-    # 快递 → logistics 2, 客服 + 不理人 → service 4: logistics at 0.5 is below 0.6.
+    # Two complaints (delivery late, agent ignores): both categories, the best one first.
     result = analyzer().analyze("快递三天没到，客服也不理人")
-    assert result.categories == (CategoryScore("service", 1.0),)
-    assert result.category == "service"
+    assert {s.code for s in result.categories} == {"logistics", "service"}
+    assert result.category == result.categories[0].code
+    assert result.categories[0].score >= result.categories[1].score
 
 
 def test_unmatched_text_is_other() -> None:
     result = analyzer().analyze("请问门店几点关门")
     assert result.category == "other"
-    assert result.categories == (CategoryScore("other", 1.0),)
+    assert [s.code for s in result.categories] == ["other"]
+    assert isinstance(result.categories[0], CategoryScore)
 
 
 def test_priority_uses_category_and_sentiment() -> None:
@@ -129,11 +152,11 @@ def test_default_analyzer_end_to_end() -> None:
     assert result.pii == ("phone",)
     assert 0.0 <= result.sentiment <= 1.0
     assert result.negative
-    assert result.category == "service"
-    # service (medium, 1) plus at least one sentiment point: P2 or P3 are possible only
-    # through the points, never P1 (no escalation, no safety term).
+    assert result.category in ("service", "logistics")   # both complaints are in the text
+    # service or logistics (medium, 1) plus at least one sentiment point: P2 or P3 are
+    # possible only through the points, never P1 (no escalation, no safety term).
     assert result.priority.level in ("P2", "P3")
-    assert result.priority.reasons[0] == "category:service=medium"
+    assert result.priority.reasons[0] == f"category:{result.category}=medium"
 
 
 def test_default_analyzer_safety_issue_is_p1() -> None:

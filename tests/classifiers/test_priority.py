@@ -56,9 +56,10 @@ def test_base_severity_of_the_category(category: str, points: int, reason: str) 
     [
         (0.05, 2, "sentiment:strongly_negative=0.05"),
         (0.0, 2, "sentiment:strongly_negative=0.00"),
-        (0.1, 1, "sentiment:negative=0.10"),     # the strong cut-off is exclusive
-        (0.29, 1, "sentiment:negative=0.29"),
-        (0.3, 0, None),                           # so is the negative one
+        (0.149, 2, "sentiment:strongly_negative=0.15"),
+        (0.15, 1, "sentiment:negative=0.15"),     # the strong cut-off is exclusive
+        (0.39, 1, "sentiment:negative=0.39"),
+        (0.4, 0, None),                           # so is the negative one
         (0.9, 0, None),
     ],
 )

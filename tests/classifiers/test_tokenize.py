@@ -18,9 +18,82 @@ def test_dictionary_file_is_packaged_and_not_empty() -> None:
         assert must in DICTIONARY_WORDS
 
 
+def cuts_inside(text: str, word: str) -> list[int]:
+    """Token boundaries that fall strictly inside the first ``word`` of ``text``."""
+    start = text.index(word)
+    end = start + len(word)
+    cuts, position = [], 0
+    for token in tokenize(text):
+        position = text.index(token, position) + len(token)
+        cuts.append(position)
+    return [cut for cut in cuts if start < cut < end]
+
+
+def test_cuts_inside_finds_a_split() -> None:
+    assert cuts_inside("这个快递员问题", "快递员") == []
+    assert cuts_inside("我要申请退款", "申请退款") == [4]   # 申请 | 退款: two words
+
+
 @pytest.mark.parametrize("word", DICTIONARY_WORDS)
 def test_domain_words_are_never_split(word: str) -> None:
-    assert word in tokenize(f"这个{word}问题")
+    # "Not split" means no boundary inside the word; it may still glue to a neighbour
+    # (停机 + 问题 is jieba's 停机问题, the halting problem).
+    assert cuts_inside(f"这个{word}问题", word) == []
+    assert tokenize(f"，{word}。") == [word]
+
+
+def test_dictionary_has_the_domains_vocabulary() -> None:
+    domains = {
+        "customer service": ("转人工", "工单", "答非所问", "未解决", "霸王条款", "货不对板"),
+        "e-commerce": ("下单", "商家", "旗舰店", "预售", "尾款", "好评返现", "拒收"),
+        "delivery": ("取件码", "丰巢", "收件人", "派件", "滞留", "延误", "外包装"),
+        "telecom": ("运营商", "携号转网", "停机", "欠费", "流量包", "违约金", "光猫"),
+        "app": ("小程序", "加载失败", "卡死", "解绑", "人脸识别", "注销"),
+        "banking": ("信用卡", "手续费", "逾期", "征信", "到账", "挂失", "暴力催收"),
+        "product quality": ("瑕疵", "色差", "保质期", "充不进电", "异响"),
+        "after-sales": ("质保", "补发", "召回", "理赔"),
+        "escalation and safety": ("市场监督管理局", "工信部", "申诉", "律师函", "腹泻",
+                                  "安全隐患"),
+    }
+    missing = {d: [w for w in words if w not in DICTIONARY_WORDS]
+               for d, words in domains.items()}
+    assert not any(missing.values()), missing
+    assert len(DICTIONARY_WORDS) >= 500
+
+
+def test_dictionary_lines_are_word_frequency_tag() -> None:
+    lines = [line for line in USER_DICT.read_text(encoding="utf-8").splitlines() if line]
+    for line in lines:
+        _, frequency, tag = line.split(" ")   # exactly three fields: jieba's format
+        assert 100 <= int(frequency) <= 100_000, line
+        assert tag in {"n", "v", "a"}, line
+    assert len(DICTIONARY_WORDS) == len(set(DICTIONARY_WORDS)), "duplicate entries"
+
+
+@pytest.mark.parametrize("word", DICTIONARY_WORDS)
+def test_dictionary_words_survive_normalization(word: str) -> None:
+    # A word that normalization rewrites (traditional characters, full-width letters)
+    # could never be matched in normalized text.
+    assert normalize(word) == word
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("申请退款3天了还没到账", ["退款", "到账"]),
+        ("扫地机器人充不进电，开机就黑屏", ["充不进电", "黑屏"]),
+        ("会员年卡怎么开通？需要绑定手机号吗", ["会员年卡", "绑定"]),
+        ("信用卡被盗刷了，还收了滞纳金", ["信用卡", "盗刷", "滞纳金"]),
+        ("丰巢的取件码一直收不到", ["丰巢", "取件码"]),
+        ("携号转网被运营商拒绝，还要交违约金", ["携号转网", "运营商", "违约金"]),
+        ("小程序加载失败，一直转圈", ["小程序", "加载失败", "转圈"]),
+        ("货不对板，客服答非所问", ["货不对板", "客服", "答非所问"]),
+        ("吃了以后呕吐腹泻，我要找市场监督管理局", ["呕吐", "腹泻", "市场监督管理局"]),
+    ],
+)
+def test_domain_words_in_real_sentences(text: str, words: list[str]) -> None:
+    tokens = tokenize(normalize(text))
+    assert [w for w in words if w not in tokens] == [], tokens
 
 
 @pytest.mark.parametrize(
@@ -29,7 +102,8 @@ def test_domain_words_are_never_split(word: str) -> None:
         # Reasoned from the dictionary: 快递员, 态度差, 退款 are domain words.
         (normalize("快递员态度差，申请退款！"), ["快递员", "态度差", "申请", "退款", "!"]),
         ("APP一打开就闪退", ["APP", "一", "打开", "就", "闪退"]),
-        ("我要打12315投诉", ["我要", "打", "12315", "投诉"]),
+        # Without jieba's HMM pass, 我要 (not a dictionary word) stays two words.
+        ("我要打12315投诉", ["我", "要", "打", "12315", "投诉"]),
     ],
 )
 def test_sentences(text: str, expected: list[str]) -> None:
@@ -56,6 +130,19 @@ def test_masking_token_brackets_are_dropped() -> None:
 
 def test_emoji_is_kept_as_a_token() -> None:
     assert "😊" in tokenize("好评😊")
+
+
+def test_sentiment_marks_survive_normalization_and_tokenization() -> None:
+    tokens = tokenize(normalize("太差了！！！！！！😡😡😡😡😡？？"))
+    assert tokens == ["太差", "了", "!", "!", "!", "😡", "😡", "😡", "?", "?"]
+
+
+@pytest.mark.parametrize("text", ["好评❤️", "点赞👍🏻", "差评👎🏿"])
+def test_emoji_modifiers_are_not_tokens_of_their_own(text: str) -> None:
+    # The variation selector of ❤️ and skin tones are parts of an emoji, not signals.
+    tokens = tokenize(normalize(text))
+    assert tokens[-1] in {"❤", "👍", "👎"}
+    assert not {"\ufe0f", "\U0001f3fb", "\U0001f3ff"} & set(tokens)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "，。、", "\t\n"])

@@ -200,3 +200,26 @@ async def test_records_kafka_refuses_are_resent_before_the_batch_returns(
     errors = sum(registry.get_sample_value("vocwatch_publish_errors_total", {"topic": t}) or 0
                  for t in ("vocwatch.scored", "vocwatch.deadletter"))
     assert errors == 2
+
+
+class FixedScorer:
+    name = "fixed"
+
+    def score(self, tokens: Any, text: str) -> float:
+        return 0.35
+
+
+async def test_polarity_uses_the_cutoffs_of_the_event_channel(
+        client: aioredis.Redis, unique: str) -> None:
+    from classifiers.polarity import Cutoffs, PolarityPolicy
+
+    # 0.35 is negative by default, neutral where negative means below 0.3.
+    policy = PolarityPolicy(Cutoffs(0.4, 0.6), {"store": Cutoffs(0.3, 0.6)})
+    analyzer = Analyzer(scorer=FixedScorer(), polarity=policy)
+    pipeline, publisher, _ = build(client, unique, analyzer, CollectorRegistry())
+    await pipeline.process("complaint", messages([complaint(1, "快递没到", "app"),
+                                                  complaint(2, "快递没到", "store")]))
+    scored = {record["channel"]: record["sentiment"]
+              for _, record in publisher.sent["vocwatch.scored"]}
+    assert scored == {"app": {"score": 0.35, "polarity": "negative", "model": "fixed"},
+                      "store": {"score": 0.35, "polarity": "neutral", "model": "fixed"}}

@@ -28,7 +28,7 @@ EMAIL = TOKENS["email"]
 class FixedScorer:
     name = "fixed"
 
-    def score(self, tokens: Sequence[str]) -> float:
+    def score(self, tokens: Sequence[str], text: str) -> float:
         return 0.05
 
 

@@ -197,3 +197,17 @@ def test_config_error_message_forms() -> None:
     assert str(ConfigError("bad", source="f.yaml", field="x")) == "f.yaml: x: bad"
     assert str(ConfigError("bad", source="f.yaml")) == "f.yaml: bad"
     assert str(ConfigError("bad")) == "bad"
+
+
+def test_text_analysis_policy_files(tmp_path: Path) -> None:
+    from classifiers import polarity, priority
+
+    settings = Settings.from_env({})
+    # The defaults are the packaged files the classifiers load without settings.
+    assert settings.priority_file == priority.DEFAULT_POLICY_FILE
+    assert settings.polarity_file == polarity.DEFAULT_POLARITY_FILE
+    assert settings.priority_file.is_file() and settings.polarity_file.is_file()
+    settings = Settings.from_env({"VOCWATCH_PRIORITY_FILE": str(tmp_path / "p.yaml"),
+                                  "VOCWATCH_POLARITY_FILE": str(tmp_path / "q.yaml")})
+    assert settings.priority_file == tmp_path / "p.yaml"
+    assert settings.polarity_file == tmp_path / "q.yaml"

@@ -1,0 +1,44 @@
+"""streams.app.create_service: the text-analysis policies come from the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from classifiers.polarity import Cutoffs, PolarityPolicy
+from classifiers.priority import DEFAULT_POLICY_FILE, PriorityPolicy
+from streams.app import create_service
+from vocwatch.errors import ConfigError
+from vocwatch.settings import Settings
+
+
+def settings(tmp_path: Path, **overrides: Any) -> Settings:
+    # Nothing connects while the service is built: no broker or Redis needed.
+    return Settings(broker_url="kafka://127.0.0.1:1", redis_url="redis://127.0.0.1:1/0",
+                    data_dir=tmp_path / "data", **overrides)
+
+
+def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
+    polarity = tmp_path / "polarity.yaml"
+    polarity.write_text("default: {negative_below: 0.2, positive_from: 0.8}\n"
+                        "channels: {social: {positive_from: 0.9}}\n", encoding="utf-8")
+    priority = tmp_path / "priority.yaml"
+    priority.write_text(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
+        "levels: {P1: 6, P2: 3}", "levels: {P1: 5, P2: 2}"), encoding="utf-8")
+    service = create_service(settings(tmp_path, polarity_file=polarity, priority_file=priority),
+                             registry=CollectorRegistry())
+    analyzer = service.pipeline.analyzer
+    assert analyzer.polarity == PolarityPolicy(Cutoffs(0.2, 0.8), {"social": Cutoffs(0.2, 0.9)})
+    assert analyzer.policy == PriorityPolicy.load(priority)
+    assert (analyzer.policy.p1_points, analyzer.policy.p2_points) == (5, 2)
+
+
+def test_an_invalid_policy_file_stops_the_service(tmp_path: Path) -> None:
+    polarity = tmp_path / "polarity.yaml"
+    polarity.write_text("default: {negative_below: 0.4}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"default\.positive_from"):
+        create_service(settings(tmp_path, polarity_file=polarity),
+                       registry=CollectorRegistry())
