@@ -112,6 +112,9 @@ class AlertEngine:
                 await sink.deliver(record)
             except Exception:  # a sink must never stop the stream
                 log.exception("alert sink %s failed for alert %s", sink.name, alert.id)
+                self.metrics.sink_deliveries.labels(sink.name, "failed").inc()
+            else:
+                self.metrics.sink_deliveries.labels(sink.name, "sent").inc()
 
     def _window(self, rule: Rule, state: KeyState, now: float) -> Window:
         # A rule removed from the config may have a span the store no longer keeps.

@@ -112,6 +112,7 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
     service = Service(app, pipeline, engine, redis, registry, metrics)
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
+    _add_lag_timer(service, settings)
     _add_pages(service, settings, clock)
     return service
 
@@ -157,6 +158,32 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
                         settings.evaluation_seconds)
 
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
+
+
+def _add_lag_timer(service: Service, settings: Settings) -> None:
+    """Consumer lag per input topic: the broker's end offsets of this worker's partitions
+    minus the offset after the last message it processed (its start, if none yet)."""
+    app, pipeline = service.app, service.pipeline
+    inputs = set(settings.input_topics.values())
+
+    async def report_consumer_lag() -> None:
+        partitions = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
+        if not partitions:
+            return
+        try:
+            ends = await app.consumer.highwaters(*partitions)
+            starts = await app.consumer.earliest_offsets(*partitions)
+        except Exception as exc:  # the broker may be away: keep the last value
+            log.warning("consumer lag not measured: %s", exc)
+            return
+        lag = dict.fromkeys(inputs, 0)
+        for tp in partitions:
+            done = pipeline.next_offsets.get((tp.topic, tp.partition), starts.get(tp, 0))
+            lag[tp.topic] += max(0, (ends.get(tp) or 0) - done)
+        for topic, value in lag.items():
+            service.metrics.consumer_lag.labels(topic).set(value)
+
+    app.timer(settings.evaluation_seconds)(report_consumer_lag)
 
 
 def _add_pages(service: Service, settings: Settings, clock: Callable[[], float]) -> None:

@@ -79,6 +79,8 @@ class Pipeline:
         self.metrics = metrics
         self.clock = clock
         self.last_batch_at: dict[str, float] = {}   # source → when its last batch finished
+        # (topic, partition) → offset after the last message processed: for consumer lag
+        self.next_offsets: dict[tuple[str, int], int] = {}
 
     async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -105,6 +107,7 @@ class Pipeline:
                          for message, _, _ in scored]
             outcome.dead_lettered += len(scored)
         await self._publish(outgoing)
+        self._advance_offsets(messages)
         self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
         self.last_batch_at[source] = self.clock()
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
@@ -216,6 +219,30 @@ class Pipeline:
                                               analysis.priority.level).inc()
             self.metrics.latency.labels(source, "scored").observe(
                 max(0.0, now - event.event_time))
+            self._source_metrics(event, analysis)
+
+    def _source_metrics(self, event: Event, analysis: Analysis) -> None:
+        """What dashboards need beyond counts: call outcomes, social reach, products and
+        regions (only the configured ones get a label of their own)."""
+        m, fields, source = self.metrics, event.fields, event.source
+        m.events_by_product.labels(source, _bounded(event.product,
+                                                    self.settings.metric_products)).inc()
+        m.events_by_region.labels(source, _bounded(event.region,
+                                                   self.settings.metric_regions)).inc()
+        if source == "call":
+            m.call_wait.observe(fields["wait_seconds"])
+            m.call_first_contact.labels(str(fields["resolved_first_contact"]).lower()).inc()
+            if fields["satisfaction"] is not None:
+                m.call_satisfaction.observe(fields["satisfaction"])
+        elif source == "social":
+            m.social_posts.labels(fields["platform"], analysis.polarity).inc()
+            if analysis.negative:
+                m.social_negative_reach.labels(fields["platform"]).inc(event.signals.reach)
+
+    def _advance_offsets(self, messages: Sequence[RawMessage]) -> None:
+        for message in messages:
+            key = (message.topic, message.partition)
+            self.next_offsets[key] = max(self.next_offsets.get(key, 0), message.offset + 1)
 
     async def _retry(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         delay = 0.1
@@ -254,3 +281,10 @@ class Pipeline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
             pending = failed
+
+
+def _bounded(value: str | None, known: Sequence[str]) -> str:
+    """A metric label from free text: the value if configured, else ``other`` / ``none``."""
+    if not value:
+        return "none"
+    return value if value in known else "other"

@@ -16,6 +16,8 @@ NAMESPACE = "vocwatch"
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 SENTIMENT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+WAIT_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 3600)
+RATING_BUCKETS = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,15 @@ class Metrics:
     redis_errors: Counter
     publish_errors: Counter
     last_batch_timestamp: Gauge
+    call_wait: Histogram
+    call_first_contact: Counter
+    call_satisfaction: Histogram
+    social_posts: Counter
+    social_negative_reach: Counter
+    events_by_product: Counter
+    events_by_region: Counter
+    sink_deliveries: Counter
+    consumer_lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -90,4 +101,31 @@ class Metrics:
             last_batch_timestamp=gauge(
                 "last_batch_timestamp_seconds", "Unix time the last batch finished.",
                 ("source",)),
+            call_wait=Histogram(
+                "call_wait_seconds", "Wait before a call was answered (new call records).", (),
+                namespace=NAMESPACE, registry=registry, buckets=WAIT_BUCKETS),
+            call_first_contact=counter(
+                "call_first_contact", "Call records by first-contact resolution (FCR).",
+                ("resolved",)),
+            call_satisfaction=Histogram(
+                "call_satisfaction", "Satisfaction ratings of rated calls, 1 to 5.", (),
+                namespace=NAMESPACE, registry=registry, buckets=RATING_BUCKETS),
+            social_posts=counter(
+                "social_posts", "New social posts by platform and polarity.",
+                ("platform", "polarity")),
+            social_negative_reach=counter(
+                "social_negative_reach", "Reach of negative social posts (followers + "
+                "10×reposts + 2×comments + likes).", ("platform",)),
+            events_by_product=counter(
+                "events_by_product", "New events per configured product (else other/none).",
+                ("source", "product")),
+            events_by_region=counter(
+                "events_by_region", "New events per configured region (else other/none).",
+                ("source", "region")),
+            sink_deliveries=counter(
+                "sink_deliveries", "Alert records handed to a sink, by outcome.",
+                ("sink", "outcome")),
+            consumer_lag=gauge(
+                "consumer_lag_messages", "Input messages not yet processed by this worker, "
+                "summed over its partitions of the topic.", ("topic",)),
         )

@@ -41,6 +41,8 @@ class Settings:
     priority_file: Path = DEFAULT_PRIORITY_FILE
     polarity_file: Path = DEFAULT_POLARITY_FILE
     sentiment_model: str = "vocwatch-linear"
+    metric_products: tuple[str, ...] = ()
+    metric_regions: tuple[str, ...] = ()
     alerts_out: Path | None = None
     batch_size: int = 200
     batch_seconds: float = 0.25
@@ -148,6 +150,10 @@ def _optional_path(raw: str) -> Path | None:
     return Path(raw) if raw else None
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+
+
 def _parse(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
     try:
         return parse(raw)
@@ -171,6 +177,10 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
                             "by default"),
     "sentiment_model": (str, "`vocwatch-linear` (the shipped, trained model) or `snownlp` "
                              "(stock snownlp, for comparison; about 30× slower)"),
+    "metric_products": (_names, "comma-separated products that get their own metric label; "
+                                "others are counted as `other` (bounded label sets)"),
+    "metric_regions": (_names, "comma-separated regions that get their own metric label; "
+                               "others are counted as `other`"),
     "polarity_file": (Path, "polarity cut-offs per channel (YAML); the packaged "
                             "classifiers/data/polarity.yaml by default"),
     "alerts_out": (_optional_path, "append every alert and alert update to this JSON-lines file"),

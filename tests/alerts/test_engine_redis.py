@@ -80,6 +80,10 @@ async def test_incident_fires_updates_and_resolves_as_one_alert(
     assert await RedisAlertStore(client, prefix=unique).all_active() == []
     assert registry.get_sample_value(
         "vocwatch_alerts_total", {"rule": "burst", "priority": "P2", "status": "firing"}) == 2
+    assert registry.get_sample_value(
+        "vocwatch_sink_deliveries_total", {"sink": "list", "outcome": "sent"}) == 3
+    assert registry.get_sample_value(
+        "vocwatch_sink_deliveries_total", {"sink": "broken", "outcome": "failed"}) == 3
 
 
 async def test_a_new_incident_after_resolution_is_a_new_alert(

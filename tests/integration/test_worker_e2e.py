@@ -68,6 +68,10 @@ class Worker:
             return []
         return [json.loads(line) for line in self.alerts_out.read_text().splitlines()]
 
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as reply:  # noqa: S310
+            return str(reply.read().decode())
+
     def metric(self, name: str, labels: str = "") -> float:
         """Sum of the samples of ``name`` whose labels include every pair in ``labels``
         (e.g. 'source="complaint"'), read from the worker's /metrics."""
@@ -295,6 +299,10 @@ def test_metrics_and_health_are_served(worker: Worker) -> None:
     eventually(lambda: worker.metric("vocwatch_events_valid_total", 'source="complaint"') > 0,
                what="events counted in /metrics")
     assert worker.metric("vocwatch_processing_latency_seconds_count") > 0
+    complaints = f'topic="{worker.settings.complaints_topic}"'
+    eventually(lambda: "vocwatch_consumer_lag_messages{" + complaints in worker.metrics_text()
+               and worker.metric("vocwatch_consumer_lag_messages", complaints) == 0,
+               what="consumer lag measured and caught up")
     assert worker.metric("vocwatch_window_events") >= 0
 
 

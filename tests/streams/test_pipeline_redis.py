@@ -223,3 +223,38 @@ async def test_polarity_uses_the_cutoffs_of_the_event_channel(
               for _, record in publisher.sent["vocwatch.scored"]}
     assert scored == {"app": {"score": 0.35, "polarity": "negative", "model": "fixed"},
                       "store": {"score": 0.35, "polarity": "neutral", "model": "fixed"}}
+
+
+async def test_calls_social_posts_products_and_regions_feed_their_metrics(
+        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    registry = CollectorRegistry()
+    pipeline, _, _ = build(client, unique, analyzer, registry)
+    pipeline.settings = Settings(app_id=unique, metric_products=("智能手表X2",),
+                                 metric_regions=("上海",))
+    call = {"id": "k1", "customer_id": "u", "agent_id": "a", "started_at": NOW - 60,
+            "wait_seconds": 420, "talk_seconds": 60, "resolved_first_contact": False,
+            "transfers": 2, "satisfaction": 2, "text": "客户来电投诉快递丢件，非常不满",
+            "product": "智能手表X2", "region": "上海"}
+    post = {"id": "p1", "platform": "weibo", "author": "a", "followers": 1000, "likes": 10,
+            "reposts": 5, "comments": 20, "text": "这家快递太差了，一周都没到，差评！",
+            "posted_at": NOW - 60, "product": "扫地机器人", "region": "火星"}
+    await pipeline.process("call", [RawMessage(json.dumps(call, ensure_ascii=False).encode(),
+                                               "vocwatch.calls", 0, 0, NOW)])
+    await pipeline.process("social", [RawMessage(json.dumps(post, ensure_ascii=False).encode(),
+                                                 "vocwatch.social", 0, 0, NOW)])
+    value = registry.get_sample_value
+    assert value("vocwatch_call_wait_seconds_count") == 1
+    assert value("vocwatch_call_wait_seconds_bucket", {"le": "300.0"}) == 0
+    assert value("vocwatch_call_wait_seconds_bucket", {"le": "600.0"}) == 1
+    assert value("vocwatch_call_first_contact_total", {"resolved": "false"}) == 1
+    assert value("vocwatch_call_satisfaction_sum") == 2
+    assert value("vocwatch_social_posts_total", {"platform": "weibo",
+                                                 "polarity": "negative"}) == 1
+    assert value("vocwatch_social_negative_reach_total", {"platform": "weibo"}) == \
+        1000 + 10 * 5 + 2 * 20 + 10
+    assert value("vocwatch_events_by_product_total",
+                 {"source": "call", "product": "智能手表X2"}) == 1
+    assert value("vocwatch_events_by_product_total",
+                 {"source": "social", "product": "other"}) == 1
+    assert value("vocwatch_events_by_region_total", {"source": "social", "region": "other"}) == 1
+    assert pipeline.next_offsets == {("vocwatch.calls", 0): 1, ("vocwatch.social", 0): 1}

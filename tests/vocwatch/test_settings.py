@@ -211,3 +211,10 @@ def test_text_analysis_policy_files(tmp_path: Path) -> None:
                                   "VOCWATCH_POLARITY_FILE": str(tmp_path / "q.yaml")})
     assert settings.priority_file == tmp_path / "p.yaml"
     assert settings.polarity_file == tmp_path / "q.yaml"
+
+
+def test_metric_label_lists_are_comma_separated_and_deduplicated() -> None:
+    settings = Settings.from_env({"VOCWATCH_METRIC_PRODUCTS": " 手表 ,耳机,,手表",
+                                  "VOCWATCH_METRIC_REGIONS": ""})
+    assert settings.metric_products == ("手表", "耳机")
+    assert settings.metric_regions == ()
