@@ -25,7 +25,7 @@ def test_classify_example_is_what_the_command_prints(
 
 
 def test_the_two_commands_are_the_ones_ci_runs() -> None:
-    commands = re.findall(r"```sh\n(python3 -m venv .*?)\n```", README)
+    commands = re.findall(r"```sh\n((?:apt-get update && .*?)?python3 -m venv .*?)\n```", README)
     assert len(commands) == 2
     run, test = commands
     assert run.endswith("vocwatch dev --demo")
