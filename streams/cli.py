@@ -104,6 +104,7 @@ TEXT_TOOLS = (
      "evaluate sentiment on a labelled CSV (label,text)"),
     ("train-categories", "classifiers.train.categories", "train the category model"),
     ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model"),
+    ("bench", "streams.bench", "throughput, detection latency and memory of one worker"),
 )
 
 

@@ -141,6 +141,18 @@ class DemoTraffic:
             yield (self.rng.choice(["complaint", "call", "social"]), b"broken",
                    self.rng.choice(BROKEN))
 
+    def background(self, now: float) -> tuple[str, bytes, bytes]:
+        """One message of normal traffic; about ``broken_share`` of them are broken."""
+        if self.rng.random() < self.plan.broken_share:
+            return (self.rng.choice(["complaint", "call", "social"]), b"broken",
+                    self.rng.choice(BROKEN))
+        return self._message(self._background(now))
+
+    def incident(self, now: float, channel: str, **fields: Any) -> tuple[str, bytes, bytes]:
+        """One complaint of an incident (a delivery complaint) with extra fields."""
+        event = self._complaint(self._fill(self.rng.choice(INCIDENT)), now, channel)
+        return self._message(("complaint", {**event, **fields}))
+
     def _message(self, item: tuple[str, dict[str, Any]]) -> tuple[str, bytes, bytes]:
         source, event = item
         return source, str(event["id"]).encode(), json.dumps(event, ensure_ascii=False).encode()

@@ -1,0 +1,364 @@
+"""``vocwatch bench``: throughput, detection latency and memory of one worker, on the
+embedded stack, with the two parts of its ceiling measured in the same run.
+
+Phases, on one broker and one Redis started for the run:
+
+1. **backlog** — N demo events (mixed sources, realistic texts, about 1 in 60 broken) are
+   produced before anything consumes them;
+2. **pass-through** — a Faust agent that only consumes and acknowledges (no work) reads
+   the backlog: ``passthrough_per_s``;
+3. **scoring** — the text analysis alone (normalize, mask, tokenize, sentiment, category,
+   priority) in a tight loop over the backlog's texts: ``scoring_per_s``;
+4. **worker** — the real ``vocwatch worker`` processes the backlog: ``events_per_s`` from
+   its first counted batch to the moment every message is accounted for (valid, duplicate,
+   late or dead-lettered); the serial ceiling is ``1 / (1/passthrough + 1/scoring)``;
+5. **latency** — background traffic at ``--rate`` events/s with ``--incidents`` bursts,
+   each in its own region; detection latency is the alert's ``first_seen`` minus the event
+   time of the burst event that crossed the threshold;
+6. **checks** — Redis windows hold each valid event exactly once (``duplicates``,
+   ``lost``), and the worker's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from streams import embedded
+from streams.demo import DemoTraffic
+from streams.topics import ensure_topics
+from vocwatch.settings import Settings
+
+RULES = """
+rules:
+  - name: bench_incident
+    key: [region]
+    where: {{source: [complaint]}}
+    window: 1m
+    measure: count
+    threshold: {threshold}
+    min_count: {threshold}
+    priority: P2
+  - name: bench_volume
+    description: never fires; keeps an hour of windows so counts can be checked
+    key: [source]
+    window: 1h
+    measure: count
+    threshold: 1000000000
+    priority: P3
+"""
+ACCOUNTED = ("vocwatch_events_valid_total", "vocwatch_events_duplicate_total",
+             "vocwatch_events_late_total", "vocwatch_events_dead_lettered_total")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=50_000, help="backlog size")
+    parser.add_argument("--rate", type=float, default=3000.0,
+                        help="events/s of background traffic in the latency phase")
+    parser.add_argument("--incidents", type=int, default=10)
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument("--threshold", type=int, default=20, help="events that make an incident")
+    parser.add_argument("--json", action="store_true", help="print only the JSON figures")
+
+
+def run(args: argparse.Namespace) -> int:
+    figures = bench(events=args.events, rate=args.rate, incidents=args.incidents,
+                    latency_seconds=args.latency_seconds, threshold=args.threshold,
+                    say=(lambda *_: None) if args.json else _say)
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
+          threshold: int, say: Any = _say) -> dict[str, Any]:
+    from kafka import KafkaProducer
+
+    work = Path(tempfile.mkdtemp(prefix="vocwatch-bench-"))
+    (work / "rules.yaml").write_text(RULES.format(threshold=threshold), encoding="utf-8")
+    with embedded.broker() as kafka, embedded.redis_server() as redis:
+        env = {
+            "VOCWATCH_BROKER_URL": f"kafka://127.0.0.1:{kafka.port}",
+            "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+            "VOCWATCH_WEB_PORT": str(embedded.free_port()),
+            "VOCWATCH_RULES_FILE": str(work / "rules.yaml"),
+            "VOCWATCH_ALERTS_OUT": str(work / "alerts.jsonl"),
+            "VOCWATCH_DATA_DIR": str(work / "data"),
+            "VOCWATCH_LOG_LEVEL": "warning",
+        }
+        settings = Settings.from_env(env)
+        ensure_topics(settings)
+        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
+                                 batch_size=512 * 1024, acks=1)
+        traffic = DemoTraffic(seed=11)
+        say(f"producing a backlog of {events} events …")
+        backlog = [traffic.background(time.time()) for _ in range(events)]
+        for source, key, value in backlog:
+            producer.send(settings.input_topics[source], key=key, value=value)
+        producer.flush()
+        valid = _valid_ids(backlog)
+
+        say("pass-through agent …")
+        passthrough = _passthrough(env, events, work)
+        say("scoring loop …")
+        scoring = _scoring(backlog)
+        say("worker on the backlog …")
+        with _worker(env, work) as (process, base_url):
+            first, last = _drain(base_url, events, process)
+            counted = _counted(settings)    # the backlog only, before more traffic arrives
+            say("latency under load …")
+            latencies = _latency(producer, traffic, settings, work / "alerts.jsonl", rate=rate,
+                                 incidents=incidents, seconds=latency_seconds)
+            rss_mb = _peak_rss_mb(process.pid)
+        producer.close()
+    events_per_s = events / max(last - first, 1e-9)
+    ceiling = 1 / (1 / passthrough + 1 / scoring)
+    expected = sum(len(ids) for ids in valid.values())
+    return {
+        "events": events,
+        "events_per_s": round(events_per_s, 1),
+        "passthrough_per_s": round(passthrough, 1),
+        "scoring_per_s": round(scoring, 1),
+        "ceiling_per_s": round(ceiling, 1),
+        "ratio": round(events_per_s / ceiling, 3),
+        "latency_p50_s": _quantile(latencies, 0.5),
+        "latency_p99_s": _quantile(latencies, 0.99),
+        "latency_incidents": len(latencies),
+        "latency_expected": incidents,
+        "load_per_s": rate,
+        "peak_rss_mb": round(rss_mb, 1),
+        "duplicates": max(0, counted - expected),
+        "lost": max(0, expected - counted),
+        "valid_events": expected,
+    }
+
+
+def _valid_ids(messages: list[tuple[str, bytes, bytes]]) -> dict[str, set[str]]:
+    from streams.events import decode
+    from vocwatch.errors import InvalidEvent
+
+    ids: dict[str, set[str]] = {}
+    for source, _, value in messages:
+        try:
+            event = decode(source, value, max_bytes=Settings().max_message_bytes)
+        except InvalidEvent:
+            continue
+        ids.setdefault(source, set()).add(event.id)
+    return ids
+
+
+def _passthrough(env: dict[str, str], expected: int, work: Path) -> float:
+    result = work / "passthrough.json"
+    child_env = {**os.environ, **env, "VOCWATCH_APP_ID": "bench-passthrough",
+                 "BENCH_EXPECTED": str(expected), "BENCH_RESULT": str(result),
+                 "VOCWATCH_WEB_PORT": str(embedded.free_port())}
+    process = subprocess.Popen([sys.executable, "-m", "streams.bench"], env=child_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        embedded.wait_until(result.exists, timeout=600, what="the pass-through agent",
+                            process=process)
+    finally:
+        _stop(process)
+    times = json.loads(result.read_text())
+    return float(expected / max(times["last"] - times["first"], 1e-9))
+
+
+def _scoring(messages: list[tuple[str, bytes, bytes]], limit: int = 20_000) -> float:
+    from classifiers.analyze import Analyzer
+    from streams.events import decode
+    from vocwatch.errors import InvalidEvent
+
+    events = []
+    for source, _, value in messages[:limit]:
+        try:
+            events.append(decode(source, value, max_bytes=Settings().max_message_bytes))
+        except InvalidEvent:
+            continue
+    analyzer = Analyzer()
+    started = time.perf_counter()
+    for event in events:
+        analyzer.analyze(event.text, event.signals, channel=event.channel)
+    return len(events) / (time.perf_counter() - started)
+
+
+@contextmanager
+def _worker(env: dict[str, str], work: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    with (work / "worker.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+                                   env={**os.environ, **env}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process, f"http://127.0.0.1:{env['VOCWATCH_WEB_PORT']}"
+    finally:
+        _stop(process)
+
+
+def _drain(base_url: str, expected: int, process: subprocess.Popen[bytes]) -> tuple[float, float]:
+    first = None
+    while True:
+        done = _accounted(base_url)
+        now = time.monotonic()
+        if done and first is None:
+            first = now
+        if done >= expected and first is not None:
+            return first, now
+        if process.poll() is not None:
+            raise RuntimeError("the worker exited during the benchmark")
+        time.sleep(0.05)
+
+
+def _accounted(base_url: str) -> float:
+    try:
+        with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as reply:  # noqa: S310
+            text = reply.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(v) for name in ACCOUNTED
+               for v in re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M))
+
+
+def _latency(producer: Any, traffic: DemoTraffic, settings: Settings, alerts_out: Path, *,
+             rate: float, incidents: int, seconds: float) -> list[float]:
+    crossing: dict[str, float] = {}
+    started = last = time.monotonic()
+    owed = 0.0          # background events due but not sent yet
+    next_incident = 0
+    while last - started < seconds:
+        time.sleep(0.01)
+        now_mono, now = time.monotonic(), time.time()
+        owed += rate * (now_mono - last)
+        last = now_mono
+        for _ in range(int(owed)):
+            source, key, value = traffic.background(now)
+            producer.send(settings.input_topics[source], key=key, value=value)
+        owed -= int(owed)
+        due = (now_mono - started) / seconds * incidents
+        if next_incident < incidents and due >= next_incident:
+            region = f"incident-{next_incident}"
+            burst = [traffic.incident(time.time(), "app", region=region)
+                     for _ in range(_threshold(settings) + 3)]
+            crossing[region] = time.time()
+            for source, key, value in burst:
+                producer.send(settings.input_topics[source], key=key, value=value)
+            next_incident += 1
+    producer.flush()
+    deadline = time.monotonic() + 30
+    found: dict[str, float] = {}
+    while time.monotonic() < deadline and len(found) < len(crossing):
+        found = _first_alerts(alerts_out)
+        time.sleep(0.5)
+    return sorted(found[r] - t for r, t in crossing.items() if r in found)
+
+
+def _threshold(settings: Settings) -> int:
+    from alerts.rules import load_rules
+
+    return int(next(r for r in load_rules(settings.rules_file)
+                    if r.name == "bench_incident").threshold)
+
+
+def _first_alerts(path: Path) -> dict[str, float]:
+    from datetime import datetime
+
+    found: dict[str, float] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        region = record["key"].get("region", "")
+        if record["rule"] == "bench_incident" and region not in found:
+            found[region] = datetime.fromisoformat(record["first_seen"]).timestamp()
+    return found
+
+
+def _counted(settings: Settings) -> int:
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from alerts.rules import window_key
+    from alerts.windows import RedisWindowStore
+
+    async def read() -> int:
+        client = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            store = RedisWindowStore(client, prefix=settings.app_id,
+                                     bucket_seconds=settings.bucket_seconds, spans=[3600])
+            keys = [window_key({"source": s}) for s in settings.input_topics]
+            states = await store.read(keys, time.time())
+            return sum(s.totals[3600].count for s in states.values())
+        finally:
+            await client.aclose()
+    return asyncio.run(read())
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 3)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 3)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def _passthrough_main() -> None:
+    """A Faust app whose agents only consume and acknowledge: the cost of Faust itself."""
+    import faust
+
+    settings = Settings.from_env({k: v for k, v in os.environ.items()
+                                  if k.startswith("VOCWATCH_")})
+    expected, result = int(os.environ["BENCH_EXPECTED"]), Path(os.environ["BENCH_RESULT"])
+    app = faust.App(settings.app_id, broker=settings.broker_url, value_serializer="raw",
+                    store="memory://", datadir=str(settings.data_dir) + "-passthrough",
+                    topic_disable_leader=True, consumer_auto_offset_reset="earliest",
+                    broker_session_timeout=10.0, broker_rebalance_timeout=10.0,
+                    web_port=settings.web_port, web_host="127.0.0.1", autodiscover=False)
+    seen = {"count": 0, "first": 0.0}
+
+    async def consume(stream: Any) -> None:
+        async for _ in stream:
+            if not seen["count"]:
+                seen["first"] = time.monotonic()
+            seen["count"] += 1
+            if seen["count"] == expected:
+                result.write_text(json.dumps({"first": seen["first"], "last": time.monotonic()}))
+
+    for source, topic in settings.input_topics.items():
+        app.agent(app.topic(topic, value_serializer="raw"), name=f"pass.{source}")(consume)
+    faust.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    _passthrough_main()
