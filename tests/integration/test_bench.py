@@ -1,0 +1,25 @@
+"""`vocwatch bench` on a small run: every figure is produced and the run counts each valid
+event exactly once. The speed targets live in the benchmark itself, not here."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.bench import bench
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
+    figures = bench(events=2000, rate=200.0, incidents=2, latency_seconds=6.0, threshold=10,
+                    say=lambda *_: None)
+    assert figures["events"] == 2000
+    assert figures["duplicates"] == 0 and figures["lost"] == 0
+    assert 1900 <= figures["valid_events"] < 2000            # about 1 in 60 is broken
+    for name in ("events_per_s", "passthrough_per_s", "scoring_per_s", "ceiling_per_s",
+                 "peak_rss_mb"):
+        assert figures[name] > 0, name
+    ceiling = 1 / (1 / figures["passthrough_per_s"] + 1 / figures["scoring_per_s"])
+    assert figures["ceiling_per_s"] == pytest.approx(ceiling, rel=0.01)
+    assert figures["latency_incidents"] == 2
+    assert 0 < figures["latency_p50_s"] <= figures["latency_p99_s"] < 30
