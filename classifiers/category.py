@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifiers.category_features import FeatureSettings, Lexicon, extract
+from classifiers.category_features import (
+    FeatureSettings,
+    Lexicon,
+    lexicon_features,
+    ngram_features,
+)
 from vocwatch.errors import ConfigError
 
 CATEGORIES = ("product_quality", "logistics", "service", "price", "after_sales", "technical",
@@ -63,7 +68,16 @@ class CategoryModel:
 
     def probabilities(self, tokens: Sequence[str]) -> dict[str, float]:
         logits = list(self.bias)
-        for name, value in extract(tokens, self.lexicon, self.settings).items():
+        # Every n-gram feature of a text has the same value (1/√n): sum the weight rows of
+        # those present column by column (in C), then scale once. Profiled: this was 15 %
+        # of a worker's time as a per-feature, per-category Python loop.
+        ngrams = ngram_features(tokens, self.settings)
+        rows = [row for row in map(self.weights.get, ngrams) if row is not None]
+        if rows:
+            value = next(iter(ngrams.values()))
+            for i, column in enumerate(zip(*rows, strict=True)):
+                logits[i] += value * sum(column)
+        for name, value in lexicon_features(tokens, self.lexicon, self.settings).items():
             row = self.weights.get(name)
             if row is not None:
                 for i, weight in enumerate(row):
