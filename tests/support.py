@@ -50,3 +50,18 @@ def read_topic(bootstrap: list[str], topic: str, *, until: Callable[[list[Any]],
 
 def values(records: list[Any]) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records]
+
+
+def valid_event_count(messages: list[tuple[str, bytes, bytes]]) -> int:
+    """Distinct ids of the messages that decode as valid events."""
+    from streams.events import decode
+    from vocwatch.errors import InvalidEvent
+    from vocwatch.settings import Settings
+
+    ids = set()
+    for source, _, value in messages:
+        try:
+            ids.add((source, decode(source, value, max_bytes=Settings().max_message_bytes).id))
+        except InvalidEvent:
+            continue
+    return len(ids)
