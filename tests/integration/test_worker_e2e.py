@@ -315,3 +315,39 @@ def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "rule 'x'" in result.stderr and "window" in result.stderr
+
+
+def test_no_personal_data_leaves_the_process(worker: Worker) -> None:
+    """Runs last in this module: everything the worker wrote after events seeded with phone
+    numbers, e-mails, an ID number and a bank card holds none of them."""
+    seeded = {"13700001111": "phone", "user.pii@example.org": "e-mail",
+              "11010519491231002X": "ID number", "6222021234567890128": "bank card"}
+    text = "退款没到账，手机13700001111，邮箱user.pii@example.org，身份证11010519491231002X，" \
+           "卡号6222021234567890128"
+    tag = uuid.uuid4().hex[:6]
+    worker.send("complaint", complaint(f"pii-{tag}", text, product="手机13700001111"))
+    worker.send("complaint", text.encode())                         # a dead letter too
+    worker.producer.flush()
+    scored_ids(worker, {f"pii-{tag}"})
+    time.sleep(1.5)
+
+    outputs = {
+        "scored topic": read_topic(worker.settings.bootstrap_servers,
+                                   worker.settings.scored_topic, until=lambda _: False,
+                                   timeout=3),
+        "dead-letter topic": read_topic(worker.settings.bootstrap_servers,
+                                        worker.settings.deadletter_topic,
+                                        until=lambda _: False, timeout=3),
+        "alerts topic": read_topic(worker.settings.bootstrap_servers,
+                                   worker.settings.alerts_topic, until=lambda _: False,
+                                   timeout=3),
+    }
+    texts = {name: "\n".join(r.value.decode() for r in records)
+             for name, records in outputs.items()}
+    texts["alerts file"] = worker.alerts_out.read_text() if worker.alerts_out.exists() else ""
+    texts["worker log"] = worker.log.read_text(errors="replace")
+    texts["metrics"] = worker.metrics_text()
+    assert "[PHONE]" in texts["scored topic"] and "[EMAIL]" in texts["scored topic"]
+    leaks = [f"{kind} in the {where}" for where, content in texts.items()
+             for value, kind in seeded.items() if value in content]
+    assert leaks == []
