@@ -9,6 +9,7 @@ Agent concurrency stays 1 so offsets are never committed past an unfinished batc
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from classifiers.analyze import Analyzer
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
 from classifiers.sentiment import load_scorer
+from streams.liveness import STALLED_EXIT_CODE, StallWatch
 from streams.pipeline import Pipeline
 from streams.records import RawMessage
 from vocwatch.metrics import Metrics
@@ -48,6 +50,7 @@ class Service:
     redis: Any
     registry: CollectorRegistry
     metrics: Metrics
+    stall_watch: StallWatch
 
 
 class FaustPublisher:
@@ -109,7 +112,15 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
                         polarity=PolarityPolicy.load(settings.polarity_file))
     pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=rules, windows=windows,
                         engine=engine, publisher=publisher, metrics=metrics, clock=clock)
-    service = Service(app, pipeline, engine, redis, registry, metrics)
+    # Counters with labels appear only once used: start the ones dashboards and alerting
+    # rules read at 0, so "no errors" is a 0 rather than no data.
+    for topic in (settings.scored_topic, settings.deadletter_topic):
+        metrics.publish_errors.labels(topic)
+    for sink in sinks:
+        for outcome in ("sent", "failed"):
+            metrics.sink_deliveries.labels(sink.name, outcome)
+    service = Service(app, pipeline, engine, redis, registry, metrics,
+                      StallWatch(settings.stall_seconds))
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
     _add_lag_timer(service, settings)
@@ -163,7 +174,7 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
 def _add_lag_timer(service: Service, settings: Settings) -> None:
     """Consumer lag per input topic: the broker's end offsets of this worker's partitions
     minus the offset after the last message it processed (its start, if none yet)."""
-    app, pipeline = service.app, service.pipeline
+    app, pipeline, watch = service.app, service.pipeline, service.stall_watch
     inputs = set(settings.input_topics.values())
 
     async def report_consumer_lag() -> None:
@@ -182,6 +193,14 @@ def _add_lag_timer(service: Service, settings: Settings) -> None:
             lag[tp.topic] += max(0, (ends.get(tp) or 0) - done)
         for topic, value in lag.items():
             service.metrics.consumer_lag.labels(topic).set(value)
+        stalled_for = watch.observe(time.monotonic(), sum(lag.values()), pipeline.next_offsets)
+        service.metrics.stalled.set(stalled_for)
+        if watch.stalled(time.monotonic()):
+            log.error("no input offset has moved for %.0f s while %d messages wait: the "
+                      "consumer is stalled; exiting (code %d) to be restarted", stalled_for,
+                      sum(lag.values()), STALLED_EXIT_CODE)
+            # Nothing is lost: unacknowledged batches are redelivered to the next worker.
+            os._exit(STALLED_EXIT_CODE)
 
     app.timer(settings.evaluation_seconds)(report_consumer_lag)
 
@@ -202,10 +221,13 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
             redis_ok = False
         now = clock()
         last = service.pipeline.last_batch_at
+        stalled = service.stall_watch.stalled_for(time.monotonic())
+        healthy = redis_ok and stalled == 0
         body = {
-            "status": "ok" if redis_ok else "degraded",
+            "status": "ok" if healthy else "degraded",
+            "stalled_seconds": round(stalled, 1),
             "redis": redis_ok,
             "last_batch_age_seconds": {s: round(now - last[s], 3) if s in last else None
                                        for s in sources},
         }
-        return web.json(body, status=200 if redis_ok else 503)
+        return web.json(body, status=200 if healthy else 503)

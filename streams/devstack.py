@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from streams import demo, embedded
+from streams.liveness import STALLED_EXIT_CODE
 from streams.topics import ensure_topics
 from vocwatch.errors import StackError
 from vocwatch.settings import Settings
@@ -68,10 +69,14 @@ class DevStack:
             env["VOCWATCH_ALERTS_OUT"] = str(self.alerts_out)
         self.settings = Settings.from_env(env)
         ensure_topics(self.settings)
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=env, start_new_session=True)
+        self._start_worker()
         self._stack.callback(self._stop_worker)
         self._wait_healthy(timeout=90)
+
+    def _start_worker(self) -> None:
+        self.worker = subprocess.Popen(  # our own interpreter and module
+            [sys.executable, "-m", "streams.cli", "worker"], env=self.environ,
+            start_new_session=True)
 
     @property
     def base_url(self) -> str:
@@ -94,7 +99,10 @@ class DevStack:
         code = 0
         try:
             while deadline is None or time.monotonic() < deadline:
-                if self.worker.poll() is not None:
+                if self.worker.poll() == STALLED_EXIT_CODE:
+                    log.warning("the worker stalled and exited; restarting it")
+                    self._start_worker()
+                elif self.worker.poll() is not None:
                     log.error("the worker exited with code %s", self.worker.returncode)
                     code = 1
                     break

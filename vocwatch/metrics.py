@@ -47,6 +47,7 @@ class Metrics:
     events_by_region: Counter
     sink_deliveries: Counter
     consumer_lag: Gauge
+    stalled: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -128,4 +129,8 @@ class Metrics:
             consumer_lag=gauge(
                 "consumer_lag_messages", "Input messages not yet processed by this worker, "
                 "summed over its partitions of the topic.", ("topic",)),
+            stalled=gauge(
+                "stalled_seconds", "For how long input has waited while no offset moved "
+                "(0 when healthy); the worker exits to be restarted past VOCWATCH_STALL_SECONDS.",
+                ()),
         )

@@ -50,6 +50,7 @@ class Settings:
     max_message_bytes: int = 256 * 1024
     alert_update_seconds: float = 30.0
     evaluation_seconds: float = 5.0
+    stall_seconds: float = 60.0
     retry_max_seconds: float = 30.0
     data_dir: Path = Path(tempfile.gettempdir()) / "vocwatch-data"
     log_level: str = "info"
@@ -119,7 +120,7 @@ class Settings:
     def validate(self) -> None:
         positive = ("partitions", "batch_size", "batch_seconds", "bucket_seconds",
                     "max_message_bytes", "alert_update_seconds",
-                    "evaluation_seconds", "retry_max_seconds")
+                    "evaluation_seconds", "retry_max_seconds", "stall_seconds")
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
@@ -190,6 +191,8 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),
     "alert_update_seconds": (float, "least time between two updates of one firing alert"),
     "evaluation_seconds": (float, "how often firing alerts are re-evaluated to resolve them"),
+    "stall_seconds": (float, "input waiting and no offset moved for this long: /health turns "
+                             "red and the worker exits (code 3) to be restarted"),
     "retry_max_seconds": (float, "longest back-off between retries (Redis commands, Kafka sends)"),
     "data_dir": (Path, "Faust's local data directory"),
     "log_level": (str, "debug, info, warning or error"),

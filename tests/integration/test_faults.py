@@ -28,6 +28,7 @@ from alerts.windows import RedisWindowStore
 from streams import embedded
 from streams.bench import _accounted
 from streams.demo import DemoTraffic
+from streams.liveness import STALLED_EXIT_CODE
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -152,3 +153,50 @@ def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
     finally:
         stop(worker)
         redis.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug, open: after the broker is frozen past the session timeout, the Faust "
+    "consumer stops fetching some partitions without any error (about 280 of 786 events "
+    "stay unprocessed, not lost: their offsets are not committed), and the stall watch "
+    "does not see it because the lag query then reports no waiting input"))
+@pytest.mark.timeout(200)
+def test_a_broker_outage_is_survived_without_a_manual_restart(tmp_path: Path) -> None:
+    """Tansu keeps data in memory, so a real restart would lose the topics themselves; the
+    outage is a frozen broker (SIGSTOP) for longer than the consumer session timeout."""
+    from streams.topics import ensure_topics
+
+    with embedded.broker() as kafka, embedded.redis_server() as redis:
+        env = {"VOCWATCH_BROKER_URL": f"kafka://127.0.0.1:{kafka.port}",
+               "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+               "VOCWATCH_STALL_SECONDS": "20", "VOCWATCH_EVALUATION_SECONDS": "2",
+               "VOCWATCH_WEB_PORT": str(embedded.free_port()),
+               "VOCWATCH_DATA_DIR": str(tmp_path / "data"), "VOCWATCH_LOG_LEVEL": "warning"}
+        settings = Settings.from_env(env)
+        ensure_topics(settings)
+        worker = start_worker(env, tmp_path / "worker.log")
+        try:
+            first = produce(settings, 800, seed=41)
+            embedded.wait_until(lambda: counted(settings) >= first, timeout=90,
+                                what="the first part to be counted", process=worker)
+            kafka.kill(signal.SIGSTOP)
+            time.sleep(15)                         # past the 10 s session timeout
+            kafka.kill(signal.SIGCONT)
+            second = produce(settings, 800, seed=42)
+
+            def resumed() -> bool:
+                nonlocal worker
+                if worker.poll() == STALLED_EXIT_CODE:  # what compose's restart: policy does
+                    worker = start_worker(env, tmp_path / "worker.log")
+                return counted(settings) >= first + second
+
+            try:
+                embedded.wait_until(resumed, timeout=60,
+                                    what="the worker to resume after the outage")
+            except Exception as exc:
+                raise AssertionError(f"counted {counted(settings)} of {first} + {second}") \
+                    from exc
+            assert counted(settings) == first + second
+        finally:
+            kafka.kill(signal.SIGCONT)
+            stop(worker)
