@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -121,7 +120,7 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         say("worker on the backlog …")
         with _worker(env, work) as (process, base_url):
             first, last = _drain(base_url, events, process)
-            counted = _counted(settings)    # the backlog only, before more traffic arrives
+            counted = counted_events(settings)    # the backlog only, before more traffic arrives
             say("latency under load …")
             latencies = _latency(producer, traffic, settings, work / "alerts.jsonl", rate=rate,
                                  incidents=incidents, seconds=latency_seconds)
@@ -175,7 +174,7 @@ def _passthrough(env: dict[str, str], expected: int, work: Path) -> float:
         embedded.wait_until(result.exists, timeout=600, what="the pass-through agent",
                             process=process)
     finally:
-        _stop(process)
+        embedded.stop_process(process)
     times = json.loads(result.read_text())
     return float(expected / max(times["last"] - times["first"], 1e-9))
 
@@ -200,14 +199,11 @@ def _scoring(messages: list[tuple[str, bytes, bytes]], limit: int = 20_000) -> f
 
 @contextmanager
 def _worker(env: dict[str, str], work: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    with (work / "worker.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
-                                   env={**os.environ, **env}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+    process = embedded.start_worker(env, work / "worker.log")
     try:
         yield process, f"http://127.0.0.1:{env['VOCWATCH_WEB_PORT']}"
     finally:
-        _stop(process)
+        embedded.stop_process(process)
 
 
 def _drain(base_url: str, expected: int, process: subprocess.Popen[bytes]) -> tuple[float, float]:
@@ -288,7 +284,8 @@ def _first_alerts(path: Path) -> dict[str, float]:
     return found
 
 
-def _counted(settings: Settings) -> int:
+def counted_events(settings: Settings, span: int = 3600) -> int:
+    """Valid events the Redis windows hold over the last ``span`` seconds, all sources."""
     import asyncio
 
     import redis.asyncio as aioredis
@@ -300,10 +297,10 @@ def _counted(settings: Settings) -> int:
         client = aioredis.Redis.from_url(settings.redis_url)
         try:
             store = RedisWindowStore(client, prefix=settings.app_id,
-                                     bucket_seconds=settings.bucket_seconds, spans=[3600])
+                                     bucket_seconds=settings.bucket_seconds, spans=[span])
             keys = [window_key({"source": s}) for s in settings.input_topics]
             states = await store.read(keys, time.time())
-            return sum(s.totals[3600].count for s in states.values())
+            return sum(s.totals[span].count for s in states.values())
         finally:
             await client.aclose()
     return asyncio.run(read())
@@ -321,16 +318,6 @@ def _quantile(values: list[float], q: float) -> float | None:
     if len(values) == 1:
         return round(values[0], 3)
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 3)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 def _passthrough_main() -> None:

@@ -14,9 +14,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from vocwatch.errors import StackError
@@ -124,6 +125,32 @@ def redis_server(host: str = "127.0.0.1", port: int | None = None) -> ChildServe
     argv = [str(get_binary_path()), "--port", str(port), "--bind", host, "--save", "",
             "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"]
     return ChildServer("redis", argv, host, port, redis_ping)
+
+
+def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``vocwatch worker`` as a child process in its own process group, its output appended
+    to ``log``. Its settings come from ``env`` alone: this process's ``VOCWATCH_*``
+    variables are not passed on."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")}
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env={**inherited, **env},
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM,
+                 timeout: float = 30.0) -> None:
+    """Signal the child's process group and wait; SIGKILL it if it does not stop."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
 
 @contextlib.contextmanager

@@ -8,25 +8,18 @@ and retry, not crash or skip.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from kafka import KafkaProducer
 
-from alerts.rules import window_key
-from alerts.windows import RedisWindowStore
 from streams import embedded
-from streams.bench import _accounted
+from streams.bench import _accounted, counted_events
 from streams.demo import DemoTraffic
 from streams.liveness import STALLED_EXIT_CODE
 from vocwatch.settings import Settings
@@ -35,30 +28,15 @@ pytestmark = pytest.mark.integration
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
-                                env={**os.environ, **env}, stdout=output,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    return embedded.start_worker(env, log)
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        process.wait(30)
+    embedded.stop_process(process, sig)
 
 
 def counted(settings: Settings) -> int:
-    async def read() -> int:
-        client = aioredis.Redis.from_url(settings.redis_url)
-        try:
-            store = RedisWindowStore(client, prefix=settings.app_id,
-                                     bucket_seconds=settings.bucket_seconds, spans=[900])
-            keys = [window_key({"source": s}) for s in settings.input_topics]
-            states = await store.read(keys, time.time())
-            return sum(s.totals[900].count for s in states.values())
-        finally:
-            await client.aclose()
-    return asyncio.run(read())
+    return counted_events(settings, span=900)
 
 
 def metrics_accounted(port: int) -> float:
@@ -117,8 +95,7 @@ def test_a_worker_killed_mid_stream_and_restarted_counts_each_event_once(
                             what="the restarted worker to catch up", process=restarted)
         time.sleep(2)                              # let any redelivered batch land
         assert counted(settings) == valid
-        text = json.dumps({"log": log.read_text(errors="replace")[-2000:]})
-        assert restarted.poll() is None, text
+        assert restarted.poll() is None, log.read_text(errors="replace")[-2000:]
     finally:
         stop(restarted)
 

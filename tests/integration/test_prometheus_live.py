@@ -12,8 +12,6 @@ import json
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -264,16 +262,6 @@ def _replays_and_a_late_event(settings: Settings) -> None:
         producer.close(5)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def stack(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -283,10 +271,7 @@ def stack(broker_server: embedded.ChildServer, redis_server: embedded.ChildServe
     env = _worker_env(broker_server, redis_server, tmp, worker_port)
     settings = Settings.from_env(env)
     worker_log = tmp / "worker.log"
-    with worker_log.open("wb") as output:
-        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                  stdout=output, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+    worker = embedded.start_worker(env, worker_log)
     worker_url = f"http://127.0.0.1:{worker_port}"
     stop_demo = threading.Event()
     traffic = threading.Thread(target=demo.run, name="demo", daemon=True, kwargs={
@@ -320,7 +305,7 @@ def stack(broker_server: embedded.ChildServer, redis_server: embedded.ChildServe
         if traffic.ident is not None:
             traffic.join(15)
         prometheus.stop()
-        _stop(worker)
+        embedded.stop_process(worker)
         sys.stdout.write(worker_log.read_text(errors="replace")[-3000:])
         sys.stdout.write(prometheus.log_path.read_text(errors="replace")[-3000:])
 

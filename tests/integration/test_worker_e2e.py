@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -106,10 +105,7 @@ def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServ
     }
     settings = Settings.from_env(env)
     log = tmp / "worker.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                   stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+    process = embedded.start_worker(env, log)
     base_url = f"http://127.0.0.1:{port}"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     try:
@@ -118,12 +114,7 @@ def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServ
         yield Worker(settings, tmp / "alerts.jsonl", log, base_url, producer)
     finally:
         producer.close()
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        embedded.stop_process(process)
         sys.stdout.write(log.read_text(errors="replace")[-4000:])
 
 
