@@ -11,6 +11,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +123,9 @@ def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
         second = produce(settings, 1500, seed=32)
         time.sleep(3)
         assert worker.poll() is None, "the worker must wait for Redis, not crash"
+        with pytest.raises(urllib.error.HTTPError) as health:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert health.value.code == 503
         redis.start()
         embedded.wait_until(lambda: counted(settings) >= second, timeout=90,
                             what="the second part to be counted after Redis is back",
