@@ -79,7 +79,8 @@ class AlertEngine:
             result = await self._advance(rule, alert.key, window, now, alert, ())
             if result is not None:
                 emitted.append(result)
-        firing = Counter(a.rule for a in await self.store.all_active())
+        resolved = {a.fingerprint for a in emitted if a.status == "resolved"}
+        firing = Counter(a.rule for a in active if a.fingerprint not in resolved)
         for name in {*self.rules, *firing}:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
         return emitted

@@ -96,7 +96,7 @@ class Pipeline:
                 scored.append((message, *result))
         outcome.dead_lettered = len(outgoing)
         try:
-            outgoing += self._scored_records(source, scored)
+            outgoing += self._scored_records(scored)
             await self._count_and_alert(source, scored, outcome)
         except asyncio.CancelledError:
             raise
@@ -132,9 +132,8 @@ class Pipeline:
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
         return Outgoing(self.settings.deadletter_topic, key, dumps(record))
 
-    def _scored_records(self, source: str,
-                                 scored: Sequence[tuple[RawMessage, Event, Analysis]]
-                                 ) -> list[Outgoing]:
+    def _scored_records(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]
+                        ) -> list[Outgoing]:
         now = self.clock()
         model = self.analyzer.scorer.name
         return [Outgoing(self.settings.scored_topic, event.id.encode(),

@@ -66,8 +66,11 @@ async def test_incident_fires_updates_and_resolves_as_one_alert(
     assert await feed(engine, range(6, 8), NOW + 5) == []          # changed, but throttled
     updated = await feed(engine, range(8, 9), NOW + 40)            # after update_seconds
     assert [a.status for a in updated] == ["firing"]
+    assert await engine.reevaluate(NOW + 41) == []                 # still firing, unchanged
+    assert registry.get_sample_value("vocwatch_alerts_firing", {"rule": "burst"}) == 1
     resolved = await engine.reevaluate(NOW + 200)                  # window emptied
     assert [a.status for a in resolved] == ["resolved"]
+    assert registry.get_sample_value("vocwatch_alerts_firing", {"rule": "burst"}) == 0
 
     ids = {r["id"] for r in sink.records}
     assert len(ids) == 1, "one incident must be one alert"
