@@ -1,109 +1,230 @@
-"""The alert engine: turns window states into alert records and delivers them.
+"""The alert engine: turns window states into alerts, and alerts into notifications.
 
-It is called by the pipeline after every batch with the window keys the batch touched,
-and by a timer (:meth:`AlertEngine.reevaluate`) so that alerts resolve when their key
-goes quiet. Decisions are made by the pure :func:`alerts.lifecycle.advance`; this class
-only reads and writes state and hands records to the sinks.
+Called by the pipeline after every batch with the window keys the batch touched, and by
+a timer (:meth:`AlertEngine.tick`) that re-evaluates every active alert (so that alerts
+resolve, fire after ``for:`` and remind when their key goes quiet) and takes baseline
+steps. Decisions are pure (:mod:`alerts.evaluate`, :mod:`alerts.lifecycle`,
+:mod:`alerts.routing`, :mod:`alerts.silences`); this class reads and writes state and
+hands records to the sinks.
+
+A rule's alert is per *incident key*: the window key itself, or, for a rule with
+``correlate:``, the key projected on those dimensions — then the window keys that share
+it (one per channel, say) are the *members* of one incident.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from alerts.lifecycle import Alert, Sample, Window, advance, fingerprint, merge_samples
-from alerts.rules import Rule, WindowCounts
+from alerts.baseline import Baseline
+from alerts.evaluate import Evaluation, evaluate
+from alerts.explain import KeyActivity
+from alerts.lifecycle import NOTIFY, Ack, Alert, Member, Window, advance, fingerprint
+from alerts.routing import Router
+from alerts.rules import Rule, WindowCounts, parse_window_key
+from alerts.silences import Silence
 from alerts.sinks import AlertSink
-from alerts.store import RedisAlertStore
+from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import KeyState, RedisWindowStore
 from vocwatch.metrics import Metrics
 
 log = logging.getLogger(__name__)
+Notify = Callable[[dict[str, Any], Sequence[str]], None]
+REFRESH = "refresh"      # a firing alert re-sent, unchanged, to sinks that expire alerts
 
 
-class RecentSamples:
-    """The best few example texts seen lately per window key, so an alert that fires on
-    the batch that crosses the threshold still shows examples from earlier batches.
-    Bounded: the least recently updated keys are forgotten first."""
-
-    def __init__(self, max_keys: int = 10_000) -> None:
-        self.max_keys = max_keys
-        self._by_key: OrderedDict[str, tuple[Sample, ...]] = OrderedDict()
-
-    def add(self, key: str, samples: Sequence[Sample]) -> tuple[Sample, ...]:
-        merged = merge_samples(self._by_key.pop(key, ()), samples)
-        self._by_key[key] = merged
-        while len(self._by_key) > self.max_keys:
-            self._by_key.popitem(last=False)
-        return merged
+def _no_notify(record: dict[str, Any], sinks: Sequence[str]) -> None:
+    return None
 
 
 class AlertEngine:
     def __init__(self, rules: Sequence[Rule], windows: RedisWindowStore, store: RedisAlertStore,
-                 sinks: Sequence[AlertSink], metrics: Metrics, *, update_seconds: float) -> None:
-        self.recent = RecentSamples()
+                 sinks: Sequence[AlertSink], metrics: Metrics, *, update_seconds: float,
+                 baselines: RedisBaselineStore | None = None, router: Router | None = None,
+                 notify: Notify = _no_notify, chat_sinks: Iterable[str] = (),
+                 refresh_sinks: Iterable[str] = (), refresh_seconds: float = 300.0,
+                 baseline_step_seconds: float = 60.0) -> None:
         self.rules = {rule.name: rule for rule in rules}
         self.windows = windows
         self.store = store
         self.sinks = list(sinks)
         self.metrics = metrics
         self.update_seconds = update_seconds
+        self.baselines = baselines
+        self.router = router
+        self.notify = notify
+        self.chat_sinks = frozenset(chat_sinks)
+        # Sinks that forget an alert not heard of for a while (Alertmanager's endsAt): the
+        # timer re-sends firing alerts to them every refresh_seconds.
+        self.refresh_sinks = frozenset(refresh_sinks)
+        self.refresh_seconds = refresh_seconds
+        self._refreshed: dict[str, float] = {}
+        self.baseline_step_seconds = baseline_step_seconds
+        self.activity = KeyActivity()
+        self.silences: list[Silence] = []
+        self._learned: dict[str, dict[str, Baseline]] = {}
+        self._warm: set[str] = set()
+        self._seen_keys: dict[str, set[str]] = defaultdict(set)   # since the last step
+        self._step = -1
+        self._started = False
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
 
-    async def on_batch(self, touched: Mapping[str, Iterable[str]], states: Mapping[str, KeyState],
-                       samples: Mapping[str, Sequence[Sample]], now: float) -> list[Alert]:
+    # --- the hot path ------------------------------------------------------------------
+    async def on_batch(self, touched: Mapping[str, Iterable[str]],
+                       states: Mapping[str, KeyState], now: float) -> list[Alert]:
         """Advance the alerts of every (rule, key) the batch touched; return those emitted."""
-        pairs = [(self.rules[name], key) for name, keys in touched.items() for key in keys]
-        current = await self.store.get_many([fingerprint(r.name, k) for r, k in pairs])
-        recent = {key: self.recent.add(key, samples.get(key, ())) for _, key in pairs}
+        if not self._started:
+            await self.start(now)
+        evaluated: dict[tuple[str, str], dict[str, Member]] = defaultdict(dict)
+        for name, keys in touched.items():
+            rule = self.rules[name]
+            for key in keys:
+                if rule.spike is not None:
+                    self._seen_keys[name].add(key)
+                member = self._member(rule, key, states[key], now)
+                evaluated[(name, rule.incident_key(key))][key] = member
+        current = await self.store.get_many([fingerprint(n, k) for n, k in evaluated])
         emitted = []
-        for rule, key in pairs:
-            window = self._window(rule, states[key], now)
-            alert = await self._advance(rule, key, window, now,
-                                        current.get(fingerprint(rule.name, key)), recent[key])
-            if alert is not None:
-                emitted.append(alert)
+        for (name, incident), members in evaluated.items():
+            alert = current.get(fingerprint(name, incident))
+            if alert is None and not any(m.breached for m in members.values()):
+                continue
+            known = {m.key: m for m in alert.members} if alert else {}
+            result = await self._advance(self.rules[name], incident, {**known, **members},
+                                         now, alert)
+            if result is not None:
+                emitted.append(result)
         return emitted
 
-    async def reevaluate(self, now: float) -> list[Alert]:
-        """Re-read the window of every active alert; resolve those no longer breached."""
+    # --- the timer -------------------------------------------------------------------
+    async def tick(self, now: float) -> list[Alert]:
+        """Re-evaluate active alerts; take a baseline step when one is due."""
+        if not self._started:
+            await self.start(now)
+        self.silences = await self.store.silences(now)
         active = await self.store.all_active()
-        states = await self.windows.read(sorted({a.key for a in active}), now)
+        await self._baseline_step(now, active)
+        keys = sorted({m.key for a in active for m in self._members_of(a)})
+        states = await self.windows.read(keys, now)
         emitted = []
         for alert in active:
             rule = self.rules.get(alert.rule)
             if rule is None:  # the rule was removed from the config: nothing keeps it alive
                 log.info("alert %s: rule %s no longer configured; resolving", alert.id, alert.rule)
-                rule = _never_holds(alert)
-            window = self._window(rule, states[alert.key], now)
-            result = await self._advance(rule, alert.key, window, now, alert, ())
+                rule = _removed(alert)
+                members = {m.key: dataclasses.replace(m, breached=False, holds=False)
+                           for m in self._members_of(alert)}
+            else:
+                members = {m.key: self._member(rule, m.key, states[m.key], now)
+                           for m in self._members_of(alert)}
+            result = await self._advance(rule, alert.key, members, now, alert)
             if result is not None:
                 emitted.append(result)
-        resolved = {a.fingerprint for a in emitted if a.status == "resolved"}
-        firing = Counter(a.rule for a in active if a.fingerprint not in resolved)
+        gone = {a.fingerprint for a in emitted if a.status == "resolved"}
+        self._refresh([a for a in active if a.fingerprint not in gone], emitted, now)
+        firing = Counter(a.rule for a in active
+                         if a.fingerprint not in gone and a.status == "firing")
         for name in {*self.rules, *firing}:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
         return emitted
 
-    async def _advance(self, rule: Rule, key: str, window: Window, now: float,
-                       current: Alert | None, samples: Sequence[Sample]) -> Alert | None:
-        alert, emit = advance(rule, key, window, now, current, samples,
-                              update_seconds=self.update_seconds)
+    async def reevaluate(self, now: float) -> list[Alert]:
+        return await self.tick(now)
+
+    async def start(self, now: float) -> None:
+        """Load silences and learned baselines before the first batch."""
+        self.silences = await self.store.silences(now)
+        await self._load_baselines()
+        self._started = True
+
+    # --- people's actions (the HTTP API) ------------------------------------------------
+    async def acknowledge(self, alert_id: str, by: str, note: str, now: float) -> Alert | None:
+        alert = await self.store.acknowledge(alert_id, Ack(by, now, note))
+        if alert is not None:
+            self._publish_live(alert.to_record() | {"notification": "acknowledged"})
+        return alert
+
+    async def add_silence(self, silence: Silence) -> None:
+        await self.store.add_silence(silence)
+        self.silences = [*self.silences, silence]
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``callback`` with every record emitted (the console's live feed)."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    # --- internals ----------------------------------------------------------------------
+    def _member(self, rule: Rule, key: str, state: KeyState, now: float) -> Member:
+        counts = state.totals.get(rule.window_seconds, WindowCounts())
+        baseline = self._learned.get(rule.name, {}).get(key)
+        # Once the rule has learned long enough somewhere, every key of it is judged — a
+        # key new since is judged against what little it has (or nothing: the floor).
+        warm = rule.spike is not None and (
+            rule.name in self._warm or (baseline is not None
+                                        and baseline.samples >= rule.spike.warmup))
+        ev = evaluate(rule, counts, now=now, baseline=baseline, warm=warm)
+        return Member(key, _channel_of(key), ev.value, ev.severity, ev.breached, ev.holds,
+                      counts, ev.expected, ev.deviation)
+
+    @staticmethod
+    def _members_of(alert: Alert) -> tuple[Member, ...]:
+        if alert.members:
+            return alert.members
+        return (Member(alert.key, _channel_of(alert.key), alert.value, alert.severity,
+                       True, True, alert.counts),)
+
+    async def _advance(self, rule: Rule, incident: str, members: Mapping[str, Member],
+                       now: float, current: Alert | None) -> Alert | None:
+        live = tuple(sorted((m for m in members.values() if m.breached or m.holds),
+                            key=lambda m: -m.severity))
+        evaluation = _incident(rule, members.values())
+        window = Window(self.windows.window_start(rule.window_seconds, now), now)
+        samples = [s for m in members for s in self.activity.samples(m)]
+        alert, kind = advance(rule, incident, window, evaluation, now, current, samples,
+                              update_seconds=self.update_seconds,
+                              members=live or tuple(members.values()))
         if alert is None:
+            if current is not None:
+                await self.store.drop(current)
             return None
-        if current is None and not await self.store.create(alert):
-            # Another worker created it a moment ago: continue that one instead.
-            existing = await self.store.get_many([alert.fingerprint])
-            if alert.fingerprint not in existing:
-                return None
-            return await self._advance(rule, key, window, now, existing[alert.fingerprint],
-                                       samples)
-        if current is not None:
+        alert = self._explain(rule, alert, live or tuple(members.values()), now,
+                              fresh=current is None, news=kind is not None)
+        if current is None:
+            if not await self.store.create(alert):
+                # Another worker created it a moment ago: continue that one instead.
+                existing = await self.store.get_many([alert.fingerprint])
+                if alert.fingerprint not in existing:
+                    return None
+                return await self._advance(rule, incident, members, now,
+                                           existing[alert.fingerprint])
+        else:
             await self.store.save(alert)
-        if not emit:
+        if kind is None:
             return None
         await self.emit(alert)
         return alert
+
+    def _explain(self, rule: Rule, alert: Alert, members: Sequence[Member], now: float,
+                 *, fresh: bool, news: bool) -> Alert:
+        """Channels, terms, route and silence: what people need to act on the alert. Terms
+        are the dearest part, so they are worked out only for a record about to go out."""
+        keys = [m.key for m in members]
+        channels = sorted({m.channel for m in members if m.channel}) or sorted(
+            {c for k in keys for c in self.activity.channels(k)})
+        terms = alert.terms
+        if news:
+            terms = self.activity.top_terms(keys, now - rule.window_seconds) or terms
+        route = alert.route
+        if (fresh or route is None) and self.router is not None:
+            route = self.router.route(rule, parse_window_key(alert.key), channels)
+        alert = dataclasses.replace(alert, channels=tuple(channels), terms=terms, route=route)
+        silence = next((s.id for s in self.silences if s.active(now) and s.matches(alert)),
+                       None)
+        return dataclasses.replace(alert, silenced_by=silence)
 
     async def emit(self, alert: Alert) -> None:
         record = alert.to_record()
@@ -116,16 +237,95 @@ class AlertEngine:
                 self.metrics.sink_deliveries.labels(sink.name, "failed").inc()
             else:
                 self.metrics.sink_deliveries.labels(sink.name, "sent").inc()
+        if alert.route is not None:
+            # Chat robots hear news only, and nothing while silenced; the other routed sinks
+            # (Alertmanager, webhooks, streams) get every record, silenced_by included.
+            targets = [s for s in alert.route.sinks if s not in self.chat_sinks
+                       or (alert.notification in NOTIFY and alert.silenced_by is None)]
+            if targets:
+                self.notify(record, targets)
+        self._publish_live(record)
 
-    def _window(self, rule: Rule, state: KeyState, now: float) -> Window:
-        # A rule removed from the config may have a span the store no longer keeps.
-        counts = state.totals.get(rule.window_seconds, WindowCounts())
-        return Window(start=self.windows.window_start(rule.window_seconds, now), end=now,
-                      counts=counts)
+    def _refresh(self, active: Sequence[Alert], emitted: Sequence[Alert], now: float) -> None:
+        for alert in emitted:
+            self._refreshed[alert.fingerprint] = now
+        live = {a.fingerprint for a in active}
+        self._refreshed = {fp: t for fp, t in self._refreshed.items() if fp in live}
+        for alert in active:
+            targets = [s for s in (alert.route.sinks if alert.route else ())
+                       if s in self.refresh_sinks]
+            last = self._refreshed.setdefault(alert.fingerprint, alert.updated_at)
+            if alert.status == "firing" and targets and now - last >= self.refresh_seconds:
+                self._refreshed[alert.fingerprint] = now
+                self.notify(alert.to_record() | {"notification": REFRESH}, targets)
+
+    def _publish_live(self, record: dict[str, Any]) -> None:
+        for callback in list(self._subscribers):
+            callback(record)
+
+    # --- baselines --------------------------------------------------------------------
+    async def _baseline_step(self, now: float, active: Sequence[Alert]) -> None:
+        """Once per step (by one worker): feed every spike key's window into its baseline;
+        keys with an active alert are frozen. Then every worker reloads the baselines."""
+        if self.baselines is None or not any(r.spike for r in self.rules.values()):
+            return
+        for name, keys in self._seen_keys.items():   # "last seen", so busy keys stay
+            await self.baselines.register(name, keys, now)
+        self._seen_keys.clear()
+        step = int(now // self.baseline_step_seconds)
+        if step <= self._step:
+            return
+        self._step = step
+        if await self.baselines.claim_step(step):
+            frozen = {m.key for a in active for m in self._members_of(a)}
+            for rule in (r for r in self.rules.values() if r.spike is not None):
+                await self._learn(rule, now, frozen)
+        await self._load_baselines()
+
+    async def _learn(self, rule: Rule, now: float, frozen: set[str]) -> None:
+        assert self.baselines is not None and rule.spike is not None  # noqa: S101
+        keys = [k for k in await self.baselines.keys(rule.name, now) if k not in frozen]
+        states = await self.windows.read(keys, now)
+        learned = self._learned.get(rule.name, {})
+        updated = {}
+        for key in keys:
+            counts = states[key].totals.get(rule.window_seconds, WindowCounts())
+            value = counts.measure(rule.measure, rule.window_seconds)
+            updated[key] = learned.get(key, Baseline()).update(value, now,
+                                                               alpha=rule.spike.alpha)
+        await self.baselines.save(rule.name, updated)
+
+    async def _load_baselines(self) -> None:
+        if self.baselines is None:
+            return
+        spike_rules = [r for r in self.rules.values() if r.spike is not None]
+        self._learned = await self.baselines.load(r.name for r in spike_rules)
+        self._warm = {r.name for r in spike_rules if r.spike is not None and any(
+            b.samples >= r.spike.warmup for b in self._learned.get(r.name, {}).values())}
 
 
-def _never_holds(alert: Alert) -> Rule:
+def _incident(rule: Rule, members: Iterable[Member]) -> Evaluation:
+    """One evaluation of an incident from its members: breached if any is, its value and
+    severity those of the worst member, its counts the sum."""
+    members = list(members)
+    worst = max(members, key=lambda m: (m.breached, m.holds, m.severity))
+    total = WindowCounts()
+    for member in members:
+        total = total.plus(member.counts)
+    return Evaluation(total, worst.value, any(m.breached for m in members),
+                      any(m.holds for m in members), worst.severity, worst.expected,
+                      worst.deviation)
+
+
+def _channel_of(key: str) -> str:
+    """The channel a window key is about, if its key names one."""
+    dims = parse_window_key(key)
+    return dims.get("platform") or dims.get("channel") or dims.get("source") or ""
+
+
+def _removed(alert: Alert) -> Rule:
+    """Stand-in for a rule no longer configured, to resolve its alerts."""
     return Rule(name=alert.rule, description=alert.description, key=(), where={},
                 window_seconds=alert.window_seconds, measure=alert.measure,
-                threshold=float("inf"), min_count=1, resolve_ratio=1.0,
+                threshold=alert.threshold, min_count=1, resolve_ratio=1.0,
                 priority=alert.priority)

@@ -1,9 +1,23 @@
 """Alert lifecycle (告警生命周期), pure: one incident is one alert, updated while it lasts.
 
-An alert is identified by its *fingerprint* (rule + dimension key). While a rule's window
-for a key is breached, the alert fires and is updated — at most once per ``update_seconds``
-— and when the measure drops below ``threshold × resolve_ratio`` it resolves. Nothing
-here does I/O: :func:`advance` takes the current alert and the window, returns the next.
+An alert is identified by its *fingerprint* (rule + incident key). It is **pending**
+while its rule is breached for less than the rule's ``for:`` span, **firing** after, and
+**resolved** when the rule no longer holds (the hysteresis band). A person may
+*acknowledge* it (no more reminders) or *silence* it (chat robots stay quiet); both are
+kept beside the alert, not in it, and merged in when it is read.
+
+Every emitted record says why it was emitted (``notification``):
+
+``new``         it started firing;
+``update``      counts or examples changed (at most once per ``update_seconds``);
+``escalation``  its severity doubled since people were last told;
+``reminder``    still firing, not acknowledged, ``repeat:`` has passed since the last
+                notification;
+``resolved``    it is over.
+
+Chat robots get all but ``update``; the alerts topic, files, streams and the API get all.
+Nothing here does I/O: :func:`advance` takes the current alert and an evaluation and
+returns the next alert and what to emit.
 """
 
 from __future__ import annotations
@@ -15,11 +29,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.evaluate import Evaluation
 from alerts.rules import Rule, WindowCounts, parse_window_key
 
 MAX_SAMPLES = 3
 SAMPLE_CHARS = 200
 _RANK = {"P1": 0, "P2": 1, "P3": 2}
+NOTIFY = frozenset({"new", "escalation", "reminder", "resolved"})   # what chat robots get
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,49 @@ class Sample:
     priority: str
     event_time: float
     negative: bool = True
+    source: str = ""
+    channel: str = ""            # contact channel; the platform of a social post
+
+    def to_record(self) -> dict[str, Any]:
+        return {"id": self.event_id, "text": self.text, "priority": self.priority,
+                "source": self.source, "channel": self.channel}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word over-represented in an alert's window against the background."""
+
+    term: str
+    count: int
+    lift: float
+
+
+@dataclass(frozen=True)
+class Route:
+    team: str
+    sinks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ack:
+    by: str
+    at: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One window key of an incident (a correlated rule has several: one per channel)."""
+
+    key: str
+    channel: str
+    value: float
+    severity: float
+    breached: bool
+    holds: bool
+    counts: WindowCounts
+    expected: float | None = None
+    deviation: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,84 +99,114 @@ class Alert:
     rule: str
     description: str
     priority: str
-    status: str                  # firing / resolved
-    key: str                     # canonical dimension key, e.g. channel=app,category=logistics
+    status: str                  # pending / firing / resolved
+    key: str                     # incident key, e.g. channel=app,category=logistics
     window_seconds: int
     window_start: float
     window_end: float
     measure: str
     value: float
-    threshold: float
+    threshold: float | None
+    expected: float | None       # spike rules: the baseline …
+    deviation: float | None
+    severity: float
     min_count: int
     counts: WindowCounts
-    samples: tuple[Sample, ...]
     first_seen: float
     last_seen: float             # last time the rule was seen breached
     updated_at: float            # last time this alert was emitted
+    members: tuple[Member, ...] = ()
+    channels: tuple[str, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    terms: tuple[Term, ...] = ()
+    route: Route | None = None
+    fired_at: float | None = None
     resolved_at: float | None = None
-    updates: int = 0             # how many records of this alert were emitted before
+    notified_at: float | None = None     # last time chat robots were told
+    notified_severity: float | None = None
+    notification: str = ""               # why the last record was emitted
+    updates: int = 0                     # records of this alert emitted before
+    acknowledged: Ack | None = None
+    silenced_by: str | None = None
     # What the last emitted record showed: a change is judged against it, not against the
     # last stored state, so a change held back by the update interval is still sent later.
     emitted_counts: WindowCounts | None = None
     emitted_samples: tuple[str, ...] = ()
 
-    def emitting(self, now: float) -> Alert:
-        """This alert as emitted now."""
-        return dataclasses.replace(self, updated_at=now, emitted_counts=self.counts,
-                                   emitted_samples=tuple(s.event_id for s in self.samples))
+    def emitting(self, now: float, kind: str) -> Alert:
+        """This alert as emitted now, for ``kind`` (see the module docstring)."""
+        told = kind in NOTIFY
+        return dataclasses.replace(
+            self, updated_at=now, notification=kind, emitted_counts=self.counts,
+            emitted_samples=tuple(s.event_id for s in self.samples),
+            notified_at=now if told else self.notified_at,
+            notified_severity=self.severity if told else self.notified_severity)
 
     def to_record(self) -> dict[str, Any]:
-        """The alert as emitted (alerts topic, --alerts-out file, API): JSON-ready."""
+        """The alert as emitted (alerts topic, --alerts-out file, sinks, API): JSON-ready."""
+        baseline = None if self.expected is None else {"expected": self.expected,
+                                                       "deviation": self.deviation}
         return {
-            "id": self.id,
-            "fingerprint": self.fingerprint,
-            "rule": self.rule,
-            "description": self.description,
-            "priority": self.priority,
-            "status": self.status,
+            "id": self.id, "fingerprint": self.fingerprint, "rule": self.rule,
+            "description": self.description, "priority": self.priority,
+            "status": self.status, "notification": self.notification,
+            "acknowledged": None if self.acknowledged is None else {
+                "by": self.acknowledged.by, "at": _iso(self.acknowledged.at),
+                "note": self.acknowledged.note},
+            "silenced_by": self.silenced_by,
             "key": parse_window_key(self.key),
+            "channels": list(self.channels),
             "window": {"start": _iso(self.window_start), "end": _iso(self.window_end),
                        "seconds": self.window_seconds},
-            "measure": self.measure,
-            "value": round(self.value, 4),
-            "threshold": self.threshold,
-            "min_count": self.min_count,
-            "count": self.counts.count,
-            "negative_count": self.counts.negative,
-            "p1_count": self.counts.p1,
-            "samples": [s.text for s in self.samples],
-            "sample_ids": [s.event_id for s in self.samples],
-            "first_seen": _iso(self.first_seen),
-            "last_seen": _iso(self.last_seen),
-            "updated_at": _iso(self.updated_at),
-            "resolved_at": _iso(self.resolved_at) if self.resolved_at is not None else None,
+            "measure": self.measure, "value": round(self.value, 4),
+            "threshold": self.threshold, "baseline": baseline, "severity": self.severity,
+            "min_count": self.min_count, "count": self.counts.count,
+            "negative_count": self.counts.negative, "p1_count": self.counts.p1,
+            "members": [{"key": parse_window_key(m.key), "channel": m.channel,
+                         "value": round(m.value, 4), "severity": m.severity,
+                         "breached": m.breached} for m in self.members],
+            "terms": [dataclasses.asdict(t) for t in self.terms],
+            "samples": [s.to_record() for s in self.samples],
+            "route": None if self.route is None else {"team": self.route.team,
+                                                      "sinks": list(self.route.sinks)},
+            "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen),
+            "fired_at": _iso_or_none(self.fired_at), "updated_at": _iso(self.updated_at),
+            "resolved_at": _iso_or_none(self.resolved_at),
             "sequence": self.updates,
         }
 
     def to_state(self) -> dict[str, Any]:
-        state = dataclasses.asdict(self)
-        state["counts"] = dataclasses.asdict(self.counts)
-        state["samples"] = [dataclasses.asdict(s) for s in self.samples]
-        state["emitted_counts"] = (dataclasses.asdict(self.emitted_counts)
-                                   if self.emitted_counts else None)
-        return state
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Alert:
-        emitted = state.get("emitted_counts")
-        return cls(**{**state, "counts": WindowCounts(**state["counts"]),
-                      "samples": tuple(Sample(**s) for s in state["samples"]),
-                      "emitted_counts": WindowCounts(**emitted) if emitted else None,
-                      "emitted_samples": tuple(state.get("emitted_samples", ()))})
+        def opt(value: Any, build: Any) -> Any:
+            return None if value is None else build(value)
+
+        def counts(value: Mapping[str, Any]) -> WindowCounts:
+            return WindowCounts(**value)
+
+        return cls(**{
+            **state,
+            "counts": counts(state["counts"]),
+            "members": tuple(Member(**{**m, "counts": counts(m["counts"])})
+                             for m in state.get("members", ())),
+            "channels": tuple(state.get("channels", ())),
+            "samples": tuple(Sample(**s) for s in state.get("samples", ())),
+            "terms": tuple(Term(**t) for t in state.get("terms", ())),
+            "route": opt(state.get("route"), lambda r: Route(r["team"], tuple(r["sinks"]))),
+            "acknowledged": opt(state.get("acknowledged"), lambda a: Ack(**a)),
+            "emitted_counts": opt(state.get("emitted_counts"), counts),
+            "emitted_samples": tuple(state.get("emitted_samples", ())),
+        })
 
 
 @dataclass(frozen=True)
 class Window:
-    """A rule's window for one key, as just read from the store."""
+    """The span a rule's evaluation covered."""
 
     start: float
     end: float
-    counts: WindowCounts
 
 
 def fingerprint(rule: str, key: str) -> str:
@@ -132,40 +221,80 @@ def merge_samples(current: Iterable[Sample], new: Iterable[Sample]) -> tuple[Sam
     return tuple(ranked[:MAX_SAMPLES])
 
 
-def advance(rule: Rule, key: str, window: Window, now: float, current: Alert | None,
-            samples: Iterable[Sample] = (), *, update_seconds: float) -> tuple[Alert | None, bool]:
-    """Next state of the alert of ``rule`` for ``key``, and whether to emit it.
+def advance(rule: Rule, key: str, window: Window, evaluation: Evaluation, now: float,
+            current: Alert | None, samples: Iterable[Sample] = (), *,
+            update_seconds: float, members: tuple[Member, ...] = ()
+            ) -> tuple[Alert | None, str | None]:
+    """Next state of the alert of ``rule`` for incident ``key``, and what to emit.
 
-    Returns ``(None, False)`` when there is no alert and none is due.
+    Returns ``(None, None)`` when there is no alert (any more: a pending alert whose
+    breach ended is dropped without a word).
     """
-    value = window.counts.measure(rule.measure)
     if current is None:
-        if not rule.breached(window.counts):
-            return None, False
+        if not evaluation.breached:
+            return None, None
         fp = fingerprint(rule.name, key)
         alert = Alert(
             id=f"{fp}-{int(now)}", fingerprint=fp, rule=rule.name,
-            description=rule.description, priority=rule.priority, status="firing", key=key,
+            description=rule.description, priority=rule.priority, status="pending", key=key,
             window_seconds=rule.window_seconds, window_start=window.start,
-            window_end=window.end, measure=rule.measure, value=value,
-            threshold=rule.threshold, min_count=rule.min_count, counts=window.counts,
-            samples=merge_samples((), samples), first_seen=now, last_seen=now, updated_at=now)
-        return alert.emitting(now), True
+            window_end=window.end, measure=rule.measure, value=evaluation.value,
+            threshold=rule.threshold, expected=evaluation.expected,
+            deviation=evaluation.deviation, severity=evaluation.severity,
+            min_count=rule.min_count, counts=evaluation.counts, members=members,
+            samples=merge_samples((), samples), first_seen=now, last_seen=now,
+            updated_at=now)
+        return _pending_or_firing(rule, alert, now)
 
     updated = dataclasses.replace(
-        current, value=value, counts=window.counts, window_start=window.start,
-        window_end=window.end, samples=merge_samples(current.samples, samples),
-        last_seen=now if rule.breached(window.counts) else current.last_seen)
-    if not rule.holds(window.counts):
+        current, value=evaluation.value, counts=evaluation.counts,
+        expected=evaluation.expected, deviation=evaluation.deviation,
+        severity=evaluation.severity, window_start=window.start, window_end=window.end,
+        members=members or current.members,
+        samples=merge_samples(current.samples, samples),
+        last_seen=now if evaluation.breached else current.last_seen)
+    if current.status == "pending":
+        return _pending_or_firing(rule, updated, now) if evaluation.breached else (None, None)
+    if not evaluation.holds:
         resolved = dataclasses.replace(updated, status="resolved", resolved_at=now,
                                        updates=current.updates + 1)
-        return resolved.emitting(now), True
+        return resolved.emitting(now, "resolved"), "resolved"
+    kind = _firing_news(rule, updated, current, now, update_seconds)
+    if kind is None:
+        return updated, None
+    return dataclasses.replace(updated, updates=current.updates + 1).emitting(now, kind), kind
+
+
+def _pending_or_firing(rule: Rule, alert: Alert, now: float) -> tuple[Alert, str | None]:
+    if now - alert.first_seen < rule.for_seconds:
+        return alert, None
+    fired = dataclasses.replace(alert, status="firing", fired_at=now)
+    return fired.emitting(now, "new"), "new"
+
+
+def _firing_news(rule: Rule, updated: Alert, current: Alert, now: float,
+                 update_seconds: float) -> str | None:
+    if _escalated(updated):
+        return "escalation"
+    if (rule.repeat_seconds and updated.acknowledged is None
+            and now - (current.notified_at or current.first_seen) >= rule.repeat_seconds):
+        return "reminder"
     changed = (updated.counts != current.emitted_counts
                or tuple(s.event_id for s in updated.samples) != current.emitted_samples)
     if changed and now - current.updated_at >= update_seconds:
-        return dataclasses.replace(updated, updates=current.updates + 1).emitting(now), True
-    return updated, False
+        return "update"
+    return None
+
+
+def _escalated(alert: Alert) -> bool:
+    """Severity (×threshold, or deviations from the baseline) doubled since last told."""
+    told = alert.notified_severity
+    return told is not None and told > 0 and alert.severity >= 2 * told
 
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+def _iso_or_none(timestamp: float | None) -> str | None:
+    return None if timestamp is None else _iso(timestamp)

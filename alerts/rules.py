@@ -1,15 +1,16 @@
-"""Threshold rules (阈值规则): loading, validation and evaluation, all pure.
+"""Alert rules (告警规则): loading, validation and the window measures, all pure.
 
 A rule keeps a sliding window per *dimension key* (e.g. channel=app, category=logistics)
-and fires when a measure of that window crosses its threshold. The file format is
-documented in ``alerts/rules.yaml`` and docs/alerts.md.
+and is breached when a measure of that window crosses a static threshold, or rises far
+above the key's learned baseline (a *spike*, see :mod:`alerts.baseline`). The file format
+is documented in ``alerts/rules.yaml`` and docs/alerts.md; errors name the line and field.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -19,11 +20,19 @@ import yaml
 from vocwatch.errors import ConfigError
 
 DIMENSIONS = ("source", "channel", "platform", "category", "product", "region")
-MEASURES = ("count", "negative_count", "negative_share", "p1_count")
+MEASURES = ("count", "rate_per_minute", "negative_count", "negative_share", "mean_sentiment",
+            "p1_count", "reach_negative", "first_contact_resolution", "mean_wait_seconds")
+# Measures where lower is worse: a threshold or spike on them means "fell below".
+FALLING = frozenset({"mean_sentiment", "first_contact_resolution"})
+SHARES = frozenset({"negative_share", "mean_sentiment", "first_contact_resolution"})
+# Counts of events, for which a Poisson guard makes sense at low volume.
+COUNTS = frozenset({"count", "rate_per_minute", "negative_count", "p1_count"})
 PRIORITIES = ("P1", "P2", "P3")
-_SPAN = re.compile(r"^(\d+)\s*(s|m|h)$")
+_SPAN = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_UNITS = {"s": 1, "m": 60, "h": 3600}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+Lines = Callable[[Sequence[str | int]], int | None]
 
 
 @dataclass(frozen=True)
@@ -33,15 +42,51 @@ class WindowCounts:
     count: int = 0
     negative: int = 0
     p1: int = 0
+    sentiment: float = 0.0        # sum of sentiment scores
+    reach_negative: float = 0.0   # sum of the reach of negative social posts
+    calls: int = 0
+    first_contact: int = 0        # calls resolved on first contact
+    wait: float = 0.0             # sum of call wait seconds
 
-    def measure(self, name: str) -> float:
+    def measure(self, name: str, seconds: float = 60.0) -> float:
         if name == "count":
             return self.count
+        if name == "rate_per_minute":
+            return self.count * 60.0 / seconds
         if name == "negative_count":
             return self.negative
         if name == "p1_count":
             return self.p1
-        return self.negative / self.count if self.count else 0.0
+        if name == "negative_share":
+            return self.negative / self.count if self.count else 0.0
+        if name == "mean_sentiment":
+            return self.sentiment / self.count if self.count else 0.5
+        if name == "reach_negative":
+            return self.reach_negative
+        if name == "first_contact_resolution":
+            return self.first_contact / self.calls if self.calls else 1.0
+        return self.wait / self.calls if self.calls else 0.0          # mean_wait_seconds
+
+    def trials(self, name: str) -> int:
+        """How many events a measure is taken over (the guard's sample size)."""
+        return self.calls if name in ("first_contact_resolution", "mean_wait_seconds") \
+            else self.count
+
+    def plus(self, other: WindowCounts) -> WindowCounts:
+        return WindowCounts(*(getattr(self, f.name) + getattr(other, f.name)
+                              for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A spike condition: the measure is far from the key's baseline (see alerts.baseline)."""
+
+    z: float = 3.0                  # deviations above (below, for falling measures) expected
+    min_change: float = 0.0         # and at least this far from expected, in measure units
+    p_value: float = 0.001          # Poisson / binomial guard at low volume
+    alpha: float = 0.1              # EWMA weight of each new baseline sample
+    warmup: int = 30                # baseline samples before the rule may fire
+    seasonal: bool = True           # hour-of-week component
 
 
 @dataclass(frozen=True)
@@ -52,10 +97,30 @@ class Rule:
     where: Mapping[str, frozenset[str]]
     window_seconds: int
     measure: str
-    threshold: float
+    threshold: float | None                        # None: a spike rule
     min_count: int
     resolve_ratio: float
     priority: str
+    spike: Spike | None = None
+    for_seconds: int = 0                           # pending this long before firing
+    repeat_seconds: int = 3600                     # reminder interval; 0 = none
+    correlate: tuple[str, ...] = ()                # incident key dims; () = the whole key
+    falling: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "falling", self.measure in FALLING)
+
+    @property
+    def incident_dims(self) -> tuple[str, ...]:
+        return self.correlate or self.key
+
+    @property
+    def where_tag(self) -> str:
+        """The ``where`` filter as text: part of the rule's window keys, so that rules with
+        the same key dimensions but different filters never share a window. A filter on a
+        key dimension only picks which keys exist, not what they count: it is left out."""
+        return ";".join(f"{d}:{','.join(quote(v, safe='') for v in sorted(values))}"
+                        for d, values in sorted(self.where.items()) if d not in self.key)
 
     def keys_for(self, dims: Mapping[str, str], categories: Sequence[str]) -> Iterator[str]:
         """Window keys this event counts in: one per category when ``category`` is keyed,
@@ -67,110 +132,227 @@ class Rule:
             values = {**dims, "category": category}
             if any(values.get(d) not in allowed for d, allowed in self.where.items()):
                 continue
-            key = window_key({d: values[d] for d in self.key})
+            key = window_key({d: values[d] for d in self.key}, self.where_tag)
             if key not in seen:
                 seen.add(key)
                 yield key
 
-    def breached(self, counts: WindowCounts) -> bool:
-        return counts.count >= self.min_count and counts.measure(self.measure) >= self.threshold
+    def incident_key(self, key: str) -> str:
+        """The incident a window key belongs to: its key projected on ``correlate``."""
+        if not self.correlate:
+            return key
+        dims = parse_window_key(key)
+        return window_key({d: dims[d] for d in self.correlate})
 
-    def holds(self, counts: WindowCounts) -> bool:
-        """Still firing (hysteresis): above ``threshold × resolve_ratio``."""
-        return (counts.count > 0
-                and counts.measure(self.measure) >= self.threshold * self.resolve_ratio)
+    def fixed_dims(self) -> dict[str, str]:
+        """Dimensions every event of this rule shares: single-valued ``where`` filters."""
+        return {d: next(iter(v)) for d, v in self.where.items() if len(v) == 1}
 
 
-def window_key(dims: Mapping[str, str]) -> str:
-    """Canonical text of a dimension key: ``channel=app,category=logistics``."""
-    return ",".join(f"{d}={quote(dims[d], safe='')}" for d in DIMENSIONS if d in dims)
+@dataclass(frozen=True)
+class AlertConfig:
+    """The whole alert configuration file: rules, and the routing and sink sections, which
+    :mod:`alerts.routing` and :mod:`alerts.sinkconfig` validate."""
+
+    rules: tuple[Rule, ...]
+    teams: Mapping[str, Any] = field(default_factory=dict)
+    routes: Sequence[Any] = ()
+    sinks: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "rules"
+    lines: Lines | None = None
+
+
+def window_key(dims: Mapping[str, str], where_tag: str = "") -> str:
+    """Canonical text of a dimension key: ``channel=app,category=logistics``, followed by
+    ``|`` and the rule's filter when it has one (``category=logistics|source:call``)."""
+    text = ",".join(f"{d}={quote(dims[d], safe='')}" for d in DIMENSIONS if d in dims)
+    return f"{text}|{where_tag}" if where_tag else text
 
 
 def parse_window_key(text: str) -> dict[str, str]:
-    return {k: unquote(v) for k, v in (part.split("=", 1) for part in text.split(",") if part)}
+    """The dimensions of a window key (its filter, if any, left out)."""
+    dims = text.split("|", 1)[0]
+    return {k: unquote(v) for k, v in (part.split("=", 1) for part in dims.split(",") if part)}
 
 
 def parse_span(text: Any) -> int:
     match = _SPAN.match(str(text).strip())
     if not match or int(match.group(1)) <= 0:
-        raise ValueError(f"{text!r} is not a span like 30s, 5m or 1h")
+        raise ValueError(f"{text!r} is not a span like 30s, 5m, 1h or 1d")
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def load_rules(path: Path) -> tuple[Rule, ...]:
-    """Read and validate a rules file; errors name the rule and the field."""
+def load_config(path: Path) -> AlertConfig:
+    """Read and validate an alert configuration file; errors name the line and field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"cannot read rules file: {exc.strerror}", source=str(path)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", source=str(path)) from exc
-    return parse_rules(data, source=str(path))
+    return parse_config(data, source=str(path), lines=yaml_lines(text))
 
 
-def parse_rules(data: Any, *, source: str = "rules") -> tuple[Rule, ...]:
+def load_rules(path: Path) -> tuple[Rule, ...]:
+    return load_config(path).rules
+
+
+def parse_rules(data: Any, *, source: str = "rules", lines: Lines | None = None
+                ) -> tuple[Rule, ...]:
+    return parse_config(data, source=source, lines=lines).rules
+
+
+def parse_config(data: Any, *, source: str = "rules", lines: Lines | None = None
+                 ) -> AlertConfig:
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
         raise ConfigError("expected a mapping with a non-empty list 'rules'", source=source)
-    rules = tuple(_parse_rule(item, index, source) for index, item in enumerate(data["rules"]))
+    rules = tuple(_parse_rule(item, index, source, lines)
+                  for index, item in enumerate(data["rules"]))
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"rule names must be unique: {', '.join(duplicates)}", source=source)
-    return rules
+    for section, kind in (("teams", dict), ("routes", list), ("sinks", dict)):
+        if not isinstance(data.get(section, kind()), kind):
+            raise ConfigError(f"'{section}' must be a {'mapping' if kind is dict else 'list'}",
+                              source=location(source, lines, [section]))
+    return AlertConfig(rules=rules, teams=data.get("teams", {}), routes=data.get("routes", []),
+                       sinks=data.get("sinks", {}), source=source, lines=lines)
 
 
-_FIELDS = {"name", "description", "key", "where", "window", "measure", "threshold",
-           "min_count", "resolve_ratio", "priority"}
+def yaml_lines(text: str) -> Lines:
+    """Line number (1-based) of the node at a path like ``["rules", 2, "window"]``."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+
+    def line(path: Sequence[str | int]) -> int | None:
+        node, found = root, None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                match = [(k, v) for k, v in node.value if k.value == part]
+                if not match:
+                    break
+                found, node = match[0][0].start_mark.line + 1, match[0][1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                    and part < len(node.value):
+                node = node.value[part]
+                found = node.start_mark.line + 1
+            else:
+                break
+        return found
+
+    return line
 
 
-def _parse_rule(item: Any, index: int, source: str) -> Rule:
-    where = f"{source}: rules[{index}]"
-    if not isinstance(item, dict):
-        raise ConfigError("each rule must be a mapping", source=where)
-    if isinstance(item.get("name"), str):
-        where = f"{source}: rule {item['name']!r}"
-    unknown = sorted(set(item) - _FIELDS)
-    if unknown:
-        raise ConfigError(f"unknown field(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(_FIELDS))}", source=where)
+def location(source: str, lines: Lines | None, path: Sequence[str | int]) -> str:
+    line = lines(path) if lines else None
+    return f"{source}:{line}" if line else source
 
-    def need(name: str, check: Any, message: str, default: Any = None) -> Any:
-        value = item.get(name, default)
+
+_FIELDS = {"name", "description", "key", "where", "window", "measure", "threshold", "spike",
+           "min_count", "resolve_ratio", "priority", "for", "repeat", "correlate"}
+_SPIKE_FIELDS = {f.name for f in fields(Spike)}
+
+
+class _RuleReader:
+    """Reads one rule's fields; every error names the file, line, rule and field."""
+
+    def __init__(self, item: dict[str, Any], index: int, source: str,
+                 lines: Lines | None) -> None:
+        self.item, self.index, self.source, self.lines = item, index, source, lines
+        self.label = f"rule {item['name']!r}" if isinstance(item.get("name"), str) \
+            else f"rules[{index}]"
+
+    def error(self, message: str, name: str = "") -> ConfigError:
+        path: list[str | int] = ["rules", self.index, *([name] if name else [])]
+        where = location(self.source, self.lines, path)
+        return ConfigError(message, source=f"{where}: {self.label}", field=name)
+
+    def need(self, name: str, check: Callable[[Any], Any], message: str,
+             default: Any = None) -> Any:
+        value = self.item.get(name, default)
         try:
             ok = value is not None and check(value)
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ConfigError(f"{message} (got {value!r})", source=where, field=name)
+            raise self.error(f"{message} (got {value!r})", name)
         return value
 
-    name = need("name", _NAME.match, "a name of lower-case letters, digits and _")
-    key = need("key", lambda v: isinstance(v, list) and v and set(v) <= set(DIMENSIONS)
-               and len(set(v)) == len(v), f"a list of distinct dimensions from {DIMENSIONS}")
-    filters = need("where", _valid_where, "a mapping of dimension → list of values", {})
-    window = need("window", parse_span, "a span like 30s, 5m or 1h")
-    measure = need("measure", MEASURES.__contains__, f"one of {', '.join(MEASURES)}")
-    threshold = need("threshold", lambda v: _number(v) and v > 0, "a number above 0")
-    if measure == "negative_share":
-        need("threshold", lambda v: v <= 1, "a share between 0 and 1 for negative_share")
-    min_count = need("min_count", lambda v: _number(v) and isinstance(v, int) and v >= 1,
-                     "an integer of at least 1", 1)
-    ratio = need("resolve_ratio", lambda v: _number(v) and 0 < v <= 1,
-                 "a number in (0, 1]", 0.8)
-    priority = need("priority", PRIORITIES.__contains__, "P1, P2 or P3")
-    description = need("description", lambda v: isinstance(v, str), "a text", "")
+
+def _parse_rule(item: Any, index: int, source: str, lines: Lines | None) -> Rule:
+    if not isinstance(item, dict):
+        raise ConfigError("each rule must be a mapping",
+                          source=location(source, lines, ["rules", index]) + f": rules[{index}]")
+    r = _RuleReader(item, index, source, lines)
+    unknown = sorted(set(item) - _FIELDS)
+    if unknown:
+        raise r.error(f"unknown field(s) {', '.join(unknown)}; known: "
+                      f"{', '.join(sorted(_FIELDS))}")
+    name = r.need("name", _NAME.match, "a name of lower-case letters, digits and _")
+    key = r.need("key", lambda v: isinstance(v, list) and v and set(v) <= set(DIMENSIONS)
+                 and len(set(v)) == len(v), f"a list of distinct dimensions from {DIMENSIONS}")
+    filters = r.need("where", _valid_where, "a mapping of dimension → list of values", {})
+    window = r.need("window", parse_span, "a span like 30s, 5m, 1h or 1d")
+    measure = r.need("measure", MEASURES.__contains__, f"one of {', '.join(MEASURES)}")
+    threshold, spike = _condition(r, measure)
+    min_count = r.need("min_count", lambda v: _number(v) and isinstance(v, int) and v >= 1,
+                       "an integer of at least 1", 1)
+    ratio = r.need("resolve_ratio", lambda v: _number(v) and 0 < v <= 1,
+                   "a number in (0, 1]", 0.8)
+    priority = r.need("priority", PRIORITIES.__contains__, "P1, P2 or P3")
+    description = r.need("description", lambda v: isinstance(v, str), "a text", "")
+    pending = r.need("for", _span_or_zero, "a span like 1m, or 0", 0)
+    repeat = r.need("repeat", _span_or_zero, "a span like 1h, or 0", "1h")
+    correlate = r.need("correlate", lambda v: v == [] or (isinstance(v, list)
+                                                        and set(v) < set(key)),
+                       "a list of some (not all) of the rule's key dimensions", [])
     return Rule(
-        name=name,
-        description=description,
+        name=name, description=description,
         key=tuple(d for d in DIMENSIONS if d in key),
         where={d: frozenset(str(v) for v in values) for d, values in filters.items()},
-        window_seconds=parse_span(window),
-        measure=measure,
-        threshold=float(threshold),
-        min_count=min_count,
-        resolve_ratio=float(ratio),
-        priority=priority,
+        window_seconds=parse_span(window), measure=measure,
+        threshold=None if threshold is None else float(threshold), spike=spike,
+        min_count=min_count, resolve_ratio=float(ratio), priority=priority,
+        for_seconds=0 if pending == 0 else parse_span(pending),
+        repeat_seconds=0 if repeat == 0 else parse_span(repeat),
+        correlate=tuple(d for d in DIMENSIONS if d in correlate),
     )
+
+
+def _condition(r: _RuleReader, measure: str) -> tuple[float | None, Spike | None]:
+    """Exactly one of ``threshold`` (static) and ``spike`` (against the baseline)."""
+    if ("threshold" in r.item) == ("spike" in r.item):
+        raise r.error("give exactly one of threshold (a static limit) and spike (against "
+                      "the key's learned baseline)", "threshold")
+    if "threshold" in r.item:
+        threshold = r.need("threshold", lambda v: _number(v) and v > 0, "a number above 0")
+        if measure in SHARES:
+            r.need("threshold", lambda v: v <= 1, f"a share between 0 and 1 for {measure}")
+        return threshold, None
+    raw = r.need("spike", lambda v: isinstance(v, dict) and set(v) <= _SPIKE_FIELDS,
+                 f"a mapping with fields from {', '.join(sorted(_SPIKE_FIELDS))}")
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "z": (lambda v: _number(v) and v > 0, "a number above 0"),
+        "min_change": (lambda v: _number(v) and v >= 0, "a number ≥ 0"),
+        "p_value": (lambda v: _number(v) and 0 < v < 1, "a probability in (0, 1)"),
+        "alpha": (lambda v: _number(v) and 0 < v <= 1, "a weight in (0, 1]"),
+        "warmup": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                   "an integer ≥ 0"),
+        "seasonal": (lambda v: isinstance(v, bool), "true or false"),
+    }
+    for name, value in raw.items():
+        check, message = checks[name]
+        if not check(value):
+            raise r.error(f"spike.{name}: {message} (got {value!r})", "spike")
+    return None, Spike(**raw)
+
+
+def _span_or_zero(value: Any) -> bool:
+    return not isinstance(value, bool) and (value == 0 or parse_span(value) > 0)
 
 
 def _number(value: Any) -> bool:

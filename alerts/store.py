@@ -1,47 +1,179 @@
-"""Where active alerts live between batches and across restarts: one Redis hash.
+"""Alert state in Redis, shared by every worker and kept across restarts.
 
-Field = fingerprint, value = the alert's state as JSON. A restarted worker, or a second
-one, picks up the same alerts. Creation uses ``HSETNX`` so two workers that see the same
-incident at once still make one alert.
+* ``<prefix>:alerts:active`` — hash: fingerprint → the pending or firing alert (JSON).
+  Creation uses ``HSETNX`` so two workers that see the same incident make one alert.
+* ``<prefix>:alerts:acks`` — hash: fingerprint → who acknowledged which alert id. Kept
+  beside the alert, so that an acknowledgement through the API never races a worker
+  saving the alert; merged in when alerts are read.
+* ``<prefix>:alerts:history`` — list of the last resolved alerts, newest first (capped).
+* ``<prefix>:silences`` — hash: silence id → silence (JSON); expired ones are removed
+  when read.
+* ``<prefix>:baseline:{<rule>}`` — hash: window key → the key's baseline (JSON);
+  ``<prefix>:baseline:{<rule>}:keys`` — sorted set of the rule's keys by last seen;
+  ``<prefix>:baseline:step`` — which baseline step was taken last (one worker per step).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from alerts.lifecycle import Alert
+from alerts.baseline import Baseline
+from alerts.lifecycle import Ack, Alert
+from alerts.silences import Silence
+
+KEY_RETENTION_SECONDS = 14 * 86400     # keys unseen this long stop being learned
 
 
 class RedisAlertStore:
-    def __init__(self, redis: Any, *, prefix: str) -> None:
+    def __init__(self, redis: Any, *, prefix: str, history: int = 500) -> None:
         self.redis = redis
         self.key = f"{prefix}:alerts:active"
+        self.acks_key = f"{prefix}:alerts:acks"
+        self.history_key = f"{prefix}:alerts:history"
+        self.silences_key = f"{prefix}:silences"
+        self.history_size = history
 
     async def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
         if not fingerprints:
             return {}
-        values = await self.redis.hmget(self.key, list(fingerprints))
-        return {fp: _load(v) for fp, v in zip(fingerprints, values, strict=True) if v}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(self.key, list(fingerprints))
+        pipe.hmget(self.acks_key, list(fingerprints))
+        values, acks = await pipe.execute()
+        return {fp: _with_ack(_load(v), a)
+                for fp, v, a in zip(fingerprints, values, acks, strict=True) if v}
 
     async def all_active(self) -> list[Alert]:
-        return [_load(v) for v in (await self.redis.hgetall(self.key)).values()]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.key)
+        pipe.hgetall(self.acks_key)
+        values, acks = await pipe.execute()
+        return [_with_ack(_load(v), acks.get(fp)) for fp, v in values.items()]
 
     async def create(self, alert: Alert) -> bool:
         """Store a new alert; False if another worker created one for it first."""
         return bool(await self.redis.hsetnx(self.key, alert.fingerprint, _dump(alert)))
 
     async def save(self, alert: Alert) -> None:
-        if alert.status == "resolved":
-            await self.redis.hdel(self.key, alert.fingerprint)
-        else:
+        if alert.status != "resolved":
             await self.redis.hset(self.key, alert.fingerprint, _dump(alert))
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hdel(self.key, alert.fingerprint)
+        pipe.hdel(self.acks_key, alert.fingerprint)
+        pipe.lpush(self.history_key, _dump(alert, keep_ack=True))
+        pipe.ltrim(self.history_key, 0, self.history_size - 1)
+        await pipe.execute()
+
+    async def drop(self, alert: Alert) -> None:
+        """Forget a pending alert whose breach ended before it fired."""
+        await self.redis.hdel(self.key, alert.fingerprint)
+
+    async def history(self, limit: int = 100) -> list[Alert]:
+        return [_load(v) for v in await self.redis.lrange(self.history_key, 0, limit - 1)]
+
+    async def acknowledge(self, alert_id: str, ack: Ack) -> Alert | None:
+        """Acknowledge the active alert ``alert_id``; None if there is no such alert."""
+        fp = alert_id.split("-", 1)[0]
+        alert = (await self.get_many([fp])).get(fp)
+        if alert is None or alert.id != alert_id:
+            return None
+        record = {"alert_id": alert_id, **dataclasses.asdict(ack)}
+        await self.redis.hset(self.acks_key, fp, json.dumps(record, ensure_ascii=False))
+        return dataclasses.replace(alert, acknowledged=ack)
+
+    async def add_silence(self, silence: Silence) -> None:
+        await self.redis.hset(self.silences_key, silence.id,
+                              json.dumps(silence.to_json(), ensure_ascii=False))
+
+    async def silences(self, now: float) -> list[Silence]:
+        """Active silences; expired ones are deleted."""
+        raw = await self.redis.hgetall(self.silences_key)
+        silences = [Silence.from_json(json.loads(v)) for v in raw.values()]
+        expired = [s.id for s in silences if s.ends_at <= now]
+        if expired:
+            await self.redis.hdel(self.silences_key, *expired)
+        return sorted((s for s in silences if s.ends_at > now), key=lambda s: s.ends_at)
+
+    async def delete_silence(self, silence_id: str) -> bool:
+        return bool(await self.redis.hdel(self.silences_key, silence_id))
 
 
-def _dump(alert: Alert) -> str:
-    return json.dumps(alert.to_state(), ensure_ascii=False)
+class RedisBaselineStore:
+    """Baselines of spike rules, the keys they are learned for, and the step lock."""
+
+    def __init__(self, redis: Any, *, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _key(self, rule: str) -> str:
+        return f"{self.prefix}:baseline:{{{rule}}}"
+
+    async def claim_step(self, step: int) -> bool:
+        """True for the one worker that takes baseline step ``step`` (a step number only
+        goes up, so a late worker does not take an old step again)."""
+        script = ("local last = tonumber(redis.call('GET', KEYS[1]) or '-1') "
+                  "if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1]) "
+                  "return 1 end return 0")
+        return bool(await self.redis.eval(script, 1, f"{self.prefix}:baseline:step", step))
+
+    async def load(self, rules: Iterable[str]) -> dict[str, dict[str, Baseline]]:
+        names = list(rules)
+        if not names:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self._key(name))
+        replies = await pipe.execute()
+        return {name: {_text(k): Baseline.from_json(json.loads(v)) for k, v in reply.items()}
+                for name, reply in zip(names, replies, strict=True)}
+
+    async def save(self, rule: str, baselines: Mapping[str, Baseline]) -> None:
+        if baselines:
+            await self.redis.hset(self._key(rule), mapping={
+                k: json.dumps(b.to_json()) for k, b in baselines.items()})
+
+    async def register(self, rule: str, keys: Iterable[str], now: float) -> None:
+        keys = list(keys)
+        if keys:
+            await self.redis.zadd(f"{self._key(rule)}:keys", dict.fromkeys(keys, now))
+
+    async def keys(self, rule: str, now: float) -> list[str]:
+        """The rule's keys seen lately; the ones not seen for two weeks are forgotten."""
+        zset = f"{self._key(rule)}:keys"
+        stale = now - KEY_RETENTION_SECONDS
+        old = [_text(k) for k in await self.redis.zrangebyscore(zset, "-inf", stale)]
+        if old:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zrem(zset, *old)
+            pipe.hdel(self._key(rule), *old)
+            await pipe.execute()
+        return [_text(k) for k in await self.redis.zrangebyscore(zset, stale, "+inf")]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _dump(alert: Alert, *, keep_ack: bool = False) -> str:
+    state = alert.to_state()
+    if not keep_ack:
+        state.pop("acknowledged")    # an active alert's lives in the acks hash
+    return json.dumps(state, ensure_ascii=False)
 
 
 def _load(value: bytes | str) -> Alert:
     return Alert.from_state(json.loads(value))
+
+
+def _with_ack(alert: Alert, raw: bytes | str | None) -> Alert:
+    if not raw:
+        return alert
+    data = json.loads(raw)
+    if data.get("alert_id") != alert.id:      # an acknowledgement of an earlier incident
+        return alert
+    return dataclasses.replace(alert, acknowledged=Ack(data["by"], data["at"],
+                                                       data.get("note", "")))

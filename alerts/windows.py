@@ -3,8 +3,10 @@
 Each dimension key has two Redis keys that share a hash tag, so one Lua script touches
 only one cluster slot:
 
-* ``<prefix>:{<key>}:b`` — a hash of time buckets: field ``<bucket>`` counts events,
-  ``<bucket>:n`` negative ones, ``<bucket>:p`` P1 ones;
+* ``<prefix>:{<key>}:b`` — a hash of time buckets: field ``<bucket>`` counts events, and
+  ``<bucket>:<m>`` the other sums (see :data:`FIELDS`): negative and P1 events, sentiment,
+  reach of negative posts, calls, calls resolved on first contact, wait seconds; a field
+  is written only when its increment is not 0;
 * ``<prefix>:{<key>}:ids`` — a sorted set of the event ids counted, scored by event time.
 
 An event is counted only if ``ZADD NX`` adds its id, in the same script as the increments:
@@ -25,15 +27,23 @@ from alerts.rules import WindowCounts
 
 NEW, DUPLICATE, LATE = 1, 0, 2
 
+# Per-bucket sums after the event count, in WindowCounts order: (field suffix, float?).
+FIELDS = (("n", False), ("p", False), ("s", True), ("r", True), ("c", False), ("f", False),
+          ("w", True))
+
 # KEYS: bucket hash, id set. ARGV: bucket_seconds, now, retention, skew, write (0/1),
-# n_spans, span_1 … span_n (seconds, ascending), then per event: id, time, negative, p1.
+# n_spans, span_1 … span_n (seconds, ascending), then per event: id, time, and the value
+# of each FIELDS entry. Totals are returned as strings: Lua numbers would be truncated.
 _RECORD = """
 local bsec, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local skew, nspans = tonumber(ARGV[4]), tonumber(ARGV[6])
+local suffixes = {'n', 'p', 's', 'r', 'c', 'f', 'w'}
+local floats = {s = true, r = true, w = true}
+local width = 2 + #suffixes
 local horizon = now - retention
 local flags = {}
 local wrote = false
-for i = 7 + nspans, #ARGV, 4 do
+for i = 7 + nspans, #ARGV, width do
   local ts = tonumber(ARGV[i + 1])
   if ts > now + skew then ts = now end
   if ts < horizon then
@@ -41,8 +51,13 @@ for i = 7 + nspans, #ARGV, 4 do
   elseif redis.call('ZADD', KEYS[2], 'NX', ts, ARGV[i]) == 1 then
     local b = tostring(math.floor(ts / bsec))
     redis.call('HINCRBY', KEYS[1], b, 1)
-    if ARGV[i + 2] == '1' then redis.call('HINCRBY', KEYS[1], b .. ':n', 1) end
-    if ARGV[i + 3] == '1' then redis.call('HINCRBY', KEYS[1], b .. ':p', 1) end
+    for j, suffix in ipairs(suffixes) do
+      local v = ARGV[i + 1 + j]
+      if v ~= '0' then
+        if floats[suffix] then redis.call('HINCRBYFLOAT', KEYS[1], b .. ':' .. suffix, v)
+        else redis.call('HINCRBY', KEYS[1], b .. ':' .. suffix, v) end
+      end
+    end
     flags[#flags + 1] = 1
     wrote = true
   else
@@ -52,7 +67,7 @@ end
 local oldest = math.floor(horizon / bsec)
 if ARGV[5] == '1' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. horizon)
-  if redis.call('HLEN', KEYS[1]) > 3 * (retention / bsec + 2) then
+  if redis.call('HLEN', KEYS[1]) > (#suffixes + 1) * (retention / bsec + 2) then
     for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
       if tonumber(string.match(field, '^%d+')) < oldest then redis.call('HDEL', KEYS[1], field) end
     end
@@ -64,28 +79,26 @@ if wrote then
 end
 local current = math.floor(now / bsec)
 local widest = math.ceil(tonumber(ARGV[6 + nspans]) / bsec)
+local per = #suffixes + 1
 local fields = {}
 for b = current - widest + 1, current do
   local s = tostring(b)
   fields[#fields + 1] = s
-  fields[#fields + 1] = s .. ':n'
-  fields[#fields + 1] = s .. ':p'
+  for _, suffix in ipairs(suffixes) do fields[#fields + 1] = s .. ':' .. suffix end
 end
 local values = redis.call('HMGET', KEYS[1], unpack(fields))
+local sums = {}
+for j = 1, per do sums[j] = 0 end
 local totals = {}
-local c, n, p, bucket = 0, 0, 0, 0
+local bucket = 0
 for s = 1, nspans do
   local need = math.ceil(tonumber(ARGV[6 + s]) / bsec)
   while bucket < need do
-    local at = #values - 3 * (bucket + 1)
-    c = c + (tonumber(values[at + 1]) or 0)
-    n = n + (tonumber(values[at + 2]) or 0)
-    p = p + (tonumber(values[at + 3]) or 0)
+    local at = #values - per * (bucket + 1)
+    for j = 1, per do sums[j] = sums[j] + (tonumber(values[at + j]) or 0) end
     bucket = bucket + 1
   end
-  totals[#totals + 1] = c
-  totals[#totals + 1] = n
-  totals[#totals + 1] = p
+  for j = 1, per do totals[#totals + 1] = tostring(sums[j]) end
 end
 return {flags, totals}
 """
@@ -104,6 +117,18 @@ class Observation:
     event_time: float
     negative: bool
     p1: bool
+    sentiment: float = 0.5
+    reach_negative: float = 0.0       # the post's reach, if it is a negative social post
+    call: bool = False
+    first_contact: bool = False
+    wait_seconds: float = 0.0
+
+    def args(self) -> list[Any]:
+        """Script arguments: id, time, then the value of each FIELDS entry."""
+        return [self.event_id, repr(self.event_time), int(self.negative), int(self.p1),
+                _num(self.sentiment), _num(self.reach_negative), int(self.call),
+                int(self.call and self.first_contact), _num(self.wait_seconds if self.call
+                                                             else 0.0)]
 
 
 @dataclass(frozen=True)
@@ -157,12 +182,25 @@ class RedisWindowStore:
         for key in keys:
             args: list[Any] = list(head)
             for o in observations[key]:
-                args += [o.event_id, repr(o.event_time), int(o.negative), int(o.p1)]
+                args += o.args()
             await self._script(keys=self.redis_keys(key), args=args, client=pipe)
         replies = await pipe.execute()
         states = {}
+        per = 1 + len(FIELDS)
         for key, (flags, totals) in zip(keys, replies, strict=True):
-            counts = {span: WindowCounts(*(int(v) for v in totals[3 * i: 3 * i + 3]))
+            counts = {span: _counts(totals[per * i: per * (i + 1)])
                       for i, span in enumerate(self.spans)}
             states[key] = KeyState(tuple(int(f) for f in flags), counts)
         return states
+
+
+def _counts(values: Sequence[bytes | str]) -> WindowCounts:
+    floats = (False, *(f for _, f in FIELDS))
+    numbers: list[Any] = [float(v) if is_float else int(float(v))
+                          for v, is_float in zip(values, floats, strict=True)]
+    return WindowCounts(*numbers)
+
+
+def _num(value: float) -> str:
+    """A float as the script sees it: exact '0' for nothing, else a short decimal."""
+    return "0" if value == 0 else f"{value:.6g}"

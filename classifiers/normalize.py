@@ -14,6 +14,8 @@ import unicodedata
 
 import opencc
 
+from classifiers.pii import drop_cut_end
+
 URL_TOKEN = "[URL]"  # noqa: S105 — a placeholder token, not a password
 
 #: Longest normalized text; the rest is dropped. The same as the longest text an event may
@@ -30,8 +32,10 @@ _RAW_FACTOR = 4
 # Replaced *before* width folding: a URL is printable ASCII, so the full-width ，！？ that
 # often follow it end it, rather than being folded into ASCII and swallowed.
 _URL = re.compile(r"(?:https?://|www\.)[\x21-\x7e]+", re.IGNORECASE)
-# C0/C1 control characters and zero-width marks; \n and \t become spaces below.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+# C0/C1 control characters and zero-width marks; \n and \t become spaces below. Lone
+# surrogates too: no text (a JSON "\ud800" escape makes one), and OpenCC cannot encode them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff"
+                      r"\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
 # One mark (not a letter, digit or CJK character — so never part of a number), with the
 # emoji variation selector or skin tone that may follow it, repeated beyond MAX_REPEAT.
@@ -75,6 +79,8 @@ def normalize(text: str, *, max_chars: int = MAX_CHARS) -> str:
     if len(text) > max_chars:
         text, truncated = text[:max_chars], True
     if truncated:
-        head, tail = text[:-_CUT_WINDOW], text[-_CUT_WINDOW:]
-        text = (head + tail.rstrip(_CUT_TAIL)).rstrip()
+        head, tail = text[:-_CUT_WINDOW], text[-_CUT_WINDOW:].rstrip(_CUT_TAIL)
+        if not tail:  # Latin text: a number or address may cross the window's start too
+            head = drop_cut_end(head)
+        text = (head + tail).rstrip()
     return text

@@ -18,11 +18,18 @@ docs/classifiers.md ("Cleaning and privacy") has the examples.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
 TOKENS = {"email": "[EMAIL]", "id_card": "[ID]", "bank_card": "[CARD]", "phone": "[PHONE]"}
+# What is left of a number or an e-mail address cut in the middle: digits with their
+# separators, then the word of address characters they belong to — within the length of the
+# longest address (RFC 5321), so that a text of one endless "word" is not dropped whole.
+_CUT_NUMBER = string.digits + "()+- "
+_CUT_WORD = string.digits + string.ascii_letters + "@._%+-"
+_CUT_LONGEST = 254
 
 # The local part may not start inside a longer run of local-part characters: the same
 # matches, but a long run of letters without "@" is scanned once, not once per letter.
@@ -35,10 +42,11 @@ _LEGACY_ID = re.compile(r"(?P<label>(?:身份证|证件)[号码是为:：\s]{0,5
                         r"(?P<number>(?<!\d)[1-9]\d{14})(?![0-9A-Za-z])")
 # A card number: one run of digits, or groups with one separator used throughout —
 # 4-4-4-4(-1..4), 4-6-5 (Amex), 6-rest (UnionPay 6-13). Mixed separators ("2024-05-01
-# 2024-05-02") or date-like groups are not a card.
+# 2024-05-02") or date-like groups are not a card. One more group is taken in, so that a
+# number next to a 19-digit card ("2024 6222 …") is seen with it: _mask_card sorts it out.
 _CARD = re.compile(
     r"(?<!\d)(?:\d{13,19}"
-    r"|\d{4}(?P<s1>[ -])\d{4}(?:(?P=s1)\d{4}){1,2}(?:(?P=s1)\d{1,4})?"
+    r"|\d{4}(?P<s1>[ -])\d{4}(?:(?P=s1)\d{4}){1,2}(?:(?P=s1)\d{1,4}){0,2}"
     r"|\d{4}(?P<s2>[ -])\d{6}(?P=s2)\d{4,5}"
     r"|\d{6}(?P<s3>[ -])\d{7,13})(?![\d])")
 _MOBILE = re.compile(r"(?<!\d)(?:\(?(?:\+|00)86\)?[ -]?|86[ -]?)?"
@@ -127,11 +135,17 @@ def mask_pii(text: str) -> Masked:
         found.append("id_card")
         return match.group("label") + TOKENS["id_card"]
 
+    def replace_card(match: re.Match[str]) -> str:
+        masked = _mask_card(match.group(0))
+        if masked != match.group(0):
+            found.append("bank_card")
+        return masked
+
     text = _EMAIL.sub(replace("email"), text)
     text = _ID_CARD.sub(replace("id_card", id_card_valid), text)
     text = _LEGACY_ID.sub(replace_legacy_id, text)
     text = _MOBILE.sub(replace("phone"), text)
-    text = _CARD.sub(replace("bank_card", _is_card), text)
+    text = _CARD.sub(replace_card, text)
     text = _LANDLINE.sub(replace("phone"), text)
     return Masked(text, tuple(found))
 
@@ -141,8 +155,40 @@ def _is_card(candidate: str) -> bool:
     return 13 <= len(digits) <= 19 and card_prefix_valid(digits) and luhn_valid(digits)
 
 
+def _mask_card(candidate: str) -> str:
+    """``candidate`` with the card number in it masked. Grouped, it may have taken in a
+    number one separator away ("6222 5212 3456 7893 3 次", "2024 6222 …"): then the
+    longest run of its groups that is a card is masked, and the rest kept."""
+    if _is_card(candidate):
+        return TOKENS["bank_card"]
+    groups = re.split(r"[ -]", candidate)
+    separator = candidate[len(groups[0]):len(groups[0]) + 1]
+    for size in range(len(groups) - 1, 0, -1):
+        for start in range(len(groups) - size + 1):
+            if _is_card("".join(groups[start:start + size])):
+                return separator.join(
+                    [*groups[:start], TOKENS["bank_card"], *groups[start + size:]])
+    return candidate
+
+
 def redact(text: str) -> str:
     """Fold full-width forms, then mask: for any text that leaves the process without
     being analysed (dead-letter raw text, string fields such as an author or a URL).
     １３８１２３４５６７８ is masked like 13812345678; nothing else is rewritten."""
     return mask_pii(unicodedata.normalize("NFKC", text)).text
+
+
+def redact_start(text: str, limit: int, *, cut: bool = False) -> str:
+    """:func:`redact` of the first ``limit`` characters of ``text``: for an excerpt whose
+    cost must not grow with the text (NFKC makes up to 18 characters of one). If ``text``
+    is longer, or ``cut`` (it is itself the start of a longer text), what is left of a
+    number or address cut at the end is dropped: masking only knows whole ones."""
+    masked = redact(text[:limit])
+    return drop_cut_end(masked) if cut or len(text) > limit else masked
+
+
+def drop_cut_end(text: str) -> str:
+    """``text``, which was cut, without what may be left at its end of a phone number, ID,
+    card or e-mail address cut there: masking only knows whole ones."""
+    keep, end = text[:-_CUT_LONGEST], text[-_CUT_LONGEST:]
+    return keep + end.rstrip(_CUT_NUMBER).rstrip(_CUT_WORD)

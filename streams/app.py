@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import faust
 import redis.asyncio as aioredis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -22,17 +23,23 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from alerts.config import Alerting, alerting_from, load_alerting
+from alerts.delivery import Dispatcher
 from alerts.engine import AlertEngine
-from alerts.rules import Rule, load_rules
+from alerts.rules import AlertConfig, Rule
+from alerts.series import RedisSeries
+from alerts.sinkconfig import SinkSpec, build_dispatcher
 from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
-from alerts.store import RedisAlertStore
+from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
 from classifiers.analyze import Analyzer
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
 from classifiers.sentiment import load_scorer
+from streams.api import AlertApi
+from streams.console import install_console
 from streams.liveness import STALLED_EXIT_CODE, StallWatch
-from streams.pipeline import Pipeline
+from streams.pipeline import Outgoing, Pipeline
 from streams.records import RawMessage
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
@@ -51,6 +58,7 @@ class Service:
     registry: CollectorRegistry
     metrics: Metrics
     stall_watch: StallWatch
+    delivery: AlertDelivery
 
 
 class FaustPublisher:
@@ -71,10 +79,50 @@ class FaustPublisher:
         return future
 
 
+class AlertDelivery:
+    """The routed sinks of a worker (chat robots, Alertmanager, webhook, stream). Their
+    HTTP session and queues live in the worker's event loop, so they start with the app;
+    alerts routed before that are held and handed over at start."""
+
+    def __init__(self, specs: Mapping[str, SinkSpec], env: Mapping[str, str], redis: Any,
+                 metrics: Metrics, clock: Callable[[], float]) -> None:
+        self.specs, self.env, self.redis, self.metrics, self.clock = (specs, env, redis,
+                                                                      metrics, clock)
+        self.dispatcher: Dispatcher | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._early: list[tuple[dict[str, Any], Sequence[str]]] = []
+
+    def notify(self, record: dict[str, Any], sinks: Sequence[str]) -> None:
+        if self.dispatcher is None:
+            self._early.append((record, sinks))
+        else:
+            self.dispatcher.dispatch(record, sinks)
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self.dispatcher = build_dispatcher(self.specs, self.env, self._session, self.redis,
+                                           self.metrics, self.clock)
+        await self.dispatcher.start()
+        for record, sinks in self._early:
+            self.dispatcher.dispatch(record, sinks)
+        self._early.clear()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop(timeout)
+        if self._session is not None:
+            await self._session.close()
+
+
 def create_service(settings: Settings, *, registry: CollectorRegistry | None = None,
-                   rules: tuple[Rule, ...] | None = None,
+                   rules: tuple[Rule, ...] | None = None, alerting: Alerting | None = None,
                    clock: Callable[[], float] = time.time) -> Service:
-    rules = rules if rules is not None else load_rules(settings.rules_file)
+    alerting = alerting if alerting is not None else load_alerting(settings.rules_file)
+    if rules is not None:
+        c = alerting.config
+        alerting = alerting_from(AlertConfig(rules, c.teams, c.routes, c.sinks, c.source,
+                                             c.lines))
+    rules = alerting.rules
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics.create(registry)
     app = faust.App(
@@ -101,17 +149,27 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
     windows = RedisWindowStore(redis, prefix=prefix, bucket_seconds=settings.bucket_seconds,
                                spans=[r.window_seconds for r in rules])
     publisher = FaustPublisher(app)
+    # Alert records go to the alerts topic the way scored records do: re-sent until
+    # Kafka confirms them (the pipeline is built below; the sink is used only after).
     sinks: list[AlertSink] = [LogSink(), TopicSink(
-        lambda key, value: _delivered(publisher.send(settings.alerts_topic, key, value)))]
+        lambda key, value: pipeline.publish([Outgoing(settings.alerts_topic, key, value)]))]
     if settings.alerts_out is not None:
         sinks.append(JsonLinesSink(settings.alerts_out))
+    delivery = AlertDelivery(alerting.sinks, settings.sink_env, redis, metrics, clock)
     engine = AlertEngine(rules, windows, RedisAlertStore(redis, prefix=prefix), sinks, metrics,
-                         update_seconds=settings.alert_update_seconds)
+                         update_seconds=settings.alert_update_seconds,
+                         baselines=RedisBaselineStore(redis, prefix=prefix),
+                         router=alerting.router, notify=delivery.notify,
+                         chat_sinks=alerting.chat_sinks,
+                         refresh_sinks=alerting.refresh_sinks,
+                         baseline_step_seconds=settings.baseline_step_seconds)
     analyzer = Analyzer(scorer=load_scorer(settings.sentiment_model),
                         policy=PriorityPolicy.load(settings.priority_file),
                         polarity=PolarityPolicy.load(settings.polarity_file))
+    series = RedisSeries(redis, prefix=prefix)
     pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=rules, windows=windows,
-                        engine=engine, publisher=publisher, metrics=metrics, clock=clock)
+                        engine=engine, publisher=publisher, metrics=metrics, clock=clock,
+                        series=series)
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
     for topic in (settings.scored_topic, settings.deadletter_topic):
@@ -120,7 +178,13 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
         for outcome in ("sent", "failed"):
             metrics.sink_deliveries.labels(sink.name, outcome)
     service = Service(app, pipeline, engine, redis, registry, metrics,
-                      StallWatch(settings.stall_seconds))
+                      StallWatch(settings.stall_seconds), delivery)
+    app.task(delivery.start)
+
+    @app.on_before_shutdown.connect
+    async def stop_delivery(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await delivery.stop()
+
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
     _add_lag_timer(service, settings)
@@ -133,10 +197,6 @@ def redis_client(url: str) -> Any:
     pipeline retries with back-off itself, and logs and counts every failure."""
     return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
                              health_check_interval=30, retry=Retry(NoBackoff(), 0))
-
-
-async def _delivered(sent: Awaitable[Awaitable[Any]]) -> None:
-    await (await sent)
 
 
 def _add_agents(service: Service, settings: Settings) -> None:
@@ -162,7 +222,7 @@ def _consumer(pipeline: Pipeline, source: str,
 def _add_timer(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
     async def reevaluate_alerts() -> None:
         try:
-            await service.engine.reevaluate(clock())
+            await service.engine.tick(clock())
         except (RedisError, OSError) as exc:
             service.metrics.redis_errors.inc()
             log.warning("alert re-evaluation failed (%s); next try in %.0f s", exc,
@@ -213,8 +273,7 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.page("/health")
-    async def health_page(web: Any, request: Any) -> Any:
+    async def health() -> tuple[dict[str, Any], bool]:
         try:
             redis_ok = bool(await service.redis.ping())
         except (RedisError, OSError):
@@ -223,11 +282,25 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
         last = service.pipeline.last_batch_at
         stalled = service.stall_watch.stalled_for(time.monotonic())
         healthy = redis_ok and stalled == 0
-        body = {
+        return {
             "status": "ok" if healthy else "degraded",
             "stalled_seconds": round(stalled, 1),
             "redis": redis_ok,
             "last_batch_age_seconds": {s: round(now - last[s], 3) if s in last else None
                                        for s in sources},
-        }
+        }, healthy
+
+    @app.page("/health")
+    async def health_page(web: Any, request: Any) -> Any:
+        body, healthy = await health()
         return web.json(body, status=200 if healthy else 503)
+
+    api = AlertApi(service.engine, clock=clock, token=settings.api_token,
+                   max_body_bytes=settings.api_max_body_bytes, health=health,
+                   series=service.pipeline.series)
+
+    def on_webserver_init(web: Any) -> None:
+        api.install(web.web_app.router)
+        install_console(web.web_app)
+
+    app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]  # Faust's hook

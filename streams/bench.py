@@ -266,8 +266,9 @@ def _latency(producer: Any, traffic: DemoTraffic, settings: Settings, alerts_out
 def _threshold(settings: Settings) -> int:
     from alerts.rules import load_rules
 
-    return int(next(r for r in load_rules(settings.rules_file)
-                    if r.name == "bench_incident").threshold)
+    rule = next(r for r in load_rules(settings.rules_file) if r.name == "bench_incident")
+    assert rule.threshold is not None  # noqa: S101 — the bench's own rule is a threshold rule
+    return int(rule.threshold)
 
 
 def _first_alerts(path: Path) -> dict[str, float]:

@@ -122,15 +122,16 @@ def _settings(**overrides: object) -> Settings:
 def _worker(args: argparse.Namespace) -> int:
     import faust
 
-    from alerts.rules import load_rules
+    from alerts.config import load_alerting
     from streams.app import create_service
     from streams.topics import ensure_topics
 
     overrides = {"alerts_out": args.alerts_out} if args.alerts_out else {}
     settings = _settings(**overrides)
-    rules = load_rules(settings.rules_file)  # an invalid file stops us before anything starts
+    # An invalid file stops us before anything starts.
+    alerting = load_alerting(settings.rules_file)
     ensure_topics(settings)
-    service = create_service(settings, rules=rules)
+    service = create_service(settings, alerting=alerting)
     log.info("worker: broker %s, redis %s, http://%s:%d/metrics", settings.broker_url,
              _redact(settings.redis_url), settings.web_host, settings.web_port)
     worker = faust.Worker(service.app, loglevel=settings.log_level, quiet=True)
@@ -279,10 +280,19 @@ def _classification(analyzer: Analyzer, text: Any, channel: str | None) -> dict[
 
 
 def _rules_check(args: argparse.Namespace) -> int:
-    from alerts.rules import load_rules
+    from alerts.config import load_alerting
+    from alerts.routing import describe
 
-    rules = load_rules(args.file)
+    alerting = load_alerting(args.file)
+    rules = alerting.rules
     print(f"{args.file}: {len(rules)} rules OK ({', '.join(r.name for r in rules)})")
+    print(f"sinks: {', '.join(f'{n} ({s.type})' for n, s in alerting.sinks.items()) or 'none'}")
+    for line in describe(alerting.router):
+        print(f"route: {line}")
+    env = os.environ
+    unset = sorted({v for s in alerting.sinks.values() for v in s.env_vars if not env.get(v)})
+    if unset:
+        print(f"not set here (those sinks would be disabled): {', '.join(unset)}")
     return 0
 
 

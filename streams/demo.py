@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -120,10 +121,14 @@ class DemoPlan:
 class DemoTraffic:
     """Generates (source, key, value) messages for a span of demo time."""
 
-    def __init__(self, plan: DemoPlan | None = None, seed: int = 7) -> None:
+    def __init__(self, plan: DemoPlan | None = None, seed: int = 7,
+                 run: str | None = None) -> None:
         self.plan = plan or DemoPlan()
         self.rng = random.Random(seed)
         self.sequence = 0
+        # Ids carry a token of this run: two runs (or two generators with the same seed)
+        # make distinct events, as real sources do, rather than replays of each other.
+        self.run = run if run is not None else secrets.token_hex(3)
 
     def between(self, elapsed_from: float, elapsed_to: float,
                 now: float) -> Iterator[tuple[str, bytes, bytes]]:
@@ -195,7 +200,7 @@ class DemoTraffic:
 
     def _next_id(self, prefix: str) -> str:
         self.sequence += 1
-        return f"{prefix}-{self.sequence:07d}"
+        return f"{prefix}-{self.run}-{self.sequence:07d}"
 
     def _complaint(self, text: str, now: float, channel: str) -> dict[str, Any]:
         return {"id": self._next_id("c"), "customer_id": f"u{self.rng.randint(1, 5000)}",

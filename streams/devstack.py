@@ -86,7 +86,8 @@ class DevStack:
         """Serve until ``exit_after`` seconds pass, Ctrl-C, or the worker dies."""
         if self.settings is None or self.worker is None:
             raise StackError("DevStack.run() needs a started stack: use it in a with block")
-        print(f"vocwatch is running — broker {self.settings.broker_url}, "
+        print(f"vocwatch is running — console {self.base_url}/console, "
+              f"broker {self.settings.broker_url}, "
               f"metrics {self.base_url}/metrics, health {self.base_url}/health"
               + (f", alerts → {self.alerts_out}" if self.alerts_out else ""), flush=True)
         stop = threading.Event()

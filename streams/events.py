@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from classifiers.pii import redact
+from classifiers.pii import redact, redact_start
 from classifiers.priority import Signals
 from vocwatch.errors import InvalidEvent
 
@@ -110,7 +110,7 @@ class _Fields:
         if len(value) > max_len:
             raise InvalidEvent("too_long", f"field {name!r} has {len(value)} characters, "
                                f"limit {max_len}", field=name)
-        return value
+        return _text(name, value)
 
     def dimension(self, name: str) -> str | None:
         """An optional free-text dimension (product, region): it becomes part of window
@@ -130,12 +130,12 @@ class _Fields:
         if not value.strip() or len(value) > MAX_ID:
             raise InvalidEvent("invalid_value", f"field {name!r} must have 1 to {MAX_ID} "
                                "characters", field=name)
-        return value
+        return _text(name, value)
 
     def enum(self, name: str, allowed: tuple[str, ...]) -> str:
         value = self.string(name)
         if value not in allowed:
-            raise InvalidEvent("unknown_enum", f"field {name!r} is {value[:40]!r}; expected one "
+            raise InvalidEvent("unknown_enum", f"field {name!r} is {_quoted(value)}; expected one "
                                f"of {', '.join(allowed)}", field=name)
         return str(value)
 
@@ -179,7 +179,7 @@ def parse_time(name: str, value: Any) -> float:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidEvent("invalid_time", f"field {name!r} is {value[:40]!r}, not "
+            raise InvalidEvent("invalid_time", f"field {name!r} is {_quoted(value)}, not "
                                "ISO-8601", field=name) from None
         if parsed.tzinfo is None:
             raise InvalidEvent("invalid_time", f"field {name!r} has no UTC offset "
@@ -190,6 +190,23 @@ def parse_time(name: str, value: Any) -> float:
     if not MIN_TIME <= seconds < MAX_TIME:  # also false for NaN
         raise InvalidEvent("invalid_time", f"field {name!r} is outside 2000–2100", field=name)
     return seconds
+
+
+def _quoted(value: str) -> str:
+    """The start of a bad value, for a detail: masked before it is cut to 40 characters, so
+    that no part of a phone number or address cut there escapes the masking."""
+    return repr(redact_start(value, 40, cut=len(value) > 40))
+
+
+def _text(name: str, value: str) -> str:
+    """``value``, if it is text: a JSON escape can spell a lone surrogate ("\\ud800"), which
+    no UTF-8 encoder accepts, so the event could be neither analysed nor published."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidEvent("invalid_value", f"field {name!r} has a lone surrogate (an unpaired "
+                           f"\\u escape) at character {exc.start}", field=name) from None
+    return value
 
 
 def _wrong_type(name: str, expected: str, value: Any) -> InvalidEvent:

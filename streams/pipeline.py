@@ -20,8 +20,10 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from redis.exceptions import RedisError
 
 from alerts.engine import AlertEngine
+from alerts.explain import content_terms
 from alerts.lifecycle import SAMPLE_CHARS, Sample
 from alerts.rules import Rule, parse_window_key, window_key
+from alerts.series import Point, RedisSeries
 from alerts.windows import DUPLICATE, LATE, KeyState, Observation, RedisWindowStore
 from classifiers.analyze import Analysis, Analyzer
 from streams.events import Event, decode
@@ -69,7 +71,8 @@ class _Keyed:
 class Pipeline:
     def __init__(self, *, settings: Settings, analyzer: Analyzer, rules: Sequence[Rule],
                  windows: RedisWindowStore, engine: AlertEngine, publisher: Publisher,
-                 metrics: Metrics, clock: Callable[[], float] = time.time) -> None:
+                 metrics: Metrics, clock: Callable[[], float] = time.time,
+                 series: RedisSeries | None = None) -> None:
         self.settings = settings
         self.analyzer = analyzer
         self.rules = list(rules)
@@ -78,6 +81,7 @@ class Pipeline:
         self.publisher = publisher
         self.metrics = metrics
         self.clock = clock
+        self.series = series
         self.last_batch_at: dict[str, float] = {}   # source → when its last batch finished
         # (topic, partition) → offset after the last message processed: for consumer lag
         self.next_offsets: dict[tuple[str, int], int] = {}
@@ -106,7 +110,7 @@ class Pipeline:
                                            f"{type(exc).__name__} in batch")
                          for message, _, _ in scored]
             outcome.dead_lettered += len(scored)
-        await self._publish(outgoing)
+        await self.publish(outgoing)
         self._advance_offsets(messages)
         self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
         self.last_batch_at[source] = self.clock()
@@ -149,10 +153,16 @@ class Pipeline:
             keyed.observations, now))
         if scored:
             flags = states[window_key({"source": source})].flags
-            self._count_events(source, scored, flags, now, outcome)
+            new = self._count_events(source, scored, flags, now, outcome)
+            if self.series is not None and new:
+                series = self.series
+                points, posts = _series_points(new)
+                await self._retry("series update", lambda: series.add(points, posts))
         self._window_gauges(states)
+        for key, key_samples in keyed.samples.items():
+            self.engine.activity.add_samples(key, key_samples)
         alerts = await self._retry("alert update", lambda: self.engine.on_batch(
-            keyed.touched, states, keyed.samples, now))
+            keyed.touched, states, now))
         outcome.valid = len(scored)
         outcome.alerts = len(alerts)
         for alert in alerts:
@@ -165,7 +175,7 @@ class Pipeline:
         """Window values per channel × category (bounded label sets) for dashboards."""
         for key, state in states.items():
             dims = parse_window_key(key)
-            if dims.keys() != {"channel", "category"}:
+            if dims.keys() != {"channel", "category"} or "|" in key:
                 continue
             for span, counts in state.totals.items():
                 labels = (dims["channel"], dims["category"], f"{span}s")
@@ -175,12 +185,15 @@ class Pipeline:
 
     def _keyed(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]) -> _Keyed:
         keyed = _Keyed()
+        activity = self.engine.activity
         for _, event, analysis in scored:
-            observation = Observation(event.id, event.event_time, analysis.negative,
-                                      analysis.priority.level == "P1")
-            sample = Sample(event.id, analysis.text[:SAMPLE_CHARS], analysis.priority.level,
-                            event.event_time, analysis.negative)
+            observation = _observation(event, analysis)
             dims = event.dimensions()
+            sample = Sample(event.id, analysis.text[:SAMPLE_CHARS], analysis.priority.level,
+                            event.event_time, analysis.negative, event.source,
+                            dims.get("platform", event.channel))
+            terms = content_terms(analysis.tokens)
+            activity.add_event(terms, event.event_time)
             categories = [c.code for c in analysis.categories]
             # Every event counts in its source's key: that is where duplicates are detected.
             keys: dict[str, list[str]] = {window_key({"source": event.source}): []}
@@ -193,15 +206,19 @@ class Pipeline:
                                         event.event_time)
                 if rule_names:
                     keyed.samples[key].append(sample)
+                    activity.add(key, terms, event.event_time)
                 for name in rule_names:
                     keyed.touched[name].add(key)
         return keyed
 
     def _count_events(self, source: str, scored: Sequence[tuple[RawMessage, Event, Analysis]],
-                      flags: Sequence[int], now: float, outcome: BatchOutcome) -> None:
+                      flags: Sequence[int], now: float, outcome: BatchOutcome
+                      ) -> list[tuple[Event, Analysis]]:
         """Metrics for the events counted for the first time. Replays count only as
         duplicates, events older than the longest window only as late: every received
-        message is exactly one of valid, duplicate, late or dead-lettered."""
+        message is exactly one of valid, duplicate, late or dead-lettered. Returns the
+        events counted for the first time."""
+        new = []
         for (_, event, analysis), flag in zip(scored, flags, strict=True):
             if flag == DUPLICATE:
                 outcome.duplicates += 1
@@ -212,6 +229,7 @@ class Pipeline:
                 self.metrics.events_late.labels(source).inc()
                 continue
             outcome.new += 1
+            new.append((event, analysis))
             self.metrics.events_valid.labels(source).inc()
             self.metrics.sentiment.labels(source).observe(analysis.sentiment)
             self.metrics.events_scored.labels(source, analysis.category,
@@ -219,6 +237,7 @@ class Pipeline:
             self.metrics.latency.labels(source, "scored").observe(
                 max(0.0, now - event.event_time))
             self._source_metrics(event, analysis)
+        return new
 
     def _source_metrics(self, event: Event, analysis: Analysis) -> None:
         """What dashboards need beyond counts: call outcomes, social reach, products and
@@ -255,7 +274,7 @@ class Pipeline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
 
-    async def _publish(self, outgoing: Sequence[Outgoing]) -> None:
+    async def publish(self, outgoing: Sequence[Outgoing]) -> None:
         """Send every record of the batch and wait until each is delivered, re-sending the
         ones that failed with back-off: the batch is acknowledged only after this returns.
         A re-send may duplicate a record; consumers deduplicate by key (at-least-once)."""
@@ -280,6 +299,38 @@ class Pipeline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
             pending = failed
+
+
+def _series_points(new: Sequence[tuple[Event, Analysis]]
+                   ) -> tuple[list[Point], list[dict[str, Any]]]:
+    """The console's minute series: every new event by its top category, social posts by
+    platform too; and the negative posts with their reach (masked text only)."""
+    points, posts = [], []
+    for event, analysis in new:
+        minute = int(event.event_time // 60)
+        points.append(Point("category", analysis.category, minute, analysis.negative))
+        if event.source == "social":
+            platform, reach = event.fields["platform"], float(event.signals.reach)
+            points.append(Point("platform", platform, minute, analysis.negative, reach))
+            if analysis.negative:
+                posts.append({"id": event.id, "platform": platform, "reach": reach,
+                              "text": analysis.text[:SAMPLE_CHARS],
+                              "sentiment": analysis.sentiment,
+                              "priority": analysis.priority.level, "time": event.event_time})
+    return points, posts
+
+
+def _observation(event: Event, analysis: Analysis) -> Observation:
+    """What the windows count of one event."""
+    signals = event.signals
+    return Observation(
+        event.id, event.event_time, analysis.negative, analysis.priority.level == "P1",
+        sentiment=analysis.sentiment,
+        reach_negative=float(signals.reach) if analysis.negative and event.source == "social"
+        else 0.0,
+        call=event.source == "call",
+        first_contact=bool(signals.resolved_first_contact),
+        wait_seconds=float(signals.wait_seconds or 0.0))
 
 
 def _bounded(value: str | None, known: Sequence[str]) -> str:

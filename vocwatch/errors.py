@@ -55,3 +55,19 @@ class InvalidEvent(VocwatchError):
 
 class StackError(VocwatchError):
     """An embedded or external server (broker, Redis) could not be started or reached."""
+
+
+class DeliveryError(VocwatchError):
+    """An alert sink did not take a message (HTTP status, timeout, or a vendor error code).
+
+    ``retryable`` says whether sending again may succeed; ``retry_after`` is the wait in
+    seconds the receiver asked for, if any; ``rate_limited`` marks a vendor's rate limit,
+    which also pauses the sink's budget for ``retry_after`` seconds.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited

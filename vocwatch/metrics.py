@@ -46,6 +46,7 @@ class Metrics:
     events_by_product: Counter
     events_by_region: Counter
     sink_deliveries: Counter
+    sink_queue_depth: Gauge
     consumer_lag: Gauge
     stalled: Gauge
 
@@ -126,6 +127,9 @@ class Metrics:
             sink_deliveries=counter(
                 "sink_deliveries", "Alert records handed to a sink, by outcome.",
                 ("sink", "outcome")),
+            sink_queue_depth=gauge(
+                "sink_queue_depth", "Alert records waiting to be delivered to a sink.",
+                ("sink",)),
             consumer_lag=gauge(
                 "consumer_lag_messages", "Input messages not yet processed by this worker, "
                 "summed over its partitions of the topic.", ("topic",)),

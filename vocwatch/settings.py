@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vocwatch.errors import ConfigError
 
 PREFIX = "VOCWATCH_"
+SINK_PREFIX = "VOCWATCH_SINK_"   # sink URLs and secrets, named by the rules file's sinks
 SENTIMENT_MODELS = ("vocwatch-linear", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
@@ -54,6 +55,11 @@ class Settings:
     retry_max_seconds: float = 30.0
     data_dir: Path = Path(tempfile.gettempdir()) / "vocwatch-data"
     log_level: str = "info"
+    baseline_step_seconds: float = 60.0
+    api_token: str = field(default="", repr=False)
+    api_max_body_bytes: int = 64 * 1024
+    # VOCWATCH_SINK_* variables: robot URLs (which hold their keys) and signing secrets.
+    sink_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     # --- derived names -------------------------------------------------------------
     @property
@@ -103,8 +109,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Read the ``VOCWATCH_*`` variables; unknown ones are an error, not a silent typo."""
         values: dict[str, Any] = {}
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "sink_env"}
+        sink_env = {}
         for name, raw in environ.items():
+            if name.startswith(SINK_PREFIX):
+                sink_env[name] = raw
+                continue
             if not name.startswith(PREFIX):
                 continue
             field_name = name[len(PREFIX):].lower()
@@ -112,6 +122,7 @@ class Settings:
                 known = ", ".join(PREFIX + f.upper() for f in sorted(fields))
                 raise ConfigError(f"unknown variable; known ones are {known}", source=name)
             values[field_name] = _parse(name, raw, ENVIRONMENT[field_name][0])
+        values["sink_env"] = sink_env
         values.update(overrides)
         settings = cls(**values)
         settings.validate()
@@ -120,7 +131,8 @@ class Settings:
     def validate(self) -> None:
         positive = ("partitions", "batch_size", "batch_seconds", "bucket_seconds",
                     "max_message_bytes", "alert_update_seconds",
-                    "evaluation_seconds", "retry_max_seconds", "stall_seconds")
+                    "evaluation_seconds", "retry_max_seconds", "stall_seconds",
+                    "baseline_step_seconds", "api_max_body_bytes")
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
@@ -170,7 +182,7 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "app_id": (str, "Faust application id, also the Kafka consumer group"),
     "topic_prefix": (str, "prefix of every topic name"),
     "partitions": (int, "partitions of the topics vocwatch creates"),
-    "web_host": (str, "address of the HTTP server (/metrics, /health)"),
+    "web_host": (str, "address of the HTTP server (/metrics, /health, the API and console)"),
     "web_port": (int, "port of the HTTP server"),
     "rules_file": (Path, "alert rules (YAML); the packaged alerts/rules.yaml by default"),
     "priority_file": (Path, "priority policy (YAML): category severities, escalation and "
@@ -190,10 +202,16 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "bucket_seconds": (int, "granularity of the sliding windows in Redis"),
     "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),
     "alert_update_seconds": (float, "least time between two updates of one firing alert"),
-    "evaluation_seconds": (float, "how often firing alerts are re-evaluated to resolve them"),
+    "evaluation_seconds": (float, "how often active alerts are re-evaluated (to fire after "
+                                  "for:, remind and resolve) and silences reloaded"),
     "stall_seconds": (float, "input waiting and no offset moved for this long: /health turns "
                              "red and the worker exits (code 3) to be restarted"),
     "retry_max_seconds": (float, "longest back-off between retries (Redis commands, Kafka sends)"),
+    "baseline_step_seconds": (float, "how often spike rules' baselines learn from their "
+                                     "windows (one worker takes each step)"),
+    "api_token": (str, "bearer token the HTTP API (/api/…) and the console require; no "
+                       "token needed when unset. Never logged"),
+    "api_max_body_bytes": (int, "larger HTTP API request bodies are refused (413)"),
     "data_dir": (Path, "Faust's local data directory"),
     "log_level": (str, "debug, info, warning or error"),
 }

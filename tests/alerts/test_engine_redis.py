@@ -47,11 +47,14 @@ def make_engine(client: aioredis.Redis, prefix: str, sink: Any,
                        update_seconds=30)
 
 
-async def feed(engine: AlertEngine, ids: range, now: float) -> list[Any]:
+async def feed(engine: AlertEngine, ids: range, now: float, key: str = KEY,
+               rule: str = "burst") -> list[Any]:
     observations = [Observation(f"e{i}", now - 1, True, False) for i in ids]
-    samples = [Sample(f"e{i}", f"快递{i}天没到 电话[PHONE]", "P2", now - 1) for i in ids]
-    states = await engine.windows.record({KEY: observations}, now)
-    return await engine.on_batch({"burst": [KEY]}, states, {KEY: samples}, now)
+    samples = [Sample(f"e{i}", f"快递{i}天没到 电话[PHONE]", "P2", now - 1, True, "complaint",
+                      "app") for i in ids]
+    states = await engine.windows.record({key: observations}, now)
+    engine.activity.add_samples(key, samples)
+    return await engine.on_batch({rule: [key]}, states, now)
 
 
 async def test_incident_fires_updates_and_resolves_as_one_alert(
@@ -75,10 +78,13 @@ async def test_incident_fires_updates_and_resolves_as_one_alert(
     ids = {r["id"] for r in sink.records}
     assert len(ids) == 1, "one incident must be one alert"
     assert [r["status"] for r in sink.records] == ["firing", "firing", "resolved"]
+    assert [r["notification"] for r in sink.records] == ["new", "update", "resolved"]
     first = sink.records[0]
     assert first["key"] == {"channel": "app", "category": "logistics"}
     assert first["count"] == 6 and first["threshold"] == 5
-    assert len(first["samples"]) == 3 and all("[PHONE]" in s for s in first["samples"])
+    assert len(first["samples"]) == 3
+    assert all("[PHONE]" in s["text"] for s in first["samples"])
+    assert first["channels"] == ["app"] and first["severity"] == 1.2
     assert sink.records[1]["count"] == 9 and sink.records[1]["sequence"] == 1
     assert await RedisAlertStore(client, prefix=unique).all_active() == []
     assert registry.get_sample_value(
@@ -119,7 +125,7 @@ async def test_two_workers_seeing_one_incident_make_one_alert(
         states = await windows.record(
             {KEY: [Observation(f"e{i}", NOW, True, False) for i in range(6)]}, NOW)
         for engine in engines:
-            await engine.on_batch({"burst": [KEY]}, states, {}, NOW)
+            await engine.on_batch({"burst": [KEY]}, states, NOW)
         assert len({r["id"] for r in sink.records}) == 1
         assert len(await engines[1].store.all_active()) == 1
     finally:

@@ -159,13 +159,14 @@ def test_alerts_doc_rules_example_is_the_packaged_default() -> None:
 
 
 def test_alert_record_example_has_the_record_fields() -> None:
+    # tests/docs/test_alerts_doc.py also compares every nested field and every value.
     examples = [json.loads(b.body) for b in blocks_with(DOCS / "alerts.md", "json")]
     assert len(examples) == 1
     alert = Alert(id="f-1", fingerprint="f", rule="r", description="", priority="P2",
                   status="firing", key="channel=app", window_seconds=300, window_start=0.0,
-                  window_end=1.0, measure="count", value=1.0, threshold=1.0, min_count=1,
-                  counts=WindowCounts(1, 0, 0), samples=(), first_seen=1.0, last_seen=1.0,
-                  updated_at=1.0)
+                  window_end=1.0, measure="count", value=1.0, threshold=1.0, expected=None,
+                  deviation=None, severity=1.0, min_count=1, counts=WindowCounts(1, 0, 0),
+                  first_seen=1.0, last_seen=1.0, updated_at=1.0)
     record = alert.to_record()
     assert set(examples[0]) == set(record)
     assert set(examples[0]["window"]) == set(record["window"])

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,13 +23,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from streams import embedded
+from tests import support
+from tests.support import HttpReceiver, start_alertmanager
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+ALERTMANAGER = support.ALERTMANAGER
 INSTALL = "apt-get install prometheus prometheus-alertmanager"
 PLATFORM = {"job": "vocwatch", "team": "platform"}
 
@@ -51,26 +50,8 @@ ALERTS: dict[str, dict[str, str]] = {
 INHIBITED = {"its_redis", "lag"}
 
 
-class Webhook:
-    """A local HTTP server that keeps every notification Alertmanager posts: (path, body)."""
-
-    def __init__(self) -> None:
-        received: list[tuple[str, dict[str, Any]]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                received.append((self.path, json.loads(self.rfile.read(length))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+class Webhook(HttpReceiver):
+    """Keeps every notification Alertmanager posts: (path, body)."""
 
     def delivered(self) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
         """(receiver path, labels) of every alert notified as firing."""
@@ -105,24 +86,12 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     if not os.access(ALERTMANAGER, os.X_OK):
         pytest.fail(f"{ALERTMANAGER} is not installed; this test needs it: {INSTALL}")
     tmp = tmp_path_factory.mktemp("alertmanager")
-    webhook = Webhook()
-    webhook.thread.start()
+    webhook = Webhook().__enter__()
     config = tmp / "alertmanager.yml"
     config.write_text(yaml.safe_dump(_test_config(webhook.url)), encoding="utf-8")
-    port = embedded.free_port()
-    url = f"http://127.0.0.1:{port}"
-
-    def ready(host: str, port: int) -> bool:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as reply:  # noqa: S310
-            return bool(reply.status == 200)
-
-    server = embedded.ChildServer(
-        "alertmanager",
-        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        "127.0.0.1", port, ready)
+    server = start_alertmanager(config, tmp)
+    url = f"http://127.0.0.1:{server.port}"
     try:
-        server.start(timeout=20)
         now = datetime.now(UTC).isoformat()
         body = json.dumps([{"labels": labels, "annotations": {"summary": name},
                             "startsAt": now} for name, labels in ALERTS.items()]).encode()
@@ -134,8 +103,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         yield url, webhook
     finally:
         server.stop()
-        webhook.server.shutdown()
-        webhook.server.server_close()
+        webhook.__exit__()
 
 
 def _by_name(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -146,9 +114,15 @@ def _by_name(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_a_down_worker_inhibits_its_own_alerts_and_the_deployment_lag(
         alertmanager: tuple[str, Webhook]) -> None:
     url, _ = alertmanager
-    alerts = _by_name(_get(f"{url}/api/v2/alerts"))
+    # Alertmanager marks inhibited alerts a moment after it receives them: poll briefly.
+    deadline = time.monotonic() + 10
+    while True:
+        alerts = _by_name(_get(f"{url}/api/v2/alerts"))
+        suppressed = {name for name, alert in alerts.items() if alert["status"]["inhibitedBy"]}
+        if suppressed == INHIBITED or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert set(alerts) == set(ALERTS)
-    suppressed = {name for name, alert in alerts.items() if alert["status"]["inhibitedBy"]}
     assert suppressed == INHIBITED
     assert {alerts[name]["status"]["state"] for name in INHIBITED} == {"suppressed"}
 

@@ -24,7 +24,7 @@ from kafka import KafkaProducer
 from alerts.rules import window_key
 from alerts.windows import RedisWindowStore
 from streams import embedded
-from tests.support import read_topic, values
+from tests.support import HttpReceiver, read_topic, values, worker_env
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ RULES = """
 rules:
   - name: burst
     key: [channel, category]
-    window: 5m
+    window: 30s
     measure: negative_count
     threshold: 20
     min_count: 20
@@ -45,6 +45,15 @@ rules:
     measure: count
     threshold: 1000000
     priority: P3
+teams:
+  客服主管: {sinks: [hook]}
+  技术支持: {sinks: [hook]}
+routes:
+  - match: {category: [technical]}
+    team: 技术支持
+  - team: 客服主管
+sinks:
+  hook: {type: webhook, url_env: VOCWATCH_SINK_HOOK_URL}
 """
 PHONE = re.compile(r"1[3-9]\d{9}")
 
@@ -56,6 +65,15 @@ class Worker:
     log: Path
     base_url: str
     producer: KafkaProducer
+    hook: HttpReceiver
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 (loopback)
+            self.base_url + path, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer e2e-token"})
+        with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310
+            return json.load(reply)
 
     def send(self, source: str, event: dict[str, Any] | bytes) -> Any:
         value = event if isinstance(event, bytes) else json.dumps(
@@ -86,23 +104,12 @@ class Worker:
 def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     tmp = tmp_path_factory.mktemp("worker")
-    rules = tmp / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    app_id = f"e2e{uuid.uuid4().hex[:8]}"
-    port = embedded.free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")},
-        "VOCWATCH_BROKER_URL": f"kafka://{broker_server.host}:{broker_server.port}",
-        "VOCWATCH_REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}/0",
-        "VOCWATCH_APP_ID": app_id,
-        "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
-        "VOCWATCH_WEB_PORT": str(port),
-        "VOCWATCH_RULES_FILE": str(rules),
-        "VOCWATCH_ALERTS_OUT": str(tmp / "alerts.jsonl"),
-        "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
-        "VOCWATCH_EVALUATION_SECONDS": "1",
-        "VOCWATCH_DATA_DIR": str(tmp / "data"),
-    }
+    env = worker_env(broker_server, redis_server, tmp, RULES, name="e2e",
+                     VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
+                     VOCWATCH_API_TOKEN="e2e-token")
+    port = int(env["VOCWATCH_WEB_PORT"])
+    hook = HttpReceiver().__enter__()
+    env["VOCWATCH_SINK_HOOK_URL"] = hook.url + "/hook"
     settings = Settings.from_env(env)
     log = tmp / "worker.log"
     process = embedded.start_worker(env, log)
@@ -111,8 +118,9 @@ def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServ
     try:
         embedded.wait_until(lambda: _healthy(base_url), timeout=90, what="worker /health",
                             process=process)
-        yield Worker(settings, tmp / "alerts.jsonl", log, base_url, producer)
+        yield Worker(settings, tmp / "alerts.jsonl", log, base_url, producer, hook)
     finally:
+        hook.__exit__()
         producer.close()
         embedded.stop_process(process)
         sys.stdout.write(log.read_text(errors="replace")[-4000:])
@@ -272,13 +280,37 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
     assert alert["status"] == "firing" and alert["count"] >= 20
     assert alert["window"]["start"] < alert["window"]["end"]
     assert 1 <= len(alert["samples"]) <= 3
-    assert not any(PHONE.search(s) for s in alert["samples"])
+    assert not any(PHONE.search(s["text"]) for s in alert["samples"])
 
     published = values(read_topic(
         worker.settings.bootstrap_servers, worker.settings.alerts_topic,
         until=lambda rs: any(json.loads(r.value)["id"] == alert["id"] for r in rs)))
     assert any(a["id"] == alert["id"] for a in published)
     assert worker.metric("vocwatch_alerts_total", 'rule="burst",status="firing"') >= 1
+    assert alert["route"] == {"team": "客服主管", "sinks": ["hook"]}
+    assert alert["channels"] == ["email"] and alert["severity"] >= 1
+    assert {t["term"] for t in alert["terms"]} & {"快递", "丢件", "包裹", "物流"}
+
+    # The API lists it; a supervisor acknowledges it there.
+    listed = [a for a in worker.api("GET", "/api/alerts")["alerts"] if a["id"] == alert["id"]]
+    assert [a["status"] for a in listed] == ["firing"]
+    acked = worker.api("POST", f"/api/alerts/{alert['id']}/ack", {"by": "张三"})
+    assert acked["acknowledged"]["by"] == "张三"
+
+    # The routed webhook hears the news; once the burst is over the alert resolves.
+    eventually(lambda: any(a["status"] == "resolved" for a in worker.alerts()
+                           if a["id"] == alert["id"]), timeout=60, what="the alert resolves")
+    eventually(lambda: _hook_statuses(worker, alert["id"])[-1:] == ["resolved"], timeout=15,
+               what="the webhook hears the resolution")
+    assert _hook_statuses(worker, alert["id"])[0] == "firing"
+    assert len({a["id"] for a in worker.alerts() if a["key"] == key}) == 1
+    resolved = worker.api("GET", "/api/alerts?status=resolved")["alerts"]
+    assert [a["acknowledged"]["by"] for a in resolved if a["id"] == alert["id"]] == ["张三"]
+
+
+def _hook_statuses(worker: Worker, alert_id: str) -> list[str]:
+    return [a["status"] for path, body in worker.hook.received if path == "/hook"
+            for a in body["alerts"] if a["id"] == alert_id]
 
 
 def test_metrics_and_health_are_served(worker: Worker) -> None:

@@ -32,7 +32,14 @@ def run(traffic: DemoTraffic, seconds: int, tick: float = 1.0) -> list[Message]:
 
 
 def test_same_seed_same_traffic() -> None:
-    assert run(DemoTraffic(seed=11), 90) == run(DemoTraffic(seed=11), 90)
+    assert run(DemoTraffic(seed=11, run="r1"), 90) == run(DemoTraffic(seed=11, run="r1"), 90)
+
+
+def test_two_generators_make_distinct_event_ids() -> None:
+    # Same seed, same texts, but each run's events are new events, not replays.
+    first, second = run(DemoTraffic(seed=11), 30), run(DemoTraffic(seed=11), 30)
+    ids = [{key for _, _, key, _ in messages if key != b"broken"} for messages in (first, second)]
+    assert ids[0] and not ids[0] & ids[1]
 
 
 def test_different_seed_different_traffic() -> None:
@@ -40,7 +47,7 @@ def test_different_seed_different_traffic() -> None:
 
 
 def test_default_seed_is_fixed() -> None:
-    assert run(DemoTraffic(), 20) == run(DemoTraffic(seed=7), 20)
+    assert run(DemoTraffic(run="r"), 20) == run(DemoTraffic(seed=7, run="r"), 20)
 
 
 def _incident_complaints(messages: list[Message], channel: str) -> Counter[str]:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.engine import AlertEngine
 from alerts.rules import parse_rules
+from alerts.series import RedisSeries
 from alerts.store import RedisAlertStore
 from alerts.windows import RedisWindowStore
 from classifiers.analyze import Analyzer
@@ -57,7 +58,8 @@ def build(client: aioredis.Redis, prefix: str, analyzer: Analyzer,
                          metrics, update_seconds=30)
     publisher = MemoryPublisher()
     pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=RULES, windows=windows,
-                        engine=engine, publisher=publisher, metrics=metrics, clock=lambda: NOW)
+                        engine=engine, publisher=publisher, metrics=metrics, clock=lambda: NOW,
+                        series=RedisSeries(client, prefix=prefix))
     return pipeline, publisher, sink
 
 
@@ -121,6 +123,10 @@ async def test_replayed_events_do_not_count_twice_or_realert(
                                      {"source": "complaint"}) == 12
     assert registry.get_sample_value("vocwatch_events_duplicate_total",
                                      {"source": "complaint"}) == 12
+    # The console's minute series counted each event once too.
+    assert pipeline.series is not None
+    series = await pipeline.series.read("category", NOW - 120, NOW)
+    assert sum(t.count for t in series["logistics"].values()) == 12
 
 
 async def test_normal_traffic_raises_no_alert(

@@ -26,7 +26,20 @@ def test_other_variables_are_ignored() -> None:
 
 
 def test_every_field_has_a_variable() -> None:
-    assert set(ENVIRONMENT) == {f.name for f in dataclasses.fields(Settings)}
+    # sink_env gathers the VOCWATCH_SINK_* variables the rules file names.
+    assert set(ENVIRONMENT) == {f.name for f in dataclasses.fields(Settings)} - {"sink_env"}
+
+
+def test_sink_variables_are_gathered_and_secrets_stay_out_of_repr() -> None:
+    env = {"VOCWATCH_SINK_WECOM_SUPPORT_URL": "https://qyapi.example/send?key=SECRETKEY",
+           "VOCWATCH_SINK_DINGTALK_TECH_SECRET": "SECsecret", "VOCWATCH_API_TOKEN": "tok123",
+           "VOCWATCH_API_MAX_BODY_BYTES": "1000", "VOCWATCH_BASELINE_STEP_SECONDS": "30"}
+    settings = Settings.from_env(env)
+    assert settings.sink_env == {k: v for k, v in env.items() if "_SINK_" in k}
+    assert (settings.api_token, settings.api_max_body_bytes) == ("tok123", 1000)
+    assert settings.baseline_step_seconds == 30.0
+    for secret in ("SECRETKEY", "SECsecret", "tok123"):
+        assert secret not in repr(settings)
 
 
 def test_from_env_parses_types(tmp_path: Path) -> None:

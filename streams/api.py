@@ -1,0 +1,297 @@
+"""The HTTP API (接口) of a worker, for people and the console:
+
+==========================================  ==============================================
+``GET  /api/alerts?status=active``          alerts: ``active`` (default: pending and
+                                            firing), ``pending``, ``firing``, ``resolved``
+                                            (the most recent), or ``all``
+``GET  /api/alerts/{id}``                   one alert (active or recently resolved)
+``POST /api/alerts/{id}/ack``               acknowledge: ``{"by": "张三", "note": "处理中"}``
+``GET  /api/silences``                      active silences
+``POST /api/silences``                      ``{"matchers": {...}, "duration_seconds": 3600,
+                                            "created_by": "张三", "comment": "…"}``
+``DELETE /api/silences/{id}``               end a silence
+``GET  /api/stream``                        server-sent events: every alert record as it
+                                            is emitted or acknowledged
+``GET  /api/social?hours=6``                per platform, negative share and reach-weighted
+                                            negative volume over the last hours, and the
+                                            most-reached negative posts
+``GET  /api/overview``                      per category, the rate now (last 15 minutes)
+                                            against its average over the day before
+``GET  /healthz``                           health (also ``/health``); no token needed
+==========================================  ==============================================
+
+When ``VOCWATCH_API_TOKEN`` is set, every ``/api/`` request needs
+``Authorization: Bearer <token>`` (also accepted as ``?token=`` for the event stream, which
+browsers open without headers). Request bodies over ``VOCWATCH_API_MAX_BODY_BYTES`` are
+refused with 413. Errors are JSON: ``{"error": "...", "field": "..."}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from alerts.engine import AlertEngine
+from alerts.lifecycle import Alert
+from alerts.series import RedisSeries, Totals
+from alerts.silences import MAX_TEXT, new_silence
+from classifiers.category import CATEGORIES, CATEGORY_NAMES_ZH
+from streams.events import PLATFORMS
+
+log = logging.getLogger(__name__)
+_RANK = {"P1": 0, "P2": 1, "P3": 2}
+STATUSES = ("active", "pending", "firing", "resolved", "all")
+OVERVIEW_WINDOW = 900
+BASELINE_SPAN = 86400
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Health = Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
+
+
+class AlertApi:
+    def __init__(self, engine: AlertEngine, *, clock: Callable[[], float], token: str = "",
+                 max_body_bytes: int = 64 * 1024, health: Health | None = None,
+                 series: RedisSeries | None = None) -> None:
+        self.engine = engine
+        self.series = series
+        self.clock = clock
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+        self.health = health
+
+    def install(self, router: web.UrlDispatcher) -> None:
+        api = self._guarded
+        router.add_get("/api/alerts", api(self.list_alerts))
+        router.add_get("/api/alerts/{id}", api(self.get_alert))
+        router.add_post("/api/alerts/{id}/ack", api(self.acknowledge))
+        router.add_get("/api/silences", api(self.list_silences))
+        router.add_post("/api/silences", api(self.create_silence))
+        router.add_delete("/api/silences/{id}", api(self.delete_silence))
+        router.add_get("/api/stream", api(self.stream))
+        router.add_get("/api/social", api(self.social))
+        router.add_get("/api/overview", api(self.overview))
+        router.add_get("/healthz", self.healthz)
+
+    # --- handlers ----------------------------------------------------------------------
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        status = request.query.get("status", "active")
+        if status not in STATUSES:
+            return _error(400, f"status must be one of {', '.join(STATUSES)}", "status")
+        alerts = await self._alerts(status)
+        alerts.sort(key=lambda a: (a.status == "resolved", _RANK.get(a.priority, 9),
+                                   -a.first_seen))
+        return _json({"alerts": [a.to_record() for a in alerts]})
+
+    async def get_alert(self, request: web.Request) -> web.Response:
+        alert_id = request.match_info["id"]
+        for alert in await self._alerts("all"):
+            if alert.id == alert_id:
+                return _json(alert.to_record())
+        return _error(404, f"no alert {alert_id!r}", "id")
+
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        by, note = body.get("by"), body.get("note", "")
+        if not isinstance(by, str) or not by.strip() or len(by) > MAX_TEXT:
+            return _error(400, f"by: who acknowledges, a string of 1–{MAX_TEXT} characters",
+                          "by")
+        if not isinstance(note, str) or len(note) > MAX_TEXT:
+            return _error(400, f"note: a string of at most {MAX_TEXT} characters", "note")
+        alert = await self.engine.acknowledge(request.match_info["id"], by.strip(),
+                                              note.strip(), self.clock())
+        if alert is None:
+            return _error(404, "no active alert with this id (resolved, or never existed)",
+                          "id")
+        return _json(alert.to_record())
+
+    async def list_silences(self, request: web.Request) -> web.Response:
+        silences = await self.engine.store.silences(self.clock())
+        return _json({"silences": [s.to_json() for s in silences]})
+
+    async def create_silence(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            silence = new_silence(body, self.clock())
+        except ValueError as exc:
+            field = str(exc).split(":", 1)[0]
+            return _error(400, str(exc), field)
+        await self.engine.add_silence(silence)
+        return _json(silence.to_json(), status=201)
+
+    async def delete_silence(self, request: web.Request) -> web.Response:
+        if await self.engine.store.delete_silence(request.match_info["id"]):
+            self.engine.silences = [s for s in self.engine.silences
+                                    if s.id != request.match_info["id"]]
+            return _json({"deleted": request.match_info["id"]})
+        return _error(404, "no such silence", "id")
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: one ``alert`` event per record, a comment every 15 s."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+
+        def push(record: dict[str, Any]) -> None:
+            with contextlib.suppress(asyncio.QueueFull):   # a slow reader misses updates
+                queue.put_nowait(record)
+
+        unsubscribe = self.engine.subscribe(push)
+        idle = 0
+        try:
+            await response.write(b": connected\n\n")
+            # Poll once a second, so a reader that went away (or a server shutting down)
+            # ends the handler promptly rather than at the next write.
+            while request.transport is not None and not request.transport.is_closing():
+                try:
+                    record = await asyncio.wait_for(queue.get(), timeout=1)
+                except TimeoutError:
+                    idle += 1
+                    if idle % 15 == 0:
+                        await response.write(b": keep-alive\n\n")
+                    continue
+                data = json.dumps(record, ensure_ascii=False)
+                await response.write(f"event: alert\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            unsubscribe()
+        return response
+
+    async def social(self, request: web.Request) -> web.Response:
+        try:
+            hours = float(request.query.get("hours", "6"))
+        except ValueError:
+            hours = -1
+        if not 0 < hours <= 48:
+            return _error(400, "hours must be a number in (0, 48]", "hours")
+        if self.series is None:
+            return _error(503, "no series store configured", "")
+        step = 300 if hours <= 6 else 900 if hours <= 24 else 1800
+        now = self.clock()
+        start = (now - hours * 3600) // step * step
+        series = await self.series.read("platform", start, now)
+        buckets = range(int(start), int(now) + 1, step)
+        platforms = {}
+        for platform in PLATFORMS:
+            minutes = series.get(platform, {})
+            points = []
+            for bucket in buckets:
+                totals = _sum(t for m, t in minutes.items() if bucket <= m * 60 < bucket + step)
+                points.append({"t": _iso(bucket), "count": totals.count,
+                               "negative": totals.negative,
+                               "negative_share": round(totals.negative / totals.count, 4)
+                               if totals.count else 0.0,
+                               "reach_negative": totals.reach_negative})
+            platforms[platform] = points
+        posts = await self.series.top_posts(now - hours * 3600, now + 1)
+        return _json({"step_seconds": step, "platforms": platforms,
+                      "posts": [{**p, "time": _iso(p["time"])} for p in posts]})
+
+    async def overview(self, request: web.Request) -> web.Response:
+        if self.series is None:
+            return _error(503, "no series store configured", "")
+        now = self.clock()
+        recent_from = now - OVERVIEW_WINDOW
+        series = await self.series.read("category", recent_from - BASELINE_SPAN, now)
+        seen = [m for minutes in series.values() for m in minutes if m * 60 < recent_from]
+        # The baseline spans the day before the window, or as much of it as there is data.
+        baseline_minutes = max(1.0, (recent_from - min(seen) * 60) / 60) if seen else 0.0
+        rows = []
+        for code in CATEGORIES:
+            minutes = series.get(code, {})
+            now_totals = _sum(t for m, t in minutes.items() if m * 60 >= recent_from)
+            before = _sum(t for m, t in minutes.items() if m * 60 < recent_from)
+            rate = now_totals.count / (OVERVIEW_WINDOW / 60)
+            baseline = before.count / baseline_minutes if baseline_minutes else None
+            rows.append({
+                "category": code, "name": CATEGORY_NAMES_ZH.get(code, code),
+                "count": now_totals.count, "rate_per_minute": round(rate, 3),
+                "baseline_per_minute": None if baseline is None else round(baseline, 3),
+                "ratio": round(rate / baseline, 2) if baseline else None,
+                "negative_share": round(now_totals.negative / now_totals.count, 4)
+                if now_totals.count else 0.0})
+        return _json({"window_seconds": OVERVIEW_WINDOW, "categories": rows})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        if self.health is None:
+            return _json({"status": "ok"})
+        body, healthy = await self.health()
+        return _json(body, status=200 if healthy else 503)
+
+    # --- helpers -----------------------------------------------------------------------
+    async def _alerts(self, status: str) -> list[Alert]:
+        active: list[Alert] = []
+        if status != "resolved":
+            active = await self.engine.store.all_active()
+            if status in ("pending", "firing"):
+                active = [a for a in active if a.status == status]
+        resolved = (await self.engine.store.history()) if status in ("resolved", "all") else []
+        return active + resolved
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if self.token and not self._authorized(request):
+                return _error(401, "missing or wrong bearer token", "Authorization",
+                              headers={"WWW-Authenticate": 'Bearer realm="vocwatch"'})
+            return await handler(request)
+
+        return guarded
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        # Browsers open an EventSource without headers: only the stream takes ?token=.
+        query = request.query.get("token", "") if request.path == "/api/stream" else ""
+        given = header[7:] if header.startswith("Bearer ") else query
+        return hmac.compare_digest(given.encode(), self.token.encode())
+
+    async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        if (request.content_length or 0) > self.max_body_bytes:
+            return _error(413, f"body over {self.max_body_bytes} bytes", "body")
+        raw = await request.content.read(self.max_body_bytes + 1)
+        if len(raw) > self.max_body_bytes:
+            return _error(413, f"body over {self.max_body_bytes} bytes", "body")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return _error(400, "body: not valid JSON (UTF-8)", "body")
+        if not isinstance(body, dict):
+            return _error(400, "body: expected a JSON object", "body")
+        return body
+
+
+def _sum(totals: Iterable[Totals]) -> Totals:
+    total = Totals()
+    for t in totals:
+        total.count += t.count
+        total.negative += t.negative
+        total.reach_negative += t.reach_negative
+    return total
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _json(body: Any, *, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status,
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _error(status: int, message: str, field: str = "",
+           headers: dict[str, str] | None = None) -> web.Response:
+    response = _json({"error": message, "field": field}, status=status)
+    if headers:
+        response.headers.update(headers)
+    return response

@@ -1,0 +1,244 @@
+"""The HTTP API over a real Redis-backed engine, served by aiohttp on a free loopback
+port: list, acknowledge, silence, the event stream, the bearer token, body limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from alerts.engine import AlertEngine
+from alerts.lifecycle import Sample
+from alerts.rules import parse_rules
+from alerts.series import Point, RedisSeries
+from alerts.store import RedisAlertStore
+from alerts.windows import Observation, RedisWindowStore
+from streams.api import AlertApi
+from tests.support import ListSink
+from vocwatch.metrics import Metrics
+
+pytestmark = pytest.mark.integration
+NOW = 1_800_000_000.0
+KEY = "channel=app,category=logistics"
+RULES = parse_rules({"rules": [
+    {"name": "burst", "key": ["channel", "category"], "window": "1m",
+     "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"},
+    {"name": "severe", "key": ["channel", "category"], "window": "1m",
+     "measure": "p1_count", "threshold": 1, "priority": "P1"}]})
+
+
+@dataclass
+class Served:
+    engine: AlertEngine
+    series: RedisSeries
+    url: str
+    http: aiohttp.ClientSession
+    clock: list[float]
+
+    async def call(self, method: str, path: str, *, token: str | None = "secret",
+                   **kwargs: Any) -> tuple[int, Any]:
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}),
+                   **kwargs.pop("headers", {})}
+        async with self.http.request(method, self.url + path, headers=headers,
+                                     **kwargs) as response:
+            return response.status, await response.json()
+
+
+@pytest.fixture
+async def served(redis_url: str, unique: str) -> AsyncIterator[Served]:
+    client = aioredis.Redis.from_url(redis_url)
+    windows = RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[60])
+    engine = AlertEngine(RULES, windows, RedisAlertStore(client, prefix=unique), [ListSink()],
+                         Metrics.create(CollectorRegistry()), update_seconds=0)
+    clock = [NOW]
+    app = web.Application(client_max_size=4096)
+    series = RedisSeries(client, prefix=unique)
+    AlertApi(engine, clock=lambda: clock[0], token="secret", max_body_bytes=2048,
+             series=series).install(app.router)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as http:
+        yield Served(engine, series, f"http://127.0.0.1:{port}", http, clock)
+    await runner.cleanup()
+    await client.aclose()
+
+
+async def incident(engine: AlertEngine, *, p1: bool = False, n: int = 6,
+                   now: float = NOW) -> None:
+    states = await engine.windows.record(
+        {KEY: [Observation(f"e{i}-{p1}", now, True, p1) for i in range(n)]}, now)
+    engine.activity.add_samples(KEY, [Sample("e0", "快递<b>丢了</b>", "P1" if p1 else "P2", now)])
+    await engine.on_batch({"severe" if p1 else "burst": [KEY]}, states, now)
+
+
+async def test_list_sorted_by_priority_then_time_and_filtered_by_status(served: Served) -> None:
+    await incident(served.engine)
+    await incident(served.engine, p1=True, n=1)
+    status, body = await served.call("GET", "/api/alerts")
+    assert status == 200
+    assert [(a["rule"], a["priority"]) for a in body["alerts"]] == [("severe", "P1"),
+                                                                   ("burst", "P2")]
+    assert body["alerts"][1]["samples"][0]["text"] == "快递<b>丢了</b>"   # JSON, not HTML
+    status, body = await served.call("GET", "/api/alerts?status=resolved")
+    assert (status, body["alerts"]) == (200, [])
+    status, body = await served.call("GET", "/api/alerts?status=bogus")
+    assert status == 400 and body["field"] == "status"
+
+
+async def test_acknowledge_then_resolved_alerts_are_listed(served: Served) -> None:
+    await incident(served.engine)
+    (alert,) = (await served.call("GET", "/api/alerts"))[1]["alerts"]
+    status, body = await served.call("POST", f"/api/alerts/{alert['id']}/ack",
+                                     json={"by": "张三", "note": "已联系快递"})
+    assert status == 200 and body["acknowledged"]["by"] == "张三"
+    status, body = await served.call("GET", f"/api/alerts/{alert['id']}")
+    assert body["acknowledged"]["note"] == "已联系快递"
+
+    await served.engine.tick(NOW + 200)
+    status, body = await served.call("GET", "/api/alerts?status=resolved")
+    assert [(a["id"], a["status"]) for a in body["alerts"]] == [(alert["id"], "resolved")]
+    assert body["alerts"][0]["acknowledged"]["by"] == "张三"
+    status, body = await served.call("POST", f"/api/alerts/{alert['id']}/ack", json={"by": "李四"})
+    assert status == 404 and body["field"] == "id"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "by"), ({"by": ""}, "by"), ({"by": 5}, "by"), ({"by": "x", "note": 5}, "note"),
+     ({"by": "x" * 201}, "by")])
+async def test_acknowledge_rejects_bad_bodies(served: Served, body: Any, field: str) -> None:
+    await incident(served.engine)
+    (alert,) = (await served.call("GET", "/api/alerts"))[1]["alerts"]
+    status, reply = await served.call("POST", f"/api/alerts/{alert['id']}/ack", json=body)
+    assert (status, reply["field"]) == (400, field)
+
+
+async def test_silences_create_list_expire_and_delete(served: Served) -> None:
+    status, silence = await served.call("POST", "/api/silences", json={
+        "matchers": {"category": "logistics"}, "duration_seconds": 600, "created_by": "张三",
+        "comment": "快递公司已知故障"})
+    assert status == 201 and silence["ends_at"] == NOW + 600
+    await incident(served.engine)
+    (alert,) = (await served.call("GET", "/api/alerts"))[1]["alerts"]
+    assert alert["silenced_by"] == silence["id"]
+    assert [s["id"] for s in (await served.call("GET", "/api/silences"))[1]["silences"]] == [
+        silence["id"]]
+    served.clock[0] = NOW + 601
+    assert (await served.call("GET", "/api/silences"))[1]["silences"] == []
+    status, _ = await served.call("DELETE", f"/api/silences/{silence['id']}")
+    assert status == 404                                   # expired ones are gone already
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"duration_seconds": 60, "created_by": "x"}, "matchers"),
+     ({"matchers": {"city": "x"}, "duration_seconds": 60, "created_by": "x"}, "matchers"),
+     ({"matchers": {"rule": "x"}, "duration_seconds": 0, "created_by": "x"}, "duration_seconds"),
+     ({"matchers": {"rule": "x"}, "duration_seconds": 10**9, "created_by": "x"},
+      "duration_seconds"),
+     ({"matchers": {"rule": "x"}, "duration_seconds": 60}, "created_by")])
+async def test_silence_validation_names_the_field(served: Served, body: Any, field: str) -> None:
+    status, reply = await served.call("POST", "/api/silences", json=body)
+    assert (status, reply["field"]) == (400, field)
+
+
+async def test_token_is_required_when_configured(served: Served) -> None:
+    for token in (None, "wrong"):
+        status, body = await served.call("GET", "/api/alerts", token=token)
+        assert status == 401 and body["field"] == "Authorization"
+    # ?token= is for the event stream only (a browser's EventSource sends no headers);
+    # elsewhere a token in the URL would end up in access logs.
+    status, _ = await served.call("GET", "/api/alerts?token=secret", token=None)
+    assert status == 401
+    status, body = await served.call("GET", "/healthz", token=None)
+    assert (status, body) == (200, {"status": "ok"})
+
+
+async def test_oversized_and_malformed_bodies_are_refused(served: Served) -> None:
+    status, body = await served.call("POST", "/api/silences", data=b"{" + b" " * 3000 + b"}",
+                                     headers={"Content-Type": "application/json"})
+    assert status == 413 and body["field"] == "body"
+    status, body = await served.call("POST", "/api/silences", data=b"\xff\xfe{",
+                                     headers={"Content-Type": "application/json"})
+    assert status == 400 and "JSON" in body["error"]
+    status, body = await served.call("POST", "/api/silences", json=[1, 2])
+    assert status == 400 and body["field"] == "body"
+
+
+async def test_the_event_stream_carries_new_alerts_and_acks(served: Served) -> None:
+    events: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async with served.http.get(served.url + "/api/stream?token=secret") as response:
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            async for line in response.content:
+                if line.startswith(b"data: "):
+                    events.append(json.loads(line[6:]))
+                    if len(events) == 2:
+                        return
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0.2)
+    await incident(served.engine)
+    alert_id = events[0]["id"] if events else (await served.call("GET", "/api/alerts"))[1][
+        "alerts"][0]["id"]
+    await served.call("POST", f"/api/alerts/{alert_id}/ack", json={"by": "张三"})
+    await asyncio.wait_for(task, timeout=5)
+    assert [e["notification"] for e in events] == ["new", "acknowledged"]
+    assert events[1]["acknowledged"]["by"] == "张三"
+
+
+async def test_social_series_per_platform_and_the_posts_that_drive_it(served: Served) -> None:
+    minute = int(NOW // 60)
+    await served.series.add(
+        [Point("platform", "weibo", minute - 10, True, 5000.0),
+         Point("platform", "weibo", minute - 10, False),
+         Point("platform", "douyin", minute - 2, True, 10.0),
+         Point("platform", "weibo", minute - 400, True, 1.0)],         # older than 6 h
+        [{"id": "s1", "platform": "weibo", "reach": 5000.0, "text": "曝光！<a>", "sentiment": 0.1,
+          "priority": "P1", "time": NOW - 600},
+         {"id": "s2", "platform": "douyin", "reach": 10.0, "text": "差评", "sentiment": 0.2,
+          "priority": "P3", "time": NOW - 120}])
+    status, body = await served.call("GET", "/api/social?hours=6")
+    assert status == 200 and body["step_seconds"] == 300
+    assert set(body["platforms"]) == {"weibo", "douyin", "xiaohongshu", "wechat", "other"}
+    weibo = [p for p in body["platforms"]["weibo"] if p["count"]]
+    assert [(p["count"], p["negative"], p["negative_share"], p["reach_negative"])
+            for p in weibo] == [(2, 1, 0.5, 5000.0)]
+    assert sum(p["count"] for p in body["platforms"]["douyin"]) == 1
+    assert [p["id"] for p in body["posts"]] == ["s1", "s2"]      # by reach
+    assert body["posts"][0]["text"] == "曝光！<a>"                 # data; the page escapes it
+    for bad in ("0", "49", "x"):
+        status, reply = await served.call("GET", f"/api/social?hours={bad}")
+        assert (status, reply["field"]) == (400, "hours")
+
+
+async def test_overview_compares_the_last_15_minutes_with_the_day_before(
+        served: Served) -> None:
+    minute = int(NOW // 60)
+    before = [Point("category", "logistics", minute - 60 - i, False) for i in range(60)]
+    recent = [Point("category", "logistics", minute - i % 15, i % 2 == 0) for i in range(45)]
+    await served.series.add([*before, *recent])
+    status, body = await served.call("GET", "/api/overview")
+    assert status == 200 and body["window_seconds"] == 900
+    rows = {r["category"]: r for r in body["categories"]}
+    assert set(rows) >= {"logistics", "technical", "other"}
+    logistics = rows["logistics"]
+    assert logistics["name"] == "物流配送"
+    assert logistics["count"] == 45 and logistics["rate_per_minute"] == 3.0
+    # 60 events over the 105 minutes with data before the window: about 0.57 a minute.
+    assert logistics["baseline_per_minute"] == pytest.approx(60 / 105, abs=0.01)
+    assert logistics["ratio"] == pytest.approx(3.0 / (60 / 105), abs=0.05)
+    assert logistics["negative_share"] == pytest.approx(23 / 45, abs=1e-3)
+    assert rows["technical"]["count"] == 0
