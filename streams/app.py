@@ -32,10 +32,9 @@ from alerts.sinkconfig import SinkSpec, build_dispatcher
 from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
-from classifiers.analyze import Analyzer
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
-from classifiers.sentiment import load_scorer
+from streams.analysis import InlineRunner, ProcessRunner, Runner, build_analyzer
 from streams.api import AlertApi
 from streams.console import install_console
 from streams.liveness import STALLED_EXIT_CODE, StallWatch
@@ -163,13 +162,10 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
                          chat_sinks=alerting.chat_sinks,
                          refresh_sinks=alerting.refresh_sinks,
                          baseline_step_seconds=settings.baseline_step_seconds)
-    analyzer = Analyzer(scorer=load_scorer(settings.sentiment_model),
-                        policy=PriorityPolicy.load(settings.priority_file),
-                        polarity=PolarityPolicy.load(settings.polarity_file))
     series = RedisSeries(redis, prefix=prefix)
-    pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=rules, windows=windows,
-                        engine=engine, publisher=publisher, metrics=metrics, clock=clock,
-                        series=series)
+    pipeline = Pipeline(settings=settings, runner=analysis_runner(settings, clock),
+                        rules=rules, windows=windows, engine=engine, publisher=publisher,
+                        metrics=metrics, clock=clock, series=series)
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
     for topic in (settings.scored_topic, settings.deadletter_topic):
@@ -180,16 +176,32 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
     service = Service(app, pipeline, engine, redis, registry, metrics,
                       StallWatch(settings.stall_seconds), delivery)
     app.task(delivery.start)
+    runner = pipeline.runner
+    if isinstance(runner, ProcessRunner):
+        app.task(runner.warm_up)
 
     @app.on_before_shutdown.connect
     async def stop_delivery(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await delivery.stop()
+        runner.close()
 
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
     _add_lag_timer(service, settings)
     _add_pages(service, settings, clock)
     return service
+
+
+def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
+    """Text analysis in a second process (``VOCWATCH_ANALYSIS_PROCESSES=1``) or in the
+    worker. The policy files are read here either way, so a bad one stops the worker at
+    start-up, not at its first batch."""
+    PriorityPolicy.load(settings.priority_file)
+    PolarityPolicy.load(settings.polarity_file)
+    if settings.analysis_processes:
+        return ProcessRunner(settings, clock)
+    return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes,
+                        clock=clock)
 
 
 def redis_client(url: str) -> Any:

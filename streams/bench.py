@@ -125,6 +125,7 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
             latencies = _latency(producer, traffic, settings, work / "alerts.jsonl", rate=rate,
                                  incidents=incidents, seconds=latency_seconds)
             rss_mb = _peak_rss_mb(process.pid)
+            children_mb = sum(_peak_rss_mb(child) for child in _descendants(process.pid))
         producer.close()
     events_per_s = events / max(last - first, 1e-9)
     ceiling = 1 / (1 / passthrough + 1 / scoring)
@@ -142,6 +143,7 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         "latency_expected": incidents,
         "load_per_s": rate,
         "peak_rss_mb": round(rss_mb, 1),
+        "analysis_rss_mb": round(children_mb, 1),   # the analysis process (and its helper)
         "duplicates": max(0, counted - expected),
         "lost": max(0, expected - counted),
         "valid_events": expected,
@@ -305,6 +307,14 @@ def counted_events(settings: Settings, span: int = 3600) -> int:
         finally:
             await client.aclose()
     return asyncio.run(read())
+
+
+def _descendants(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        children += [int(c) for c in text]
+    return children + [d for c in children for d in _descendants(c)]
 
 
 def _peak_rss_mb(pid: int) -> float:

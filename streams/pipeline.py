@@ -26,9 +26,9 @@ from alerts.rules import Rule, parse_window_key, window_key
 from alerts.series import Point, RedisSeries
 from alerts.windows import DUPLICATE, LATE, KeyState, Observation, RedisWindowStore
 from classifiers.analyze import Analysis, Analyzer
-from streams.events import Event, decode
-from streams.records import RawMessage, dead_letter_record, dumps, scored_record
-from vocwatch.errors import InvalidEvent
+from streams.analysis import InlineRunner, Rejected, Runner
+from streams.events import Event
+from streams.records import RawMessage, dead_letter_record, dumps
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
 
@@ -69,12 +69,18 @@ class _Keyed:
 
 
 class Pipeline:
-    def __init__(self, *, settings: Settings, analyzer: Analyzer, rules: Sequence[Rule],
+    def __init__(self, *, settings: Settings, rules: Sequence[Rule],
                  windows: RedisWindowStore, engine: AlertEngine, publisher: Publisher,
                  metrics: Metrics, clock: Callable[[], float] = time.time,
-                 series: RedisSeries | None = None) -> None:
+                 series: RedisSeries | None = None, analyzer: Analyzer | None = None,
+                 runner: Runner | None = None) -> None:
+        """Analysis runs through ``runner``, or in this thread with ``analyzer``."""
         self.settings = settings
-        self.analyzer = analyzer
+        if runner is None:
+            if analyzer is None:
+                raise ValueError("a Pipeline needs an analyzer or a runner")
+            runner = InlineRunner(analyzer, max_bytes=settings.max_message_bytes, clock=clock)
+        self.runner = runner
         self.rules = list(rules)
         self.windows = windows
         self.engine = engine
@@ -91,17 +97,20 @@ class Pipeline:
         outcome = BatchOutcome()
         self.metrics.events_received.labels(source).inc(len(messages))
         scored: list[tuple[RawMessage, Event, Analysis]] = []
+        records: list[Outgoing] = []
         outgoing: list[Outgoing] = []
-        for message in messages:
-            result = self._analyze(source, message)
-            if isinstance(result, InvalidEvent):
+        results = await self.runner.run(source, [m.value for m in messages])
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, Rejected):
                 outgoing.append(self._dead_letter(source, message, result.reason, result.detail))
             else:
-                scored.append((message, *result))
+                scored.append((message, result.event, result.analysis))
+                records.append(Outgoing(self.settings.scored_topic, result.event.id.encode(),
+                                        result.scored))
         outcome.dead_lettered = len(outgoing)
         try:
-            outgoing += self._scored_records(scored)
             await self._count_and_alert(source, scored, outcome)
+            outgoing += records
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not lose the batch: dead-letter what is left
@@ -117,32 +126,12 @@ class Pipeline:
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
         return outcome
 
-    def _analyze(self, source: str,
-                 message: RawMessage) -> tuple[Event, Analysis] | InvalidEvent:
-        try:
-            event = decode(source, message.value, max_bytes=self.settings.max_message_bytes)
-            return event, self.analyzer.analyze(event.text, event.signals, channel=event.channel)
-        except InvalidEvent as exc:
-            return exc
-        except Exception as exc:  # e.g. a classifier bug on an odd text
-            log.exception("analysis failed at %s[%d]@%d", message.topic, message.partition,
-                          message.offset)
-            return InvalidEvent("processing_error", f"{type(exc).__name__} during analysis")
-
     def _dead_letter(self, source: str, message: RawMessage, reason: str,
                      detail: str) -> Outgoing:
         self.metrics.events_dead_lettered.labels(source, reason).inc()
         record = dead_letter_record(message, source, reason, detail, now=self.clock())
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
         return Outgoing(self.settings.deadletter_topic, key, dumps(record))
-
-    def _scored_records(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]
-                        ) -> list[Outgoing]:
-        now = self.clock()
-        model = self.analyzer.scorer.name
-        return [Outgoing(self.settings.scored_topic, event.id.encode(),
-                         dumps(scored_record(event, analysis, model=model, now=now)))
-                for _, event, analysis in scored]
 
     async def _count_and_alert(self, source: str,
                                scored: Sequence[tuple[RawMessage, Event, Analysis]],

@@ -45,7 +45,7 @@ class Settings:
     metric_products: tuple[str, ...] = ()
     metric_regions: tuple[str, ...] = ()
     alerts_out: Path | None = None
-    batch_size: int = 200
+    batch_size: int = 1000
     batch_seconds: float = 0.25
     bucket_seconds: int = 10
     max_message_bytes: int = 256 * 1024
@@ -56,6 +56,7 @@ class Settings:
     data_dir: Path = Path(tempfile.gettempdir()) / "vocwatch-data"
     log_level: str = "info"
     baseline_step_seconds: float = 60.0
+    analysis_processes: int = 1
     api_token: str = field(default="", repr=False)
     api_max_body_bytes: int = 64 * 1024
     # VOCWATCH_SINK_* variables: robot URLs (which hold their keys) and signing secrets.
@@ -136,6 +137,9 @@ class Settings:
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
+        if not 0 <= self.analysis_processes <= 8:
+            raise ConfigError("must be 0 (analyse in the worker) to 8 (processes)",
+                              source=f"{PREFIX}ANALYSIS_PROCESSES")
         if self.sentiment_model not in SENTIMENT_MODELS:
             raise ConfigError(f"must be one of {', '.join(SENTIMENT_MODELS)}",
                               source=f"{PREFIX}SENTIMENT_MODEL")
@@ -209,6 +213,8 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "retry_max_seconds": (float, "longest back-off between retries (Redis commands, Kafka sends)"),
     "baseline_step_seconds": (float, "how often spike rules' baselines learn from their "
                                      "windows (one worker takes each step)"),
+    "analysis_processes": (int, "text analysis in this many processes beside the worker, "
+                                "overlapping its event loop; 0: in the worker itself"),
     "api_token": (str, "bearer token the HTTP API (/api/…) and the console require; no "
                        "token needed when unset. Never logged"),
     "api_max_body_bytes": (int, "larger HTTP API request bodies are refused (413)"),

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from classifiers.polarity import Cutoffs, PolarityPolicy
 from classifiers.priority import DEFAULT_POLICY_FILE, PriorityPolicy
+from streams.analysis import InlineRunner, ProcessRunner
 from streams.app import create_service
 from vocwatch.errors import ConfigError
 from vocwatch.settings import Settings
@@ -28,9 +29,12 @@ def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
     priority = tmp_path / "priority.yaml"
     priority.write_text(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
         "levels: {P1: 6, P2: 3}", "levels: {P1: 5, P2: 2}"), encoding="utf-8")
-    service = create_service(settings(tmp_path, polarity_file=polarity, priority_file=priority),
+    service = create_service(settings(tmp_path, polarity_file=polarity, priority_file=priority,
+                                      analysis_processes=0),
                              registry=CollectorRegistry())
-    analyzer = service.pipeline.analyzer
+    runner = service.pipeline.runner
+    assert isinstance(runner, InlineRunner)
+    analyzer = runner.analyzer
     assert analyzer.polarity == PolarityPolicy(Cutoffs(0.2, 0.8), {"social": Cutoffs(0.2, 0.9)})
     assert analyzer.policy == PriorityPolicy.load(priority)
     assert (analyzer.policy.p1_points, analyzer.policy.p2_points) == (5, 2)
@@ -39,6 +43,15 @@ def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
 def test_an_invalid_policy_file_stops_the_service(tmp_path: Path) -> None:
     polarity = tmp_path / "polarity.yaml"
     polarity.write_text("default: {negative_below: 0.4}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"default\.positive_from"):
-        create_service(settings(tmp_path, polarity_file=polarity),
-                       registry=CollectorRegistry())
+    for processes in (0, 1):      # also when the policies are used in another process
+        with pytest.raises(ConfigError, match=r"default\.positive_from"):
+            create_service(settings(tmp_path, polarity_file=polarity,
+                                    analysis_processes=processes),
+                           registry=CollectorRegistry())
+
+
+def test_analysis_runs_in_a_second_process_by_default(tmp_path: Path) -> None:
+    service = create_service(settings(tmp_path), registry=CollectorRegistry())
+    runner = service.pipeline.runner
+    assert isinstance(runner, ProcessRunner)
+    runner.close()

@@ -1,0 +1,155 @@
+"""Decode and analyse a batch of raw messages — in the worker, or in a second process
+(分析进程) that overlaps the event loop.
+
+Text analysis is most of a worker's CPU time, and Faust's event loop the rest. In one
+process they take turns; with an analysis process, while it scores one agent's batch the
+event loop fetches, counts in Redis and publishes the batches of the other agents. The
+worker then runs near the slower of the two instead of at their sum (docs/performance.md).
+
+Both runners return, per message, an :class:`Analyzed` event (with its scored record
+already encoded: JSON work done off the event loop too) or a :class:`Rejected` one, in the
+order given, and never raise for a bad message. If the analysis process dies, the batch is
+analysed in the worker instead and a new process is started: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol
+
+from classifiers.analyze import Analysis, Analyzer
+from classifiers.polarity import PolarityPolicy
+from classifiers.priority import PriorityPolicy
+from classifiers.sentiment import load_scorer
+from streams.events import Event, decode
+from streams.records import dumps, scored_record
+from vocwatch.errors import InvalidEvent
+from vocwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Analyzed:
+    event: Event
+    analysis: Analysis
+    scored: bytes                # the scored record, encoded
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str                  # an InvalidEvent reason
+    detail: str
+
+
+Result = Analyzed | Rejected
+
+
+class Runner(Protocol):
+    async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]: ...
+
+    def close(self) -> None: ...
+
+
+def analyze_batch(analyzer: Analyzer, source: str, values: Sequence[bytes | None], *,
+                  max_bytes: int, now: float) -> list[Result]:
+    """Decode, analyse and encode each message; a bad one becomes :class:`Rejected`."""
+    model = analyzer.scorer.name
+    results: list[Result] = []
+    for value in values:
+        try:
+            event = decode(source, value, max_bytes=max_bytes)
+            analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
+            record = dumps(scored_record(event, analysis, model=model, now=now))
+            results.append(Analyzed(event, analysis, record))
+        except InvalidEvent as exc:
+            results.append(Rejected(exc.reason, exc.detail))
+        except Exception as exc:  # e.g. a classifier bug on an odd text
+            log.exception("analysis of a %s message failed", source)
+            results.append(Rejected("processing_error", f"{type(exc).__name__} during analysis"))
+    return results
+
+
+def build_analyzer(settings: Settings) -> Analyzer:
+    return Analyzer(scorer=load_scorer(settings.sentiment_model),
+                    policy=PriorityPolicy.load(settings.priority_file),
+                    polarity=PolarityPolicy.load(settings.polarity_file))
+
+
+class InlineRunner:
+    """Analysis on the event loop's own thread (tests, one-core machines)."""
+
+    def __init__(self, analyzer: Analyzer, *, max_bytes: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.analyzer = analyzer
+        self.max_bytes = max_bytes
+        self.clock = clock
+
+    async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]:
+        return analyze_batch(self.analyzer, source, values, max_bytes=self.max_bytes,
+                             now=self.clock())
+
+    def close(self) -> None:
+        return None
+
+
+# --- the analysis process ---------------------------------------------------------------
+_analyzer: Analyzer | None = None
+_max_bytes = 0
+
+
+def _start_process(settings: Settings) -> None:
+    global _analyzer, _max_bytes  # one analyzer per analysis process
+    _analyzer = build_analyzer(settings)
+    _max_bytes = settings.max_message_bytes
+
+
+def _in_process(source: str, values: Sequence[bytes | None]) -> list[Result]:
+    assert _analyzer is not None  # noqa: S101 — set by the pool's initializer
+    return analyze_batch(_analyzer, source, values, max_bytes=_max_bytes, now=time.time())
+
+
+class ProcessRunner:
+    """Analysis in a child process; if it dies, the batch is analysed in the worker (whose
+    own analyzer is loaded only then: the models live in the child otherwise)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._fallback: InlineRunner | None = None
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the worker has threads (Faust, the Kafka client) by now.
+        return ProcessPoolExecutor(self.settings.analysis_processes,
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_process, initargs=(self.settings,))
+
+    async def warm_up(self) -> None:
+        """Start the process and load its models now, not on the first batch."""
+        await self.run("complaint", [])
+
+    async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, _in_process, source, list(values))
+        except BrokenProcessPool:
+            log.error("the analysis process died; analysing this batch in the worker and "
+                      "starting a new one")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            if self._fallback is None:
+                self._fallback = InlineRunner(build_analyzer(self.settings),
+                                              max_bytes=self.settings.max_message_bytes,
+                                              clock=self.clock)
+            return await self._fallback.run(source, values)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
