@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from alerts.baseline import Baseline
 from alerts.lifecycle import Ack, Alert
 from alerts.silences import Silence
+
+log = logging.getLogger(__name__)
 
 KEY_RETENTION_SECONDS = 14 * 86400     # keys unseen this long stop being learned
 
@@ -43,15 +46,17 @@ class RedisAlertStore:
         pipe.hmget(self.key, list(fingerprints))
         pipe.hmget(self.acks_key, list(fingerprints))
         values, acks = await pipe.execute()
-        return {fp: _with_ack(_load(v), a)
-                for fp, v, a in zip(fingerprints, values, acks, strict=True) if v}
+        loaded = {fp: (_load(v), a) for fp, v, a in zip(fingerprints, values, acks, strict=True)
+                  if v}
+        return {fp: _with_ack(alert, a) for fp, (alert, a) in loaded.items() if alert}
 
     async def all_active(self) -> list[Alert]:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.key)
         pipe.hgetall(self.acks_key)
         values, acks = await pipe.execute()
-        return [_with_ack(_load(v), acks.get(fp)) for fp, v in values.items()]
+        loaded = [(_load(v), acks.get(fp)) for fp, v in values.items()]
+        return [_with_ack(alert, a) for alert, a in loaded if alert]
 
     async def create(self, alert: Alert) -> bool:
         """Store a new alert; False if another worker created one for it first."""
@@ -73,7 +78,8 @@ class RedisAlertStore:
         await self.redis.hdel(self.key, alert.fingerprint)
 
     async def history(self, limit: int = 100) -> list[Alert]:
-        return [_load(v) for v in await self.redis.lrange(self.history_key, 0, limit - 1)]
+        loaded = [_load(v) for v in await self.redis.lrange(self.history_key, 0, limit - 1)]
+        return [alert for alert in loaded if alert]
 
     async def acknowledge(self, alert_id: str, ack: Ack) -> Alert | None:
         """Acknowledge the active alert ``alert_id``; None if there is no such alert."""
@@ -165,8 +171,15 @@ def _dump(alert: Alert, *, keep_ack: bool = False) -> str:
     return json.dumps(state, ensure_ascii=False)
 
 
-def _load(value: bytes | str) -> Alert:
-    return Alert.from_state(json.loads(value))
+def _load(value: bytes | str) -> Alert | None:
+    """An alert from its stored state; None (and a warning) for state this version cannot
+    read — left by an older version, say — rather than a worker that cannot start."""
+    try:
+        return Alert.from_state(json.loads(value))
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("ignoring alert state this version cannot read (%s: %s)",
+                    type(exc).__name__, exc)
+        return None
 
 
 def _with_ack(alert: Alert, raw: bytes | str | None) -> Alert:

@@ -168,7 +168,7 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
                         metrics=metrics, clock=clock, series=series)
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
-    for topic in (settings.scored_topic, settings.deadletter_topic):
+    for topic in (settings.scored_topic, settings.deadletter_topic, settings.alerts_topic):
         metrics.publish_errors.labels(topic)
     for sink in sinks:
         for outcome in ("sent", "failed"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -46,6 +46,9 @@ class Outgoing(NamedTuple):
     topic: str
     key: bytes | None
     value: bytes
+
+
+InFlight = tuple[Outgoing, Awaitable[Any] | None]   # a record and its delivery, if sent
 
 
 @dataclass
@@ -108,18 +111,21 @@ class Pipeline:
                 records.append(Outgoing(self.settings.scored_topic, result.event.id.encode(),
                                         result.scored))
         outcome.dead_lettered = len(outgoing)
+        # The records are sent now and their delivery awaited after counting: the broker's
+        # acknowledgements arrive while Redis works. Nothing is acknowledged before both.
+        in_flight = await self._send(outgoing + records)
         try:
             await self._count_and_alert(source, scored, outcome)
-            outgoing += records
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a bug must not lose the batch: dead-letter what is left
+        except Exception as exc:  # a bug must not lose the batch: dead-letter it as well
             log.exception("batch of %d %s events failed; dead-lettering it", len(scored), source)
-            outgoing += [self._dead_letter(source, message, "processing_error",
-                                           f"{type(exc).__name__} in batch")
-                         for message, _, _ in scored]
+            in_flight += await self._send([
+                self._dead_letter(source, message, "processing_error",
+                                  f"{type(exc).__name__} in batch")
+                for message, _, _ in scored])
             outcome.dead_lettered += len(scored)
-        await self.publish(outgoing)
+        await self._delivered(in_flight)
         self._advance_offsets(messages)
         self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
         self.last_batch_at[source] = self.clock()
@@ -206,45 +212,48 @@ class Pipeline:
         """Metrics for the events counted for the first time. Replays count only as
         duplicates, events older than the longest window only as late: every received
         message is exactly one of valid, duplicate, late or dead-lettered. Returns the
-        events counted for the first time."""
-        new = []
-        for (_, event, analysis), flag in zip(scored, flags, strict=True):
-            if flag == DUPLICATE:
-                outcome.duplicates += 1
-                self.metrics.events_duplicate.labels(source).inc()
-                continue
-            if flag == LATE:
-                outcome.late += 1
-                self.metrics.events_late.labels(source).inc()
-                continue
-            outcome.new += 1
-            new.append((event, analysis))
-            self.metrics.events_valid.labels(source).inc()
-            self.metrics.sentiment.labels(source).observe(analysis.sentiment)
-            self.metrics.events_scored.labels(source, analysis.category,
-                                              analysis.priority.level).inc()
-            self.metrics.latency.labels(source, "scored").observe(
-                max(0.0, now - event.event_time))
-            self._source_metrics(event, analysis)
+        events counted for the first time. Counters are summed per batch first: one label
+        lookup per batch and label set, not one per event."""
+        new = [(event, analysis) for (_, event, analysis), flag
+               in zip(scored, flags, strict=True) if flag not in (DUPLICATE, LATE)]
+        outcome.duplicates = sum(1 for flag in flags if flag == DUPLICATE)
+        outcome.late = sum(1 for flag in flags if flag == LATE)
+        outcome.new = len(new)
+        m = self.metrics
+        m.events_duplicate.labels(source).inc(outcome.duplicates)
+        m.events_late.labels(source).inc(outcome.late)
+        m.events_valid.labels(source).inc(outcome.new)
+        sentiment = m.sentiment.labels(source)
+        latency = m.latency.labels(source, "scored")
+        counts: Counter[tuple[Any, tuple[str, ...]]] = Counter()
+        for event, analysis in new:
+            sentiment.observe(analysis.sentiment)
+            latency.observe(max(0.0, now - event.event_time))
+            counts[(m.events_scored, (source, analysis.category, analysis.priority.level))] += 1
+            self._source_metrics(event, analysis, counts)
+        for (counter, labels), amount in counts.items():
+            counter.labels(*labels).inc(amount)
         return new
 
-    def _source_metrics(self, event: Event, analysis: Analysis) -> None:
+    def _source_metrics(self, event: Event, analysis: Analysis,
+                        counts: Counter[tuple[Any, tuple[str, ...]]]) -> None:
         """What dashboards need beyond counts: call outcomes, social reach, products and
-        regions (only the configured ones get a label of their own)."""
+        regions (only the configured ones get a label of their own). Counter increments
+        are added to ``counts``; histograms are observed at once."""
         m, fields, source = self.metrics, event.fields, event.source
-        m.events_by_product.labels(source, _bounded(event.product,
-                                                    self.settings.metric_products)).inc()
-        m.events_by_region.labels(source, _bounded(event.region,
-                                                   self.settings.metric_regions)).inc()
+        counts[(m.events_by_product,
+                (source, _bounded(event.product, self.settings.metric_products)))] += 1
+        counts[(m.events_by_region,
+                (source, _bounded(event.region, self.settings.metric_regions)))] += 1
         if source == "call":
             m.call_wait.observe(fields["wait_seconds"])
-            m.call_first_contact.labels(str(fields["resolved_first_contact"]).lower()).inc()
+            counts[(m.call_first_contact, (str(fields["resolved_first_contact"]).lower(),))] += 1
             if fields["satisfaction"] is not None:
                 m.call_satisfaction.observe(fields["satisfaction"])
         elif source == "social":
-            m.social_posts.labels(fields["platform"], analysis.polarity).inc()
+            counts[(m.social_posts, (fields["platform"], analysis.polarity))] += 1
             if analysis.negative:
-                m.social_negative_reach.labels(fields["platform"]).inc(event.signals.reach)
+                counts[(m.social_negative_reach, (fields["platform"],))] += event.signals.reach
 
     def _advance_offsets(self, messages: Sequence[RawMessage]) -> None:
         for message in messages:
@@ -264,30 +273,38 @@ class Pipeline:
                 delay = min(delay * 2, self.settings.retry_max_seconds)
 
     async def publish(self, outgoing: Sequence[Outgoing]) -> None:
-        """Send every record of the batch and wait until each is delivered, re-sending the
-        ones that failed with back-off: the batch is acknowledged only after this returns.
-        A re-send may duplicate a record; consumers deduplicate by key (at-least-once)."""
-        pending = list(outgoing)
+        """Send every record and wait until each is delivered, re-sending the ones that
+        failed with back-off: a batch is acknowledged only after this returns. A re-send
+        may duplicate a record; consumers deduplicate by key (at-least-once)."""
+        await self._delivered(await self._send(outgoing))
+
+    async def _send(self, outgoing: Sequence[Outgoing]) -> list[InFlight]:
+        """Hand each record to the producer; None for one it refused at once."""
+        in_flight: list[InFlight] = []
+        for record in outgoing:
+            try:
+                in_flight.append((record, await self.publisher.send(*record)))
+            except Exception as exc:
+                log.warning("sending to %s failed: %s", record.topic, exc)
+                in_flight.append((record, None))
+        return in_flight
+
+    async def _delivered(self, in_flight: list[InFlight]) -> None:
         delay = 0.1
-        while pending:
-            failed: list[Outgoing] = []
-            sent: list[tuple[Outgoing, Awaitable[Any]]] = []
-            for record in pending:
-                try:
-                    sent.append((record, await self.publisher.send(*record)))
-                except Exception as exc:
-                    log.warning("sending to %s failed: %s", record.topic, exc)
-                    failed.append(record)
-            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-            failed += [r for (r, _), result in zip(sent, results, strict=True)
-                       if isinstance(result, Exception)]
+        while in_flight:
+            results = await asyncio.gather(*(f for _, f in in_flight if f is not None),
+                                           return_exceptions=True)
+            outcomes = iter(results)
+            failed = [record for record, future in in_flight
+                      if future is None or isinstance(next(outcomes), Exception)]
             for record in failed:
                 self.metrics.publish_errors.labels(record.topic).inc()
-            if failed:
-                log.warning("%d records not delivered; re-sending in %.1f s", len(failed), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_seconds)
-            pending = failed
+            if not failed:
+                return
+            log.warning("%d records not delivered; re-sending in %.1f s", len(failed), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.retry_max_seconds)
+            in_flight = await self._send(failed)
 
 
 def _series_points(new: Sequence[tuple[Event, Analysis]]

@@ -131,3 +131,16 @@ async def test_two_workers_seeing_one_incident_make_one_alert(
     finally:
         for c in clients:
             await c.aclose()
+
+
+async def test_alert_state_of_an_older_format_is_ignored_not_fatal(
+        client: aioredis.Redis, unique: str) -> None:
+    store = RedisAlertStore(client, prefix=unique)
+    await client.hset(store.key, "old", '{"id": "old-1", "rule": "burst", "status": "firing"}')
+    await client.hset(store.key, "junk", "not json")
+    sink = ListSink()
+    engine = make_engine(client, unique, sink)
+    assert await store.all_active() == []
+    assert await engine.reevaluate(NOW) == []
+    await feed(engine, range(6), NOW)                      # the engine still works
+    assert [a.rule for a in await store.all_active()] == ["burst"]
