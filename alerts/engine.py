@@ -14,11 +14,15 @@ it (one per channel, say) are the *members* of one incident.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from alerts.baseline import Baseline
 from alerts.evaluate import Evaluation, evaluate
@@ -47,7 +51,8 @@ class AlertEngine:
                  baselines: RedisBaselineStore | None = None, router: Router | None = None,
                  notify: Notify = _no_notify, chat_sinks: Iterable[str] = (),
                  refresh_sinks: Iterable[str] = (), refresh_seconds: float = 300.0,
-                 baseline_step_seconds: float = 60.0) -> None:
+                 baseline_step_seconds: float = 60.0, live_channel: str | None = None
+                 ) -> None:
         self.rules = {rule.name: rule for rule in rules}
         self.windows = windows
         self.store = store
@@ -72,6 +77,10 @@ class AlertEngine:
         self._step = -1
         self._started = False
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        # With a channel, the live feed goes through Redis pub/sub, so the console of any
+        # worker sees the records of every worker; without, it stays in this process.
+        self.live_channel = live_channel
+        self._listener: asyncio.Task[None] | None = None
 
     # --- the hot path ------------------------------------------------------------------
     async def on_batch(self, touched: Mapping[str, Iterable[str]],
@@ -145,7 +154,7 @@ class AlertEngine:
     async def acknowledge(self, alert_id: str, by: str, note: str, now: float) -> Alert | None:
         alert = await self.store.acknowledge(alert_id, Ack(by, now, note))
         if alert is not None:
-            self._publish_live(alert.to_record() | {"notification": "acknowledged"})
+            await self._publish_live(alert.to_record() | {"notification": "acknowledged"})
         return alert
 
     async def add_silence(self, silence: Silence) -> None:
@@ -155,7 +164,30 @@ class AlertEngine:
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``callback`` with every record emitted (the console's live feed)."""
         self._subscribers.append(callback)
+        if self.live_channel and self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
         return lambda: self._subscribers.remove(callback)
+
+    async def _listen(self) -> None:
+        """Relay the live channel to this process's subscribers; reconnect after errors."""
+        assert self.live_channel is not None  # noqa: S101
+        delay = 0.5
+        while True:
+            pubsub = self.store.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.live_channel)
+                delay = 0.5
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=1.0)
+                    if message is not None:
+                        self._tell(json.loads(message["data"]))
+            except (RedisError, OSError, ValueError) as exc:
+                log.warning("live alert feed interrupted (%s); resubscribing", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            finally:
+                await pubsub.aclose()
 
     # --- internals ----------------------------------------------------------------------
     def _member(self, rule: Rule, key: str, state: KeyState, now: float) -> Member:
@@ -244,7 +276,7 @@ class AlertEngine:
                        or (alert.notification in NOTIFY and alert.silenced_by is None)]
             if targets:
                 self.notify(record, targets)
-        self._publish_live(record)
+        await self._publish_live(record)
 
     def _refresh(self, active: Sequence[Alert], emitted: Sequence[Alert], now: float) -> None:
         for alert in emitted:
@@ -259,7 +291,17 @@ class AlertEngine:
                 self._refreshed[alert.fingerprint] = now
                 self.notify(alert.to_record() | {"notification": REFRESH}, targets)
 
-    def _publish_live(self, record: dict[str, Any]) -> None:
+    async def _publish_live(self, record: dict[str, Any]) -> None:
+        if not self.live_channel:
+            self._tell(record)
+            return
+        try:
+            await self.store.redis.publish(self.live_channel,
+                                           json.dumps(record, ensure_ascii=False))
+        except (RedisError, OSError) as exc:  # best effort: the console also polls
+            log.warning("live alert feed not published (%s)", exc)
+
+    def _tell(self, record: dict[str, Any]) -> None:
         for callback in list(self._subscribers):
             callback(record)
 

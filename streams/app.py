@@ -161,7 +161,8 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
                          router=alerting.router, notify=delivery.notify,
                          chat_sinks=alerting.chat_sinks,
                          refresh_sinks=alerting.refresh_sinks,
-                         baseline_step_seconds=settings.baseline_step_seconds)
+                         baseline_step_seconds=settings.baseline_step_seconds,
+                         live_channel=f"{prefix}:alerts:live")
     series = RedisSeries(redis, prefix=prefix)
     pipeline = Pipeline(settings=settings, runner=analysis_runner(settings, clock),
                         rules=rules, windows=windows, engine=engine, publisher=publisher,

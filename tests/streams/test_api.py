@@ -52,12 +52,18 @@ class Served:
             return response.status, await response.json()
 
 
+def make_engine(client: aioredis.Redis, prefix: str) -> AlertEngine:
+    """An engine as a worker builds it: state in Redis, the live feed through pub/sub."""
+    windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[60])
+    return AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix), [ListSink()],
+                       Metrics.create(CollectorRegistry()), update_seconds=0,
+                       live_channel=f"{prefix}:alerts:live")
+
+
 @pytest.fixture
 async def served(redis_url: str, unique: str) -> AsyncIterator[Served]:
     client = aioredis.Redis.from_url(redis_url)
-    windows = RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[60])
-    engine = AlertEngine(RULES, windows, RedisAlertStore(client, prefix=unique), [ListSink()],
-                         Metrics.create(CollectorRegistry()), update_seconds=0)
+    engine = make_engine(client, unique)
     clock = [NOW]
     app = web.Application(client_max_size=4096)
     series = RedisSeries(client, prefix=unique)
@@ -174,6 +180,27 @@ async def test_oversized_and_malformed_bodies_are_refused(served: Served) -> Non
     assert status == 400 and "JSON" in body["error"]
     status, body = await served.call("POST", "/api/silences", json=[1, 2])
     assert status == 400 and body["field"] == "body"
+
+
+async def test_the_event_stream_carries_the_alerts_of_every_worker(
+        served: Served, redis_url: str) -> None:
+    other_client = aioredis.Redis.from_url(redis_url)
+    other = make_engine(other_client, served.engine.windows.prefix)
+    events: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async with served.http.get(served.url + "/api/stream?token=secret") as response:
+            async for line in response.content:
+                if line.startswith(b"data: "):
+                    events.append(json.loads(line[6:]))
+                    return
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0.5)
+    await incident(other)                          # another worker raises the alert
+    await asyncio.wait_for(task, timeout=5)
+    assert [(e["rule"], e["notification"]) for e in events] == [("burst", "new")]
+    await other_client.aclose()
 
 
 async def test_the_event_stream_carries_new_alerts_and_acks(served: Served) -> None:
