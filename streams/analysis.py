@@ -137,9 +137,17 @@ class ProcessRunner:
         await self.run("complaint", [])
 
     async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]:
+        """With several processes, a batch is split between them: one agent's large batch
+        does not wait for a single process."""
         loop = asyncio.get_running_loop()
+        parts = max(1, min(self.settings.analysis_processes, len(values) // 50))
+        size = max(1, -(-len(values) // parts))
+        chunks = [list(values[i:i + size]) for i in range(0, len(values), size)] or [[]]
         try:
-            return await loop.run_in_executor(self._pool, _in_process, source, list(values))
+            results = await asyncio.gather(*(
+                loop.run_in_executor(self._pool, _in_process, source, chunk)
+                for chunk in chunks))
+            return [result for chunk_results in results for result in chunk_results]
         except BrokenProcessPool:
             log.error("the analysis process died; analysing this batch in the worker and "
                       "starting a new one")

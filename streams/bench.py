@@ -59,6 +59,7 @@ rules:
     threshold: 1000000000
     priority: P3
 """
+TUNING = ("VOCWATCH_ANALYSIS_PROCESSES", "VOCWATCH_BATCH_SIZE", "VOCWATCH_BATCH_SECONDS")
 ACCOUNTED = ("vocwatch_events_valid_total", "vocwatch_events_duplicate_total",
              "vocwatch_events_late_total", "vocwatch_events_dead_lettered_total")
 
@@ -100,6 +101,8 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
             "VOCWATCH_ALERTS_OUT": str(work / "alerts.jsonl"),
             "VOCWATCH_DATA_DIR": str(work / "data"),
             "VOCWATCH_LOG_LEVEL": "warning",
+            # Tuning under test may come from the caller's environment.
+            **{k: v for k, v in os.environ.items() if k in TUNING},
         }
         settings = Settings.from_env(env)
         ensure_topics(settings)
@@ -142,6 +145,8 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         "latency_incidents": len(latencies),
         "latency_expected": incidents,
         "load_per_s": rate,
+        "analysis_processes": settings.analysis_processes,
+        "batch_size": settings.batch_size,
         "peak_rss_mb": round(rss_mb, 1),
         "analysis_rss_mb": round(children_mb, 1),   # the analysis process (and its helper)
         "duplicates": max(0, counted - expected),

@@ -94,3 +94,14 @@ async def test_the_child_reads_the_policies_of_the_settings(inline: InlineRunner
         assert isinstance(result, Analyzed) and result.analysis.polarity == "negative"
     finally:
         runner.close()
+
+
+async def test_two_processes_split_a_batch_and_keep_its_order(inline: InlineRunner) -> None:
+    runner = ProcessRunner(Settings(analysis_processes=2), clock=lambda: NOW)
+    try:
+        values = complaints(150)                  # three chunks' worth: split in two
+        results = await runner.run("complaint", values)
+        assert comparable(results) == comparable(await inline.run("complaint", values))
+        assert len(runner._pool._processes) == 2
+    finally:
+        runner.close()
