@@ -110,33 +110,34 @@ def valid_event_ids(messages: list[tuple[str, bytes, bytes]]) -> set[tuple[str, 
     return ids
 
 
-def worker_env(broker: Any, redis: Any, tmp: Any, rules: str, *, name: str,
+def worker_env(broker: Any, redis: Any, tmp: Any, rules: str | None, *, name: str,
                **extra: str) -> dict[str, str]:
     """The environment of a test worker: its own app id and topic prefix, a free web port,
-    the rules given, fast evaluation (1 s) and updates (2 s), 5-second buckets; ``extra``
-    variables (``VOCWATCH_…``) on top. Outside VOCWATCH_ variables are passed through."""
+    the rules given (None: the packaged ones), fast evaluation (1 s) and updates (2 s),
+    5-second buckets; ``extra`` variables (``VOCWATCH_…``) on top. Outside VOCWATCH_
+    variables are passed through."""
     import os
     import uuid
 
     from streams import embedded
 
-    rules_file = tmp / "rules.yaml"
-    rules_file.write_text(rules, encoding="utf-8")
     app_id = f"{name}{uuid.uuid4().hex[:8]}"
-    return {
+    env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")},
         "VOCWATCH_BROKER_URL": f"kafka://{broker.host}:{broker.port}",
         "VOCWATCH_REDIS_URL": f"redis://{redis.host}:{redis.port}/0",
         "VOCWATCH_APP_ID": app_id,
         "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
         "VOCWATCH_WEB_PORT": str(embedded.free_port()),
-        "VOCWATCH_RULES_FILE": str(rules_file),
         "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
         "VOCWATCH_EVALUATION_SECONDS": "1",
         "VOCWATCH_BUCKET_SECONDS": "5",
         "VOCWATCH_DATA_DIR": str(tmp / "data"),
-        **extra,
     }
+    if rules is not None:
+        (tmp / "rules.yaml").write_text(rules, encoding="utf-8")
+        env["VOCWATCH_RULES_FILE"] = str(tmp / "rules.yaml")
+    return {**env, **extra}
 
 
 def start_alertmanager(config: Any, workdir: Any) -> Any:

@@ -29,6 +29,7 @@ import yaml
 from kafka import KafkaProducer
 
 from streams import demo, embedded
+from tests.support import worker_env
 from vocwatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,24 +207,6 @@ def _prometheus_binary() -> str:
     return PROMETHEUS
 
 
-def _worker_env(broker: embedded.ChildServer, redis: embedded.ChildServer,
-                tmp: Path, port: int) -> dict[str, str]:
-    app_id = f"prom{uuid.uuid4().hex[:8]}"
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")},
-        "VOCWATCH_BROKER_URL": f"kafka://{broker.host}:{broker.port}",
-        "VOCWATCH_REDIS_URL": f"redis://{redis.host}:{redis.port}/0",
-        "VOCWATCH_APP_ID": app_id,
-        "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
-        "VOCWATCH_WEB_PORT": str(port),
-        "VOCWATCH_DATA_DIR": str(tmp / "data"),
-        "VOCWATCH_ALERTS_OUT": str(tmp / "alerts.jsonl"),
-        "VOCWATCH_EVALUATION_SECONDS": "1",
-        "VOCWATCH_METRIC_PRODUCTS": ",".join(demo.PRODUCTS[:3]),
-        "VOCWATCH_METRIC_REGIONS": ",".join(demo.REGIONS[:3]),
-    }
-
-
 def _prometheus_config(worker_port: int) -> dict[str, Any]:
     """The deploy configuration's rule files (absolute), scraping the one worker each second."""
     deployed = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
@@ -268,7 +251,11 @@ def stack(broker_server: embedded.ChildServer, redis_server: embedded.ChildServe
     binary = _prometheus_binary()
     tmp = tmp_path_factory.mktemp("prometheus-live")
     worker_port, prometheus_port = embedded.free_port(), embedded.free_port()
-    env = _worker_env(broker_server, redis_server, tmp, worker_port)
+    env = worker_env(broker_server, redis_server, tmp, None, name="prom",
+                     VOCWATCH_WEB_PORT=str(worker_port),
+                     VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
+                     VOCWATCH_METRIC_PRODUCTS=",".join(demo.PRODUCTS[:3]),
+                     VOCWATCH_METRIC_REGIONS=",".join(demo.REGIONS[:3]))
     settings = Settings.from_env(env)
     worker_log = tmp / "worker.log"
     worker = embedded.start_worker(env, worker_log)
