@@ -31,6 +31,7 @@ from classifiers.sentiment import load_scorer
 from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import InvalidEvent
+from vocwatch.memory import settle_heap
 from vocwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def _start_process(settings: Settings) -> None:
     global _analyzer, _max_bytes  # one analyzer per analysis process
     _analyzer = build_analyzer(settings)
     _max_bytes = settings.max_message_bytes
+    settle_heap()   # the models' objects are never garbage
 
 
 def _in_process(source: str, values: Sequence[bytes | None]) -> list[Result]:

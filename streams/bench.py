@@ -22,9 +22,12 @@ Phases, on one broker and one Redis started for the run:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +42,7 @@ from typing import Any
 from streams import embedded
 from streams.demo import DemoTraffic
 from streams.topics import ensure_topics
+from vocwatch.memory import settle_heap
 from vocwatch.settings import Settings
 
 RULES = """
@@ -72,12 +76,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--threshold", type=int, default=20, help="events that make an incident")
     parser.add_argument("--json", action="store_true", help="print only the JSON figures")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record the worker and its analysis process with py-spy during "
+                             "the backlog phase (raw collapsed stacks in DIR)")
 
 
 def run(args: argparse.Namespace) -> int:
     figures = bench(events=args.events, rate=args.rate, incidents=args.incidents,
                     latency_seconds=args.latency_seconds, threshold=args.threshold,
-                    say=(lambda *_: None) if args.json else _say)
+                    profile=args.profile, say=(lambda *_: None) if args.json else _say)
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 
@@ -87,7 +94,7 @@ def _say(message: str) -> None:
 
 
 def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
-          threshold: int, say: Any = _say) -> dict[str, Any]:
+          threshold: int, profile: Path | None = None, say: Any = _say) -> dict[str, Any]:
     from kafka import KafkaProducer
 
     work = Path(tempfile.mkdtemp(prefix="vocwatch-bench-"))
@@ -122,7 +129,8 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         scoring = _scoring(backlog)
         say("worker on the backlog …")
         with _worker(env, work) as (process, base_url):
-            first, last = _drain(base_url, events, process)
+            with _profiled(process.pid, profile):
+                first, last = _drain(base_url, events, process)
             counted = counted_events(settings)    # the backlog only, before more traffic arrives
             say("latency under load …")
             latencies = _latency(producer, traffic, settings, work / "alerts.jsonl", rate=rate,
@@ -198,10 +206,16 @@ def _scoring(messages: list[tuple[str, bytes, bytes]], limit: int = 20_000) -> f
         except InvalidEvent:
             continue
     analyzer = Analyzer()
-    started = time.perf_counter()
-    for event in events:
-        analyzer.analyze(event.text, event.signals, channel=event.channel)
-    return len(events) / (time.perf_counter() - started)
+    threshold = gc.get_threshold()
+    settle_heap()   # as in the analysis process: like for like
+    try:
+        started = time.perf_counter()
+        for event in events:
+            analyzer.analyze(event.text, event.signals, channel=event.channel)
+        return len(events) / (time.perf_counter() - started)
+    finally:          # this process goes on (a test, the CLI): as it was
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 @contextmanager
@@ -211,6 +225,34 @@ def _worker(env: dict[str, str], work: Path) -> Iterator[tuple[subprocess.Popen[
         yield process, f"http://127.0.0.1:{env['VOCWATCH_WEB_PORT']}"
     finally:
         embedded.stop_process(process)
+
+
+@contextmanager
+def _profiled(pid: int, directory: Path | None) -> Iterator[None]:
+    """py-spy (``pip install -e '.[bench]'``) samples the process and its children while
+    the block runs; one file of collapsed stacks per process in ``directory``."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}"
+                                         f"{os.environ.get('PATH', '')}")
+    if spy is None:
+        raise RuntimeError("--profile needs py-spy: pip install -e '.[bench]'")
+    time.sleep(3)   # the analysis process is spawned at start-up
+    # --gil: only samples of the thread holding the GIL, i.e. where the CPU time goes.
+    recorders = [subprocess.Popen(  # noqa: S603 — argv is built here, not from input
+        [spy, "record", "--pid", str(p), "--rate", "100", "--format", "raw", "--nonblocking",
+         "--gil", "--output", str(directory / f"{name}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name, p in [("worker", pid)] + [(f"child-{c}", c) for c in _descendants(pid)]]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+        for recorder in recorders:
+            recorder.wait(30)
 
 
 def _drain(base_url: str, expected: int, process: subprocess.Popen[bytes]) -> tuple[float, float]:
@@ -224,17 +266,34 @@ def _drain(base_url: str, expected: int, process: subprocess.Popen[bytes]) -> tu
             return first, now
         if process.poll() is not None:
             raise RuntimeError("the worker exited during the benchmark")
-        time.sleep(0.05)
+        # Each poll is a /metrics scrape the worker serves (about 3 ms): five a second keep
+        # the measurement out of the measured (Prometheus scrapes every 15 s).
+        time.sleep(0.2)
 
 
 def _accounted(base_url: str) -> float:
+    """Messages the worker has accounted for (0 while its page cannot be read)."""
+    text = _metrics_page(base_url)
+    return 0.0 if text is None else sum(_summed(text, name) for name in ACCOUNTED)
+
+
+def metric_total(base_url: str, name: str) -> float:
+    """The sum of a metric's labelled samples on the worker's /metrics; -1 while the page
+    cannot be read (the worker is starting)."""
+    text = _metrics_page(base_url)
+    return -1.0 if text is None else _summed(text, name)
+
+
+def _metrics_page(base_url: str) -> str | None:
     try:
         with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as reply:  # noqa: S310
-            text = reply.read().decode()
+            return str(reply.read().decode())
     except OSError:
-        return 0.0
-    return sum(float(v) for name in ACCOUNTED
-               for v in re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M))
+        return None
+
+
+def _summed(text: str, name: str) -> float:
+    return sum(float(v) for v in re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M))
 
 
 def _latency(producer: Any, traffic: DemoTraffic, settings: Settings, alerts_out: Path, *,
@@ -340,6 +399,8 @@ def _passthrough_main() -> None:
     """A Faust app whose agents only consume and acknowledge: the cost of Faust itself."""
     import faust
 
+    from streams.app import faust_worker
+
     settings = Settings.from_env({k: v for k, v in os.environ.items()
                                   if k.startswith("VOCWATCH_")})
     expected, result = int(os.environ["BENCH_EXPECTED"]), Path(os.environ["BENCH_RESULT"])
@@ -360,7 +421,12 @@ def _passthrough_main() -> None:
 
     for source, topic in settings.input_topics.items():
         app.agent(app.topic(topic, value_serializer="raw"), name=f"pass.{source}")(consume)
-    faust.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+
+    async def settle() -> None:   # as in the worker: like for like
+        settle_heap()
+
+    app.task(settle)
+    faust_worker(app, "error").execute_from_commandline()
 
 
 if __name__ == "__main__":

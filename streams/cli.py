@@ -120,10 +120,8 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    import faust
-
     from alerts.config import load_alerting
-    from streams.app import create_service
+    from streams.app import create_service, faust_worker
     from streams.topics import ensure_topics
 
     overrides = {"alerts_out": args.alerts_out} if args.alerts_out else {}
@@ -134,9 +132,16 @@ def _worker(args: argparse.Namespace) -> int:
     service = create_service(settings, alerting=alerting)
     log.info("worker: broker %s, redis %s, http://%s:%d/metrics", settings.broker_url,
              _redact(settings.redis_url), settings.web_host, settings.web_port)
-    worker = faust.Worker(service.app, loglevel=settings.log_level, quiet=True)
-    worker.execute_from_commandline()
+    service.app.task(_settle_heap)
+    faust_worker(service.app, settings.log_level).execute_from_commandline()
     return 0
+
+
+async def _settle_heap() -> None:
+    """Once the app has started, what exists lives as long as the worker (vocwatch/memory.py)."""
+    from vocwatch.memory import settle_heap
+
+    settle_heap()
 
 
 def _dev(args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
-"""One batch of input messages, start to finish: decode → analyze → windows → alerts →
-publish. The Faust agents hand every batch to :meth:`Pipeline.process`, which never raises
-(except on cancellation): bad messages become dead letters, Redis outages are retried
-with back-off until they pass, and an unexpected error dead-letters the batch with
-``processing_error`` rather than losing it. Only when ``process`` returns does the agent
-acknowledge the batch, so every message is counted or dead-lettered before its offset is
-committed (at-least-once).
+"""One batch of input messages, start to finish, in two stages: :meth:`Pipeline.analyse`
+(decode → analyze, in the analysis process) and :meth:`Pipeline.complete` (publish →
+windows → alerts). An agent analyses its next batch while the previous one completes
+(streams/app.py). Neither stage raises (except on cancellation): bad messages become dead
+letters, Redis outages are retried with back-off until they pass, and an unexpected error
+dead-letters the batch with ``processing_error`` rather than losing it. Only when
+``complete`` returns does the agent acknowledge the batch, so every message is counted or
+dead-lettered before its offset is committed (at-least-once).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from alerts.rules import Rule, parse_window_key, window_key
 from alerts.series import Point, RedisSeries
 from alerts.windows import DUPLICATE, LATE, KeyState, Observation, RedisWindowStore
 from classifiers.analyze import Analysis, Analyzer
-from streams.analysis import InlineRunner, Rejected, Runner
+from streams.analysis import InlineRunner, Rejected, Result, Runner
 from streams.events import Event
 from streams.records import RawMessage, dead_letter_record, dumps
 from vocwatch.metrics import Metrics
@@ -59,6 +60,16 @@ class BatchOutcome:
     late: int = 0
     dead_lettered: int = 0
     alerts: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysedBatch:
+    """A batch between the two stages: every message with its analysis or rejection."""
+
+    source: str
+    messages: Sequence[RawMessage]
+    results: Sequence[Result]
+    started: float               # perf_counter() when the batch was taken
 
 
 @dataclass
@@ -96,14 +107,26 @@ class Pipeline:
         self.next_offsets: dict[tuple[str, int], int] = {}
 
     async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
+        """Both stages of one batch, one after the other."""
+        return await self.complete(await self.analyse(source, messages))
+
+    async def analyse(self, source: str, messages: Sequence[RawMessage]) -> AnalysedBatch:
+        """Stage 1: decode and analyse (in the analysis process, if there is one). Touches
+        no shared state, so it may run while the previous batch is being completed."""
         started = time.perf_counter()
-        outcome = BatchOutcome()
         self.metrics.events_received.labels(source).inc(len(messages))
+        results = await self.runner.run(source, [m.value for m in messages])
+        return AnalysedBatch(source, messages, results, started)
+
+    async def complete(self, batch: AnalysedBatch) -> BatchOutcome:
+        """Stage 2: publish, count, alert. Batches of one source must be completed in the
+        order they were taken: windows and offsets assume it."""
+        source, messages = batch.source, batch.messages
+        outcome = BatchOutcome()
         scored: list[tuple[RawMessage, Event, Analysis]] = []
         records: list[Outgoing] = []
         outgoing: list[Outgoing] = []
-        results = await self.runner.run(source, [m.value for m in messages])
-        for message, result in zip(messages, results, strict=True):
+        for message, result in zip(messages, batch.results, strict=True):
             if isinstance(result, Rejected):
                 outgoing.append(self._dead_letter(source, message, result.reason, result.detail))
             else:
@@ -127,7 +150,7 @@ class Pipeline:
             outcome.dead_lettered += len(scored)
         await self._delivered(in_flight)
         self._advance_offsets(messages)
-        self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - started)
+        self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - batch.started)
         self.last_batch_at[source] = self.clock()
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
         return outcome

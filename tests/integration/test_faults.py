@@ -140,6 +140,80 @@ def test_a_worker_killed_mid_stream_and_restarted_counts_each_event_once(
         stop(restarted)
 
 
+def produce_with_offsets(settings: Settings, count: int, seed: int) -> dict[Any, int]:
+    """Produce ``count`` demo messages; return the offset after the last one written to each
+    partition, as the broker acknowledged them."""
+    from kafka import TopicPartition
+
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    traffic = DemoTraffic(seed=seed)
+    futures = [producer.send(settings.input_topics[source], key=key, value=value)
+               for source, key, value in (traffic.background(time.time())
+                                          for _ in range(count))]
+    producer.flush()
+    producer.close()
+    ends: dict[Any, int] = {}
+    for future in futures:
+        meta = future.get()
+        tp = TopicPartition(meta.topic, meta.partition)
+        ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
+    return ends
+
+
+def committed_offsets(settings: Settings, partitions: list[Any]) -> dict[Any, int | None]:
+    """The worker's consumer group's committed offset of each partition."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                             group_id=settings.app_id, enable_auto_commit=False)
+    try:
+        return {tp: consumer.committed(tp) for tp in partitions}
+    finally:
+        consumer.close()
+
+
+def received(port: int) -> float:
+    from streams.bench import metric_total
+
+    return metric_total(f"http://127.0.0.1:{port}", "vocwatch_events_received_total")
+
+
+def test_a_stopped_worker_commits_every_offset_and_its_restart_replays_nothing(
+        stack: tuple[dict[str, str], Settings], tmp_path: Path) -> None:
+    """Batches are acknowledged by the agents themselves, after they complete (the next
+    batch is analysed meanwhile): the consumer group's offsets must still reach the end,
+    or every restart would re-read everything (which the windows would hide)."""
+    env, settings = stack
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
+    produced = 3000
+    ends = produce_with_offsets(settings, produced, seed=25)
+    log = tmp_path / "worker.log"
+    port = int(env["VOCWATCH_WEB_PORT"])
+    worker = start_worker(env, log)
+    try:
+        embedded.wait_until(lambda: metrics_accounted(port) >= produced, timeout=90,
+                            what="the worker to process the messages", process=worker)
+    finally:
+        stop(worker)                               # graceful: final commit
+    assert len(ends) == 3 * settings.partitions and sum(ends.values()) == produced
+    assert committed_offsets(settings, list(ends)) == ends
+
+    restarted = start_worker(env, log)
+    try:
+        more = 30
+        embedded.wait_until(lambda: received(port) >= 0, timeout=60,
+                            what="the restarted worker to serve /metrics", process=restarted)
+        produce(settings, more, seed=26)
+        embedded.wait_until(lambda: received(port) >= more, timeout=60,
+                            what="the restarted worker to consume", process=restarted)
+        time.sleep(2)                              # anything replayed would arrive by now
+        assert received(port) == more              # only the new messages, nothing replayed
+    finally:
+        stop(restarted)
+
+
 def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
         stack: tuple[dict[str, str], Settings], tmp_path: Path) -> None:
     env, _ = stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,21 @@ def test_analysis_runs_in_a_second_process_by_default(tmp_path: Path) -> None:
     runner = service.pipeline.runner
     assert isinstance(runner, ProcessRunner)
     runner.close()
+
+
+def test_the_worker_keeps_the_root_logger_at_its_level() -> None:
+    """Faust's terminal spinner would set the root logger to DEBUG, so that every debug
+    call of Faust and the Kafka client built a record (one per record sent)."""
+    import subprocess
+    import sys
+
+    script = ("import logging, os, faust\n"
+              "from streams.app import faust_worker\n"
+              "app = faust.App('t', broker='kafka://127.0.0.1:1', autodiscover=False)\n"
+              "worker = faust_worker(app, 'warning')\n"
+              "worker._setup_logging()\n"
+              "level = logging.getLogger('faust.topics').getEffectiveLevel()\n"
+              "os.write(1, f'{worker.spinner} {level}'.encode())\n")  # stdout is redirected
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split()[-2:] == ["None", str(logging.WARNING)]
