@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/two_workers.py 1     # one worker
     .venv/bin/python bench/two_workers.py 2     # two workers
+    .venv/bin/python bench/two_workers.py 2 --pin   # worker i (and its analysis process)
+                                                    # on core i only, as on separate machines
 
 Starts its own broker and Redis (embedded stack), produces a backlog of demo events,
 starts N workers with the benchmark's rules, and prints the events per second accounted
@@ -12,38 +14,39 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 
 from streams import embedded
-from streams.bench import RULES
+from streams.bench import RULES, _descendants, _valid_ids, counted_events, metric_total
 from streams.demo import DemoTraffic
 from streams.topics import ensure_topics
 from vocwatch.settings import Settings
 
 
 def accounted(ports: list[int]) -> float:
-    total = 0.0
-    for port in ports:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            continue
-        total += sum(float(v) for v in re.findall(
-            r"^vocwatch_events_received_total\{[^}]*\} (\S+)$", text, re.M))
-    return total
+    """Messages received by all the workers (a worker still starting adds nothing)."""
+    return sum(max(0.0, metric_total(f"http://127.0.0.1:{port}",
+                                     "vocwatch_events_received_total")) for port in ports)
+
+
+def pin(workers: list[Any]) -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    for i, worker in enumerate(workers):
+        for pid in [worker.pid, *_descendants(worker.pid)]:
+            os.sched_setaffinity(pid, {cores[i % len(cores)]})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workers", type=int)
     parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--pin", action="store_true",
+                        help="pin worker i and its children to core i (broker, Redis free)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vocwatch-scale-"))
     (work / "rules.yaml").write_text(RULES.format(threshold=40), encoding="utf-8")
@@ -57,8 +60,8 @@ def main() -> None:
         producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=50,
                                  batch_size=262_144)
         traffic, now = DemoTraffic(seed=3), time.time()
-        for _ in range(args.events):
-            source, key, value = traffic.background(now)
+        backlog = [traffic.background(now) for _ in range(args.events)]
+        for source, key, value in backlog:
             producer.send(settings.input_topics[source], key=key, value=value)
         producer.flush()
         producer.close()
@@ -69,13 +72,23 @@ def main() -> None:
              "VOCWATCH_DATA_DIR": str(work / f"data{i}")}, work / f"worker{i}.log")
             for i, port in enumerate(ports)]
         try:
+            if args.pin:
+                pin(workers)
             while accounted(ports) < 1000:
                 time.sleep(0.2)
+            if args.pin:
+                pin(workers)   # again: the analysis processes have been spawned by now
             first, started = accounted(ports), time.monotonic()
             while accounted(ports) < args.events:
                 time.sleep(0.2)
             rate = (accounted(ports) - first) / (time.monotonic() - started)
-            print(f"{args.workers} worker(s): {rate:.0f} events/s")
+            time.sleep(2)   # anything redelivered after a rebalance would land by now
+            valid = sum(len(ids) for ids in _valid_ids(backlog).values())
+            counted = counted_events(settings)
+            print(f"{args.workers} worker(s): {rate:.0f} events/s; received "
+                  f"{accounted(ports):.0f} of {args.events} messages; windows count "
+                  f"{counted} of {valid} valid events (duplicates {max(0, counted - valid)}, "
+                  f"lost {max(0, valid - counted)})")
         finally:
             for worker in workers:
                 embedded.stop_process(worker)
