@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -20,6 +21,7 @@ import yaml
 from vocwatch.errors import ConfigError
 
 DIMENSIONS = ("source", "channel", "platform", "category", "product", "region")
+KEYS_MEMO_SIZE = 10_000           # remembered dimension combinations per rule
 MEASURES = ("count", "rate_per_minute", "negative_count", "negative_share", "mean_sentiment",
             "p1_count", "reach_negative", "first_contact_resolution", "mean_wait_seconds")
 # Measures where lower is worse: a threshold or spike on them means "fell below".
@@ -106,15 +108,21 @@ class Rule:
     repeat_seconds: int = 3600                     # reminder interval; 0 = none
     correlate: tuple[str, ...] = ()                # incident key dims; () = the whole key
     falling: bool = field(init=False)
+    _reads: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _keys_memo: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "falling", self.measure in FALLING)
+        # the dimensions that decide the keys, besides the categories
+        object.__setattr__(self, "_reads", tuple(sorted(
+            (set(self.key) | set(self.where)) - {"category"})))
 
     @property
     def incident_dims(self) -> tuple[str, ...]:
         return self.correlate or self.key
 
-    @property
+    @cached_property
     def where_tag(self) -> str:
         """The ``where`` filter as text: part of the rule's window keys, so that rules with
         the same key dimensions but different filters never share a window. A filter on a
@@ -122,17 +130,29 @@ class Rule:
         return ";".join(f"{d}:{','.join(quote(v, safe='') for v in sorted(values))}"
                         for d, values in sorted(self.where.items()) if d not in self.key)
 
-    def keys_for(self, dims: Mapping[str, str], categories: Sequence[str]) -> Iterator[str]:
+    def keys_for(self, dims: Mapping[str, str], categories: Sequence[str]) -> tuple[str, ...]:
         """Window keys this event counts in: one per category when ``category`` is keyed,
-        and only for the categories a ``where`` filter on category allows."""
+        and only for the categories a ``where`` filter on category allows. Remembered per
+        combination of the dimension values the rule reads (a worker sees few of them, and
+        this runs for every event and rule)."""
+        memo_key = (tuple(dims.get(d) for d in self._reads), tuple(categories))
+        keys = self._keys_memo.get(memo_key)
+        if keys is None:
+            if len(self._keys_memo) >= KEYS_MEMO_SIZE:
+                self._keys_memo.clear()
+            keys = self._keys_memo[memo_key] = tuple(self._keys(dims, categories))
+        return keys
+
+    def _keys(self, dims: Mapping[str, str], categories: Sequence[str]) -> Iterator[str]:
         if any(not dims.get(d) for d in self.key if d != "category"):
             return
         seen = set()
+        tag = self.where_tag
         for category in categories:
             values = {**dims, "category": category}
             if any(values.get(d) not in allowed for d, allowed in self.where.items()):
                 continue
-            key = window_key({d: values[d] for d in self.key}, self.where_tag)
+            key = window_key({d: values[d] for d in self.key}, tag)
             if key not in seen:
                 seen.add(key)
                 yield key

@@ -583,3 +583,29 @@ def test_window_counts_plus() -> None:
                                  reach_negative=1500.5, calls=10, first_contact=7, wait=990.0)
     assert WindowCounts().plus(COUNTS) == COUNTS
     assert isinstance(total.count, int)
+
+
+def test_remembered_keys_are_the_keys_computed_afresh_for_every_combination() -> None:
+    """keys_for remembers its answer per combination of the values the rule reads; an
+    event that differs only in a dimension the rule does not read gets the same keys, one
+    that differs in a read dimension gets its own."""
+    import itertools
+
+    rules = [one(), one(key=["channel"]), one(key=["platform"], where={"source": ["social"]}),
+             one(key=["region"], where={"source": ["complaint", "call"], "channel": ["app"]}),
+             one(key=["category"], where={"category": ["logistics"]})]
+    events = [COMPLAINT, POST, {**COMPLAINT, "channel": "web"}, {**COMPLAINT, "region": "上海"},
+              {**COMPLAINT, "product": "另一个"}, {"source": "call", "channel": "call"}]
+    categories = [["logistics"], ["service", "logistics"], ["other"], []]
+    for _ in range(2):                       # the second round is answered from memory
+        for rule, dims, cats in itertools.product(rules, events, categories):
+            assert rule.keys_for(dims, cats) == tuple(rule._keys(dims, cats)), (rule, dims)
+
+
+def test_the_remembered_keys_are_bounded() -> None:
+    from alerts.rules import KEYS_MEMO_SIZE
+
+    rule = one(key=["region"])
+    for i in range(KEYS_MEMO_SIZE + 5):
+        assert rule.keys_for({**COMPLAINT, "region": f"r{i}"}, ["logistics"]) == (f"region=r{i}",)
+    assert len(rule._keys_memo) <= KEYS_MEMO_SIZE
