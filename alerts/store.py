@@ -11,6 +11,9 @@
 * ``<prefix>:baseline:{<rule>}`` — hash: window key → the key's baseline (JSON);
   ``<prefix>:baseline:{<rule>}:keys`` — sorted set of the rule's keys by last seen;
   ``<prefix>:baseline:step`` — which baseline step was taken last (one worker per step).
+
+Every command touches one key, and the step lock is a one-key script, so this works on
+Redis Cluster as it is (pipelines are non-transactional, split per node by the client).
 """
 
 from __future__ import annotations

@@ -14,14 +14,24 @@ a replayed or redelivered event changes nothing. Ids and buckets older than the 
 window (the retention) are trimmed, so the dedup horizon and the window agree: an event
 older than the retention is *late* and counted nowhere. Updates for a batch are sent as
 one pipeline: one round trip, one script call per touched key.
+
+Redis Cluster (集群): the two keys of a dimension key share its hash tag, so each script call
+touches one slot, and different dimension keys spread over the slots (and so the nodes). The
+script is called by its SHA-1 (``EVALSHA``) in a non-transactional pipeline, which a cluster
+pipeline splits per node; a server that does not know the script yet (a restarted server, a
+cluster node that never saw it) answers NOSCRIPT, and those calls are run again after
+``SCRIPT LOAD``, which a cluster client sends to every primary.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from redis.exceptions import NoScriptError
 
 from alerts.rules import WindowCounts
 
@@ -104,9 +114,13 @@ return {flags, totals}
 """
 
 
+# Redis names a loaded script by its SHA-1; nothing here depends on SHA-1 being secure.
+_RECORD_SHA = hashlib.sha1(_RECORD.encode(), usedforsecurity=False).hexdigest()
+
+
 class RedisLike(Protocol):
-    def register_script(self, script: str) -> Any: ...
     def pipeline(self, transaction: bool = ...) -> Any: ...
+    def script_load(self, script: str) -> Awaitable[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,6 @@ class RedisWindowStore:
         self.spans = tuple(sorted(set(spans)))
         self.retention = self.spans[-1] + bucket_seconds
         self.skew_seconds = skew_seconds
-        self._script = redis.register_script(_RECORD)
 
     def redis_keys(self, key: str) -> list[str]:
         return [f"{self.prefix}:{{{key}}}:b", f"{self.prefix}:{{{key}}}:ids"]
@@ -178,13 +191,13 @@ class RedisWindowStore:
             return {}
         head = [self.bucket_seconds, repr(now), self.retention, self.skew_seconds,
                 int(write), len(self.spans), *self.spans]
-        pipe = self.redis.pipeline(transaction=False)
+        calls = []
         for key in keys:
-            args: list[Any] = list(head)
+            args: list[Any] = [*self.redis_keys(key), *head]
             for o in observations[key]:
                 args += o.args()
-            await self._script(keys=self.redis_keys(key), args=args, client=pipe)
-        replies = await pipe.execute()
+            calls.append(args)
+        replies = await run_script(self.redis, _RECORD, _RECORD_SHA, 2, calls)
         states = {}
         per = 1 + len(FIELDS)
         for key, (flags, totals) in zip(keys, replies, strict=True):
@@ -192,6 +205,31 @@ class RedisWindowStore:
                       for i, span in enumerate(self.spans)}
             states[key] = KeyState(tuple(int(f) for f in flags), counts)
         return states
+
+
+async def run_script(redis: RedisLike, script: str, sha: str, numkeys: int,
+                     calls: Sequence[Sequence[Any]]) -> list[Any]:
+    """Run ``script`` once per call (its ``numkeys`` keys, then its arguments) in one
+    non-transactional pipeline, by SHA-1; the calls answered NOSCRIPT are run again once
+    after ``SCRIPT LOAD``. Works alike on one server and on a cluster (where redis-py's
+    pipeline refuses Script objects, and each node may or may not know the script). Raises
+    the first error a call got; replies in call order."""
+    replies: list[Any] = [None] * len(calls)
+    todo = list(range(len(calls)))
+    for attempt in range(2):
+        pipe = redis.pipeline(transaction=False)
+        for i in todo:
+            pipe.execute_command("EVALSHA", sha, numkeys, *calls[i])
+        for i, reply in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
+            replies[i] = reply
+        todo = [i for i in todo if isinstance(replies[i], NoScriptError)]
+        if not todo or attempt:
+            break
+        await redis.script_load(script)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 def _counts(values: Sequence[bytes | str]) -> WindowCounts:

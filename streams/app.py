@@ -143,7 +143,7 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
         web_transport="tcp://",
         autodiscover=False,
     )
-    redis = redis_client(settings.redis_url)
+    redis = redis_client(settings.redis_url, cluster=settings.redis_cluster)
     prefix = settings.app_id
     windows = RedisWindowStore(redis, prefix=prefix, bucket_seconds=settings.bucket_seconds,
                                spans=[r.window_seconds for r in rules])
@@ -215,11 +215,24 @@ def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
                         clock=clock)
 
 
-def redis_client(url: str) -> Any:
-    """The Redis client the service uses. redis-py's own silent retries are off: the
-    pipeline retries with back-off itself, and logs and counts every failure."""
-    return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
-                             health_check_interval=30, retry=Retry(NoBackoff(), 0))
+def redis_client(url: str, *, cluster: bool = False) -> Any:
+    """The Redis client the service uses: of one server, or with ``cluster`` of a Redis
+    Cluster that ``url`` names a node of (:mod:`streams.redis_cluster`). redis-py's own
+    silent retries are off: the pipeline retries with back-off itself, and logs and counts
+    every failure; a cluster client still follows MOVED and ASK redirections."""
+    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5,
+                               "health_check_interval": 30, "retry": Retry(NoBackoff(), 0)}
+    if not cluster:
+        return aioredis.from_url(url, **options)
+    from streams.redis_cluster import ClusterClient
+
+    return ClusterClient.from_url(url, **options)
+
+
+def redis_client_for(settings: Settings) -> Any:
+    """The Redis client for ``settings`` (``VOCWATCH_REDIS_URL``, ``VOCWATCH_REDIS_CLUSTER``),
+    for every tool that reads what the service keeps in Redis. Close it with ``aclose()``."""
+    return redis_client(settings.redis_url, cluster=settings.redis_cluster)
 
 
 def _add_agents(service: Service, settings: Settings) -> None:

