@@ -65,8 +65,9 @@ class Service:
 
 class FaustPublisher:
     """:class:`streams.pipeline.Publisher` over the app's producer. Records go straight to
-    the producer (Faust's ``Topic.send`` path of channels, futures and sensors cost 40 % of
-    the time spent sending, for nothing the pipeline uses)."""
+    the producer: Faust's ``Topic.send`` path of channels, futures and sensors was more than
+    half of the time spent sending (9.8 % → 3.9 % of a busy worker's samples without it),
+    for nothing the pipeline uses."""
 
     def __init__(self, app: faust.App) -> None:
         self.app = app
