@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -28,7 +29,6 @@ from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
-NOW = time.time()
 CONFIG = {
     # One alert per channel × category: each batch below fires several.
     "rules": [{"name": "burst", "key": ["channel", "category"], "window": "5m",
@@ -75,12 +75,15 @@ async def receivers() -> AsyncIterator[tuple[Receivers, str]]:
 
 
 def batch(start: int) -> list[RawMessage]:
+    # Event time now, not at import: the suite may collect this module minutes before it
+    # runs, and events older than the 5-minute window would be late, counted nowhere.
+    now = time.time()
     channels = ("app", "web", "email", "wechat", "hotline", "store")
     texts = ("快递三天没到", "客服态度很差", "APP闪退无法付款", "退款一直不到账")
     values = [json.dumps({"id": f"c{start + i}", "customer_id": "u", "text": texts[i % 4],
-                          "channel": channels[i % 6], "created_at": NOW},
+                          "channel": channels[i % 6], "created_at": now},
                          ensure_ascii=False).encode() for i in range(120)]
-    return [RawMessage(v, "vocwatch.complaints", 0, start + i, NOW) for i, v in enumerate(values)]
+    return [RawMessage(v, "vocwatch.complaints", 0, start + i, now) for i, v in enumerate(values)]
 
 
 class Publisher:
@@ -92,11 +95,19 @@ class Publisher:
 
 async def test_a_hanging_and_a_failing_webhook_do_not_slow_the_stream(
         redis_url: str, unique: str, receivers: tuple[Receivers, str]) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await _pipeline_with_slow_sinks(client, unique, receivers)
+    finally:
+        await client.aclose()
+
+
+async def _pipeline_with_slow_sinks(client: Any, unique: str,
+                                    receivers: tuple[Receivers, str]) -> None:
     state, base = receivers
     config = parse_config(CONFIG)
     registry = CollectorRegistry()
     metrics = Metrics.create(registry)
-    client = aioredis.Redis.from_url(redis_url)
     async with aiohttp.ClientSession() as session:
         env = {"VOCWATCH_SINK_HANG_URL": base + "/hang", "VOCWATCH_SINK_BROKEN_URL": base + "/fail"}
         dispatcher = build_dispatcher(parse_sinks(config.sinks), env, session, client, metrics)
@@ -124,4 +135,3 @@ async def test_a_hanging_and_a_failing_webhook_do_not_slow_the_stream(
         assert registry.get_sample_value("vocwatch_sink_queue_depth", {"sink": "hanging"}) >= 1
         state.release.set()
         await dispatcher.stop(timeout=5)
-    await client.aclose()
