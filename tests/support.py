@@ -160,3 +160,11 @@ def start_alertmanager(config: Any, workdir: Any) -> Any:
         "127.0.0.1", port, ready)
     server.start(timeout=20)
     return server
+
+
+def events_received(port: int) -> float:
+    """Input messages a worker on ``port`` has received; -1 while its /metrics cannot be
+    read (the worker is starting)."""
+    from streams.bench import metric_total
+
+    return metric_total(f"http://127.0.0.1:{port}", "vocwatch_events_received_total")

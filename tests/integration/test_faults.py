@@ -26,6 +26,7 @@ from streams import embedded
 from streams.bench import _accounted, counted_events
 from streams.demo import DemoTraffic
 from streams.liveness import STALLED_EXIT_CODE
+from tests.support import events_received
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -71,14 +72,21 @@ def produce_ids(settings: Settings, count: int, seed: int) -> set[tuple[str, str
     """Produce ``count`` demo messages; return the (source, id) of the valid events."""
     from tests.support import valid_event_ids
 
+    return valid_event_ids(send_demo(settings, count, seed)[0])
+
+
+def send_demo(settings: Settings, count: int, seed: int
+              ) -> tuple[list[tuple[str, bytes, bytes]], list[Any]]:
+    """Produce ``count`` demo messages, confirmed by the broker; return them and their
+    record metadata (topic, partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     traffic = DemoTraffic(seed=seed)
     messages = [traffic.background(time.time()) for _ in range(count)]
-    for source, key, value in messages:
-        producer.send(settings.input_topics[source], key=key, value=value)
+    futures = [producer.send(settings.input_topics[source], key=key, value=value)
+               for source, key, value in messages]
     producer.flush()
     producer.close()
-    return valid_event_ids(messages)
+    return messages, [future.get() for future in futures]
 
 
 INCIDENT_KEY = {"channel": "store", "category": "logistics"}
@@ -145,16 +153,8 @@ def produce_with_offsets(settings: Settings, count: int, seed: int) -> dict[Any,
     partition, as the broker acknowledged them."""
     from kafka import TopicPartition
 
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    traffic = DemoTraffic(seed=seed)
-    futures = [producer.send(settings.input_topics[source], key=key, value=value)
-               for source, key, value in (traffic.background(time.time())
-                                          for _ in range(count))]
-    producer.flush()
-    producer.close()
     ends: dict[Any, int] = {}
-    for future in futures:
-        meta = future.get()
+    for meta in send_demo(settings, count, seed)[1]:
         tp = TopicPartition(meta.topic, meta.partition)
         ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
     return ends
@@ -170,12 +170,6 @@ def committed_offsets(settings: Settings, partitions: list[Any]) -> dict[Any, in
         return {tp: consumer.committed(tp) for tp in partitions}
     finally:
         consumer.close()
-
-
-def received(port: int) -> float:
-    from streams.bench import metric_total
-
-    return metric_total(f"http://127.0.0.1:{port}", "vocwatch_events_received_total")
 
 
 def test_a_stopped_worker_commits_every_offset_and_its_restart_replays_nothing(
@@ -203,13 +197,13 @@ def test_a_stopped_worker_commits_every_offset_and_its_restart_replays_nothing(
     restarted = start_worker(env, log)
     try:
         more = 30
-        embedded.wait_until(lambda: received(port) >= 0, timeout=60,
+        embedded.wait_until(lambda: events_received(port) >= 0, timeout=60,
                             what="the restarted worker to serve /metrics", process=restarted)
         produce(settings, more, seed=26)
-        embedded.wait_until(lambda: received(port) >= more, timeout=60,
+        embedded.wait_until(lambda: events_received(port) >= more, timeout=60,
                             what="the restarted worker to consume", process=restarted)
         time.sleep(2)                              # anything replayed would arrive by now
-        assert received(port) == more              # only the new messages, nothing replayed
+        assert events_received(port) == more       # only the new messages, nothing replayed
     finally:
         stop(restarted)
 

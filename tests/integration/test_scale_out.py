@@ -11,17 +11,13 @@ import pytest
 from kafka import KafkaProducer
 
 from streams import embedded
-from streams.bench import counted_events, metric_total
+from streams.bench import counted_events
 from streams.demo import DemoTraffic
 from streams.topics import ensure_topics
-from tests.support import valid_event_ids, worker_env
+from tests.support import events_received, valid_event_ids, worker_env
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-def received(port: int) -> float:
-    return max(0.0, metric_total(f"http://127.0.0.1:{port}", "vocwatch_events_received_total"))
 
 
 @pytest.mark.timeout(180)
@@ -43,7 +39,7 @@ def test_two_workers_split_the_partitions_and_count_each_event_once(
         producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
         traffic, messages = DemoTraffic(seed=51), []
         deadline = time.monotonic() + 90
-        while not all(received(p) > 0 for p in ports) or len(messages) < 4000:
+        while not all(events_received(p) > 0 for p in ports) or len(messages) < 4000:
             assert time.monotonic() < deadline, f"one worker got nothing: {ports}"
             chunk = [traffic.background(time.time()) for _ in range(200)]
             for source, key, value in chunk:
@@ -53,10 +49,10 @@ def test_two_workers_split_the_partitions_and_count_each_event_once(
             time.sleep(0.25)
         producer.close()
         valid = len(valid_event_ids(messages))
-        embedded.wait_until(lambda: sum(received(p) for p in ports) >= len(messages),
+        embedded.wait_until(lambda: sum(events_received(p) for p in ports) >= len(messages),
                             timeout=120, what="the two workers to receive the backlog")
         time.sleep(2)                        # anything redelivered after a rebalance lands
-        shares = [received(p) for p in ports]
+        shares = [events_received(p) for p in ports]
         assert all(share > 0 for share in shares), f"one worker did all the work: {shares}"
         assert counted_events(settings, span=900) == valid
         assert all(w.poll() is None for w in workers)
