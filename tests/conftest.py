@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from streams import embedded
+from vocwatch.dev import embedded
 
 
 @pytest.fixture(scope="session")

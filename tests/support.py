@@ -119,7 +119,7 @@ def worker_env(broker: Any, redis: Any, tmp: Any, rules: str | None, *, name: st
     import os
     import uuid
 
-    from streams import embedded
+    from vocwatch.dev import embedded
 
     app_id = f"{name}{uuid.uuid4().hex[:8]}"
     env = {
@@ -145,7 +145,7 @@ def start_alertmanager(config: Any, workdir: Any) -> Any:
     off, data under ``workdir``; started and ready. Stop it with ``.stop()``."""
     import urllib.request
 
-    from streams import embedded
+    from vocwatch.dev import embedded
 
     port = embedded.free_port()
 
@@ -165,6 +165,6 @@ def start_alertmanager(config: Any, workdir: Any) -> Any:
 def events_received(port: int) -> float:
     """Input messages a worker on ``port`` has received; -1 while its /metrics cannot be
     read (the worker is starting)."""
-    from streams.bench import metric_total
+    from vocwatch.bench.harness import metric_total
 
     return metric_total(f"http://127.0.0.1:{port}", "vocwatch_events_received_total")

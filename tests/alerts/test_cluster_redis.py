@@ -22,10 +22,10 @@ from alerts.rules import parse_rules, window_key
 from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import DUPLICATE, NEW, Observation, RedisWindowStore
-from streams import embedded
 from streams.app import redis_client
 from streams.redis_cluster import ClusterClientError
 from tests.support import ListSink
+from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
 
 pytestmark = pytest.mark.integration

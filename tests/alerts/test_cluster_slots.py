@@ -20,7 +20,7 @@ from alerts.config import load_alerting
 from alerts.rules import Rule, parse_rules, window_key
 from alerts.store import RedisBaselineStore
 from alerts.windows import Observation, RedisWindowStore
-from streams.embedded import split_slots
+from vocwatch.dev.embedded import split_slots
 from vocwatch.errors import ConfigError
 from vocwatch.settings import DEFAULT_RULES_FILE, Settings
 

@@ -22,7 +22,7 @@ from classifiers.train.category_data import (
     figures,
     load_labelled,
 )
-from streams.cli import main
+from vocwatch.cli import main
 from vocwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 
 from classifiers.sentiment import LinearSentimentModel
 from classifiers.train.corpora import labelled_csv, load_examples
-from streams.cli import main
+from vocwatch.cli import main
 
 POSITIVE = ["质量很好", "非常满意", "物流很快", "好评", "推荐购买", "很好用", "包装完好",
             "服务热情"]

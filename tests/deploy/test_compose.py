@@ -54,7 +54,7 @@ def test_worker_exposes_the_port_it_serves_on() -> None:
 
 
 def test_commands_are_vocwatch_commands() -> None:
-    from streams.cli import _parser
+    from vocwatch.cli import _parser
 
     for name, service in compose()["services"].items():
         command = service.get("command", [])

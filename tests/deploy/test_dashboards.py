@@ -36,8 +36,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from alerts.rules import load_rules
 from classifiers.category import CATEGORIES
 from classifiers.polarity import CHANNELS, POLARITIES
-from streams.embedded import ChildServer, free_port, wait_until
 from streams.events import PLATFORMS, SOURCES
+from vocwatch.dev.embedded import ChildServer, free_port, wait_until
 from vocwatch.errors import InvalidEvent
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings

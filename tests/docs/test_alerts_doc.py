@@ -64,8 +64,8 @@ from alerts.sinks import JsonLinesSink, LogSink, TopicSink
 from alerts.store import RedisAlertStore
 from alerts.windows import RedisWindowStore
 from streams.api import STATUSES, AlertApi
-from streams.cli import main
 from tests.docs.test_docs import Block, blocks_with, fenced_blocks
+from vocwatch.cli import main
 from vocwatch.metrics import Metrics
 from vocwatch.settings import DEFAULT_RULES_FILE, ENVIRONMENT, PREFIX, Settings
 

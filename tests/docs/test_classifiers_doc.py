@@ -17,8 +17,8 @@ import yaml
 from classifiers.normalize import normalize
 from classifiers.pii import mask_pii
 from classifiers.polarity import CHANNELS, DEFAULT_POLARITY_FILE, PolarityPolicy
-from streams.cli import main
 from tests.docs.test_docs import fenced_blocks
+from vocwatch.cli import main
 from vocwatch.errors import ConfigError
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "classifiers.md"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
+from vocwatch.cli import main
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

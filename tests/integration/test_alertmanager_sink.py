@@ -25,9 +25,9 @@ from prometheus_client import CollectorRegistry
 
 from alerts.notifiers import AlertmanagerNotifier
 from alerts.sinkconfig import build_dispatcher, parse_sinks
-from streams import embedded
 from tests import support
 from tests.alerts.test_payloads import example_record
+from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from streams.bench import bench
+from vocwatch.bench.harness import bench
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from streams import embedded
-from streams.demo import DemoPlan, DemoTraffic
 from tests.support import worker_env
+from vocwatch.dev import embedded
+from vocwatch.dev.demo import DemoPlan, DemoTraffic
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from streams import embedded
 from tests.support import HttpReceiver
+from vocwatch.dev import embedded
 
 pytestmark = pytest.mark.integration
 

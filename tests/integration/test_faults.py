@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from streams import embedded
-from streams.bench import _accounted, counted_events
-from streams.demo import DemoTraffic
 from streams.liveness import STALLED_EXIT_CODE
 from tests.support import events_received
+from vocwatch.bench.harness import _accounted, counted_events
+from vocwatch.dev import embedded
+from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration

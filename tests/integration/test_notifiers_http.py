@@ -281,7 +281,7 @@ async def test_a_receiver_that_never_answers_times_out(
 
 
 async def test_an_unreachable_receiver_is_retryable(session: aiohttp.ClientSession) -> None:
-    from streams.embedded import free_port
+    from vocwatch.dev.embedded import free_port
 
     hook = JsonWebhook(session, f"http://127.0.0.1:{free_port()}/x", timeout=1.0)
     with pytest.raises(DeliveryError) as caught:
@@ -446,7 +446,7 @@ async def test_redis_stream_sink_unreachable_is_retryable() -> None:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    from streams.embedded import free_port
+    from vocwatch.dev.embedded import free_port
 
     dead = aioredis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5,
                           retry=Retry(NoBackoff(), 0))

@@ -28,8 +28,8 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from streams import demo, embedded
 from tests.support import worker_env
+from vocwatch.dev import demo, embedded
 from vocwatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,9 +27,9 @@ from redis.crc import key_slot
 from alerts.rules import window_key
 from alerts.store import RedisAlertStore
 from alerts.windows import RedisWindowStore
-from streams import embedded
 from streams.app import redis_client_for
 from tests.support import worker_env
+from vocwatch.dev import embedded
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """Two workers in one consumer group share a partitioned backlog: both do part of the
 work, and every valid event is counted exactly once in the shared Redis windows. (How
-much faster two are is a benchmark, bench/two_workers.py, not a test.)"""
+much faster two are is a benchmark, vocwatch/bench/two_workers.py, not a test.)"""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from streams import embedded
-from streams.bench import counted_events
-from streams.demo import DemoTraffic
 from streams.topics import ensure_topics
 from tests.support import events_received, valid_event_ids, worker_env
+from vocwatch.bench.harness import counted_events
+from vocwatch.dev import embedded
+from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration

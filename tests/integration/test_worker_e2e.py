@@ -23,8 +23,8 @@ from kafka import KafkaProducer
 
 from alerts.rules import window_key
 from alerts.windows import RedisWindowStore
-from streams import embedded
 from tests.support import HttpReceiver, read_topic, values, worker_env
+from vocwatch.dev import embedded
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -335,7 +335,7 @@ def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
     rules.write_text("rules:\n  - name: x\n    key: [channel]\n    window: 5 minutes\n"
                      "    measure: count\n    threshold: 3\n    priority: P2\n")
     env = {**os.environ, "VOCWATCH_RULES_FILE": str(rules)}
-    result = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env,
+    result = subprocess.run([sys.executable, "-m", "vocwatch.cli", "worker"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "rule 'x'" in result.stderr and "window" in result.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.analysis import Analyzed, InlineRunner, ProcessRunner, Rejected, build_analyzer
-from streams.demo import DemoTraffic
+from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
 SETTINGS = Settings(analysis_processes=1)

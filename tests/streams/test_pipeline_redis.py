@@ -17,11 +17,11 @@ from alerts.series import RedisSeries
 from alerts.store import RedisAlertStore
 from alerts.windows import RedisWindowStore
 from classifiers.analyze import Analyzer
-from streams import embedded
 from streams.app import redis_client
 from streams.pipeline import Pipeline
 from streams.records import RawMessage
 from tests.support import ListSink
+from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
 

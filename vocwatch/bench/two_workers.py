@@ -1,8 +1,8 @@
 """Scale-out check: N workers in one consumer group drain the same backlog.
 
-    .venv/bin/python bench/two_workers.py 1     # one worker
-    .venv/bin/python bench/two_workers.py 2     # two workers
-    .venv/bin/python bench/two_workers.py 2 --pin   # worker i (and its analysis process)
+    .venv/bin/python -m vocwatch.bench.two_workers 1     # one worker
+    .venv/bin/python -m vocwatch.bench.two_workers 2     # two workers
+    .venv/bin/python -m vocwatch.bench.two_workers 2 --pin   # worker i (and its analysis process)
                                                     # on core i only, as on separate machines
 
 Starts its own broker and Redis (embedded stack), produces a backlog of demo events,
@@ -21,10 +21,10 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from streams import embedded
-from streams.bench import RULES, _descendants, _valid_ids, counted_events, metric_total
-from streams.demo import DemoTraffic
 from streams.topics import ensure_topics
+from vocwatch.bench.harness import RULES, _descendants, _valid_ids, counted_events, metric_total
+from vocwatch.dev import embedded
+from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
 

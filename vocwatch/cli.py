@@ -104,7 +104,7 @@ TEXT_TOOLS = (
      "evaluate sentiment on a labelled CSV (label,text)"),
     ("train-categories", "classifiers.train.categories", "train the category model"),
     ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model"),
-    ("bench", "streams.bench", "throughput, detection latency and memory of one worker"),
+    ("bench", "vocwatch.bench.harness", "throughput, detection latency and memory of one worker"),
 )
 
 
@@ -145,7 +145,7 @@ async def _settle_heap() -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from streams.devstack import DevStack
+    from vocwatch.dev.stack import DevStack
 
     with DevStack(os.environ, web_port=args.web_port, alerts_out=args.alerts_out) as stack:
         return stack.run(demo_traffic=args.demo, exit_after=args.exit_after)
@@ -154,7 +154,7 @@ def _dev(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import threading
 
-    from streams import demo
+    from vocwatch.dev import demo
 
     stop = threading.Event()
     timer = threading.Timer(args.seconds, stop.set)

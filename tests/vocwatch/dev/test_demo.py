@@ -1,4 +1,4 @@
-"""streams.demo.DemoTraffic: deterministic, realistic, with an incident and broken messages."""
+"""vocwatch.dev.demo.DemoTraffic: deterministic, realistic, with an incident and broken messages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from classifiers.normalize import normalize
 from classifiers.pii import mask_pii
-from streams.demo import BROKEN, DemoPlan, DemoTraffic
 from streams.events import SOURCES, decode
+from vocwatch.dev.demo import BROKEN, DemoPlan, DemoTraffic
 from vocwatch.errors import InvalidEvent
 
 START = 1_714_528_800.0   # 2024-05-01T02:00:00Z
@@ -20,7 +20,7 @@ Message = tuple[float, str, bytes, bytes]   # (elapsed, source, key, value)
 
 
 def run(traffic: DemoTraffic, seconds: int, tick: float = 1.0) -> list[Message]:
-    """Drive the generator like streams.demo.run does, one tick at a time."""
+    """Drive the generator like vocwatch.dev.demo.run does, one tick at a time."""
     out: list[Message] = []
     steps = int(seconds / tick)
     for step in range(steps):

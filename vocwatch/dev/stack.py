@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from streams import demo, embedded
 from streams.liveness import STALLED_EXIT_CODE
 from streams.topics import ensure_topics
+from vocwatch.dev import demo, embedded
 from vocwatch.errors import StackError
 from vocwatch.settings import Settings
 
@@ -82,7 +82,7 @@ class DevStack:
 
     def _start_worker(self) -> None:
         self.worker = subprocess.Popen(  # our own interpreter and module
-            [sys.executable, "-m", "streams.cli", "worker"], env=self.environ,
+            [sys.executable, "-m", "vocwatch.cli", "worker"], env=self.environ,
             start_new_session=True)
 
     @property
