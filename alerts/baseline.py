@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 HOURS_OF_WEEK = 168
-UTC_OFFSET_HOURS = 8        # China Standard Time: the week of the people who complain
-SLOT_MIN_SAMPLES = 10       # samples of an hour-of-week slot before it is trusted
+UTC_OFFSET_HOURS = 8  # China Standard Time: the week of the people who complain
+SLOT_MIN_SAMPLES = 10  # samples of an hour-of-week slot before it is trusted
 _TAIL_TERMS = 100_000
 
 
 def hour_of_week(at: float) -> int:
     """0 = Monday 00:00–01:00 China time … 167 = Sunday 23:00–24:00."""
     hours = int((at + UTC_OFFSET_HOURS * 3600) // 3600)
-    return (hours + 72) % HOURS_OF_WEEK      # 1970-01-01 was a Thursday: 3 days after Monday
+    return (hours + 72) % HOURS_OF_WEEK  # 1970-01-01 was a Thursday: 3 days after Monday
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,11 @@ class Baseline:
 
     def to_json(self) -> dict[str, Any]:
         # Slots are stored sparsely: most keys never see most hours of the week.
-        slots = {str(h): [round(m, 6), n] for h, (m, n) in
-                 enumerate(zip(self.slot_mean, self.slot_samples, strict=True)) if n}
+        slots = {
+            str(h): [round(m, 6), n]
+            for h, (m, n) in enumerate(zip(self.slot_mean, self.slot_samples, strict=True))
+            if n
+        }
         return {"mean": self.mean, "var": self.var, "samples": self.samples, "slots": slots}
 
     @classmethod
@@ -75,8 +78,13 @@ class Baseline:
         counts = [0] * HOURS_OF_WEEK
         for hour, (mean, n) in data.get("slots", {}).items():
             slots[int(hour)], counts[int(hour)] = float(mean), int(n)
-        return cls(float(data["mean"]), float(data["var"]), int(data["samples"]),
-                   tuple(slots), tuple(counts))
+        return cls(
+            float(data["mean"]),
+            float(data["var"]),
+            int(data["samples"]),
+            tuple(slots),
+            tuple(counts),
+        )
 
 
 def poisson_tail(k: int, lam: float) -> float:
@@ -84,10 +92,9 @@ def poisson_tail(k: int, lam: float) -> float:
     if k <= 0:
         return 1.0
     lam = max(lam, 1e-9)
-    if k <= lam:    # 1 − P(X ≤ k−1): from k−1 down, where the terms shrink
+    if k <= lam:  # 1 − P(X ≤ k−1): from k−1 down, where the terms shrink
         log_last = -lam + (k - 1) * math.log(lam) - math.lgamma(k)
-        return max(0.0, 1.0 - _sum_tail(log_last, lambda j: math.log((k - 1 - j) / lam),
-                                        0, k - 1))
+        return max(0.0, 1.0 - _sum_tail(log_last, lambda j: math.log((k - 1 - j) / lam), 0, k - 1))
     log_term = -lam + k * math.log(lam) - math.lgamma(k + 1)
     return min(1.0, _sum_tail(log_term, lambda i: math.log(lam / (i + 1)), k, None))
 
@@ -102,15 +109,25 @@ def binomial_tail(k: int, n: int, p: float) -> float:
     ratio = p / (1 - p)
     if k <= n * p:  # 1 − P(X ≤ k−1): from k−1 down, where the terms shrink
         log_last = _binomial_log_pmf(k - 1, n, p)
-        return max(0.0, 1.0 - _sum_tail(
-            log_last, lambda j: math.log((k - 1 - j) / (n - k + 2 + j) / ratio), 0, k - 1))
+        return max(
+            0.0,
+            1.0
+            - _sum_tail(
+                log_last, lambda j: math.log((k - 1 - j) / (n - k + 2 + j) / ratio), 0, k - 1
+            ),
+        )
     log_term = _binomial_log_pmf(k, n, p)
     return min(1.0, _sum_tail(log_term, lambda i: math.log((n - i) / (i + 1) * ratio), k, n))
 
 
 def _binomial_log_pmf(k: int, n: int, p: float) -> float:
-    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-            + k * math.log(p) + (n - k) * math.log(1 - p))
+    return (
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + k * math.log(p)
+        + (n - k) * math.log(1 - p)
+    )
 
 
 def _sum_tail(log_first: float, log_step: Any, k: int, last: int | None) -> float:

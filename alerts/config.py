@@ -13,7 +13,7 @@ from alerts.routing import Router, parse_routing
 from alerts.rules import AlertConfig, Rule, load_config
 from alerts.sinkconfig import SinkSpec, parse_sinks
 
-CHAT_TYPES = frozenset({"wecom", "dingtalk", "feishu"})   # told news, not every update
+CHAT_TYPES = frozenset({"wecom", "dingtalk", "feishu"})  # told news, not every update
 
 
 @dataclass(frozen=True)

@@ -129,12 +129,15 @@ class Budget:
             self._sent.popleft()
 
 
-def default_budget(kind: str, per_minute: int | None = None,
-                   per_second: int | None = None) -> Budget:
+def default_budget(
+    kind: str, per_minute: int | None = None, per_second: int | None = None
+) -> Budget:
     """The vendor's documented limits for ``kind``, each overridable; none for machines."""
     minute, second = DEFAULT_LIMITS.get(kind, (None, None))
-    return Budget(per_minute if per_minute is not None else minute,
-                  per_second if per_second is not None else second)
+    return Budget(
+        per_minute if per_minute is not None else minute,
+        per_second if per_second is not None else second,
+    )
 
 
 @dataclass
@@ -150,21 +153,29 @@ class _Entry:
 
 @dataclass(frozen=True)
 class QueueLimits:
-    max_pending: int = 50        # more waiting than this: the next send is a digest of all
-    max_records: int = 1000      # hard cap: past it the oldest waiting records are dropped
+    max_pending: int = 50  # more waiting than this: the next send is a digest of all
+    max_records: int = 1000  # hard cap: past it the oldest waiting records are dropped
     max_attempts: int = 5
-    max_age: float = 900.0       # seconds after submission a record is still retried
+    max_age: float = 900.0  # seconds after submission a record is still retried
     backoff_base: float = 1.0
     backoff_max: float = 60.0
-    send_timeout: float = 30.0   # whole send call, whatever the adapter's own timeouts
+    send_timeout: float = 30.0  # whole send call, whatever the adapter's own timeouts
 
 
 class DeliveryQueue:
     """The waiting records of one sink and the worker task that sends them."""
 
-    def __init__(self, notifier: Notifier, budget: Budget, metrics: Metrics, *,
-                 limits: QueueLimits | None = None, clock: Clock = time.monotonic,
-                 sleep: Sleep = asyncio.sleep, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        budget: Budget,
+        metrics: Metrics,
+        *,
+        limits: QueueLimits | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.notifier = notifier
         self.name = notifier.name
         self.budget = budget
@@ -193,8 +204,12 @@ class DeliveryQueue:
             if overflow > 0:
                 dropped = [self._pending.popleft() for _ in range(overflow)]
                 self._count("dropped", len(dropped))
-                log.warning("sink %s: queue full (%d records); dropped alert %s", self.name,
-                            self.limits.max_records, ", ".join(e.alert_id for e in dropped))
+                log.warning(
+                    "sink %s: queue full (%d records); dropped alert %s",
+                    self.name,
+                    self.limits.max_records,
+                    ", ".join(e.alert_id for e in dropped),
+                )
             self._show_depth()
             self._wakeup.set()
         except Exception:  # the stream must never see a sink's problem
@@ -221,8 +236,12 @@ class DeliveryQueue:
         self._in_flight, self._pending = [], deque()
         if left:
             self._count("dropped", len(left))
-            log.warning("sink %s: stopped with %d alert record(s) unsent: %s", self.name,
-                        len(left), ", ".join(e.alert_id for e in left))
+            log.warning(
+                "sink %s: stopped with %d alert record(s) unsent: %s",
+                self.name,
+                len(left),
+                ", ".join(e.alert_id for e in left),
+            )
         self._show_depth()
 
     async def _run(self) -> None:
@@ -289,8 +308,9 @@ class DeliveryQueue:
             async with asyncio.timeout(self.limits.send_timeout):
                 await self.notifier.send(records)
         except TimeoutError:
-            raise DeliveryError(f"{self.name}: no answer within {self.limits.send_timeout:g} s",
-                                retryable=True) from None
+            raise DeliveryError(
+                f"{self.name}: no answer within {self.limits.send_timeout:g} s", retryable=True
+            ) from None
         self._count("sent" if len(batch) == 1 else "merged", len(batch))
 
     def _failed_attempt(self, batch: list[_Entry], error: DeliveryError) -> None:
@@ -299,10 +319,16 @@ class DeliveryQueue:
             self.budget.block(now + error.retry_after)
         for entry in batch:
             entry.attempts += 1
-        retry_at = now + max(self._backoff(max(e.attempts for e in batch)),
-                             error.retry_after or 0.0)
-        again = [e for e in batch if error.retryable and e.attempts < self.limits.max_attempts
-                 and retry_at - e.submitted <= self.limits.max_age]
+        retry_at = now + max(
+            self._backoff(max(e.attempts for e in batch)), error.retry_after or 0.0
+        )
+        again = [
+            e
+            for e in batch
+            if error.retryable
+            and e.attempts < self.limits.max_attempts
+            and retry_at - e.submitted <= self.limits.max_age
+        ]
         kept = {id(e) for e in again}
         lost = [e for e in batch if id(e) not in kept]
         if again:
@@ -310,8 +336,13 @@ class DeliveryQueue:
             self._pending.extendleft(reversed(again))
             self._digest_next = True
             self._not_before = retry_at
-            log.info("sink %s: %s; retrying %d record(s) in %.1f s", self.name, error,
-                     len(again), retry_at - now)
+            log.info(
+                "sink %s: %s; retrying %d record(s) in %.1f s",
+                self.name,
+                error,
+                len(again),
+                retry_at - now,
+            )
         if lost:
             self._give_up(lost, str(error))
 
@@ -321,23 +352,33 @@ class DeliveryQueue:
 
     def _give_up(self, entries: list[_Entry], reason: str) -> None:
         self._count("failed", len(entries))
-        log.warning("sink %s: gave up on alert %s after %d attempt(s): %s", self.name,
-                    ", ".join(e.alert_id for e in entries),
-                    max(e.attempts for e in entries), reason)
+        log.warning(
+            "sink %s: gave up on alert %s after %d attempt(s): %s",
+            self.name,
+            ", ".join(e.alert_id for e in entries),
+            max(e.attempts for e in entries),
+            reason,
+        )
 
     def _count(self, outcome: str, records: int) -> None:
         self.metrics.sink_deliveries.labels(self.name, outcome).inc(records)
 
     def _show_depth(self) -> None:
         self.metrics.sink_queue_depth.labels(self.name).set(
-            len(self._pending) + len(self._in_flight))
+            len(self._pending) + len(self._in_flight)
+        )
 
 
 class Dispatcher:
     """Hands each alert record to the queues of the sinks it is routed to."""
 
-    def __init__(self, queues: Mapping[str, DeliveryQueue], metrics: Metrics, *,
-                 disabled: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        queues: Mapping[str, DeliveryQueue],
+        metrics: Metrics,
+        *,
+        disabled: Mapping[str, str] | None = None,
+    ) -> None:
         self.queues = dict(queues)
         self.metrics = metrics
         self.disabled: dict[str, str] = dict(disabled or {})  # sink name → why

@@ -38,7 +38,7 @@ from vocwatch.metrics import Metrics
 
 log = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any], Sequence[str]], None]
-REFRESH = "refresh"      # a firing alert re-sent, unchanged, to sinks that expire alerts
+REFRESH = "refresh"  # a firing alert re-sent, unchanged, to sinks that expire alerts
 
 
 def _no_notify(record: dict[str, Any], sinks: Sequence[str]) -> None:
@@ -46,13 +46,24 @@ def _no_notify(record: dict[str, Any], sinks: Sequence[str]) -> None:
 
 
 class AlertEngine:
-    def __init__(self, rules: Sequence[Rule], windows: RedisWindowStore, store: RedisAlertStore,
-                 sinks: Sequence[AlertSink], metrics: Metrics, *, update_seconds: float,
-                 baselines: RedisBaselineStore | None = None, router: Router | None = None,
-                 notify: Notify = _no_notify, chat_sinks: Iterable[str] = (),
-                 refresh_sinks: Iterable[str] = (), refresh_seconds: float = 300.0,
-                 baseline_step_seconds: float = 60.0, live_channel: str | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        windows: RedisWindowStore,
+        store: RedisAlertStore,
+        sinks: Sequence[AlertSink],
+        metrics: Metrics,
+        *,
+        update_seconds: float,
+        baselines: RedisBaselineStore | None = None,
+        router: Router | None = None,
+        notify: Notify = _no_notify,
+        chat_sinks: Iterable[str] = (),
+        refresh_sinks: Iterable[str] = (),
+        refresh_seconds: float = 300.0,
+        baseline_step_seconds: float = 60.0,
+        live_channel: str | None = None,
+    ) -> None:
         self.rules = {rule.name: rule for rule in rules}
         self.windows = windows
         self.store = store
@@ -73,7 +84,7 @@ class AlertEngine:
         self.silences: list[Silence] = []
         self._learned: dict[str, dict[str, Baseline]] = {}
         self._warm: set[str] = set()
-        self._seen_keys: dict[str, set[str]] = defaultdict(set)   # since the last step
+        self._seen_keys: dict[str, set[str]] = defaultdict(set)  # since the last step
         self._step = -1
         self._started = False
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
@@ -83,8 +94,9 @@ class AlertEngine:
         self._listener: asyncio.Task[None] | None = None
 
     # --- the hot path ------------------------------------------------------------------
-    async def on_batch(self, touched: Mapping[str, Iterable[str]],
-                       states: Mapping[str, KeyState], now: float) -> list[Alert]:
+    async def on_batch(
+        self, touched: Mapping[str, Iterable[str]], states: Mapping[str, KeyState], now: float
+    ) -> list[Alert]:
         """Advance the alerts of every (rule, key) the batch touched; return those emitted."""
         if not self._started:
             await self.start(now)
@@ -103,8 +115,9 @@ class AlertEngine:
             if alert is None and not any(m.breached for m in members.values()):
                 continue
             known = {m.key: m for m in alert.members} if alert else {}
-            result = await self._advance(self.rules[name], incident, {**known, **members},
-                                         now, alert)
+            result = await self._advance(
+                self.rules[name], incident, {**known, **members}, now, alert
+            )
             if result is not None:
                 emitted.append(result)
         return emitted
@@ -125,18 +138,23 @@ class AlertEngine:
             if rule is None:  # the rule was removed from the config: nothing keeps it alive
                 log.info("alert %s: rule %s no longer configured; resolving", alert.id, alert.rule)
                 rule = _removed(alert)
-                members = {m.key: dataclasses.replace(m, breached=False, holds=False)
-                           for m in self._members_of(alert)}
+                members = {
+                    m.key: dataclasses.replace(m, breached=False, holds=False)
+                    for m in self._members_of(alert)
+                }
             else:
-                members = {m.key: self._member(rule, m.key, states[m.key], now)
-                           for m in self._members_of(alert)}
+                members = {
+                    m.key: self._member(rule, m.key, states[m.key], now)
+                    for m in self._members_of(alert)
+                }
             result = await self._advance(rule, alert.key, members, now, alert)
             if result is not None:
                 emitted.append(result)
         gone = {a.fingerprint for a in emitted if a.status == "resolved"}
         self._refresh([a for a in active if a.fingerprint not in gone], emitted, now)
-        firing = Counter(a.rule for a in active
-                         if a.fingerprint not in gone and a.status == "firing")
+        firing = Counter(
+            a.rule for a in active if a.fingerprint not in gone and a.status == "firing"
+        )
         for name in {*self.rules, *firing}:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
         return emitted
@@ -178,8 +196,7 @@ class AlertEngine:
                 await pubsub.subscribe(self.live_channel)
                 delay = 0.5
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=1.0)
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._tell(json.loads(message["data"]))
             except (RedisError, OSError, ValueError) as exc:
@@ -196,43 +213,86 @@ class AlertEngine:
         # Once the rule has learned long enough somewhere, every key of it is judged — a
         # key new since is judged against what little it has (or nothing: the floor).
         warm = rule.spike is not None and (
-            rule.name in self._warm or (baseline is not None
-                                        and baseline.samples >= rule.spike.warmup))
+            rule.name in self._warm
+            or (baseline is not None and baseline.samples >= rule.spike.warmup)
+        )
         ev = evaluate(rule, counts, now=now, baseline=baseline, warm=warm)
-        return Member(key, _channel_of(key), ev.value, ev.severity, ev.breached, ev.holds,
-                      counts, ev.expected, ev.deviation)
+        return Member(
+            key,
+            _channel_of(key),
+            ev.value,
+            ev.severity,
+            ev.breached,
+            ev.holds,
+            counts,
+            ev.expected,
+            ev.deviation,
+        )
 
     @staticmethod
     def _members_of(alert: Alert) -> tuple[Member, ...]:
         if alert.members:
             return alert.members
-        return (Member(alert.key, _channel_of(alert.key), alert.value, alert.severity,
-                       True, True, alert.counts),)
+        return (
+            Member(
+                alert.key,
+                _channel_of(alert.key),
+                alert.value,
+                alert.severity,
+                True,
+                True,
+                alert.counts,
+            ),
+        )
 
-    async def _advance(self, rule: Rule, incident: str, members: Mapping[str, Member],
-                       now: float, current: Alert | None) -> Alert | None:
-        live = tuple(sorted((m for m in members.values() if m.breached or m.holds),
-                            key=lambda m: -m.severity))
+    async def _advance(
+        self,
+        rule: Rule,
+        incident: str,
+        members: Mapping[str, Member],
+        now: float,
+        current: Alert | None,
+    ) -> Alert | None:
+        live = tuple(
+            sorted(
+                (m for m in members.values() if m.breached or m.holds), key=lambda m: -m.severity
+            )
+        )
         evaluation = _incident(rule, members.values())
         window = Window(self.windows.window_start(rule.window_seconds, now), now)
         samples = [s for m in members for s in self.activity.samples(m)]
-        alert, kind = advance(rule, incident, window, evaluation, now, current, samples,
-                              update_seconds=self.update_seconds,
-                              members=live or tuple(members.values()))
+        alert, kind = advance(
+            rule,
+            incident,
+            window,
+            evaluation,
+            now,
+            current,
+            samples,
+            update_seconds=self.update_seconds,
+            members=live or tuple(members.values()),
+        )
         if alert is None:
             if current is not None:
                 await self.store.drop(current)
             return None
-        alert = self._explain(rule, alert, live or tuple(members.values()), now,
-                              fresh=current is None, news=kind is not None)
+        alert = self._explain(
+            rule,
+            alert,
+            live or tuple(members.values()),
+            now,
+            fresh=current is None,
+            news=kind is not None,
+        )
         if current is None:
             if not await self.store.create(alert):
                 # Another worker created it a moment ago: continue that one instead.
                 existing = await self.store.get_many([alert.fingerprint])
                 if alert.fingerprint not in existing:
                     return None
-                return await self._advance(rule, incident, members, now,
-                                           existing[alert.fingerprint])
+                return await self._advance(
+                    rule, incident, members, now, existing[alert.fingerprint]
+                )
         else:
             await self.store.save(alert)
         if kind is None:
@@ -240,13 +300,22 @@ class AlertEngine:
         await self.emit(alert)
         return alert
 
-    def _explain(self, rule: Rule, alert: Alert, members: Sequence[Member], now: float,
-                 *, fresh: bool, news: bool) -> Alert:
+    def _explain(
+        self,
+        rule: Rule,
+        alert: Alert,
+        members: Sequence[Member],
+        now: float,
+        *,
+        fresh: bool,
+        news: bool,
+    ) -> Alert:
         """Channels, terms, route and silence: what people need to act on the alert. Terms
         are the dearest part, so they are worked out only for a record about to go out."""
         keys = [m.key for m in members]
         channels = sorted({m.channel for m in members if m.channel}) or sorted(
-            {c for k in keys for c in self.activity.channels(k)})
+            {c for k in keys for c in self.activity.channels(k)}
+        )
         terms = alert.terms
         if news:
             terms = self.activity.top_terms(keys, now - rule.window_seconds) or terms
@@ -254,8 +323,7 @@ class AlertEngine:
         if (fresh or route is None) and self.router is not None:
             route = self.router.route(rule, parse_window_key(alert.key), channels)
         alert = dataclasses.replace(alert, channels=tuple(channels), terms=terms, route=route)
-        silence = next((s.id for s in self.silences if s.active(now) and s.matches(alert)),
-                       None)
+        silence = next((s.id for s in self.silences if s.active(now) and s.matches(alert)), None)
         return dataclasses.replace(alert, silenced_by=silence)
 
     async def emit(self, alert: Alert) -> None:
@@ -272,8 +340,12 @@ class AlertEngine:
         if alert.route is not None:
             # Chat robots hear news only, and nothing while silenced; the other routed sinks
             # (Alertmanager, webhooks, streams) get every record, silenced_by included.
-            targets = [s for s in alert.route.sinks if s not in self.chat_sinks
-                       or (alert.notification in NOTIFY and alert.silenced_by is None)]
+            targets = [
+                s
+                for s in alert.route.sinks
+                if s not in self.chat_sinks
+                or (alert.notification in NOTIFY and alert.silenced_by is None)
+            ]
             if targets:
                 self.notify(record, targets)
         await self._publish_live(record)
@@ -284,8 +356,9 @@ class AlertEngine:
         live = {a.fingerprint for a in active}
         self._refreshed = {fp: t for fp, t in self._refreshed.items() if fp in live}
         for alert in active:
-            targets = [s for s in (alert.route.sinks if alert.route else ())
-                       if s in self.refresh_sinks]
+            targets = [
+                s for s in (alert.route.sinks if alert.route else ()) if s in self.refresh_sinks
+            ]
             last = self._refreshed.setdefault(alert.fingerprint, alert.updated_at)
             if alert.status == "firing" and targets and now - last >= self.refresh_seconds:
                 self._refreshed[alert.fingerprint] = now
@@ -296,8 +369,9 @@ class AlertEngine:
             self._tell(record)
             return
         try:
-            await self.store.redis.publish(self.live_channel,
-                                           json.dumps(record, ensure_ascii=False))
+            await self.store.redis.publish(
+                self.live_channel, json.dumps(record, ensure_ascii=False)
+            )
         except (RedisError, OSError) as exc:  # best effort: the console also polls
             log.warning("live alert feed not published (%s)", exc)
 
@@ -311,7 +385,7 @@ class AlertEngine:
         keys with an active alert are frozen. Then every worker reloads the baselines."""
         if self.baselines is None or not any(r.spike for r in self.rules.values()):
             return
-        for name, keys in self._seen_keys.items():   # "last seen", so busy keys stay
+        for name, keys in self._seen_keys.items():  # "last seen", so busy keys stay
             await self.baselines.register(name, keys, now)
         self._seen_keys.clear()
         step = int(now // self.baseline_step_seconds)
@@ -333,8 +407,7 @@ class AlertEngine:
         for key in keys:
             counts = states[key].totals.get(rule.window_seconds, WindowCounts())
             value = counts.measure(rule.measure, rule.window_seconds)
-            updated[key] = learned.get(key, Baseline()).update(value, now,
-                                                               alpha=rule.spike.alpha)
+            updated[key] = learned.get(key, Baseline()).update(value, now, alpha=rule.spike.alpha)
         await self.baselines.save(rule.name, updated)
 
     async def _load_baselines(self) -> None:
@@ -342,8 +415,12 @@ class AlertEngine:
             return
         spike_rules = [r for r in self.rules.values() if r.spike is not None]
         self._learned = await self.baselines.load(r.name for r in spike_rules)
-        self._warm = {r.name for r in spike_rules if r.spike is not None and any(
-            b.samples >= r.spike.warmup for b in self._learned.get(r.name, {}).values())}
+        self._warm = {
+            r.name
+            for r in spike_rules
+            if r.spike is not None
+            and any(b.samples >= r.spike.warmup for b in self._learned.get(r.name, {}).values())
+        }
 
 
 def _incident(rule: Rule, members: Iterable[Member]) -> Evaluation:
@@ -354,9 +431,15 @@ def _incident(rule: Rule, members: Iterable[Member]) -> Evaluation:
     total = WindowCounts()
     for member in members:
         total = total.plus(member.counts)
-    return Evaluation(total, worst.value, any(m.breached for m in members),
-                      any(m.holds for m in members), worst.severity, worst.expected,
-                      worst.deviation)
+    return Evaluation(
+        total,
+        worst.value,
+        any(m.breached for m in members),
+        any(m.holds for m in members),
+        worst.severity,
+        worst.expected,
+        worst.deviation,
+    )
 
 
 def _channel_of(key: str) -> str:
@@ -367,7 +450,15 @@ def _channel_of(key: str) -> str:
 
 def _removed(alert: Alert) -> Rule:
     """Stand-in for a rule no longer configured, to resolve its alerts."""
-    return Rule(name=alert.rule, description=alert.description, key=(), where={},
-                window_seconds=alert.window_seconds, measure=alert.measure,
-                threshold=alert.threshold, min_count=1, resolve_ratio=1.0,
-                priority=alert.priority)
+    return Rule(
+        name=alert.rule,
+        description=alert.description,
+        key=(),
+        where={},
+        window_seconds=alert.window_seconds,
+        measure=alert.measure,
+        threshold=alert.threshold,
+        min_count=1,
+        resolve_ratio=1.0,
+        priority=alert.priority,
+    )

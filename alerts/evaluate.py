@@ -23,12 +23,18 @@ class Evaluation:
     breached: bool
     holds: bool
     severity: float
-    expected: float | None = None       # spike rules: the baseline's expectation …
-    deviation: float | None = None      # … and the deviation the severity is counted in
+    expected: float | None = None  # spike rules: the baseline's expectation …
+    deviation: float | None = None  # … and the deviation the severity is counted in
 
 
-def evaluate(rule: Rule, counts: WindowCounts, *, now: float,
-             baseline: Baseline | None = None, warm: bool = False) -> Evaluation:
+def evaluate(
+    rule: Rule,
+    counts: WindowCounts,
+    *,
+    now: float,
+    baseline: Baseline | None = None,
+    warm: bool = False,
+) -> Evaluation:
     """``warm``: the rule's baselines have learned long enough for spikes to count."""
     if rule.spike is None:
         return _threshold(rule, counts)
@@ -47,12 +53,18 @@ def _threshold(rule: Rule, counts: WindowCounts) -> Evaluation:
         breached = value >= rule.threshold
         holds = value >= rule.threshold * rule.resolve_ratio
         severity = value / rule.threshold
-    return Evaluation(counts, value, trials >= rule.min_count and breached,
-                      trials > 0 and holds, round(severity, 3))
+    return Evaluation(
+        counts,
+        value,
+        trials >= rule.min_count and breached,
+        trials > 0 and holds,
+        round(severity, 3),
+    )
 
 
-def _spike(rule: Rule, counts: WindowCounts, baseline: Baseline, *, now: float,
-           warm: bool) -> Evaluation:
+def _spike(
+    rule: Rule, counts: WindowCounts, baseline: Baseline, *, now: float, warm: bool
+) -> Evaluation:
     spike = rule.spike
     assert spike is not None  # noqa: S101
     value = counts.measure(rule.measure, rule.window_seconds)
@@ -61,12 +73,18 @@ def _spike(rule: Rule, counts: WindowCounts, baseline: Baseline, *, now: float,
     deviation = max(deviation, _noise_floor(rule, expected, trials))
     change = expected - value if rule.falling else value - expected
     z = change / deviation
-    breached = (warm and trials >= rule.min_count and z >= spike.z
-                and change >= spike.min_change and change > 0
-                and _improbable(rule, counts, expected))
+    breached = (
+        warm
+        and trials >= rule.min_count
+        and z >= spike.z
+        and change >= spike.min_change
+        and change > 0
+        and _improbable(rule, counts, expected)
+    )
     holds = trials > 0 and change > 0 and z >= spike.z * rule.resolve_ratio
-    return Evaluation(counts, value, breached, holds, round(z, 3), round(expected, 4),
-                      round(deviation, 4))
+    return Evaluation(
+        counts, value, breached, holds, round(z, 3), round(expected, 4), round(deviation, 4)
+    )
 
 
 def _noise_floor(rule: Rule, expected: float, trials: int) -> float:
@@ -96,7 +114,7 @@ def _improbable(rule: Rule, counts: WindowCounts, expected: float) -> bool:
         return poisson_tail(observed, max(expected * scale, 1.0)) < p_value
     if measure == "negative_share":
         return binomial_tail(counts.negative, counts.count, expected) < p_value
-    if measure == "first_contact_resolution":   # too few resolved = too many unresolved
+    if measure == "first_contact_resolution":  # too few resolved = too many unresolved
         unresolved = counts.calls - counts.first_contact
         return binomial_tail(unresolved, counts.calls, 1 - expected) < p_value
     return True

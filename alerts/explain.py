@@ -38,8 +38,16 @@ PLACEHOLDERS = frozenset(token.strip("[]") for token in PII_TOKENS.values())
 
 def content_terms(tokens: Iterable[str]) -> set[str]:
     """The distinct words of a text that can explain an alert."""
-    return {t for t in tokens if len(t) >= 2 and t not in STOPWORDS and _WORDLIKE.search(t)
-            and "*" not in t and "<" not in t and t.strip("[]") not in PLACEHOLDERS}
+    return {
+        t
+        for t in tokens
+        if len(t) >= 2
+        and t not in STOPWORDS
+        and _WORDLIKE.search(t)
+        and "*" not in t
+        and "<" not in t
+        and t.strip("[]") not in PLACEHOLDERS
+    }
 
 
 class _Buckets:
@@ -74,8 +82,9 @@ class KeyActivity:
     """Per window key: term counts, best samples, channels; plus the background of all
     events. The least recently active keys are forgotten first."""
 
-    def __init__(self, *, bucket_seconds: int = 60, span_seconds: int = 3600,
-                 max_keys: int = 5000) -> None:
+    def __init__(
+        self, *, bucket_seconds: int = 60, span_seconds: int = 3600, max_keys: int = 5000
+    ) -> None:
         self.bucket_seconds = bucket_seconds
         self.span_seconds = span_seconds
         self.max_keys = max_keys
@@ -102,12 +111,12 @@ class KeyActivity:
         return buckets
 
     def add_samples(self, key: str, samples: Sequence[Sample]) -> tuple[Sample, ...]:
-        self._touch(key)    # keys known only by their samples are bounded too
+        self._touch(key)  # keys known only by their samples are bounded too
         merged = merge_samples(self._samples.get(key, ()), samples)
         self._samples[key] = merged
         channels = self._channels.setdefault(key, Counter())
         channels.update(s.channel for s in samples if s.channel)
-        if len(channels) > 20:          # bounded: keep the busiest
+        if len(channels) > 20:  # bounded: keep the busiest
             self._channels[key] = Counter(dict(channels.most_common(20)))
         return merged
 
@@ -117,8 +126,7 @@ class KeyActivity:
     def channels(self, key: str) -> tuple[str, ...]:
         return tuple(sorted(self._channels.get(key, ())))
 
-    def top_terms(self, keys: Iterable[str], since: float, n: int = TOP_TERMS
-                  ) -> tuple[Term, ...]:
+    def top_terms(self, keys: Iterable[str], since: float, n: int = TOP_TERMS) -> tuple[Term, ...]:
         """Words of these keys' recent events that are over-represented against all
         events of the last ``span_seconds`` (lift = share here / share in background)."""
         counts: Counter[str] = Counter()

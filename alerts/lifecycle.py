@@ -35,7 +35,7 @@ from alerts.rules import Rule, WindowCounts, parse_window_key
 MAX_SAMPLES = 3
 SAMPLE_CHARS = 200
 _RANK = {"P1": 0, "P2": 1, "P3": 2}
-NOTIFY = frozenset({"new", "escalation", "reminder", "resolved"})   # what chat robots get
+NOTIFY = frozenset({"new", "escalation", "reminder", "resolved"})  # what chat robots get
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,16 @@ class Sample:
     event_time: float
     negative: bool = True
     source: str = ""
-    channel: str = ""            # contact channel; the platform of a social post
+    channel: str = ""  # contact channel; the platform of a social post
 
     def to_record(self) -> dict[str, Any]:
-        return {"id": self.event_id, "text": self.text, "priority": self.priority,
-                "source": self.source, "channel": self.channel}
+        return {
+            "id": self.event_id,
+            "text": self.text,
+            "priority": self.priority,
+            "source": self.source,
+            "channel": self.channel,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,22 +104,22 @@ class Alert:
     rule: str
     description: str
     priority: str
-    status: str                  # pending / firing / resolved
-    key: str                     # incident key, e.g. channel=app,category=logistics
+    status: str  # pending / firing / resolved
+    key: str  # incident key, e.g. channel=app,category=logistics
     window_seconds: int
     window_start: float
     window_end: float
     measure: str
     value: float
     threshold: float | None
-    expected: float | None       # spike rules: the baseline …
+    expected: float | None  # spike rules: the baseline …
     deviation: float | None
     severity: float
     min_count: int
     counts: WindowCounts
     first_seen: float
-    last_seen: float             # last time the rule was seen breached
-    updated_at: float            # last time this alert was emitted
+    last_seen: float  # last time the rule was seen breached
+    updated_at: float  # last time this alert was emitted
     members: tuple[Member, ...] = ()
     channels: tuple[str, ...] = ()
     samples: tuple[Sample, ...] = ()
@@ -122,10 +127,10 @@ class Alert:
     route: Route | None = None
     fired_at: float | None = None
     resolved_at: float | None = None
-    notified_at: float | None = None     # last time chat robots were told
+    notified_at: float | None = None  # last time chat robots were told
     notified_severity: float | None = None
-    notification: str = ""               # why the last record was emitted
-    updates: int = 0                     # records of this alert emitted before
+    notification: str = ""  # why the last record was emitted
+    updates: int = 0  # records of this alert emitted before
     acknowledged: Ack | None = None
     silenced_by: str | None = None
     # What the last emitted record showed: a change is judged against it, not against the
@@ -137,40 +142,73 @@ class Alert:
         """This alert as emitted now, for ``kind`` (see the module docstring)."""
         told = kind in NOTIFY
         return dataclasses.replace(
-            self, updated_at=now, notification=kind, emitted_counts=self.counts,
+            self,
+            updated_at=now,
+            notification=kind,
+            emitted_counts=self.counts,
             emitted_samples=tuple(s.event_id for s in self.samples),
             notified_at=now if told else self.notified_at,
-            notified_severity=self.severity if told else self.notified_severity)
+            notified_severity=self.severity if told else self.notified_severity,
+        )
 
     def to_record(self) -> dict[str, Any]:
         """The alert as emitted (alerts topic, --alerts-out file, sinks, API): JSON-ready."""
-        baseline = None if self.expected is None else {"expected": self.expected,
-                                                       "deviation": self.deviation}
+        baseline = (
+            None
+            if self.expected is None
+            else {"expected": self.expected, "deviation": self.deviation}
+        )
         return {
-            "id": self.id, "fingerprint": self.fingerprint, "rule": self.rule,
-            "description": self.description, "priority": self.priority,
-            "status": self.status, "notification": self.notification,
-            "acknowledged": None if self.acknowledged is None else {
-                "by": self.acknowledged.by, "at": _iso(self.acknowledged.at),
-                "note": self.acknowledged.note},
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "rule": self.rule,
+            "description": self.description,
+            "priority": self.priority,
+            "status": self.status,
+            "notification": self.notification,
+            "acknowledged": None
+            if self.acknowledged is None
+            else {
+                "by": self.acknowledged.by,
+                "at": _iso(self.acknowledged.at),
+                "note": self.acknowledged.note,
+            },
             "silenced_by": self.silenced_by,
             "key": parse_window_key(self.key),
             "channels": list(self.channels),
-            "window": {"start": _iso(self.window_start), "end": _iso(self.window_end),
-                       "seconds": self.window_seconds},
-            "measure": self.measure, "value": round(self.value, 4),
-            "threshold": self.threshold, "baseline": baseline, "severity": self.severity,
-            "min_count": self.min_count, "count": self.counts.count,
-            "negative_count": self.counts.negative, "p1_count": self.counts.p1,
-            "members": [{"key": parse_window_key(m.key), "channel": m.channel,
-                         "value": round(m.value, 4), "severity": m.severity,
-                         "breached": m.breached} for m in self.members],
+            "window": {
+                "start": _iso(self.window_start),
+                "end": _iso(self.window_end),
+                "seconds": self.window_seconds,
+            },
+            "measure": self.measure,
+            "value": round(self.value, 4),
+            "threshold": self.threshold,
+            "baseline": baseline,
+            "severity": self.severity,
+            "min_count": self.min_count,
+            "count": self.counts.count,
+            "negative_count": self.counts.negative,
+            "p1_count": self.counts.p1,
+            "members": [
+                {
+                    "key": parse_window_key(m.key),
+                    "channel": m.channel,
+                    "value": round(m.value, 4),
+                    "severity": m.severity,
+                    "breached": m.breached,
+                }
+                for m in self.members
+            ],
             "terms": [dataclasses.asdict(t) for t in self.terms],
             "samples": [s.to_record() for s in self.samples],
-            "route": None if self.route is None else {"team": self.route.team,
-                                                      "sinks": list(self.route.sinks)},
-            "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen),
-            "fired_at": _iso_or_none(self.fired_at), "updated_at": _iso(self.updated_at),
+            "route": None
+            if self.route is None
+            else {"team": self.route.team, "sinks": list(self.route.sinks)},
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "fired_at": _iso_or_none(self.fired_at),
+            "updated_at": _iso(self.updated_at),
             "resolved_at": _iso_or_none(self.resolved_at),
             "sequence": self.updates,
         }
@@ -186,19 +224,22 @@ class Alert:
         def counts(value: Mapping[str, Any]) -> WindowCounts:
             return WindowCounts(**value)
 
-        return cls(**{
-            **state,
-            "counts": counts(state["counts"]),
-            "members": tuple(Member(**{**m, "counts": counts(m["counts"])})
-                             for m in state.get("members", ())),
-            "channels": tuple(state.get("channels", ())),
-            "samples": tuple(Sample(**s) for s in state.get("samples", ())),
-            "terms": tuple(Term(**t) for t in state.get("terms", ())),
-            "route": opt(state.get("route"), lambda r: Route(r["team"], tuple(r["sinks"]))),
-            "acknowledged": opt(state.get("acknowledged"), lambda a: Ack(**a)),
-            "emitted_counts": opt(state.get("emitted_counts"), counts),
-            "emitted_samples": tuple(state.get("emitted_samples", ())),
-        })
+        return cls(
+            **{
+                **state,
+                "counts": counts(state["counts"]),
+                "members": tuple(
+                    Member(**{**m, "counts": counts(m["counts"])}) for m in state.get("members", ())
+                ),
+                "channels": tuple(state.get("channels", ())),
+                "samples": tuple(Sample(**s) for s in state.get("samples", ())),
+                "terms": tuple(Term(**t) for t in state.get("terms", ())),
+                "route": opt(state.get("route"), lambda r: Route(r["team"], tuple(r["sinks"]))),
+                "acknowledged": opt(state.get("acknowledged"), lambda a: Ack(**a)),
+                "emitted_counts": opt(state.get("emitted_counts"), counts),
+                "emitted_samples": tuple(state.get("emitted_samples", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -216,15 +257,24 @@ def fingerprint(rule: str, key: str) -> str:
 def merge_samples(current: Iterable[Sample], new: Iterable[Sample]) -> tuple[Sample, ...]:
     """Keep the three most telling examples: highest priority, negative, most recent first."""
     by_id = {s.event_id: s for s in (*current, *new)}
-    ranked = sorted(by_id.values(),
-                    key=lambda s: (_RANK.get(s.priority, 9), not s.negative, -s.event_time))
+    ranked = sorted(
+        by_id.values(), key=lambda s: (_RANK.get(s.priority, 9), not s.negative, -s.event_time)
+    )
     return tuple(ranked[:MAX_SAMPLES])
 
 
-def advance(rule: Rule, key: str, window: Window, evaluation: Evaluation, now: float,
-            current: Alert | None, samples: Iterable[Sample] = (), *,
-            update_seconds: float, members: tuple[Member, ...] = ()
-            ) -> tuple[Alert | None, str | None]:
+def advance(
+    rule: Rule,
+    key: str,
+    window: Window,
+    evaluation: Evaluation,
+    now: float,
+    current: Alert | None,
+    samples: Iterable[Sample] = (),
+    *,
+    update_seconds: float,
+    members: tuple[Member, ...] = (),
+) -> tuple[Alert | None, str | None]:
     """Next state of the alert of ``rule`` for incident ``key``, and what to emit.
 
     Returns ``(None, None)`` when there is no alert (any more: a pending alert whose
@@ -235,29 +285,51 @@ def advance(rule: Rule, key: str, window: Window, evaluation: Evaluation, now: f
             return None, None
         fp = fingerprint(rule.name, key)
         alert = Alert(
-            id=f"{fp}-{int(now)}", fingerprint=fp, rule=rule.name,
-            description=rule.description, priority=rule.priority, status="pending", key=key,
-            window_seconds=rule.window_seconds, window_start=window.start,
-            window_end=window.end, measure=rule.measure, value=evaluation.value,
-            threshold=rule.threshold, expected=evaluation.expected,
-            deviation=evaluation.deviation, severity=evaluation.severity,
-            min_count=rule.min_count, counts=evaluation.counts, members=members,
-            samples=merge_samples((), samples), first_seen=now, last_seen=now,
-            updated_at=now)
+            id=f"{fp}-{int(now)}",
+            fingerprint=fp,
+            rule=rule.name,
+            description=rule.description,
+            priority=rule.priority,
+            status="pending",
+            key=key,
+            window_seconds=rule.window_seconds,
+            window_start=window.start,
+            window_end=window.end,
+            measure=rule.measure,
+            value=evaluation.value,
+            threshold=rule.threshold,
+            expected=evaluation.expected,
+            deviation=evaluation.deviation,
+            severity=evaluation.severity,
+            min_count=rule.min_count,
+            counts=evaluation.counts,
+            members=members,
+            samples=merge_samples((), samples),
+            first_seen=now,
+            last_seen=now,
+            updated_at=now,
+        )
         return _pending_or_firing(rule, alert, now)
 
     updated = dataclasses.replace(
-        current, value=evaluation.value, counts=evaluation.counts,
-        expected=evaluation.expected, deviation=evaluation.deviation,
-        severity=evaluation.severity, window_start=window.start, window_end=window.end,
+        current,
+        value=evaluation.value,
+        counts=evaluation.counts,
+        expected=evaluation.expected,
+        deviation=evaluation.deviation,
+        severity=evaluation.severity,
+        window_start=window.start,
+        window_end=window.end,
         members=members or current.members,
         samples=merge_samples(current.samples, samples),
-        last_seen=now if evaluation.breached else current.last_seen)
+        last_seen=now if evaluation.breached else current.last_seen,
+    )
     if current.status == "pending":
         return _pending_or_firing(rule, updated, now) if evaluation.breached else (None, None)
     if not evaluation.holds:
-        resolved = dataclasses.replace(updated, status="resolved", resolved_at=now,
-                                       updates=current.updates + 1)
+        resolved = dataclasses.replace(
+            updated, status="resolved", resolved_at=now, updates=current.updates + 1
+        )
         return resolved.emitting(now, "resolved"), "resolved"
     kind = _firing_news(rule, updated, current, now, update_seconds)
     if kind is None:
@@ -272,15 +344,21 @@ def _pending_or_firing(rule: Rule, alert: Alert, now: float) -> tuple[Alert, str
     return fired.emitting(now, "new"), "new"
 
 
-def _firing_news(rule: Rule, updated: Alert, current: Alert, now: float,
-                 update_seconds: float) -> str | None:
+def _firing_news(
+    rule: Rule, updated: Alert, current: Alert, now: float, update_seconds: float
+) -> str | None:
     if _escalated(updated):
         return "escalation"
-    if (rule.repeat_seconds and updated.acknowledged is None
-            and now - (current.notified_at or current.first_seen) >= rule.repeat_seconds):
+    if (
+        rule.repeat_seconds
+        and updated.acknowledged is None
+        and now - (current.notified_at or current.first_seen) >= rule.repeat_seconds
+    ):
         return "reminder"
-    changed = (updated.counts != current.emitted_counts
-               or tuple(s.event_id for s in updated.samples) != current.emitted_samples)
+    changed = (
+        updated.counts != current.emitted_counts
+        or tuple(s.event_id for s in updated.samples) != current.emitted_samples
+    )
     if changed and now - current.updated_at >= update_seconds:
         return "update"
     return None

@@ -37,9 +37,9 @@ WECOM_RATE_LIMITED = frozenset({45009})
 DINGTALK_RATE_LIMITED = frozenset({130101, 660026})
 FEISHU_RATE_LIMITED = frozenset({9499, 11232})
 WECOM_PAUSE = 60.0
-DINGTALK_PAUSE = 600.0    # DingTalk blocks a robot for 10 minutes once it is over its limit
+DINGTALK_PAUSE = 600.0  # DingTalk blocks a robot for 10 minutes once it is over its limit
 FEISHU_PAUSE = 60.0
-BUSY = frozenset({-1})    # "system busy": worth another try
+BUSY = frozenset({-1})  # "system busy": worth another try
 
 
 def mask_url(url: str | URL) -> str:
@@ -67,24 +67,32 @@ class HttpSender:
         self.name = name
         self.timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def post(self, url: str | URL, body: Any,
-                   headers: Mapping[str, str] | None = None) -> Any:
+    async def post(
+        self, url: str | URL, body: Any, headers: Mapping[str, str] | None = None
+    ) -> Any:
         """POST ``body``; the answer's JSON (None if it has none)."""
         shown = mask_url(url)
         try:
-            async with self.session.post(url, data=payloads.encode(body),
-                                         headers={**JSON_HEADERS, **(headers or {})},
-                                         timeout=self.timeout) as reply:
+            async with self.session.post(
+                url,
+                data=payloads.encode(body),
+                headers={**JSON_HEADERS, **(headers or {})},
+                timeout=self.timeout,
+            ) as reply:
                 content = await reply.read()
                 if reply.status >= 400:
-                    raise _status_error(self.name, shown, reply.status,
-                                        reply.headers.get("Retry-After"))
+                    raise _status_error(
+                        self.name, shown, reply.status, reply.headers.get("Retry-After")
+                    )
         except TimeoutError:
-            raise DeliveryError(f"{self.name}: {shown} did not answer within "
-                                f"{self.timeout.total:g} s", retryable=True) from None
+            raise DeliveryError(
+                f"{self.name}: {shown} did not answer within {self.timeout.total:g} s",
+                retryable=True,
+            ) from None
         except aiohttp.ClientError as exc:
-            raise DeliveryError(f"{self.name}: {shown} unreachable ({type(exc).__name__})",
-                                retryable=True) from None
+            raise DeliveryError(
+                f"{self.name}: {shown} unreachable ({type(exc).__name__})", retryable=True
+            ) from None
         return _json(content)
 
 
@@ -93,8 +101,15 @@ class _RobotBase:
 
     kind = ""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, *, name: str,
-                 timeout: float = DEFAULT_TIMEOUT, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        name: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = time.time,
+    ) -> None:
         self.name = name or self.kind
         self.url = url
         self.clock = clock
@@ -117,13 +132,16 @@ class _RobotBase:
     def check(self, answer: Any) -> None:
         raise NotImplementedError
 
-    def _vendor_error(self, code: Any, message: Any, rate_limited: frozenset[int],
-                      pause: float) -> DeliveryError:
+    def _vendor_error(
+        self, code: Any, message: Any, rate_limited: frozenset[int], pause: float
+    ) -> DeliveryError:
         limited = code in rate_limited
         return DeliveryError(
             f"{self.name}: {mask_url(self.url)} answered error {code} ({str(message)[:80]})",
-            retryable=limited or code in BUSY, retry_after=pause if limited else None,
-            rate_limited=limited)
+            retryable=limited or code in BUSY,
+            retry_after=pause if limited else None,
+            rate_limited=limited,
+        )
 
 
 class WeComRobot(_RobotBase):
@@ -131,8 +149,15 @@ class WeComRobot(_RobotBase):
 
     kind = "wecom"
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, *, name: str = "wecom",
-                 timeout: float = DEFAULT_TIMEOUT, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        name: str = "wecom",
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = time.time,
+    ) -> None:
         super().__init__(session, url, name=name, timeout=timeout, clock=clock)
 
     def render(self, records: Sequence[Record]) -> list[payloads.Body]:
@@ -141,8 +166,7 @@ class WeComRobot(_RobotBase):
     def check(self, answer: Any) -> None:
         code = _field(answer, "errcode", self)
         if code != 0:
-            raise self._vendor_error(code, answer.get("errmsg"), WECOM_RATE_LIMITED,
-                                     WECOM_PAUSE)
+            raise self._vendor_error(code, answer.get("errmsg"), WECOM_RATE_LIMITED, WECOM_PAUSE)
 
 
 class DingTalkRobot(_RobotBase):
@@ -151,9 +175,16 @@ class DingTalkRobot(_RobotBase):
 
     kind = "dingtalk"
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, secret: str | None = None, *,
-                 name: str = "dingtalk", timeout: float = DEFAULT_TIMEOUT,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        secret: str | None = None,
+        *,
+        name: str = "dingtalk",
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = time.time,
+    ) -> None:
         super().__init__(session, url, name=name, timeout=timeout, clock=clock)
         self.secret = secret
 
@@ -169,8 +200,9 @@ class DingTalkRobot(_RobotBase):
     def check(self, answer: Any) -> None:
         code = _field(answer, "errcode", self)
         if code != 0:
-            raise self._vendor_error(code, answer.get("errmsg"), DINGTALK_RATE_LIMITED,
-                                     DINGTALK_PAUSE)
+            raise self._vendor_error(
+                code, answer.get("errmsg"), DINGTALK_RATE_LIMITED, DINGTALK_PAUSE
+            )
 
 
 class FeishuBot(_RobotBase):
@@ -179,9 +211,16 @@ class FeishuBot(_RobotBase):
 
     kind = "feishu"
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, secret: str | None = None, *,
-                 name: str = "feishu", timeout: float = DEFAULT_TIMEOUT,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        secret: str | None = None,
+        *,
+        name: str = "feishu",
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = time.time,
+    ) -> None:
         super().__init__(session, url, name=name, timeout=timeout, clock=clock)
         self.secret = secret
 
@@ -191,8 +230,11 @@ class FeishuBot(_RobotBase):
     async def post(self, body: payloads.Body) -> Any:
         if self.secret:
             timestamp = int(self.clock())
-            body = {"timestamp": str(timestamp),
-                    "sign": payloads.feishu_sign(self.secret, timestamp), **body}
+            body = {
+                "timestamp": str(timestamp),
+                "sign": payloads.feishu_sign(self.secret, timestamp),
+                **body,
+            }
         return await self.http.post(self.url, body)
 
     def check(self, answer: Any) -> None:
@@ -211,10 +253,17 @@ class AlertmanagerNotifier:
 
     kind = "alertmanager"
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, *,
-                 name: str = "alertmanager", timeout: float = DEFAULT_TIMEOUT,
-                 generator_url: str | None = None, firing_ttl: float = 3600.0,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        name: str = "alertmanager",
+        timeout: float = DEFAULT_TIMEOUT,
+        generator_url: str | None = None,
+        firing_ttl: float = 3600.0,
+        clock: Clock = time.time,
+    ) -> None:
         self.name = name
         self.clock = clock
         self.url = base_url.rstrip("/") + "/api/v2/alerts"
@@ -232,8 +281,11 @@ class AlertmanagerNotifier:
 
     def _alerts(self, records: Sequence[Record]) -> list[payloads.Body]:
         return payloads.render_alertmanager(
-            records, generator_url=self.generator_url, firing_ttl=self.firing_ttl,
-            now=datetime.fromtimestamp(self.clock(), UTC))
+            records,
+            generator_url=self.generator_url,
+            firing_ttl=self.firing_ttl,
+            now=datetime.fromtimestamp(self.clock(), UTC),
+        )
 
 
 class JsonWebhook:
@@ -242,8 +294,15 @@ class JsonWebhook:
 
     kind = "webhook"
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str | None = None, *,
-                 name: str = "webhook", timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        token: str | None = None,
+        *,
+        name: str = "webhook",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.name = name
         self.url = url
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -278,21 +337,32 @@ class RedisStreamSink:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for record in records:
-                    pipe.xadd(self.stream, {"record": payloads.encode(record)},
-                              maxlen=self.maxlen, approximate=True)
+                    pipe.xadd(
+                        self.stream,
+                        {"record": payloads.encode(record)},
+                        maxlen=self.maxlen,
+                        approximate=True,
+                    )
                 await pipe.execute()
         except redis.exceptions.ResponseError as exc:  # e.g. the key is not a stream
-            raise DeliveryError(f"{self.name}: XADD to stream {self.stream!r} refused "
-                                f"({_redis_error_code(exc)})", retryable=False) from None
+            raise DeliveryError(
+                f"{self.name}: XADD to stream {self.stream!r} refused ({_redis_error_code(exc)})",
+                retryable=False,
+            ) from None
         except (redis.exceptions.RedisError, OSError) as exc:
-            raise DeliveryError(f"{self.name}: XADD to stream {self.stream!r} failed "
-                                f"({type(exc).__name__})", retryable=True) from None
+            raise DeliveryError(
+                f"{self.name}: XADD to stream {self.stream!r} failed ({type(exc).__name__})",
+                retryable=True,
+            ) from None
 
 
 def _status_error(name: str, shown: str, status: int, after: str | None) -> DeliveryError:
-    return DeliveryError(f"{name}: {shown} answered HTTP {status}",
-                         retryable=status in (408, 425, 429) or status >= 500,
-                         retry_after=retry_after(after), rate_limited=status == 429)
+    return DeliveryError(
+        f"{name}: {shown} answered HTTP {status}",
+        retryable=status in (408, 425, 429) or status >= 500,
+        retry_after=retry_after(after),
+        rate_limited=status == 429,
+    )
 
 
 def _redis_error_code(error: Exception) -> str:
@@ -317,5 +387,7 @@ def _field(answer: Any, field: str, robot: _RobotBase) -> Any:
 
 
 def _no_json(robot: _RobotBase) -> DeliveryError:
-    return DeliveryError(f"{robot.name}: {mask_url(robot.url)} answered without the "
-                         f"{robot.kind} JSON status", retryable=True)
+    return DeliveryError(
+        f"{robot.name}: {mask_url(robot.url)} answered without the {robot.kind} JSON status",
+        retryable=True,
+    )

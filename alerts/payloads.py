@@ -38,42 +38,77 @@ from classifiers.category import CATEGORY_NAMES_ZH
 Record = Mapping[str, Any]
 Body = dict[str, Any]
 
-WECOM_CONTENT_LIMIT = 4096          # bytes of UTF-8 in markdown.content
-DINGTALK_TEXT_LIMIT = 15_000        # bytes of JSON text, well under DingTalk's ~20 000
-FEISHU_BODY_LIMIT = 20 * 1024       # bytes of the whole JSON request body
-FEISHU_SIGN_RESERVE = 128           # room kept for "timestamp" and "sign" in a Feishu body
+WECOM_CONTENT_LIMIT = 4096  # bytes of UTF-8 in markdown.content
+DINGTALK_TEXT_LIMIT = 15_000  # bytes of JSON text, well under DingTalk's ~20 000
+FEISHU_BODY_LIMIT = 20 * 1024  # bytes of the whole JSON request body
+FEISHU_SIGN_RESERVE = 128  # room kept for "timestamp" and "sign" in a Feishu body
 MAX_SAMPLES = 3
 DIGEST_SAMPLE_CHARS = 60
 TRUNCATED = "\n…（内容过长，已截断）"
-RESOLVE_MARGIN = 5.0                # seconds; see render_alertmanager
+RESOLVE_MARGIN = 5.0  # seconds; see render_alertmanager
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 
-STATUS_ZH = {"new": "告警", "update": "更新", "escalation": "升级", "reminder": "提醒",
-             "resolved": "已恢复", "refresh": "告警"}
+STATUS_ZH = {
+    "new": "告警",
+    "update": "更新",
+    "escalation": "升级",
+    "reminder": "提醒",
+    "resolved": "已恢复",
+    "refresh": "告警",
+}
 STATE_ZH = {"pending": "待定", "firing": "告警", "resolved": "已恢复"}
-MEASURE_ZH = {"count": "事件数", "rate_per_minute": "每分钟事件数",
-              "negative_count": "负面数", "negative_share": "负面占比",
-              "mean_sentiment": "平均情感分", "p1_count": "P1 事件数",
-              "reach_negative": "负面传播量", "first_contact_resolution": "一次解决率",
-              "mean_wait_seconds": "平均等待秒数"}
+MEASURE_ZH = {
+    "count": "事件数",
+    "rate_per_minute": "每分钟事件数",
+    "negative_count": "负面数",
+    "negative_share": "负面占比",
+    "mean_sentiment": "平均情感分",
+    "p1_count": "P1 事件数",
+    "reach_negative": "负面传播量",
+    "first_contact_resolution": "一次解决率",
+    "mean_wait_seconds": "平均等待秒数",
+}
 _PERCENT = frozenset({"negative_share", "first_contact_resolution"})
-DIMENSION_ZH = {"source": "来源", "channel": "渠道", "platform": "平台", "category": "类别",
-                "product": "产品", "region": "地区"}
+DIMENSION_ZH = {
+    "source": "来源",
+    "channel": "渠道",
+    "platform": "平台",
+    "category": "类别",
+    "product": "产品",
+    "region": "地区",
+}
 FEISHU_TEMPLATE = {"P1": "red", "P2": "orange", "P3": "yellow"}
 WECOM_COLOUR = {"P1": "warning", "P2": "warning", "P3": "comment"}
 
 # Markdown and HTML specials become their full-width look-alikes: the text reads the same
 # but no chat client parses it as markup (backslash escapes are not honoured everywhere).
-_FULL_WIDTH = str.maketrans({
-    "@": "＠", "<": "＜", ">": "＞", "[": "［", "]": "］", "(": "（", ")": "）", "*": "＊",
-    "_": "＿", "`": "｀", "#": "＃", "!": "！", "~": "～", "|": "｜", "&": "＆", "\\": "＼",
-})
+_FULL_WIDTH = str.maketrans(
+    {
+        "@": "＠",
+        "<": "＜",
+        ">": "＞",
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "!": "！",
+        "~": "～",
+        "|": "｜",
+        "&": "＆",
+        "\\": "＼",
+    }
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):/+")
 _WWW = re.compile(r"(?i)\bwww\.")
 
 
 # --- escaping and sizes ------------------------------------------------------------------
+
 
 def escape_markdown(text: object) -> str:
     """``text`` made inert in a chat message: one line, no markup, no mention, no link.
@@ -103,8 +138,9 @@ def encode(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def truncate(text: str, limit: int, size: Callable[[str], int] = utf8_size,
-             marker: str = TRUNCATED) -> str:
+def truncate(
+    text: str, limit: int, size: Callable[[str], int] = utf8_size, marker: str = TRUNCATED
+) -> str:
     """``text`` cut so that it and ``marker`` fit in ``limit`` (as measured by ``size``).
 
     The cut falls between characters, never inside a UTF-8 sequence."""
@@ -123,12 +159,14 @@ def truncate(text: str, limit: int, size: Callable[[str], int] = utf8_size,
 
 # --- signatures ----------------------------------------------------------------------------
 
+
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     """DingTalk 加签: base64(HMAC-SHA256(key=secret, msg="{timestamp}\\n{secret}")).
 
     The value is URL-encoded when put in the query (:func:`dingtalk_signed_url`)."""
-    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(),
-                      hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256
+    ).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -146,6 +184,7 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
 
 
 # --- what a message says -------------------------------------------------------------------
+
 
 def status_label(record: Record) -> str:
     """告警 / 更新 / 提醒 / 已恢复 (or 待定 for a pending alert)."""
@@ -224,13 +263,17 @@ def time_text(record: Record) -> str:
 
 def record_lines(record: Record) -> list[str]:
     """Every line of the full message about one record (markdown, user text escaped)."""
-    lines = [f"**规则**：{_name(record.get('rule', ''))}",
-             f"**对象**：{key_text(record)}",
-             f"**指标**：{measure_text(record)}"]
+    lines = [
+        f"**规则**：{_name(record.get('rule', ''))}",
+        f"**对象**：{key_text(record)}",
+        f"**指标**：{measure_text(record)}",
+    ]
     if record.get("severity") is not None:
         lines.append(f"**严重度**：{_number(record.get('severity'), '')}")
-    lines.append(f"**事件数**：{record.get('count', 0)}（负面 {record.get('negative_count', 0)}，"
-                 f"P1 {record.get('p1_count', 0)}）")
+    lines.append(
+        f"**事件数**：{record.get('count', 0)}（负面 {record.get('negative_count', 0)}，"
+        f"P1 {record.get('p1_count', 0)}）"
+    )
     lines.extend(_optional_lines(record))
     samples = sample_lines(record)
     if samples:
@@ -262,16 +305,23 @@ def digest_header(count: int, part: int = 1, parts: int = 1) -> str:
 
 # --- chat vendors ----------------------------------------------------------------------------
 
+
 def render_wecom(records: Sequence[Record]) -> list[Body]:
     """WeCom markdown messages; each ``content`` at most 4096 bytes of UTF-8."""
-    def full(record: Record) -> str:
-        colour = "info" if record.get("status") == "resolved" else \
-            WECOM_COLOUR.get(str(record.get("priority")), "warning")
-        return "\n".join([f'### <font color="{colour}">{title(record)}</font>',
-                          *record_lines(record)])
 
-    messages = _messages(records, full, lambda header: f"### {header}", "\n",
-                         WECOM_CONTENT_LIMIT, utf8_size)
+    def full(record: Record) -> str:
+        colour = (
+            "info"
+            if record.get("status") == "resolved"
+            else WECOM_COLOUR.get(str(record.get("priority")), "warning")
+        )
+        return "\n".join(
+            [f'### <font color="{colour}">{title(record)}</font>', *record_lines(record)]
+        )
+
+    messages = _messages(
+        records, full, lambda header: f"### {header}", "\n", WECOM_CONTENT_LIMIT, utf8_size
+    )
     return [{"msgtype": "markdown", "markdown": {"content": m.text}} for m in messages]
 
 
@@ -282,35 +332,57 @@ def render_dingtalk(records: Sequence[Record]) -> list[Body]:
     def full(record: Record) -> str:
         return separator.join([f"### {title(record)}", *record_lines(record)])
 
-    messages = _messages(records, full, lambda header: f"### {header}", separator,
-                         DINGTALK_TEXT_LIMIT, json_size)
-    return [{"msgtype": "markdown", "markdown": {"title": m.title, "text": m.text}}
-            for m in messages]
+    messages = _messages(
+        records, full, lambda header: f"### {header}", separator, DINGTALK_TEXT_LIMIT, json_size
+    )
+    return [
+        {"msgtype": "markdown", "markdown": {"title": m.title, "text": m.text}} for m in messages
+    ]
 
 
 def render_feishu(records: Sequence[Record]) -> list[Body]:
     """Feishu interactive cards, unsigned; each body, once signed, at most 20 KB."""
+
     def card(head: str, content: str, template: str) -> Body:
-        return {"msg_type": "interactive", "card": {
-            "config": {"wide_screen_mode": True},
-            "header": {"title": {"tag": "plain_text", "content": head}, "template": template},
-            "elements": [{"tag": "markdown", "content": content}]}}
+        return {
+            "msg_type": "interactive",
+            "card": {
+                "config": {"wide_screen_mode": True},
+                "header": {"title": {"tag": "plain_text", "content": head}, "template": template},
+                "elements": [{"tag": "markdown", "content": content}],
+            },
+        }
 
     if not records:
         return []
     # The longest header a body of this batch can have, to size the room left for content.
-    longest = title(records[0]) if len(records) == 1 else \
-        digest_header(len(records), len(records), len(records))
+    longest = (
+        title(records[0])
+        if len(records) == 1
+        else digest_header(len(records), len(records), len(records))
+    )
     overhead = len(encode(card(longest, "", "orange"))) + FEISHU_SIGN_RESERVE
-    messages = _messages(records, lambda r: "\n".join(record_lines(r)), None, "\n",
-                         FEISHU_BODY_LIMIT - overhead, json_size)
+    messages = _messages(
+        records,
+        lambda r: "\n".join(record_lines(r)),
+        None,
+        "\n",
+        FEISHU_BODY_LIMIT - overhead,
+        json_size,
+    )
     return [card(m.title, m.text, _template(m.records)) for m in messages]
 
 
 # --- machine sinks ---------------------------------------------------------------------------
 
-def render_alertmanager(records: Sequence[Record], *, generator_url: str | None = None,
-                        firing_ttl: float = 3600.0, now: datetime | None = None) -> list[Body]:
+
+def render_alertmanager(
+    records: Sequence[Record],
+    *,
+    generator_url: str | None = None,
+    firing_ttl: float = 3600.0,
+    now: datetime | None = None,
+) -> list[Body]:
     """Alertmanager ``POST /api/v2/alerts`` body: one alert per firing or resolved record.
 
     A resolved record carries ``endsAt`` = its resolution time, which is how Alertmanager
@@ -326,27 +398,37 @@ def render_alertmanager(records: Sequence[Record], *, generator_url: str | None 
     for record in records:
         if record.get("status") == "pending":
             continue
-        alert: Body = {"labels": alertmanager_labels(record),
-                       "annotations": alertmanager_annotations(record),
-                       "startsAt": record.get("first_seen")}
+        alert: Body = {
+            "labels": alertmanager_labels(record),
+            "annotations": alertmanager_annotations(record),
+            "startsAt": record.get("first_seen"),
+        }
         ends = _alertmanager_end(record, firing_ttl, now)
         if ends:
             alert["endsAt"] = ends
         if generator_url:
             alert["generatorURL"] = generator_url.format(
-                id=record.get("id", ""), fingerprint=record.get("fingerprint", ""))
+                id=record.get("id", ""), fingerprint=record.get("fingerprint", "")
+            )
         alerts.append(alert)
     return alerts
 
 
 def alertmanager_labels(record: Record) -> dict[str, str]:
     """Identifying labels: the rule, the fingerprint, priority, team and the key's dims."""
-    labels = {str(dim): str(value) for dim, value in (record.get("key") or {}).items()
-              if re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", str(dim))}
-    labels.update({"alertname": str(record.get("rule", "")),
-                   "fingerprint": str(record.get("fingerprint", "")),
-                   "priority": str(record.get("priority", "")),
-                   "service": "vocwatch"})
+    labels = {
+        str(dim): str(value)
+        for dim, value in (record.get("key") or {}).items()
+        if re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", str(dim))
+    }
+    labels.update(
+        {
+            "alertname": str(record.get("rule", "")),
+            "fingerprint": str(record.get("fingerprint", "")),
+            "priority": str(record.get("priority", "")),
+            "service": "vocwatch",
+        }
+    )
     team = _team(record)
     if team:
         labels["team"] = team
@@ -354,11 +436,17 @@ def alertmanager_labels(record: Record) -> dict[str, str]:
 
 
 def alertmanager_annotations(record: Record) -> dict[str, str]:
-    summary = f"【{record.get('priority', '')} {status_label(record)}】" \
-              f"{record.get('description') or record.get('rule', '')}：{key_text(record)}，" \
-              f"{measure_text(record)}"
-    annotations = {"summary": summary, "description": str(record.get("description") or ""),
-                   "alert_id": str(record.get("id", "")), "count": str(record.get("count", 0))}
+    summary = (
+        f"【{record.get('priority', '')} {status_label(record)}】"
+        f"{record.get('description') or record.get('rule', '')}：{key_text(record)}，"
+        f"{measure_text(record)}"
+    )
+    annotations = {
+        "summary": summary,
+        "description": str(record.get("description") or ""),
+        "alert_id": str(record.get("id", "")),
+        "count": str(record.get("count", 0)),
+    }
     samples = [_sample(s)[0] for s in list(record.get("samples") or [])[:MAX_SAMPLES]]
     if samples:
         annotations["samples"] = "\n".join(samples)
@@ -375,6 +463,7 @@ def render_webhook(records: Sequence[Record]) -> Body:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Message:
     """One chat message before it is wrapped in the vendor's body."""
@@ -384,9 +473,14 @@ class Message:
     records: Sequence[Record]
 
 
-def _messages(records: Sequence[Record], full: Callable[[Record], str],
-              heading: Callable[[str], str] | None, separator: str, limit: int,
-              size: Callable[[str], int]) -> list[Message]:
+def _messages(
+    records: Sequence[Record],
+    full: Callable[[Record], str],
+    heading: Callable[[str], str] | None,
+    separator: str,
+    limit: int,
+    size: Callable[[str], int],
+) -> list[Message]:
     """The full form of one record, or a digest split on record boundaries so that every
     text fits in ``limit``; ``heading`` styles the digest header inside the text (None: the
     header is only the title)."""
@@ -400,13 +494,14 @@ def _messages(records: Sequence[Record], full: Callable[[Record], str],
     for part, group in enumerate(groups, start=1):
         header = digest_header(len(group), part, len(groups))
         text = separator.join([heading(header), *group] if heading else group)
-        messages.append(Message(header, text, records[start:start + len(group)]))
+        messages.append(Message(header, text, records[start : start + len(group)]))
         start += len(group)
     return messages
 
 
-def pack(entries: Sequence[str], room: int, separator_size: int,
-         size: Callable[[str], int]) -> list[list[str]]:
+def pack(
+    entries: Sequence[str], room: int, separator_size: int, size: Callable[[str], int]
+) -> list[list[str]]:
     """Entries grouped in order so that each group, joined by the separator, fits ``room``.
 
     Every entry must fit alone (see :func:`truncate`)."""
@@ -447,8 +542,9 @@ def _handling_lines(record: Record) -> list[str]:
     ack = record.get("acknowledged")
     if isinstance(ack, Mapping):
         note = f"（{escape_markdown(ack['note'])}）" if ack.get("note") else ""
-        lines.append(f"**已确认**：{escape_markdown(ack.get('by', ''))} "
-                     f"{_when(ack.get('at'))}{note}")
+        lines.append(
+            f"**已确认**：{escape_markdown(ack.get('by', ''))} {_when(ack.get('at'))}{note}"
+        )
     if record.get("silenced_by"):
         lines.append(f"**已静默**：{escape_markdown(record['silenced_by'])}")
     return lines

@@ -39,15 +39,15 @@ class RouteRule:
 @dataclass(frozen=True)
 class Router:
     routes: tuple[RouteRule, ...]
-    teams: Mapping[str, tuple[str, ...]]          # team → sink names
+    teams: Mapping[str, tuple[str, ...]]  # team → sink names
 
-    def route(self, rule: Rule, key: Mapping[str, str], channels: Iterable[str] = ()
-              ) -> Route | None:
+    def route(
+        self, rule: Rule, key: Mapping[str, str], channels: Iterable[str] = ()
+    ) -> Route | None:
         facts = {**rule.fixed_dims(), **key, "rule": rule.name, "priority": rule.priority}
         seen = set(channels)
         for route in self.routes:
-            if all(_allows(field, allowed, facts, seen) for field, allowed
-                   in route.match.items()):
+            if all(_allows(field, allowed, facts, seen) for field, allowed in route.match.items()):
                 return Route(route.team, self.teams[route.team])
         return None
 
@@ -56,8 +56,9 @@ class Router:
         return {sink for sinks in self.teams.values() for sink in sinks}
 
 
-def _allows(field: str, allowed: frozenset[str], facts: Mapping[str, str],
-            channels: set[str]) -> bool:
+def _allows(
+    field: str, allowed: frozenset[str], facts: Mapping[str, str], channels: set[str]
+) -> bool:
     if field in facts:
         return facts[field] in allowed
     return field in _CHANNEL_DIMS and bool(channels & allowed)
@@ -72,41 +73,60 @@ def parse_routing(config: AlertConfig, sink_names: Iterable[str]) -> Router:
         where = f"{location(source, lines, ['teams', team])}: team {team!r}"
         sinks = spec.get("sinks") if isinstance(spec, dict) else None
         if not isinstance(sinks, list) or not all(isinstance(s, str) for s in sinks):
-            raise ConfigError(f"expected {{sinks: [names]}} (got {spec!r})", source=where,
-                              field="sinks")
+            raise ConfigError(
+                f"expected {{sinks: [names]}} (got {spec!r})", source=where, field="sinks"
+            )
         unknown = sorted(set(sinks) - known_sinks)
         if unknown:
-            raise ConfigError(f"unknown sink(s) {', '.join(unknown)}; defined: "
-                              f"{', '.join(sorted(known_sinks)) or 'none'}",
-                              source=where, field="sinks")
+            raise ConfigError(
+                f"unknown sink(s) {', '.join(unknown)}; defined: "
+                f"{', '.join(sorted(known_sinks)) or 'none'}",
+                source=where,
+                field="sinks",
+            )
         teams[str(team)] = tuple(sinks)
-    routes = tuple(_parse_route(item, i, teams, source, lines)
-                   for i, item in enumerate(config.routes))
+    routes = tuple(
+        _parse_route(item, i, teams, source, lines) for i, item in enumerate(config.routes)
+    )
     return Router(routes, teams)
 
 
-def _parse_route(item: Any, index: int, teams: Mapping[str, Any], source: str,
-                 lines: Lines | None) -> RouteRule:
+def _parse_route(
+    item: Any, index: int, teams: Mapping[str, Any], source: str, lines: Lines | None
+) -> RouteRule:
     where = f"{location(source, lines, ['routes', index])}: routes[{index}]"
     if not isinstance(item, dict) or set(item) - {"match", "team"}:
-        raise ConfigError("expected a mapping with 'team' and an optional 'match'",
-                          source=where)
+        raise ConfigError("expected a mapping with 'team' and an optional 'match'", source=where)
     if item.get("team") not in teams:
-        raise ConfigError(f"team must be one of {', '.join(teams) or '(no teams defined)'} "
-                          f"(got {item.get('team')!r})", source=where, field="team")
+        raise ConfigError(
+            f"team must be one of {', '.join(teams) or '(no teams defined)'} "
+            f"(got {item.get('team')!r})",
+            source=where,
+            field="team",
+        )
     match = item.get("match", {})
-    if not isinstance(match, dict) or set(match) - set(MATCH_FIELDS) or not all(
-            isinstance(v, list) and v for v in match.values()):
-        raise ConfigError(f"a mapping of fields from {', '.join(MATCH_FIELDS)} to lists "
-                          f"of values (got {match!r})", source=where, field="match")
+    if (
+        not isinstance(match, dict)
+        or set(match) - set(MATCH_FIELDS)
+        or not all(isinstance(v, list) and v for v in match.values())
+    ):
+        raise ConfigError(
+            f"a mapping of fields from {', '.join(MATCH_FIELDS)} to lists "
+            f"of values (got {match!r})",
+            source=where,
+            field="match",
+        )
     if "priority" in match and not set(match["priority"]) <= set(PRIORITIES):
         raise ConfigError("priorities are P1, P2, P3", source=where, field="match")
-    return RouteRule({f: frozenset(str(v) for v in values) for f, values in match.items()},
-                     item["team"])
+    return RouteRule(
+        {f: frozenset(str(v) for v in values) for f, values in match.items()}, item["team"]
+    )
 
 
 def describe(router: Router) -> Sequence[str]:
     """One line per route, for ``vocwatch rules check``."""
-    return [f"{', '.join(f'{k} in {sorted(v)}' for k, v in r.match.items()) or 'otherwise'}"
-            f" → {r.team} ({', '.join(router.teams[r.team]) or 'no sinks'})"
-            for r in router.routes]
+    return [
+        f"{', '.join(f'{k} in {sorted(v)}' for k, v in r.match.items()) or 'otherwise'}"
+        f" → {r.team} ({', '.join(router.teams[r.team]) or 'no sinks'})"
+        for r in router.routes
+    ]

@@ -21,9 +21,18 @@ import yaml
 from vocwatch.errors import ConfigError
 
 DIMENSIONS = ("source", "channel", "platform", "category", "product", "region")
-KEYS_MEMO_SIZE = 10_000           # remembered dimension combinations per rule
-MEASURES = ("count", "rate_per_minute", "negative_count", "negative_share", "mean_sentiment",
-            "p1_count", "reach_negative", "first_contact_resolution", "mean_wait_seconds")
+KEYS_MEMO_SIZE = 10_000  # remembered dimension combinations per rule
+MEASURES = (
+    "count",
+    "rate_per_minute",
+    "negative_count",
+    "negative_share",
+    "mean_sentiment",
+    "p1_count",
+    "reach_negative",
+    "first_contact_resolution",
+    "mean_wait_seconds",
+)
 # Measures where lower is worse: a threshold or spike on them means "fell below".
 FALLING = frozenset({"mean_sentiment", "first_contact_resolution"})
 SHARES = frozenset({"negative_share", "mean_sentiment", "first_contact_resolution"})
@@ -44,11 +53,11 @@ class WindowCounts:
     count: int = 0
     negative: int = 0
     p1: int = 0
-    sentiment: float = 0.0        # sum of sentiment scores
-    reach_negative: float = 0.0   # sum of the reach of negative social posts
+    sentiment: float = 0.0  # sum of sentiment scores
+    reach_negative: float = 0.0  # sum of the reach of negative social posts
     calls: int = 0
-    first_contact: int = 0        # calls resolved on first contact
-    wait: float = 0.0             # sum of call wait seconds
+    first_contact: int = 0  # calls resolved on first contact
+    wait: float = 0.0  # sum of call wait seconds
 
     def measure(self, name: str, seconds: float = 60.0) -> float:
         if name == "count":
@@ -67,56 +76,58 @@ class WindowCounts:
             return self.reach_negative
         if name == "first_contact_resolution":
             return self.first_contact / self.calls if self.calls else 1.0
-        return self.wait / self.calls if self.calls else 0.0          # mean_wait_seconds
+        return self.wait / self.calls if self.calls else 0.0  # mean_wait_seconds
 
     def trials(self, name: str) -> int:
         """How many events a measure is taken over (the guard's sample size)."""
-        return self.calls if name in ("first_contact_resolution", "mean_wait_seconds") \
-            else self.count
+        return (
+            self.calls if name in ("first_contact_resolution", "mean_wait_seconds") else self.count
+        )
 
     def plus(self, other: WindowCounts) -> WindowCounts:
-        return WindowCounts(*(getattr(self, f.name) + getattr(other, f.name)
-                              for f in fields(self)))
+        return WindowCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
 @dataclass(frozen=True)
 class Spike:
     """A spike condition: the measure is far from the key's baseline (see alerts.baseline)."""
 
-    z: float = 3.0                  # deviations above (below, for falling measures) expected
-    min_change: float = 0.0         # and at least this far from expected, in measure units
-    p_value: float = 0.001          # Poisson / binomial guard at low volume
-    alpha: float = 0.1              # EWMA weight of each new baseline sample
-    warmup: int = 30                # baseline samples before the rule may fire
-    seasonal: bool = True           # hour-of-week component
+    z: float = 3.0  # deviations above (below, for falling measures) expected
+    min_change: float = 0.0  # and at least this far from expected, in measure units
+    p_value: float = 0.001  # Poisson / binomial guard at low volume
+    alpha: float = 0.1  # EWMA weight of each new baseline sample
+    warmup: int = 30  # baseline samples before the rule may fire
+    seasonal: bool = True  # hour-of-week component
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     description: str
-    key: tuple[str, ...]                           # dimensions, in DIMENSIONS order
+    key: tuple[str, ...]  # dimensions, in DIMENSIONS order
     where: Mapping[str, frozenset[str]]
     window_seconds: int
     measure: str
-    threshold: float | None                        # None: a spike rule
+    threshold: float | None  # None: a spike rule
     min_count: int
     resolve_ratio: float
     priority: str
     spike: Spike | None = None
-    for_seconds: int = 0                           # pending this long before firing
-    repeat_seconds: int = 3600                     # reminder interval; 0 = none
-    correlate: tuple[str, ...] = ()                # incident key dims; () = the whole key
+    for_seconds: int = 0  # pending this long before firing
+    repeat_seconds: int = 3600  # reminder interval; 0 = none
+    correlate: tuple[str, ...] = ()  # incident key dims; () = the whole key
     falling: bool = field(init=False)
     _reads: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _keys_memo: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[str, ...]] = field(
-        init=False, repr=False, compare=False, default_factory=dict)
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "falling", self.measure in FALLING)
         # the dimensions that decide the keys, besides the categories
-        object.__setattr__(self, "_reads", tuple(sorted(
-            (set(self.key) | set(self.where)) - {"category"})))
+        object.__setattr__(
+            self, "_reads", tuple(sorted((set(self.key) | set(self.where)) - {"category"}))
+        )
 
     @property
     def incident_dims(self) -> tuple[str, ...]:
@@ -127,8 +138,11 @@ class Rule:
         """The ``where`` filter as text: part of the rule's window keys, so that rules with
         the same key dimensions but different filters never share a window. A filter on a
         key dimension only picks which keys exist, not what they count: it is left out."""
-        return ";".join(f"{d}:{','.join(quote(v, safe='') for v in sorted(values))}"
-                        for d, values in sorted(self.where.items()) if d not in self.key)
+        return ";".join(
+            f"{d}:{','.join(quote(v, safe='') for v in sorted(values))}"
+            for d, values in sorted(self.where.items())
+            if d not in self.key
+        )
 
     def keys_for(self, dims: Mapping[str, str], categories: Sequence[str]) -> tuple[str, ...]:
         """Window keys this event counts in: one per category when ``category`` is keyed,
@@ -218,27 +232,36 @@ def load_rules(path: Path) -> tuple[Rule, ...]:
     return load_config(path).rules
 
 
-def parse_rules(data: Any, *, source: str = "rules", lines: Lines | None = None
-                ) -> tuple[Rule, ...]:
+def parse_rules(
+    data: Any, *, source: str = "rules", lines: Lines | None = None
+) -> tuple[Rule, ...]:
     return parse_config(data, source=source, lines=lines).rules
 
 
-def parse_config(data: Any, *, source: str = "rules", lines: Lines | None = None
-                 ) -> AlertConfig:
+def parse_config(data: Any, *, source: str = "rules", lines: Lines | None = None) -> AlertConfig:
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
         raise ConfigError("expected a mapping with a non-empty list 'rules'", source=source)
-    rules = tuple(_parse_rule(item, index, source, lines)
-                  for index, item in enumerate(data["rules"]))
+    rules = tuple(
+        _parse_rule(item, index, source, lines) for index, item in enumerate(data["rules"])
+    )
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"rule names must be unique: {', '.join(duplicates)}", source=source)
     for section, kind in (("teams", dict), ("routes", list), ("sinks", dict)):
         if not isinstance(data.get(section, kind()), kind):
-            raise ConfigError(f"'{section}' must be a {'mapping' if kind is dict else 'list'}",
-                              source=location(source, lines, [section]))
-    return AlertConfig(rules=rules, teams=data.get("teams", {}), routes=data.get("routes", []),
-                       sinks=data.get("sinks", {}), source=source, lines=lines)
+            raise ConfigError(
+                f"'{section}' must be a {'mapping' if kind is dict else 'list'}",
+                source=location(source, lines, [section]),
+            )
+    return AlertConfig(
+        rules=rules,
+        teams=data.get("teams", {}),
+        routes=data.get("routes", []),
+        sinks=data.get("sinks", {}),
+        source=source,
+        lines=lines,
+    )
 
 
 def yaml_lines(text: str) -> Lines:
@@ -256,8 +279,11 @@ def yaml_lines(text: str) -> Lines:
                 if not match:
                     break
                 found, node = match[0][0].start_mark.line + 1, match[0][1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
-                    and part < len(node.value):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and part < len(node.value)
+            ):
                 node = node.value[part]
                 found = node.start_mark.line + 1
             else:
@@ -272,27 +298,42 @@ def location(source: str, lines: Lines | None, path: Sequence[str | int]) -> str
     return f"{source}:{line}" if line else source
 
 
-_FIELDS = {"name", "description", "key", "where", "window", "measure", "threshold", "spike",
-           "min_count", "resolve_ratio", "priority", "for", "repeat", "correlate"}
+_FIELDS = {
+    "name",
+    "description",
+    "key",
+    "where",
+    "window",
+    "measure",
+    "threshold",
+    "spike",
+    "min_count",
+    "resolve_ratio",
+    "priority",
+    "for",
+    "repeat",
+    "correlate",
+}
 _SPIKE_FIELDS = {f.name for f in fields(Spike)}
 
 
 class _RuleReader:
     """Reads one rule's fields; every error names the file, line, rule and field."""
 
-    def __init__(self, item: dict[str, Any], index: int, source: str,
-                 lines: Lines | None) -> None:
+    def __init__(self, item: dict[str, Any], index: int, source: str, lines: Lines | None) -> None:
         self.item, self.index, self.source, self.lines = item, index, source, lines
-        self.label = f"rule {item['name']!r}" if isinstance(item.get("name"), str) \
-            else f"rules[{index}]"
+        self.label = (
+            f"rule {item['name']!r}" if isinstance(item.get("name"), str) else f"rules[{index}]"
+        )
 
     def error(self, message: str, name: str = "") -> ConfigError:
         path: list[str | int] = ["rules", self.index, *([name] if name else [])]
         where = location(self.source, self.lines, path)
         return ConfigError(message, source=f"{where}: {self.label}", field=name)
 
-    def need(self, name: str, check: Callable[[Any], Any], message: str,
-             default: Any = None) -> Any:
+    def need(
+        self, name: str, check: Callable[[Any], Any], message: str, default: Any = None
+    ) -> Any:
         value = self.item.get(name, default)
         try:
             ok = value is not None and check(value)
@@ -305,38 +346,53 @@ class _RuleReader:
 
 def _parse_rule(item: Any, index: int, source: str, lines: Lines | None) -> Rule:
     if not isinstance(item, dict):
-        raise ConfigError("each rule must be a mapping",
-                          source=location(source, lines, ["rules", index]) + f": rules[{index}]")
+        raise ConfigError(
+            "each rule must be a mapping",
+            source=location(source, lines, ["rules", index]) + f": rules[{index}]",
+        )
     r = _RuleReader(item, index, source, lines)
     unknown = sorted(set(item) - _FIELDS)
     if unknown:
-        raise r.error(f"unknown field(s) {', '.join(unknown)}; known: "
-                      f"{', '.join(sorted(_FIELDS))}")
+        raise r.error(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}")
     name = r.need("name", _NAME.match, "a name of lower-case letters, digits and _")
-    key = r.need("key", lambda v: isinstance(v, list) and v and set(v) <= set(DIMENSIONS)
-                 and len(set(v)) == len(v), f"a list of distinct dimensions from {DIMENSIONS}")
+    key = r.need(
+        "key",
+        lambda v: isinstance(v, list) and v and set(v) <= set(DIMENSIONS) and len(set(v)) == len(v),
+        f"a list of distinct dimensions from {DIMENSIONS}",
+    )
     filters = r.need("where", _valid_where, "a mapping of dimension → list of values", {})
     window = r.need("window", parse_span, "a span like 30s, 5m, 1h or 1d")
     measure = r.need("measure", MEASURES.__contains__, f"one of {', '.join(MEASURES)}")
     threshold, spike = _condition(r, measure)
-    min_count = r.need("min_count", lambda v: _number(v) and isinstance(v, int) and v >= 1,
-                       "an integer of at least 1", 1)
-    ratio = r.need("resolve_ratio", lambda v: _number(v) and 0 < v <= 1,
-                   "a number in (0, 1]", 0.8)
+    min_count = r.need(
+        "min_count",
+        lambda v: _number(v) and isinstance(v, int) and v >= 1,
+        "an integer of at least 1",
+        1,
+    )
+    ratio = r.need("resolve_ratio", lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]", 0.8)
     priority = r.need("priority", PRIORITIES.__contains__, "P1, P2 or P3")
     description = r.need("description", lambda v: isinstance(v, str), "a text", "")
     pending = r.need("for", _span_or_zero, "a span like 1m, or 0", 0)
     repeat = r.need("repeat", _span_or_zero, "a span like 1h, or 0", "1h")
-    correlate = r.need("correlate", lambda v: v == [] or (isinstance(v, list)
-                                                        and set(v) < set(key)),
-                       "a list of some (not all) of the rule's key dimensions", [])
+    correlate = r.need(
+        "correlate",
+        lambda v: v == [] or (isinstance(v, list) and set(v) < set(key)),
+        "a list of some (not all) of the rule's key dimensions",
+        [],
+    )
     return Rule(
-        name=name, description=description,
+        name=name,
+        description=description,
         key=tuple(d for d in DIMENSIONS if d in key),
         where={d: frozenset(str(v) for v in values) for d, values in filters.items()},
-        window_seconds=parse_span(window), measure=measure,
-        threshold=None if threshold is None else float(threshold), spike=spike,
-        min_count=min_count, resolve_ratio=float(ratio), priority=priority,
+        window_seconds=parse_span(window),
+        measure=measure,
+        threshold=None if threshold is None else float(threshold),
+        spike=spike,
+        min_count=min_count,
+        resolve_ratio=float(ratio),
+        priority=priority,
         for_seconds=0 if pending == 0 else parse_span(pending),
         repeat_seconds=0 if repeat == 0 else parse_span(repeat),
         correlate=tuple(d for d in DIMENSIONS if d in correlate),
@@ -346,22 +402,30 @@ def _parse_rule(item: Any, index: int, source: str, lines: Lines | None) -> Rule
 def _condition(r: _RuleReader, measure: str) -> tuple[float | None, Spike | None]:
     """Exactly one of ``threshold`` (static) and ``spike`` (against the baseline)."""
     if ("threshold" in r.item) == ("spike" in r.item):
-        raise r.error("give exactly one of threshold (a static limit) and spike (against "
-                      "the key's learned baseline)", "threshold")
+        raise r.error(
+            "give exactly one of threshold (a static limit) and spike (against "
+            "the key's learned baseline)",
+            "threshold",
+        )
     if "threshold" in r.item:
         threshold = r.need("threshold", lambda v: _number(v) and v > 0, "a number above 0")
         if measure in SHARES:
             r.need("threshold", lambda v: v <= 1, f"a share between 0 and 1 for {measure}")
         return threshold, None
-    raw = r.need("spike", lambda v: isinstance(v, dict) and set(v) <= _SPIKE_FIELDS,
-                 f"a mapping with fields from {', '.join(sorted(_SPIKE_FIELDS))}")
+    raw = r.need(
+        "spike",
+        lambda v: isinstance(v, dict) and set(v) <= _SPIKE_FIELDS,
+        f"a mapping with fields from {', '.join(sorted(_SPIKE_FIELDS))}",
+    )
     checks: dict[str, tuple[Callable[[Any], bool], str]] = {
         "z": (lambda v: _number(v) and v > 0, "a number above 0"),
         "min_change": (lambda v: _number(v) and v >= 0, "a number ≥ 0"),
         "p_value": (lambda v: _number(v) and 0 < v < 1, "a probability in (0, 1)"),
         "alpha": (lambda v: _number(v) and 0 < v <= 1, "a weight in (0, 1]"),
-        "warmup": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                   "an integer ≥ 0"),
+        "warmup": (
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "an integer ≥ 0",
+        ),
         "seasonal": (lambda v: isinstance(v, bool), "true or false"),
     }
     for name, value in raw.items():
@@ -381,4 +445,5 @@ def _number(value: Any) -> bool:
 
 def _valid_where(value: Any) -> bool:
     return isinstance(value, dict) and all(
-        d in DIMENSIONS and isinstance(v, list) and v for d, v in value.items())
+        d in DIMENSIONS and isinstance(v, list) and v for d, v in value.items()
+    )

@@ -38,9 +38,9 @@ class Totals:
 class Point:
     """What one event adds to a series."""
 
-    dimension: str          # platform / category
+    dimension: str  # platform / category
     value: str
-    minute: int             # event time // 60
+    minute: int  # event time // 60
     negative: bool
     reach: float = 0.0
 
@@ -53,8 +53,7 @@ class RedisSeries:
     def _key(self, dimension: str, day: int) -> str:
         return f"{self.prefix}:series:{dimension}:{day}"
 
-    async def add(self, points: Iterable[Point], posts: Iterable[Mapping[str, Any]] = ()
-                  ) -> None:
+    async def add(self, points: Iterable[Point], posts: Iterable[Mapping[str, Any]] = ()) -> None:
         """Add a batch's points (summed per field first) and negative posts."""
         sums: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for p in points:
@@ -82,8 +81,9 @@ class RedisSeries:
         if len(pipe):
             await pipe.execute()
 
-    async def read(self, dimension: str, since: float, until: float
-                   ) -> dict[str, dict[int, Totals]]:
+    async def read(
+        self, dimension: str, since: float, until: float
+    ) -> dict[str, dict[int, Totals]]:
         """value → minute → totals, from the minute holding ``since`` to the one holding
         ``until``."""
         first, last = int(since // 60), int(until // 60)
@@ -109,8 +109,7 @@ class RedisSeries:
                     totals.reach_negative += float(raw_amount)
         return dict(series)
 
-    async def top_posts(self, since: float, until: float, limit: int = 10
-                        ) -> list[dict[str, Any]]:
+    async def top_posts(self, since: float, until: float, limit: int = 10) -> list[dict[str, Any]]:
         """The most-reached negative posts between ``since`` and ``until``."""
         pipe = self.redis.pipeline(transaction=False)
         for hour in range(int(since // 3600), int(until // 3600) + 1):

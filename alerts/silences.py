@@ -37,21 +37,39 @@ class Silence:
         """Every matcher holds: by the alert's rule, priority, fingerprint or key — or, for
         ``channel``, ``platform`` and ``source`` outside the key, by the channels it lists
         (as routes match)."""
-        facts = {**parse_window_key(alert.key), "rule": alert.rule,
-                 "priority": alert.priority, "fingerprint": alert.fingerprint}
-        return all(facts[field] == value if field in facts
-                   else field in _CHANNEL_DIMS and value in alert.channels
-                   for field, value in self.matchers.items())
+        facts = {
+            **parse_window_key(alert.key),
+            "rule": alert.rule,
+            "priority": alert.priority,
+            "fingerprint": alert.fingerprint,
+        }
+        return all(
+            facts[field] == value
+            if field in facts
+            else field in _CHANNEL_DIMS and value in alert.channels
+            for field, value in self.matchers.items()
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "matchers": dict(self.matchers), "starts_at": self.starts_at,
-                "ends_at": self.ends_at, "created_by": self.created_by,
-                "comment": self.comment}
+        return {
+            "id": self.id,
+            "matchers": dict(self.matchers),
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "created_by": self.created_by,
+            "comment": self.comment,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Silence:
-        return cls(data["id"], dict(data["matchers"]), float(data["starts_at"]),
-                   float(data["ends_at"]), data["created_by"], data.get("comment", ""))
+        return cls(
+            data["id"],
+            dict(data["matchers"]),
+            float(data["starts_at"]),
+            float(data["ends_at"]),
+            data["created_by"],
+            data.get("comment", ""),
+        )
 
 
 def new_silence(body: Any, now: float) -> Silence:
@@ -64,26 +82,32 @@ def new_silence(body: Any, now: float) -> Silence:
         raise ValueError("body: expected a JSON object")
     matchers = body.get("matchers")
     if not isinstance(matchers, dict) or not matchers:
-        raise ValueError("matchers: expected a non-empty object, e.g. {\"rule\": \"x\"}")
+        raise ValueError('matchers: expected a non-empty object, e.g. {"rule": "x"}')
     unknown = sorted(set(matchers) - set(MATCHERS))
     if unknown:
-        raise ValueError(f"matchers: unknown field(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(MATCHERS)}")
+        raise ValueError(
+            f"matchers: unknown field(s) {', '.join(unknown)}; known: {', '.join(MATCHERS)}"
+        )
     if not all(isinstance(v, str) and 0 < len(v) <= MAX_TEXT for v in matchers.values()):
         raise ValueError("matchers: every value must be a non-empty string")
     duration = body.get("duration_seconds")
-    if isinstance(duration, bool) or not isinstance(duration, int | float) \
-            or not 0 < duration <= MAX_SILENCE_SECONDS:
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not 0 < duration <= MAX_SILENCE_SECONDS
+    ):
         raise ValueError(f"duration_seconds: a number in (0, {MAX_SILENCE_SECONDS}]")
     created_by = _text(body, "created_by", required=True)
     comment = _text(body, "comment", required=False)
-    return Silence(uuid.uuid4().hex[:12], dict(matchers), now, now + float(duration),
-                   created_by, comment)
+    return Silence(
+        uuid.uuid4().hex[:12], dict(matchers), now, now + float(duration), created_by, comment
+    )
 
 
 def _text(body: Mapping[str, Any], name: str, *, required: bool) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > MAX_TEXT or (required and not value.strip()):
-        raise ValueError(f"{name}: {'a non-empty ' if required else 'a '}string of at most "
-                         f"{MAX_TEXT} characters")
+        raise ValueError(
+            f"{name}: {'a non-empty ' if required else 'a '}string of at most {MAX_TEXT} characters"
+        )
     return value.strip()

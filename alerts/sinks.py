@@ -47,9 +47,18 @@ class LogSink:
 
     async def deliver(self, record: dict[str, Any]) -> None:
         key = ", ".join(f"{k}={v}" for k, v in record["key"].items())
-        log.warning("ALERT %s %s %s [%s] %s=%s threshold=%s count=%s id=%s", record["priority"],
-                    record["status"], record["rule"], key, record["measure"], record["value"],
-                    record["threshold"], record["count"], record["id"])
+        log.warning(
+            "ALERT %s %s %s [%s] %s=%s threshold=%s count=%s id=%s",
+            record["priority"],
+            record["status"],
+            record["rule"],
+            key,
+            record["measure"],
+            record["value"],
+            record["threshold"],
+            record["count"],
+            record["id"],
+        )
 
 
 class TopicSink:

@@ -30,7 +30,7 @@ from alerts.silences import Silence
 
 log = logging.getLogger(__name__)
 
-KEY_RETENTION_SECONDS = 14 * 86400     # keys unseen this long stop being learned
+KEY_RETENTION_SECONDS = 14 * 86400  # keys unseen this long stop being learned
 
 
 class RedisAlertStore:
@@ -49,8 +49,9 @@ class RedisAlertStore:
         pipe.hmget(self.key, list(fingerprints))
         pipe.hmget(self.acks_key, list(fingerprints))
         values, acks = await pipe.execute()
-        loaded = {fp: (_load(v), a) for fp, v, a in zip(fingerprints, values, acks, strict=True)
-                  if v}
+        loaded = {
+            fp: (_load(v), a) for fp, v, a in zip(fingerprints, values, acks, strict=True) if v
+        }
         return {fp: _with_ack(alert, a) for fp, (alert, a) in loaded.items() if alert}
 
     async def all_active(self) -> list[Alert]:
@@ -95,8 +96,9 @@ class RedisAlertStore:
         return dataclasses.replace(alert, acknowledged=ack)
 
     async def add_silence(self, silence: Silence) -> None:
-        await self.redis.hset(self.silences_key, silence.id,
-                              json.dumps(silence.to_json(), ensure_ascii=False))
+        await self.redis.hset(
+            self.silences_key, silence.id, json.dumps(silence.to_json(), ensure_ascii=False)
+        )
 
     async def silences(self, now: float) -> list[Silence]:
         """Active silences; expired ones are deleted."""
@@ -124,9 +126,11 @@ class RedisBaselineStore:
     async def claim_step(self, step: int) -> bool:
         """True for the one worker that takes baseline step ``step`` (a step number only
         goes up, so a late worker does not take an old step again)."""
-        script = ("local last = tonumber(redis.call('GET', KEYS[1]) or '-1') "
-                  "if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1]) "
-                  "return 1 end return 0")
+        script = (
+            "local last = tonumber(redis.call('GET', KEYS[1]) or '-1') "
+            "if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1]) "
+            "return 1 end return 0"
+        )
         return bool(await self.redis.eval(script, 1, f"{self.prefix}:baseline:step", step))
 
     async def load(self, rules: Iterable[str]) -> dict[str, dict[str, Baseline]]:
@@ -137,13 +141,16 @@ class RedisBaselineStore:
         for name in names:
             pipe.hgetall(self._key(name))
         replies = await pipe.execute()
-        return {name: {_text(k): Baseline.from_json(json.loads(v)) for k, v in reply.items()}
-                for name, reply in zip(names, replies, strict=True)}
+        return {
+            name: {_text(k): Baseline.from_json(json.loads(v)) for k, v in reply.items()}
+            for name, reply in zip(names, replies, strict=True)
+        }
 
     async def save(self, rule: str, baselines: Mapping[str, Baseline]) -> None:
         if baselines:
-            await self.redis.hset(self._key(rule), mapping={
-                k: json.dumps(b.to_json()) for k, b in baselines.items()})
+            await self.redis.hset(
+                self._key(rule), mapping={k: json.dumps(b.to_json()) for k, b in baselines.items()}
+            )
 
     async def register(self, rule: str, keys: Iterable[str], now: float) -> None:
         keys = list(keys)
@@ -170,7 +177,7 @@ def _text(value: bytes | str) -> str:
 def _dump(alert: Alert, *, keep_ack: bool = False) -> str:
     state = alert.to_state()
     if not keep_ack:
-        state.pop("acknowledged")    # an active alert's lives in the acks hash
+        state.pop("acknowledged")  # an active alert's lives in the acks hash
     return json.dumps(state, ensure_ascii=False)
 
 
@@ -180,8 +187,9 @@ def _load(value: bytes | str) -> Alert | None:
     try:
         return Alert.from_state(json.loads(value))
     except (ValueError, TypeError, KeyError) as exc:
-        log.warning("ignoring alert state this version cannot read (%s: %s)",
-                    type(exc).__name__, exc)
+        log.warning(
+            "ignoring alert state this version cannot read (%s: %s)", type(exc).__name__, exc
+        )
         return None
 
 
@@ -189,7 +197,8 @@ def _with_ack(alert: Alert, raw: bytes | str | None) -> Alert:
     if not raw:
         return alert
     data = json.loads(raw)
-    if data.get("alert_id") != alert.id:      # an acknowledgement of an earlier incident
+    if data.get("alert_id") != alert.id:  # an acknowledgement of an earlier incident
         return alert
-    return dataclasses.replace(alert, acknowledged=Ack(data["by"], data["at"],
-                                                       data.get("note", "")))
+    return dataclasses.replace(
+        alert, acknowledged=Ack(data["by"], data["at"], data.get("note", ""))
+    )

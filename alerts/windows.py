@@ -38,8 +38,15 @@ from alerts.rules import WindowCounts
 NEW, DUPLICATE, LATE = 1, 0, 2
 
 # Per-bucket sums after the event count, in WindowCounts order: (field suffix, float?).
-FIELDS = (("n", False), ("p", False), ("s", True), ("r", True), ("c", False), ("f", False),
-          ("w", True))
+FIELDS = (
+    ("n", False),
+    ("p", False),
+    ("s", True),
+    ("r", True),
+    ("c", False),
+    ("f", False),
+    ("w", True),
+)
 
 # KEYS: bucket hash, id set. ARGV: bucket_seconds, now, retention, skew, write (0/1),
 # n_spans, span_1 … span_n (seconds, ascending), then per event: id, time, and the value
@@ -132,32 +139,46 @@ class Observation:
     negative: bool
     p1: bool
     sentiment: float = 0.5
-    reach_negative: float = 0.0       # the post's reach, if it is a negative social post
+    reach_negative: float = 0.0  # the post's reach, if it is a negative social post
     call: bool = False
     first_contact: bool = False
     wait_seconds: float = 0.0
 
     def args(self) -> list[Any]:
         """Script arguments: id, time, then the value of each FIELDS entry."""
-        return [self.event_id, repr(self.event_time), int(self.negative), int(self.p1),
-                _num(self.sentiment), _num(self.reach_negative), int(self.call),
-                int(self.call and self.first_contact), _num(self.wait_seconds if self.call
-                                                             else 0.0)]
+        return [
+            self.event_id,
+            repr(self.event_time),
+            int(self.negative),
+            int(self.p1),
+            _num(self.sentiment),
+            _num(self.reach_negative),
+            int(self.call),
+            int(self.call and self.first_contact),
+            _num(self.wait_seconds if self.call else 0.0),
+        ]
 
 
 @dataclass(frozen=True)
 class KeyState:
     """What a window key holds after an update: per-event flags and totals per span."""
 
-    flags: tuple[int, ...]                 # NEW / DUPLICATE / LATE, in observation order
-    totals: Mapping[int, WindowCounts]     # span seconds → counts
+    flags: tuple[int, ...]  # NEW / DUPLICATE / LATE, in observation order
+    totals: Mapping[int, WindowCounts]  # span seconds → counts
 
 
 class RedisWindowStore:
     """Sliding windows over bucketed counters in Redis (see module docstring)."""
 
-    def __init__(self, redis: RedisLike, *, prefix: str, bucket_seconds: int,
-                 spans: Sequence[int], skew_seconds: int = 60) -> None:
+    def __init__(
+        self,
+        redis: RedisLike,
+        *,
+        prefix: str,
+        bucket_seconds: int,
+        spans: Sequence[int],
+        skew_seconds: int = 60,
+    ) -> None:
         if not spans:
             raise ValueError("at least one window span is needed")
         self.redis = redis
@@ -176,21 +197,30 @@ class RedisWindowStore:
         buckets = math.ceil(span / self.bucket_seconds)
         return float((current - buckets + 1) * self.bucket_seconds)
 
-    async def record(self, observations: Mapping[str, Sequence[Observation]],
-                     now: float) -> dict[str, KeyState]:
+    async def record(
+        self, observations: Mapping[str, Sequence[Observation]], now: float
+    ) -> dict[str, KeyState]:
         """Count new observations per window key; return each key's state after."""
         return await self._run(observations, now, write=True)
 
     async def read(self, keys: Sequence[str], now: float) -> dict[str, KeyState]:
         return await self._run({key: () for key in keys}, now, write=False)
 
-    async def _run(self, observations: Mapping[str, Sequence[Observation]], now: float,
-                   *, write: bool) -> dict[str, KeyState]:
+    async def _run(
+        self, observations: Mapping[str, Sequence[Observation]], now: float, *, write: bool
+    ) -> dict[str, KeyState]:
         keys = list(observations)
         if not keys:
             return {}
-        head = [self.bucket_seconds, repr(now), self.retention, self.skew_seconds,
-                int(write), len(self.spans), *self.spans]
+        head = [
+            self.bucket_seconds,
+            repr(now),
+            self.retention,
+            self.skew_seconds,
+            int(write),
+            len(self.spans),
+            *self.spans,
+        ]
         calls = []
         for key in keys:
             args: list[Any] = [*self.redis_keys(key), *head]
@@ -201,14 +231,16 @@ class RedisWindowStore:
         states = {}
         per = 1 + len(FIELDS)
         for key, (flags, totals) in zip(keys, replies, strict=True):
-            counts = {span: _counts(totals[per * i: per * (i + 1)])
-                      for i, span in enumerate(self.spans)}
+            counts = {
+                span: _counts(totals[per * i : per * (i + 1)]) for i, span in enumerate(self.spans)
+            }
             states[key] = KeyState(tuple(int(f) for f in flags), counts)
         return states
 
 
-async def run_script(redis: RedisLike, script: str, sha: str, numkeys: int,
-                     calls: Sequence[Sequence[Any]]) -> list[Any]:
+async def run_script(
+    redis: RedisLike, script: str, sha: str, numkeys: int, calls: Sequence[Sequence[Any]]
+) -> list[Any]:
     """Run ``script`` once per call (its ``numkeys`` keys, then its arguments) in one
     non-transactional pipeline, by SHA-1; the calls answered NOSCRIPT are run again once
     after ``SCRIPT LOAD``. Works alike on one server and on a cluster (where redis-py's
@@ -234,8 +266,9 @@ async def run_script(redis: RedisLike, script: str, sha: str, numkeys: int,
 
 def _counts(values: Sequence[bytes | str]) -> WindowCounts:
     floats = (False, *(f for _, f in FIELDS))
-    numbers: list[Any] = [float(v) if is_float else int(float(v))
-                          for v, is_float in zip(values, floats, strict=True)]
+    numbers: list[Any] = [
+        float(v) if is_float else int(float(v)) for v, is_float in zip(values, floats, strict=True)
+    ]
     return WindowCounts(*numbers)
 
 

@@ -15,11 +15,11 @@ from classifiers.tokenize import tokenize, warm_up
 
 @dataclass(frozen=True)
 class Analysis:
-    text: str                              # normalized and PII-masked: safe to publish
+    text: str  # normalized and PII-masked: safe to publish
     tokens: tuple[str, ...]
-    pii: tuple[str, ...]                   # kinds of personal data that were masked
-    sentiment: float                       # probability of positive, [0, 1]
-    polarity: str                          # negative / neutral / positive, per channel
+    pii: tuple[str, ...]  # kinds of personal data that were masked
+    sentiment: float  # probability of positive, [0, 1]
+    polarity: str  # negative / neutral / positive, per channel
     categories: tuple[CategoryScore, ...]  # best first, never empty
     priority: Priority
 
@@ -35,18 +35,22 @@ class Analysis:
 class Analyzer:
     """Holds the models (built once per process) and analyses texts with them."""
 
-    def __init__(self, scorer: SentimentScorer | None = None,
-                 categories: CategoryClassifier | None = None,
-                 policy: PriorityPolicy | None = None,
-                 polarity: PolarityPolicy | None = None) -> None:
+    def __init__(
+        self,
+        scorer: SentimentScorer | None = None,
+        categories: CategoryClassifier | None = None,
+        policy: PriorityPolicy | None = None,
+        polarity: PolarityPolicy | None = None,
+    ) -> None:
         warm_up()
         self.scorer = scorer or load_scorer()
         self.categories = categories or CategoryClassifier.default()
         self.policy = policy or PriorityPolicy.load()
         self.polarity = polarity or PolarityPolicy.load()
 
-    def analyze(self, text: str, signals: Signals | None = None, *,
-                channel: str | None = None) -> Analysis:
+    def analyze(
+        self, text: str, signals: Signals | None = None, *, channel: str | None = None
+    ) -> Analysis:
         """Analyse one text; ``channel`` (hotline … social, None for the default) picks
         the polarity cut-offs. ValueError for an unknown channel, before any work."""
         cutoffs = self.polarity.cutoffs(channel)
@@ -54,8 +58,9 @@ class Analyzer:
         tokens = tuple(tokenize(masked.text))
         sentiment = self.scorer.score(tokens, masked.text)
         categories = self.categories.classify(tokens)
-        priority = self.policy.assess(masked.text, categories[0].code, sentiment,
-                                      signals or Signals())
+        priority = self.policy.assess(
+            masked.text, categories[0].code, sentiment, signals or Signals()
+        )
         return Analysis(
             text=masked.text,
             tokens=tokens,

@@ -31,8 +31,15 @@ from classifiers.category_features import (
 )
 from vocwatch.errors import ConfigError
 
-CATEGORIES = ("product_quality", "logistics", "service", "price", "after_sales", "technical",
-              "other")
+CATEGORIES = (
+    "product_quality",
+    "logistics",
+    "service",
+    "price",
+    "after_sales",
+    "technical",
+    "other",
+)
 
 CATEGORY_NAMES_ZH = {
     "product_quality": "产品质量",
@@ -61,10 +68,10 @@ class CategoryModel:
 
     categories: tuple[str, ...]
     bias: tuple[float, ...]
-    weights: Mapping[str, Sequence[float]]   # feature name → one weight per category
+    weights: Mapping[str, Sequence[float]]  # feature name → one weight per category
     lexicon: Lexicon
     settings: FeatureSettings
-    info: Mapping[str, Any]                  # how it was trained (data, sizes, figures)
+    info: Mapping[str, Any]  # how it was trained (data, sizes, figures)
 
     def probabilities(self, tokens: Sequence[str]) -> dict[str, float]:
         logits = list(self.bias)
@@ -98,8 +105,11 @@ class CategoryModel:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: str = "model") -> CategoryModel:
         if data.get("format") != MODEL_FORMAT:
-            raise ConfigError(f"not a {MODEL_FORMAT} file (format {data.get('format')!r}); "
-                              "retrain with `vocwatch train-categories`", source=source)
+            raise ConfigError(
+                f"not a {MODEL_FORMAT} file (format {data.get('format')!r}); "
+                "retrain with `vocwatch train-categories`",
+                source=source,
+            )
         categories = tuple(data["categories"])
         unknown = set(categories) - set(CATEGORIES)
         if unknown or not categories:
@@ -108,10 +118,14 @@ class CategoryModel:
         weights = {name: tuple(row) for name, row in data["weights"].items()}
         if len(data["bias"]) != width or any(len(row) != width for row in weights.values()):
             raise ConfigError(f"every weight row must have {width} entries", source=source)
-        return cls(categories=categories, bias=tuple(data["bias"]), weights=weights,
-                   lexicon=Lexicon(data["lexicon"]),
-                   settings=FeatureSettings.from_json(data["settings"]),
-                   info=data.get("info", {}))
+        return cls(
+            categories=categories,
+            bias=tuple(data["bias"]),
+            weights=weights,
+            lexicon=Lexicon(data["lexicon"]),
+            settings=FeatureSettings.from_json(data["settings"]),
+            info=data.get("info", {}),
+        )
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> CategoryModel:
@@ -119,8 +133,10 @@ class CategoryModel:
             with gzip.open(path, "rt", encoding="utf-8") as stream:
                 data = json.load(stream)
         except (OSError, EOFError, ValueError) as exc:
-            raise ConfigError(f"cannot read the category model: {exc}; retrain with "
-                              "`vocwatch train-categories`", source=str(path)) from exc
+            raise ConfigError(
+                f"cannot read the category model: {exc}; retrain with `vocwatch train-categories`",
+                source=str(path),
+            ) from exc
         try:
             return cls.from_json(data, str(path))
         except (KeyError, TypeError) as exc:
@@ -139,7 +155,7 @@ class CategoryClassifier:
     """Categories of a token list, best first, never empty, scores in (0, 1]."""
 
     model: CategoryModel
-    threshold: float = 0.4   # a second or third category needs at least this probability
+    threshold: float = 0.4  # a second or third category needs at least this probability
     max_labels: int = 3
 
     @classmethod
@@ -149,15 +165,19 @@ class CategoryClassifier:
 
     def classify(self, tokens: Sequence[str]) -> tuple[CategoryScore, ...]:
         probabilities = self.model.probabilities(tokens)
-        ranked = sorted(probabilities.items(),
-                        key=lambda pair: (-pair[1], CATEGORIES.index(pair[0])))
+        ranked = sorted(
+            probabilities.items(), key=lambda pair: (-pair[1], CATEGORIES.index(pair[0]))
+        )
         best, best_p = ranked[0]
         chosen = [(best, best_p)]
         if best != "other":
-            chosen += [(code, p) for code, p in ranked[1:]
-                       if code != "other" and p >= self.threshold]
-        return tuple(CategoryScore(code, max(round(p, 3), _SMALLEST_SCORE))
-                     for code, p in chosen[: self.max_labels])
+            chosen += [
+                (code, p) for code, p in ranked[1:] if code != "other" and p >= self.threshold
+            ]
+        return tuple(
+            CategoryScore(code, max(round(p, 3), _SMALLEST_SCORE))
+            for code, p in chosen[: self.max_labels]
+        )
 
 
 @functools.cache

@@ -37,7 +37,8 @@ class Lexicon:
 
     terms: Mapping[str, Mapping[str, float]]
     _index: Mapping[str, tuple[tuple[str, float], ...]] = field(
-        init=False, repr=False, compare=False)
+        init=False, repr=False, compare=False
+    )
     _longest: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -45,8 +46,9 @@ class Lexicon:
         for category, weights in self.terms.items():
             for term, weight in weights.items():
                 index.setdefault(term.lower(), []).append((category, float(weight)))
-        object.__setattr__(self, "_index", MappingProxyType(
-            {term: tuple(pairs) for term, pairs in index.items()}))
+        object.__setattr__(
+            self, "_index", MappingProxyType({term: tuple(pairs) for term, pairs in index.items()})
+        )
         object.__setattr__(self, "_longest", max(map(len, index), default=0))
 
     @classmethod
@@ -61,15 +63,17 @@ class Lexicon:
                 section = terms.setdefault(header.group("name"), {})
                 continue
             if section is None:
-                raise ConfigError(f"line {number}: a term before any [category] line",
-                                  source=source)
+                raise ConfigError(
+                    f"line {number}: a term before any [category] line", source=source
+                )
             for entry in line.split():
                 term, _, weight = entry.rpartition(":")
                 try:
                     section[term] = float(weight)
                 except ValueError:
-                    raise ConfigError(f"line {number}: {entry!r} is not term:weight",
-                                      source=source) from None
+                    raise ConfigError(
+                        f"line {number}: {entry!r} is not term:weight", source=source
+                    ) from None
                 if not term:
                     raise ConfigError(f"line {number}: {entry!r} has no term", source=source)
         return cls(terms)
@@ -84,8 +88,11 @@ class Lexicon:
         Longer terms win: the text is scanned left to right for the longest term at each
         position, so 服务 inside 售后服务 or 服务费, or 还没到 inside 还没到账, do not count.
         """
-        found = {token.lower() for token in tokens  # one-character terms: whole tokens only
-                 if len(token) == 1 and token.lower() in self._index}
+        found = {
+            token.lower()
+            for token in tokens  # one-character terms: whole tokens only
+            if len(token) == 1 and token.lower() in self._index
+        }
         text = "".join(tokens).lower()
         start = 0
         while start < len(text):
@@ -117,8 +124,11 @@ class FeatureSettings:
     lexicon_scale: float = 3.0  # lexicon feature = 1 - exp(-sum of weights / scale)
 
     def to_json(self) -> dict[str, object]:
-        return {"char_ngrams": list(self.char_ngrams), "word_bigrams": self.word_bigrams,
-                "lexicon_scale": self.lexicon_scale}
+        return {
+            "char_ngrams": list(self.char_ngrams),
+            "word_bigrams": self.word_bigrams,
+            "lexicon_scale": self.lexicon_scale,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> FeatureSettings:
@@ -126,8 +136,9 @@ class FeatureSettings:
         scale = data.get("lexicon_scale", 3.0)
         if not isinstance(ngrams, list) or not isinstance(scale, int | float):
             raise ValueError("char_ngrams must be a list and lexicon_scale a number")
-        return cls(tuple(int(n) for n in ngrams), bool(data.get("word_bigrams", True)),
-                   float(scale))
+        return cls(
+            tuple(int(n) for n in ngrams), bool(data.get("word_bigrams", True)), float(scale)
+        )
 
 
 def ngram_features(tokens: Sequence[str], settings: FeatureSettings) -> dict[str, float]:
@@ -138,21 +149,24 @@ def ngram_features(tokens: Sequence[str], settings: FeatureSettings) -> dict[str
         names.update(f"b:{a}|{b}" for a, b in itertools.pairwise(words))
     text = "".join(words)
     for n in settings.char_ngrams:
-        names.update(f"c:{text[i:i + n]}" for i in range(len(text) - n + 1))
+        names.update(f"c:{text[i : i + n]}" for i in range(len(text) - n + 1))
     if not names:
         return {}
     value = 1.0 / math.sqrt(len(names))
     return dict.fromkeys(names, value)
 
 
-def lexicon_features(tokens: Sequence[str], lexicon: Lexicon,
-                     settings: FeatureSettings) -> dict[str, float]:
-    return {f"lex:{category}": 1.0 - math.exp(-total / settings.lexicon_scale)
-            for category, total in lexicon.scores(tokens).items() if total > 0}
+def lexicon_features(
+    tokens: Sequence[str], lexicon: Lexicon, settings: FeatureSettings
+) -> dict[str, float]:
+    return {
+        f"lex:{category}": 1.0 - math.exp(-total / settings.lexicon_scale)
+        for category, total in lexicon.scores(tokens).items()
+        if total > 0
+    }
 
 
-def extract(tokens: Sequence[str], lexicon: Lexicon,
-            settings: FeatureSettings) -> dict[str, float]:
+def extract(tokens: Sequence[str], lexicon: Lexicon, settings: FeatureSettings) -> dict[str, float]:
     """All features of one text: name → value."""
     features = ngram_features(tokens, settings)
     features.update(lexicon_features(tokens, lexicon, settings))

@@ -34,13 +34,14 @@ _RAW_FACTOR = 4
 _URL = re.compile(r"(?:https?://|www\.)[\x21-\x7e]+", re.IGNORECASE)
 # C0/C1 control characters and zero-width marks; \n and \t become spaces below. Lone
 # surrogates too: no text (a JSON "\ud800" escape makes one), and OpenCC cannot encode them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff"
-                      r"\ud800-\udfff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff"
+    r"\ud800-\udfff]"
+)
 _SPACE = re.compile(r"\s+")
 # One mark (not a letter, digit or CJK character — so never part of a number), with the
 # emoji variation selector or skin tone that may follow it, repeated beyond MAX_REPEAT.
-_REPEATED_MARK = re.compile(
-    rf"([^\w\s][\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]?)\1{{{MAX_REPEAT},}}")
+_REPEATED_MARK = re.compile(rf"([^\w\s][\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]?)\1{{{MAX_REPEAT},}}")
 # Mixed runs of ! and ? (?!?!?!) — shortened the same way.
 _MIXED_MARKS = re.compile(rf"[!?]{{{MAX_REPEAT + 1},}}")
 # What may be left of a number or e-mail cut in the middle by the length bound is dropped

@@ -33,13 +33,17 @@ _CUT_LONGEST = 254
 
 # The local part may not start inside a longer run of local-part characters: the same
 # matches, but a long run of letters without "@" is scanned once, not once per letter.
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+"
-                    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 # Digits not glued to other digits (or to letters for the ID, whose last char may be X).
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dXx](?![0-9A-Za-z])")
 # 15-digit legacy ID (第一代身份证, no check digit): only where the text says it is one.
-_LEGACY_ID = re.compile(r"(?P<label>(?:身份证|证件)[号码是为:：\s]{0,5})"
-                        r"(?P<number>(?<!\d)[1-9]\d{14})(?![0-9A-Za-z])")
+_LEGACY_ID = re.compile(
+    r"(?P<label>(?:身份证|证件)[号码是为:：\s]{0,5})"
+    r"(?P<number>(?<!\d)[1-9]\d{14})(?![0-9A-Za-z])"
+)
 # A card number: one run of digits, or groups with one separator used throughout —
 # 4-4-4-4(-1..4), 4-6-5 (Amex), 6-rest (UnionPay 6-13). Mixed separators ("2024-05-01
 # 2024-05-02") or date-like groups are not a card. One more group is taken in, so that a
@@ -48,22 +52,61 @@ _CARD = re.compile(
     r"(?<!\d)(?:\d{13,19}"
     r"|\d{4}(?P<s1>[ -])\d{4}(?:(?P=s1)\d{4}){1,2}(?:(?P=s1)\d{1,4}){0,2}"
     r"|\d{4}(?P<s2>[ -])\d{6}(?P=s2)\d{4,5}"
-    r"|\d{6}(?P<s3>[ -])\d{7,13})(?![\d])")
-_MOBILE = re.compile(r"(?<!\d)(?:\(?(?:\+|00)86\)?[ -]?|86[ -]?)?"
-                     r"1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+    r"|\d{6}(?P<s3>[ -])\d{7,13})(?![\d])"
+)
+_MOBILE = re.compile(
+    r"(?<!\d)(?:\(?(?:\+|00)86\)?[ -]?|86[ -]?)?"
+    r"1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)"
+)
 # Area code 0xx / 0xxx (or +86 and the code without its 0), a 7- or 8-digit local number
 # starting 2-9, optionally split 3-4 / 4-4, and an optional extension (-123, 转123).
 _LANDLINE = re.compile(
     r"(?<!\d)(?:\(0\d{2,3}\)|0\d{2,3}|\(?(?:\+|00)86\)?[ -]?\(?[1-9]\d{1,2}\)?)[ -]?"
-    r"[2-9]\d{2,3}[ -]?\d{4}(?:(?:-|转|ext\.?|EXT\.?)\d{1,5})?(?!\d)")
+    r"[2-9]\d{2,3}[ -]?\d{4}(?:(?:-|转|ext\.?|EXT\.?)\d{1,5})?(?!\d)"
+)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 # First two digits of a resident ID: the province (省级行政区划代码, GB/T 2260).
-_PROVINCES = frozenset({
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82", "83"})
+_PROVINCES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    }
+)
 
 
 def _plausible_date(year: int, month: int, day: int) -> bool:
@@ -84,8 +127,12 @@ def id_card_valid(number: str) -> bool:
 def legacy_id_card_valid(number: str) -> bool:
     """A 15-digit ID (issued before 1999, no check digit): a province code and a birth
     date YYMMDD of 19YY."""
-    return (len(number) == 15 and number.isdigit() and number[:2] in _PROVINCES
-            and _plausible_date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12])))
+    return (
+        len(number) == 15
+        and number.isdigit()
+        and number[:2] in _PROVINCES
+        and _plausible_date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+    )
 
 
 def luhn_valid(digits: str) -> bool:
@@ -120,13 +167,15 @@ def mask_pii(text: str) -> Masked:
     """
     found: list[str] = []
 
-    def replace(kind: str,
-                check: Callable[[str], bool] | None = None) -> Callable[[re.Match[str]], str]:
+    def replace(
+        kind: str, check: Callable[[str], bool] | None = None
+    ) -> Callable[[re.Match[str]], str]:
         def substitute(match: re.Match[str]) -> str:
             if check is not None and not check(match.group(0)):
                 return match.group(0)
             found.append(kind)
             return TOKENS[kind]
+
         return substitute
 
     def replace_legacy_id(match: re.Match[str]) -> str:
@@ -162,12 +211,13 @@ def _mask_card(candidate: str) -> str:
     if _is_card(candidate):
         return TOKENS["bank_card"]
     groups = re.split(r"[ -]", candidate)
-    separator = candidate[len(groups[0]):len(groups[0]) + 1]
+    separator = candidate[len(groups[0]) : len(groups[0]) + 1]
     for size in range(len(groups) - 1, 0, -1):
         for start in range(len(groups) - size + 1):
-            if _is_card("".join(groups[start:start + size])):
+            if _is_card("".join(groups[start : start + size])):
                 return separator.join(
-                    [*groups[:start], TOKENS["bank_card"], *groups[start + size:]])
+                    [*groups[:start], TOKENS["bank_card"], *groups[start + size :]]
+                )
     return candidate
 
 

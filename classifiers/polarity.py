@@ -37,8 +37,10 @@ class Cutoffs:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.negative_below <= self.positive_from <= 1.0:  # also rejects NaN
-            raise ValueError(f"need 0 <= negative_below ({self.negative_below}) <= "
-                             f"positive_from ({self.positive_from}) <= 1")
+            raise ValueError(
+                f"need 0 <= negative_below ({self.negative_below}) <= "
+                f"positive_from ({self.positive_from}) <= 1"
+            )
 
     def polarity(self, score: float) -> str:
         if score < self.negative_below:
@@ -76,21 +78,24 @@ class PolarityPolicy:
             raise ConfigError("expected a mapping with 'default' and 'channels'", source=source)
         unknown = sorted(str(k) for k in data if k not in ("default", "channels"))
         if unknown:
-            raise ConfigError("unknown key; expected default, channels", source=source,
-                              field=unknown[0])
+            raise ConfigError(
+                "unknown key; expected default, channels", source=source, field=unknown[0]
+            )
         if "default" not in data:
             raise ConfigError("is required", source=source, field="default")
         default = _cutoffs(data["default"], Cutoffs(), source, "default", partial=False)
         overrides = data.get("channels") or {}
         if not isinstance(overrides, dict):
-            raise ConfigError("expected a mapping of channel to cut-offs", source=source,
-                              field="channels")
+            raise ConfigError(
+                "expected a mapping of channel to cut-offs", source=source, field="channels"
+            )
         channels: dict[str, Cutoffs] = {}
         for channel, entry in overrides.items():
             where = f"channels.{channel}"
             if channel not in CHANNELS:
-                raise ConfigError(f"unknown channel; known: {', '.join(CHANNELS)}",
-                                  source=source, field=where)
+                raise ConfigError(
+                    f"unknown channel; known: {', '.join(CHANNELS)}", source=source, field=where
+                )
             channels[channel] = _cutoffs(entry, default, source, where, partial=True)
         return cls(default, channels)
 
@@ -109,24 +114,34 @@ class PolarityPolicy:
 
 def _cutoffs(entry: Any, base: Cutoffs, source: str, where: str, *, partial: bool) -> Cutoffs:
     if not isinstance(entry, dict):
-        raise ConfigError("expected a mapping with negative_below and positive_from",
-                          source=source, field=where)
+        raise ConfigError(
+            "expected a mapping with negative_below and positive_from", source=source, field=where
+        )
     values = {"negative_below": base.negative_below, "positive_from": base.positive_from}
     for name, value in entry.items():
         if name not in _CUTOFF_FIELDS:
-            raise ConfigError("unknown key; expected negative_below, positive_from",
-                              source=source, field=f"{where}.{name}")
+            raise ConfigError(
+                "unknown key; expected negative_below, positive_from",
+                source=source,
+                field=f"{where}.{name}",
+            )
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if not is_number or not 0.0 <= value <= 1.0:  # NaN fails the range test
-            raise ConfigError(f"must be a number from 0 to 1, got {value!r}", source=source,
-                              field=f"{where}.{name}")
+            raise ConfigError(
+                f"must be a number from 0 to 1, got {value!r}",
+                source=source,
+                field=f"{where}.{name}",
+            )
         values[name] = float(value)
     if not partial:
         missing = [name for name in _CUTOFF_FIELDS if name not in entry]
         if missing:
             raise ConfigError("is required", source=source, field=f"{where}.{missing[0]}")
     if values["negative_below"] > values["positive_from"]:
-        raise ConfigError(f"negative_below ({values['negative_below']}) must not be above "
-                          f"positive_from ({values['positive_from']})", source=source,
-                          field=where)
+        raise ConfigError(
+            f"negative_below ({values['negative_below']}) must not be above "
+            f"positive_from ({values['positive_from']})",
+            source=source,
+            field=where,
+        )
     return Cutoffs(**values)

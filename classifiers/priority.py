@@ -24,8 +24,8 @@ DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "data" / "priority.yaml"
 class Signals:
     """What is known about an event beyond its text."""
 
-    reach: int = 0                       # social posts: followers + 10×reposts + 2×comments + likes
-    wait_seconds: float | None = None    # call records
+    reach: int = 0  # social posts: followers + 10×reposts + 2×comments + likes
+    wait_seconds: float | None = None  # call records
     transfers: int | None = None
     resolved_first_contact: bool | None = None
     satisfaction: int | None = None
@@ -33,9 +33,9 @@ class Signals:
 
 @dataclass(frozen=True)
 class Priority:
-    level: str                 # "P1", "P2" or "P3"
+    level: str  # "P1", "P2" or "P3"
     points: int
-    reasons: tuple[str, ...]   # e.g. ("escalation:12315", "category:technical=high")
+    reasons: tuple[str, ...]  # e.g. ("escalation:12315", "category:technical=high")
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,18 @@ class PriorityPolicy:
     def _call_points(self, signals: Signals, reasons: list[str]) -> int:
         checks = (
             (signals.resolved_first_contact is False, "call:unresolved"),
-            (signals.wait_seconds is not None and signals.wait_seconds >= self.long_wait_seconds,
-             f"call:long_wait={signals.wait_seconds}s"),
-            (signals.transfers is not None and signals.transfers >= self.many_transfers,
-             f"call:transfers={signals.transfers}"),
-            (signals.satisfaction is not None and signals.satisfaction <= self.low_satisfaction,
-             f"call:low_rating={signals.satisfaction}"),
+            (
+                signals.wait_seconds is not None and signals.wait_seconds >= self.long_wait_seconds,
+                f"call:long_wait={signals.wait_seconds}s",
+            ),
+            (
+                signals.transfers is not None and signals.transfers >= self.many_transfers,
+                f"call:transfers={signals.transfers}",
+            ),
+            (
+                signals.satisfaction is not None and signals.satisfaction <= self.low_satisfaction,
+                f"call:low_rating={signals.satisfaction}",
+            ),
         )
         hits = [reason for hit, reason in checks if hit]
         reasons.extend(hits)
@@ -128,5 +134,6 @@ class PriorityPolicy:
 def _found(terms: frozenset[str], text: str) -> list[str]:
     """Terms present in ``text``; a numeric term (12315) must stand alone, not inside a
     longer number such as an order number or an amount."""
-    return sorted(t for t in terms if (re.search(rf"(?<!\d){t}(?!\d)", text) if t.isdigit()
-                                       else t in text))
+    return sorted(
+        t for t in terms if (re.search(rf"(?<!\d){t}(?!\d)", text) if t.isdigit() else t in text)
+    )

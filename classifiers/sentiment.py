@@ -29,16 +29,47 @@ DEFAULT_MODEL_FILE = Path(__file__).resolve().parent / "data" / "sentiment.json.
 MODEL_FORMAT = 1
 
 #: Words that negate what follows them (否定词), up to the end of the clause.
-NEGATORS = frozenset({
-    "不", "没", "没有", "无", "别", "未", "非", "不是", "不太", "不够", "不怎么", "不大",
-    "毫不", "并不", "并没有", "绝不", "从不", "从来不", "不会", "不能", "无法", "难以",
-    "不要", "不用", "不再", "没什么", "不算", "谈不上", "算不上", "称不上", "不至于",
-})
+NEGATORS = frozenset(
+    {
+        "不",
+        "没",
+        "没有",
+        "无",
+        "别",
+        "未",
+        "非",
+        "不是",
+        "不太",
+        "不够",
+        "不怎么",
+        "不大",
+        "毫不",
+        "并不",
+        "并没有",
+        "绝不",
+        "从不",
+        "从来不",
+        "不会",
+        "不能",
+        "无法",
+        "难以",
+        "不要",
+        "不用",
+        "不再",
+        "没什么",
+        "不算",
+        "谈不上",
+        "算不上",
+        "称不上",
+        "不至于",
+    }
+)
 CLAUSE_END = frozenset(",.!?;:~…，。！？；：、")
 
 
-def sentiment_features(tokens: Sequence[str], text: str, *, negation_scope: int = 3,
-                       chars: bool = True) -> set[str]:
+def sentiment_features(
+    tokens: Sequence[str], text: str, *, negation_scope: int = 3, chars: bool = True
+) -> set[str]:
     """The binary features of one text: ``w:`` words, ``b:`` word bigrams, ``n:`` words
     within ``negation_scope`` words after a negator in the same clause, ``c:``/``t:``
     character bigrams and trigrams of the normalized text."""
@@ -55,8 +86,8 @@ def sentiment_features(tokens: Sequence[str], text: str, *, negation_scope: int 
             features.add("n:" + token)
             scope -= 1
     if chars:
-        features.update(["c:" + text[i:i + 2] for i in range(len(text) - 1)])
-        features.update(["t:" + text[i:i + 3] for i in range(len(text) - 2)])
+        features.update(["c:" + text[i : i + 2] for i in range(len(text) - 1)])
+        features.update(["t:" + text[i : i + 3] for i in range(len(text) - 2)])
     return features
 
 
@@ -88,8 +119,9 @@ class LinearSentimentModel:
     name: str = "vocwatch-linear"
 
     def raw(self, tokens: Sequence[str], text: str) -> float:
-        features = sentiment_features(tokens, text, negation_scope=self.negation_scope,
-                                      chars=self.chars)
+        features = sentiment_features(
+            tokens, text, negation_scope=self.negation_scope, chars=self.chars
+        )
         if not features:
             return self.bias
         total = sum(map(self.weights.get, features, repeat(0.0)))
@@ -107,20 +139,30 @@ class LinearSentimentModel:
                 data = json.load(file)
             if data.get("format") != MODEL_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {MODEL_FORMAT}")
-            return cls(weights=data["weights"], bias=float(data["bias"]),
-                       scale=float(data["calibration"]["scale"]),
-                       offset=float(data["calibration"]["offset"]),
-                       negation_scope=int(data["features"]["negation_scope"]),
-                       chars=bool(data["features"]["chars"]), meta=data.get("meta", {}))
+            return cls(
+                weights=data["weights"],
+                bias=float(data["bias"]),
+                scale=float(data["calibration"]["scale"]),
+                offset=float(data["calibration"]["offset"]),
+                negation_scope=int(data["features"]["negation_scope"]),
+                chars=bool(data["features"]["chars"]),
+                meta=data.get("meta", {}),
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"not a usable sentiment model ({exc}); retrain it with "
-                              "`vocwatch train-sentiment`", source=str(path)) from exc
+            raise ConfigError(
+                f"not a usable sentiment model ({exc}); retrain it with `vocwatch train-sentiment`",
+                source=str(path),
+            ) from exc
 
     def save(self, path: Path) -> None:
-        data = {"format": MODEL_FORMAT, "bias": self.bias,
-                "calibration": {"scale": self.scale, "offset": self.offset},
-                "features": {"negation_scope": self.negation_scope, "chars": self.chars},
-                "meta": dict(self.meta), "weights": dict(self.weights)}
+        data = {
+            "format": MODEL_FORMAT,
+            "bias": self.bias,
+            "calibration": {"scale": self.scale, "offset": self.offset},
+            "features": {"negation_scope": self.negation_scope, "chars": self.chars},
+            "meta": dict(self.meta),
+            "weights": dict(self.weights),
+        }
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as file:
             json.dump(data, file, ensure_ascii=False, separators=(",", ":"))
 
@@ -140,12 +182,13 @@ class SnowNLPScorer:
         return float(self._snownlp(text).sentiments) if text.strip() else 0.5
 
 
-def load_scorer(name: str = "vocwatch-linear", path: Path = DEFAULT_MODEL_FILE
-                ) -> SentimentScorer:
+def load_scorer(name: str = "vocwatch-linear", path: Path = DEFAULT_MODEL_FILE) -> SentimentScorer:
     """The scorer called ``name``: ``vocwatch-linear`` (shipped model) or ``snownlp``."""
     if name == "snownlp":
         return SnowNLPScorer()
     if name == "vocwatch-linear":
         return LinearSentimentModel.load(path)
-    raise ConfigError(f"unknown sentiment model {name!r}; use vocwatch-linear or snownlp",
-                      source="VOCWATCH_SENTIMENT_MODEL")
+    raise ConfigError(
+        f"unknown sentiment model {name!r}; use vocwatch-linear or snownlp",
+        source="VOCWATCH_SENTIMENT_MODEL",
+    )

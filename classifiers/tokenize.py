@@ -28,8 +28,10 @@ USER_DICT = Path(__file__).resolve().parent / "data" / "userdict.txt"
 # the pieces of masking tokens such as "[PHONE]", and the parts of an emoji that jieba
 # cuts off it (the variation selector of ❤️, skin tones of 👍🏻). Exclamation and
 # question marks and the emoji themselves stay: they are sentiment signals.
-_NOISE = frozenset(" \t，,。.、；;：:\"'“”‘’（）()[]【】《》<>-—_/\\|~·…@#$%^&*=+"
-                   "\ufe0e\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
+_NOISE = frozenset(
+    " \t，,。.、；;：:\"'“”‘’（）()[]【】《》<>-—_/\\|~·…@#$%^&*=+"
+    "\ufe0e\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"
+)
 
 
 @functools.cache

@@ -41,12 +41,12 @@ log = logging.getLogger(__name__)
 class Analyzed:
     event: Event
     analysis: Analysis
-    scored: bytes                # the scored record, encoded
+    scored: bytes  # the scored record, encoded
 
 
 @dataclass(frozen=True)
 class Rejected:
-    reason: str                  # an InvalidEvent reason
+    reason: str  # an InvalidEvent reason
     detail: str
 
 
@@ -59,8 +59,9 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-def analyze_batch(analyzer: Analyzer, source: str, values: Sequence[bytes | None], *,
-                  max_bytes: int, now: float) -> list[Result]:
+def analyze_batch(
+    analyzer: Analyzer, source: str, values: Sequence[bytes | None], *, max_bytes: int, now: float
+) -> list[Result]:
     """Decode, analyse and encode each message; a bad one becomes :class:`Rejected`."""
     model = analyzer.scorer.name
     results: list[Result] = []
@@ -79,23 +80,27 @@ def analyze_batch(analyzer: Analyzer, source: str, values: Sequence[bytes | None
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
-    return Analyzer(scorer=load_scorer(settings.sentiment_model),
-                    policy=PriorityPolicy.load(settings.priority_file),
-                    polarity=PolarityPolicy.load(settings.polarity_file))
+    return Analyzer(
+        scorer=load_scorer(settings.sentiment_model),
+        policy=PriorityPolicy.load(settings.priority_file),
+        polarity=PolarityPolicy.load(settings.polarity_file),
+    )
 
 
 class InlineRunner:
     """Analysis on the event loop's own thread (tests, one-core machines)."""
 
-    def __init__(self, analyzer: Analyzer, *, max_bytes: int,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, analyzer: Analyzer, *, max_bytes: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.analyzer = analyzer
         self.max_bytes = max_bytes
         self.clock = clock
 
     async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]:
-        return analyze_batch(self.analyzer, source, values, max_bytes=self.max_bytes,
-                             now=self.clock())
+        return analyze_batch(
+            self.analyzer, source, values, max_bytes=self.max_bytes, now=self.clock()
+        )
 
     def close(self) -> None:
         return None
@@ -110,7 +115,7 @@ def _start_process(settings: Settings) -> None:
     global _analyzer, _max_bytes  # one analyzer per analysis process
     _analyzer = build_analyzer(settings)
     _max_bytes = settings.max_message_bytes
-    settle_heap()   # the models' objects are never garbage
+    settle_heap()  # the models' objects are never garbage
 
 
 def _in_process(source: str, values: Sequence[bytes | None]) -> list[Result]:
@@ -130,9 +135,12 @@ class ProcessRunner:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the worker has threads (Faust, the Kafka client) by now.
-        return ProcessPoolExecutor(self.settings.analysis_processes,
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_process, initargs=(self.settings,))
+        return ProcessPoolExecutor(
+            self.settings.analysis_processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_process,
+            initargs=(self.settings,),
+        )
 
     async def warm_up(self) -> None:
         """Start the process and load its models now, not on the first batch."""
@@ -144,21 +152,25 @@ class ProcessRunner:
         loop = asyncio.get_running_loop()
         parts = max(1, min(self.settings.analysis_processes, len(values) // 50))
         size = max(1, -(-len(values) // parts))
-        chunks = [list(values[i:i + size]) for i in range(0, len(values), size)] or [[]]
+        chunks = [list(values[i : i + size]) for i in range(0, len(values), size)] or [[]]
         try:
-            results = await asyncio.gather(*(
-                loop.run_in_executor(self._pool, _in_process, source, chunk)
-                for chunk in chunks))
+            results = await asyncio.gather(
+                *(loop.run_in_executor(self._pool, _in_process, source, chunk) for chunk in chunks)
+            )
             return [result for chunk_results in results for result in chunk_results]
         except BrokenProcessPool:
-            log.error("the analysis process died; analysing this batch in the worker and "
-                      "starting a new one")
+            log.error(
+                "the analysis process died; analysing this batch in the worker and "
+                "starting a new one"
+            )
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
             if self._fallback is None:
-                self._fallback = InlineRunner(build_analyzer(self.settings),
-                                              max_bytes=self.settings.max_message_bytes,
-                                              clock=self.clock)
+                self._fallback = InlineRunner(
+                    build_analyzer(self.settings),
+                    max_bytes=self.settings.max_message_bytes,
+                    clock=self.clock,
+                )
             return await self._fallback.run(source, values)
 
     def close(self) -> None:

@@ -56,9 +56,16 @@ Health = Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
 
 
 class AlertApi:
-    def __init__(self, engine: AlertEngine, *, clock: Callable[[], float], token: str = "",
-                 max_body_bytes: int = 64 * 1024, health: Health | None = None,
-                 series: RedisSeries | None = None) -> None:
+    def __init__(
+        self,
+        engine: AlertEngine,
+        *,
+        clock: Callable[[], float],
+        token: str = "",
+        max_body_bytes: int = 64 * 1024,
+        health: Health | None = None,
+        series: RedisSeries | None = None,
+    ) -> None:
         self.engine = engine
         self.series = series
         self.clock = clock
@@ -85,8 +92,7 @@ class AlertApi:
         if status not in STATUSES:
             return _error(400, f"status must be one of {', '.join(STATUSES)}", "status")
         alerts = await self._alerts(status)
-        alerts.sort(key=lambda a: (a.status == "resolved", _RANK.get(a.priority, 9),
-                                   -a.first_seen))
+        alerts.sort(key=lambda a: (a.status == "resolved", _RANK.get(a.priority, 9), -a.first_seen))
         return _json({"alerts": [a.to_record() for a in alerts]})
 
     async def get_alert(self, request: web.Request) -> web.Response:
@@ -102,15 +108,14 @@ class AlertApi:
             return body
         by, note = body.get("by"), body.get("note", "")
         if not isinstance(by, str) or not by.strip() or len(by) > MAX_TEXT:
-            return _error(400, f"by: who acknowledges, a string of 1–{MAX_TEXT} characters",
-                          "by")
+            return _error(400, f"by: who acknowledges, a string of 1–{MAX_TEXT} characters", "by")
         if not isinstance(note, str) or len(note) > MAX_TEXT:
             return _error(400, f"note: a string of at most {MAX_TEXT} characters", "note")
-        alert = await self.engine.acknowledge(request.match_info["id"], by.strip(),
-                                              note.strip(), self.clock())
+        alert = await self.engine.acknowledge(
+            request.match_info["id"], by.strip(), note.strip(), self.clock()
+        )
         if alert is None:
-            return _error(404, "no active alert with this id (resolved, or never existed)",
-                          "id")
+            return _error(404, "no active alert with this id (resolved, or never existed)", "id")
         return _json(alert.to_record())
 
     async def list_silences(self, request: web.Request) -> web.Response:
@@ -131,20 +136,22 @@ class AlertApi:
 
     async def delete_silence(self, request: web.Request) -> web.Response:
         if await self.engine.store.delete_silence(request.match_info["id"]):
-            self.engine.silences = [s for s in self.engine.silences
-                                    if s.id != request.match_info["id"]]
+            self.engine.silences = [
+                s for s in self.engine.silences if s.id != request.match_info["id"]
+            ]
             return _json({"deleted": request.match_info["id"]})
         return _error(404, "no such silence", "id")
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: one ``alert`` event per record, a comment every 15 s."""
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
 
         def push(record: dict[str, Any]) -> None:
-            with contextlib.suppress(asyncio.QueueFull):   # a slow reader misses updates
+            with contextlib.suppress(asyncio.QueueFull):  # a slow reader misses updates
                 queue.put_nowait(record)
 
         unsubscribe = self.engine.subscribe(push)
@@ -189,15 +196,26 @@ class AlertApi:
             points = []
             for bucket in buckets:
                 totals = _sum(t for m, t in minutes.items() if bucket <= m * 60 < bucket + step)
-                points.append({"t": _iso(bucket), "count": totals.count,
-                               "negative": totals.negative,
-                               "negative_share": round(totals.negative / totals.count, 4)
-                               if totals.count else 0.0,
-                               "reach_negative": totals.reach_negative})
+                points.append(
+                    {
+                        "t": _iso(bucket),
+                        "count": totals.count,
+                        "negative": totals.negative,
+                        "negative_share": round(totals.negative / totals.count, 4)
+                        if totals.count
+                        else 0.0,
+                        "reach_negative": totals.reach_negative,
+                    }
+                )
             platforms[platform] = points
         posts = await self.series.top_posts(now - hours * 3600, now + 1)
-        return _json({"step_seconds": step, "platforms": platforms,
-                      "posts": [{**p, "time": _iso(p["time"])} for p in posts]})
+        return _json(
+            {
+                "step_seconds": step,
+                "platforms": platforms,
+                "posts": [{**p, "time": _iso(p["time"])} for p in posts],
+            }
+        )
 
     async def overview(self, request: web.Request) -> web.Response:
         if self.series is None:
@@ -215,13 +233,19 @@ class AlertApi:
             before = _sum(t for m, t in minutes.items() if m * 60 < recent_from)
             rate = now_totals.count / (OVERVIEW_WINDOW / 60)
             baseline = before.count / baseline_minutes if baseline_minutes else None
-            rows.append({
-                "category": code, "name": CATEGORY_NAMES_ZH.get(code, code),
-                "count": now_totals.count, "rate_per_minute": round(rate, 3),
-                "baseline_per_minute": None if baseline is None else round(baseline, 3),
-                "ratio": round(rate / baseline, 2) if baseline else None,
-                "negative_share": round(now_totals.negative / now_totals.count, 4)
-                if now_totals.count else 0.0})
+            rows.append(
+                {
+                    "category": code,
+                    "name": CATEGORY_NAMES_ZH.get(code, code),
+                    "count": now_totals.count,
+                    "rate_per_minute": round(rate, 3),
+                    "baseline_per_minute": None if baseline is None else round(baseline, 3),
+                    "ratio": round(rate / baseline, 2) if baseline else None,
+                    "negative_share": round(now_totals.negative / now_totals.count, 4)
+                    if now_totals.count
+                    else 0.0,
+                }
+            )
         return _json({"window_seconds": OVERVIEW_WINDOW, "categories": rows})
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -243,8 +267,12 @@ class AlertApi:
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             if self.token and not self._authorized(request):
-                return _error(401, "missing or wrong bearer token", "Authorization",
-                              headers={"WWW-Authenticate": 'Bearer realm="vocwatch"'})
+                return _error(
+                    401,
+                    "missing or wrong bearer token",
+                    "Authorization",
+                    headers={"WWW-Authenticate": 'Bearer realm="vocwatch"'},
+                )
             return await handler(request)
 
         return guarded
@@ -285,12 +313,12 @@ def _iso(timestamp: float) -> str:
 
 
 def _json(body: Any, *, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status,
-                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
-def _error(status: int, message: str, field: str = "",
-           headers: dict[str, str] | None = None) -> web.Response:
+def _error(
+    status: int, message: str, field: str = "", headers: dict[str, str] | None = None
+) -> web.Response:
     response = _json({"error": message, "field": field}, status=status)
     if headers:
         response.headers.update(headers)

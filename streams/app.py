@@ -46,7 +46,7 @@ from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
 
 log = logging.getLogger(__name__)
-STOP_GRACE_SECONDS = 5.0   # a stopping agent's wait for the batch it is completing
+STOP_GRACE_SECONDS = 5.0  # a stopping agent's wait for the batch it is completing
 
 
 @dataclass
@@ -75,8 +75,9 @@ class FaustPublisher:
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         # Handed to the Kafka client's buffer now; the returned delivery future is awaited
         # by the pipeline before the batch is acknowledged.
-        return await self.app.producer.send(topic, key, value, partition=None,
-                                            timestamp=None, headers=None)
+        return await self.app.producer.send(
+            topic, key, value, partition=None, timestamp=None, headers=None
+        )
 
 
 class AlertDelivery:
@@ -84,10 +85,21 @@ class AlertDelivery:
     HTTP session and queues live in the worker's event loop, so they start with the app;
     alerts routed before that are held and handed over at start."""
 
-    def __init__(self, specs: Mapping[str, SinkSpec], env: Mapping[str, str], redis: Any,
-                 metrics: Metrics, clock: Callable[[], float]) -> None:
-        self.specs, self.env, self.redis, self.metrics, self.clock = (specs, env, redis,
-                                                                      metrics, clock)
+    def __init__(
+        self,
+        specs: Mapping[str, SinkSpec],
+        env: Mapping[str, str],
+        redis: Any,
+        metrics: Metrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self.specs, self.env, self.redis, self.metrics, self.clock = (
+            specs,
+            env,
+            redis,
+            metrics,
+            clock,
+        )
         self.dispatcher: Dispatcher | None = None
         self._session: aiohttp.ClientSession | None = None
         self._early: list[tuple[dict[str, Any], Sequence[str]]] = []
@@ -100,8 +112,9 @@ class AlertDelivery:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
-        self.dispatcher = build_dispatcher(self.specs, self.env, self._session, self.redis,
-                                           self.metrics, self.clock)
+        self.dispatcher = build_dispatcher(
+            self.specs, self.env, self._session, self.redis, self.metrics, self.clock
+        )
         await self.dispatcher.start()
         for record, sinks in self._early:
             self.dispatcher.dispatch(record, sinks)
@@ -114,14 +127,18 @@ class AlertDelivery:
             await self._session.close()
 
 
-def create_service(settings: Settings, *, registry: CollectorRegistry | None = None,
-                   rules: tuple[Rule, ...] | None = None, alerting: Alerting | None = None,
-                   clock: Callable[[], float] = time.time) -> Service:
+def create_service(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    rules: tuple[Rule, ...] | None = None,
+    alerting: Alerting | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Service:
     alerting = alerting if alerting is not None else load_alerting(settings.rules_file)
     if rules is not None:
         c = alerting.config
-        alerting = alerting_from(AlertConfig(rules, c.teams, c.routes, c.sinks, c.source,
-                                             c.lines))
+        alerting = alerting_from(AlertConfig(rules, c.teams, c.routes, c.sinks, c.source, c.lines))
     rules = alerting.rules
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics.create(registry)
@@ -146,28 +163,51 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
     )
     redis = redis_client(settings.redis_url, cluster=settings.redis_cluster)
     prefix = settings.app_id
-    windows = RedisWindowStore(redis, prefix=prefix, bucket_seconds=settings.bucket_seconds,
-                               spans=[r.window_seconds for r in rules])
+    windows = RedisWindowStore(
+        redis,
+        prefix=prefix,
+        bucket_seconds=settings.bucket_seconds,
+        spans=[r.window_seconds for r in rules],
+    )
     publisher = FaustPublisher(app)
     # Alert records go to the alerts topic the way scored records do: re-sent until
     # Kafka confirms them (the pipeline is built below; the sink is used only after).
-    sinks: list[AlertSink] = [LogSink(), TopicSink(
-        lambda key, value: pipeline.publish([Outgoing(settings.alerts_topic, key, value)]))]
+    sinks: list[AlertSink] = [
+        LogSink(),
+        TopicSink(
+            lambda key, value: pipeline.publish([Outgoing(settings.alerts_topic, key, value)])
+        ),
+    ]
     if settings.alerts_out is not None:
         sinks.append(JsonLinesSink(settings.alerts_out))
     delivery = AlertDelivery(alerting.sinks, settings.sink_env, redis, metrics, clock)
-    engine = AlertEngine(rules, windows, RedisAlertStore(redis, prefix=prefix), sinks, metrics,
-                         update_seconds=settings.alert_update_seconds,
-                         baselines=RedisBaselineStore(redis, prefix=prefix),
-                         router=alerting.router, notify=delivery.notify,
-                         chat_sinks=alerting.chat_sinks,
-                         refresh_sinks=alerting.refresh_sinks,
-                         baseline_step_seconds=settings.baseline_step_seconds,
-                         live_channel=f"{prefix}:alerts:live")
+    engine = AlertEngine(
+        rules,
+        windows,
+        RedisAlertStore(redis, prefix=prefix),
+        sinks,
+        metrics,
+        update_seconds=settings.alert_update_seconds,
+        baselines=RedisBaselineStore(redis, prefix=prefix),
+        router=alerting.router,
+        notify=delivery.notify,
+        chat_sinks=alerting.chat_sinks,
+        refresh_sinks=alerting.refresh_sinks,
+        baseline_step_seconds=settings.baseline_step_seconds,
+        live_channel=f"{prefix}:alerts:live",
+    )
     series = RedisSeries(redis, prefix=prefix)
-    pipeline = Pipeline(settings=settings, runner=analysis_runner(settings, clock),
-                        rules=rules, windows=windows, engine=engine, publisher=publisher,
-                        metrics=metrics, clock=clock, series=series)
+    pipeline = Pipeline(
+        settings=settings,
+        runner=analysis_runner(settings, clock),
+        rules=rules,
+        windows=windows,
+        engine=engine,
+        publisher=publisher,
+        metrics=metrics,
+        clock=clock,
+        series=series,
+    )
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
     for topic in (settings.scored_topic, settings.deadletter_topic, settings.alerts_topic):
@@ -175,8 +215,16 @@ def create_service(settings: Settings, *, registry: CollectorRegistry | None = N
     for sink in sinks:
         for outcome in ("sent", "failed"):
             metrics.sink_deliveries.labels(sink.name, outcome)
-    service = Service(app, pipeline, engine, redis, registry, metrics,
-                      StallWatch(settings.stall_seconds), delivery)
+    service = Service(
+        app,
+        pipeline,
+        engine,
+        redis,
+        registry,
+        metrics,
+        StallWatch(settings.stall_seconds),
+        delivery,
+    )
     app.task(delivery.start)
     runner = pipeline.runner
     if isinstance(runner, ProcessRunner):
@@ -212,8 +260,7 @@ def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
     PolarityPolicy.load(settings.polarity_file)
     if settings.analysis_processes:
         return ProcessRunner(settings, clock)
-    return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes,
-                        clock=clock)
+    return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes, clock=clock)
 
 
 def redis_client(url: str, *, cluster: bool = False) -> Any:
@@ -221,8 +268,12 @@ def redis_client(url: str, *, cluster: bool = False) -> Any:
     Cluster that ``url`` names a node of (:mod:`streams.redis_cluster`). redis-py's own
     silent retries are off: the pipeline retries with back-off itself, and logs and counts
     every failure; a cluster client still follows MOVED and ASK redirections."""
-    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5,
-                               "health_check_interval": 30, "retry": Retry(NoBackoff(), 0)}
+    options: dict[str, Any] = {
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+        "health_check_interval": 30,
+        "retry": Retry(NoBackoff(), 0),
+    }
     if not cluster:
         return aioredis.from_url(url, **options)
     from streams.redis_cluster import ClusterClient
@@ -240,24 +291,41 @@ def _add_agents(service: Service, settings: Settings) -> None:
     for source, topic_name in settings.input_topics.items():
         topic = service.app.topic(topic_name, key_serializer="raw", value_serializer="raw")
         service.app.agent(topic, name=f"vocwatch.{source}", concurrency=1)(
-            _consumer(service.pipeline, source, settings))
+            _consumer(service.pipeline, source, settings)
+        )
 
 
-def _consumer(pipeline: Pipeline, source: str,
-              settings: Settings) -> Callable[[Any], Awaitable[None]]:
+def _consumer(
+    pipeline: Pipeline, source: str, settings: Settings
+) -> Callable[[Any], Awaitable[None]]:
     async def consume(stream: Any) -> None:
         async def analyse(events: Sequence[Any]) -> AnalysedBatch:
-            return await pipeline.analyse(source, [
-                RawMessage(e.value, e.message.topic, e.message.partition, e.message.offset,
-                           e.message.timestamp) for e in events])
+            return await pipeline.analyse(
+                source,
+                [
+                    RawMessage(
+                        e.value,
+                        e.message.topic,
+                        e.message.partition,
+                        e.message.offset,
+                        e.message.timestamp,
+                    )
+                    for e in events
+                ],
+            )
 
         async def complete(batch: AnalysedBatch, events: Sequence[Any]) -> None:
             await pipeline.complete(batch)
             for event in events:
                 await stream.ack(event)
 
-        await overlapped(stream.noack_take(settings.batch_size, within=settings.batch_seconds),
-                         analyse, complete, grace_seconds=STOP_GRACE_SECONDS)
+        await overlapped(
+            stream.noack_take(settings.batch_size, within=settings.batch_seconds),
+            analyse,
+            complete,
+            grace_seconds=STOP_GRACE_SECONDS,
+        )
+
     consume.__name__ = consume.__qualname__ = f"consume_{source}"
     return consume
 
@@ -268,8 +336,11 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
             await service.engine.tick(clock())
         except (RedisError, OSError) as exc:
             service.metrics.redis_errors.inc()
-            log.warning("alert re-evaluation failed (%s); next try in %.0f s", exc,
-                        settings.evaluation_seconds)
+            log.warning(
+                "alert re-evaluation failed (%s); next try in %.0f s",
+                exc,
+                settings.evaluation_seconds,
+            )
 
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 
@@ -299,9 +370,13 @@ def _add_lag_timer(service: Service, settings: Settings) -> None:
         stalled_for = watch.observe(time.monotonic(), sum(lag.values()), pipeline.next_offsets)
         service.metrics.stalled.set(stalled_for)
         if watch.stalled(time.monotonic()):
-            log.error("no input offset has moved for %.0f s while %d messages wait: the "
-                      "consumer is stalled; exiting (code %d) to be restarted", stalled_for,
-                      sum(lag.values()), STALLED_EXIT_CODE)
+            log.error(
+                "no input offset has moved for %.0f s while %d messages wait: the "
+                "consumer is stalled; exiting (code %d) to be restarted",
+                stalled_for,
+                sum(lag.values()),
+                STALLED_EXIT_CODE,
+            )
             # Nothing is lost: unacknowledged batches are redelivered to the next worker.
             os._exit(STALLED_EXIT_CODE)
 
@@ -329,8 +404,9 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
             "status": "ok" if healthy else "degraded",
             "stalled_seconds": round(stalled, 1),
             "redis": redis_ok,
-            "last_batch_age_seconds": {s: round(now - last[s], 3) if s in last else None
-                                       for s in sources},
+            "last_batch_age_seconds": {
+                s: round(now - last[s], 3) if s in last else None for s in sources
+            },
         }, healthy
 
     @app.page("/health")
@@ -338,9 +414,14 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
         body, healthy = await health()
         return web.json(body, status=200 if healthy else 503)
 
-    api = AlertApi(service.engine, clock=clock, token=settings.api_token,
-                   max_body_bytes=settings.api_max_body_bytes, health=health,
-                   series=service.pipeline.series)
+    api = AlertApi(
+        service.engine,
+        clock=clock,
+        token=settings.api_token,
+        max_body_bytes=settings.api_max_body_bytes,
+        health=health,
+        series=service.pipeline.series,
+    )
 
     def on_webserver_init(web: Any) -> None:
         api.install(web.web_app.router)

@@ -17,16 +17,18 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 CONSOLE_PATH = "/console"
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self' 'unsafe-inline'",   # the page's one inline script
-    "style-src 'self' 'unsafe-inline'",
-    "connect-src 'self'",                  # fetch and EventSource to this service only
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",              # no clickjacking of the ack / silence buttons
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",  # the page's one inline script
+        "style-src 'self' 'unsafe-inline'",
+        "connect-src 'self'",  # fetch and EventSource to this service only
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",  # no clickjacking of the ack / silence buttons
+    ]
+)
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -51,8 +53,7 @@ def install_console(app: web.Application) -> None:
     page = console_html()
 
     async def console(request: web.Request) -> web.Response:
-        return web.Response(body=page, content_type="text/html", charset="utf-8",
-                            headers=HEADERS)
+        return web.Response(body=page, content_type="text/html", charset="utf-8", headers=HEADERS)
 
     app.router.add_get(CONSOLE_PATH, console)
     app.middlewares.append(_root_to_console)

@@ -35,14 +35,14 @@ MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
 class Event:
     """What every source has in common, plus the dimensions windows are keyed on."""
 
-    source: str             # complaint / call / social
+    source: str  # complaint / call / social
     id: str
     text: str
-    event_time: float       # unix seconds
-    channel: str            # complaint: its contact channel; "call"; "social"
+    event_time: float  # unix seconds
+    channel: str  # complaint: its contact channel; "call"; "social"
     product: str | None
     region: str | None
-    fields: Mapping[str, Any]   # the validated source-specific fields, for the scored record
+    fields: Mapping[str, Any]  # the validated source-specific fields, for the scored record
 
     @property
     def signals(self) -> Signals:
@@ -51,9 +51,12 @@ class Event:
             reach = f["followers"] + 10 * f["reposts"] + 2 * f["comments"] + f["likes"]
             return Signals(reach=reach)
         if self.source == "call":
-            return Signals(wait_seconds=f["wait_seconds"], transfers=f["transfers"],
-                           resolved_first_contact=f["resolved_first_contact"],
-                           satisfaction=f["satisfaction"])
+            return Signals(
+                wait_seconds=f["wait_seconds"],
+                transfers=f["transfers"],
+                resolved_first_contact=f["resolved_first_contact"],
+                satisfaction=f["satisfaction"],
+            )
         return Signals()
 
     def dimensions(self) -> dict[str, str]:
@@ -98,8 +101,14 @@ class _Fields:
             raise InvalidEvent("missing_field", f"field {name!r} is required", field=name)
         return value
 
-    def string(self, name: str, *, max_len: int = MAX_NAME, required: bool = True,
-               allow_empty: bool = False) -> Any:
+    def string(
+        self,
+        name: str,
+        *,
+        max_len: int = MAX_NAME,
+        required: bool = True,
+        allow_empty: bool = False,
+    ) -> Any:
         value = self._get(name, required)
         if value is None:
             return None
@@ -108,8 +117,11 @@ class _Fields:
         if not value.strip() and not allow_empty:
             raise InvalidEvent("invalid_value", f"field {name!r} is empty", field=name)
         if len(value) > max_len:
-            raise InvalidEvent("too_long", f"field {name!r} has {len(value)} characters, "
-                               f"limit {max_len}", field=name)
+            raise InvalidEvent(
+                "too_long",
+                f"field {name!r} has {len(value)} characters, limit {max_len}",
+                field=name,
+            )
         return _text(name, value)
 
     def dimension(self, name: str) -> str | None:
@@ -128,19 +140,31 @@ class _Fields:
         if not isinstance(value, str):
             raise _wrong_type(name, "a string or integer id", value)
         if not value.strip() or len(value) > MAX_ID:
-            raise InvalidEvent("invalid_value", f"field {name!r} must have 1 to {MAX_ID} "
-                               "characters", field=name)
+            raise InvalidEvent(
+                "invalid_value", f"field {name!r} must have 1 to {MAX_ID} characters", field=name
+            )
         return _text(name, value)
 
     def enum(self, name: str, allowed: tuple[str, ...]) -> str:
         value = self.string(name)
         if value not in allowed:
-            raise InvalidEvent("unknown_enum", f"field {name!r} is {_quoted(value)}; expected one "
-                               f"of {', '.join(allowed)}", field=name)
+            raise InvalidEvent(
+                "unknown_enum",
+                f"field {name!r} is {_quoted(value)}; expected one of {', '.join(allowed)}",
+                field=name,
+            )
         return str(value)
 
-    def number(self, name: str, *, integer: bool = False, minimum: float = 0,
-               maximum: float = math.inf, required: bool = True, default: Any = None) -> Any:
+    def number(
+        self,
+        name: str,
+        *,
+        integer: bool = False,
+        minimum: float = 0,
+        maximum: float = math.inf,
+        required: bool = True,
+        default: Any = None,
+    ) -> Any:
         value = self._get(name, required and default is None)
         if value is None:
             return default
@@ -152,8 +176,11 @@ class _Fields:
         except OverflowError:  # an integer too large to compare with a float
             in_range = False
         if not in_range:
-            raise InvalidEvent("invalid_value", f"field {name!r} is {value}; expected "
-                               f"{minimum} to {maximum}", field=name)
+            raise InvalidEvent(
+                "invalid_value",
+                f"field {name!r} is {value}; expected {minimum} to {maximum}",
+                field=name,
+            )
         return value
 
     def boolean(self, name: str) -> bool:
@@ -179,11 +206,13 @@ def parse_time(name: str, value: Any) -> float:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidEvent("invalid_time", f"field {name!r} is {_quoted(value)}, not "
-                               "ISO-8601", field=name) from None
+            raise InvalidEvent(
+                "invalid_time", f"field {name!r} is {_quoted(value)}, not ISO-8601", field=name
+            ) from None
         if parsed.tzinfo is None:
-            raise InvalidEvent("invalid_time", f"field {name!r} has no UTC offset "
-                               "(e.g. +08:00)", field=name)
+            raise InvalidEvent(
+                "invalid_time", f"field {name!r} has no UTC offset (e.g. +08:00)", field=name
+            )
         seconds = parsed.timestamp()
     else:
         raise _wrong_type(name, "an ISO-8601 time or epoch number", value)
@@ -204,22 +233,34 @@ def _text(name: str, value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidEvent("invalid_value", f"field {name!r} has a lone surrogate (an unpaired "
-                           f"\\u escape) at character {exc.start}", field=name) from None
+        raise InvalidEvent(
+            "invalid_value",
+            f"field {name!r} has a lone surrogate (an unpaired "
+            f"\\u escape) at character {exc.start}",
+            field=name,
+        ) from None
     return value
 
 
 def _wrong_type(name: str, expected: str, value: Any) -> InvalidEvent:
-    return InvalidEvent("wrong_type", f"field {name!r} must be {expected}, got "
-                        f"{type(value).__name__}", field=name)
+    return InvalidEvent(
+        "wrong_type", f"field {name!r} must be {expected}, got {type(value).__name__}", field=name
+    )
 
 
 def _complaint(f: _Fields) -> Event:
     channel = f.enum("channel", COMPLAINT_CHANNELS)
     fields = {"customer_id": f.identifier("customer_id"), "channel": channel}
-    return Event("complaint", f.identifier("id"), f.string("text", max_len=MAX_TEXT["complaint"]),
-                 f.time("created_at"), channel, f.dimension("product"),
-                 f.dimension("region"), fields)
+    return Event(
+        "complaint",
+        f.identifier("id"),
+        f.string("text", max_len=MAX_TEXT["complaint"]),
+        f.time("created_at"),
+        channel,
+        f.dimension("product"),
+        f.dimension("region"),
+        fields,
+    )
 
 
 def _call(f: _Fields) -> Event:
@@ -230,12 +271,20 @@ def _call(f: _Fields) -> Event:
         "talk_seconds": f.number("talk_seconds", maximum=86_400),
         "resolved_first_contact": f.boolean("resolved_first_contact"),
         "transfers": f.number("transfers", integer=True, maximum=100, default=0),
-        "satisfaction": f.number("satisfaction", integer=True, minimum=1, maximum=5,
-                                 required=False),
+        "satisfaction": f.number(
+            "satisfaction", integer=True, minimum=1, maximum=5, required=False
+        ),
     }
-    return Event("call", f.identifier("id"), f.string("text", max_len=MAX_TEXT["call"]),
-                 f.time("started_at"), "call", f.dimension("product"),
-                 f.dimension("region"), fields)
+    return Event(
+        "call",
+        f.identifier("id"),
+        f.string("text", max_len=MAX_TEXT["call"]),
+        f.time("started_at"),
+        "call",
+        f.dimension("product"),
+        f.dimension("region"),
+        fields,
+    )
 
 
 def _social(f: _Fields) -> Event:
@@ -249,10 +298,20 @@ def _social(f: _Fields) -> Event:
         "comments": f.number("comments", integer=True, maximum=count, default=0),
         "url": f.string("url", max_len=2048, required=False),
     }
-    return Event("social", f.identifier("id"), f.string("text", max_len=MAX_TEXT["social"]),
-                 f.time("posted_at"), "social", f.dimension("product"),
-                 f.dimension("region"), fields)
+    return Event(
+        "social",
+        f.identifier("id"),
+        f.string("text", max_len=MAX_TEXT["social"]),
+        f.time("posted_at"),
+        "social",
+        f.dimension("product"),
+        f.dimension("region"),
+        fields,
+    )
 
 
 _DECODERS: dict[str, Callable[[_Fields], Event]] = {
-    "complaint": _complaint, "call": _call, "social": _social}
+    "complaint": _complaint,
+    "call": _call,
+    "social": _social,
+}

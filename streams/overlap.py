@@ -26,10 +26,13 @@ Item = TypeVar("Item")
 Analysed = TypeVar("Analysed")
 
 
-async def overlapped(batches: AsyncIterable[Sequence[Item]],
-                     analyse: Callable[[Sequence[Item]], Awaitable[Analysed]],
-                     complete: Callable[[Analysed, Sequence[Item]], Coroutine[Any, Any, None]], *,
-                     grace_seconds: float) -> None:
+async def overlapped(
+    batches: AsyncIterable[Sequence[Item]],
+    analyse: Callable[[Sequence[Item]], Awaitable[Analysed]],
+    complete: Callable[[Analysed, Sequence[Item]], Coroutine[Any, Any, None]],
+    *,
+    grace_seconds: float,
+) -> None:
     """Analyse each batch, then complete it in a task while the next one is taken and
     analysed. When stopped (cancelled), the batch completing gets ``grace_seconds`` to
     finish; if it does not, it is cancelled unacknowledged and will be redelivered."""
@@ -39,7 +42,7 @@ async def overlapped(batches: AsyncIterable[Sequence[Item]],
             analysed = await analyse(batch)
             if completing is not None:
                 # shielded: stopping the agent must not cancel the batch in hand at once
-                await asyncio.shield(completing)   # in order: N completes before N+1
+                await asyncio.shield(completing)  # in order: N completes before N+1
             completing = asyncio.create_task(complete(analysed, batch))
         if completing is not None:
             await asyncio.shield(completing)

@@ -49,7 +49,7 @@ class Outgoing(NamedTuple):
     value: bytes
 
 
-InFlight = tuple[Outgoing, Awaitable[Any] | None]   # a record and its delivery, if sent
+InFlight = tuple[Outgoing, Awaitable[Any] | None]  # a record and its delivery, if sent
 
 
 @dataclass
@@ -69,7 +69,7 @@ class AnalysedBatch:
     source: str
     messages: Sequence[RawMessage]
     results: Sequence[Result]
-    started: float               # perf_counter() when the batch was taken
+    started: float  # perf_counter() when the batch was taken
 
 
 @dataclass
@@ -79,15 +79,24 @@ class _Keyed:
     observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
     touched: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
-    oldest: dict[str, float] = field(default_factory=dict)   # key → oldest event time in batch
+    oldest: dict[str, float] = field(default_factory=dict)  # key → oldest event time in batch
 
 
 class Pipeline:
-    def __init__(self, *, settings: Settings, rules: Sequence[Rule],
-                 windows: RedisWindowStore, engine: AlertEngine, publisher: Publisher,
-                 metrics: Metrics, clock: Callable[[], float] = time.time,
-                 series: RedisSeries | None = None, analyzer: Analyzer | None = None,
-                 runner: Runner | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        rules: Sequence[Rule],
+        windows: RedisWindowStore,
+        engine: AlertEngine,
+        publisher: Publisher,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        series: RedisSeries | None = None,
+        analyzer: Analyzer | None = None,
+        runner: Runner | None = None,
+    ) -> None:
         """Analysis runs through ``runner``, or in this thread with ``analyzer``."""
         self.settings = settings
         if runner is None:
@@ -102,7 +111,7 @@ class Pipeline:
         self.metrics = metrics
         self.clock = clock
         self.series = series
-        self.last_batch_at: dict[str, float] = {}   # source → when its last batch finished
+        self.last_batch_at: dict[str, float] = {}  # source → when its last batch finished
         # (topic, partition) → offset after the last message processed: for consumer lag
         self.next_offsets: dict[tuple[str, int], int] = {}
 
@@ -131,8 +140,9 @@ class Pipeline:
                 outgoing.append(self._dead_letter(source, message, result.reason, result.detail))
             else:
                 scored.append((message, result.event, result.analysis))
-                records.append(Outgoing(self.settings.scored_topic, result.event.id.encode(),
-                                        result.scored))
+                records.append(
+                    Outgoing(self.settings.scored_topic, result.event.id.encode(), result.scored)
+                )
         outcome.dead_lettered = len(outgoing)
         # The records are sent now and their delivery awaited after counting: the broker's
         # acknowledgements arrive while Redis works. Nothing is acknowledged before both.
@@ -143,10 +153,14 @@ class Pipeline:
             raise
         except Exception as exc:  # a bug must not lose the batch: dead-letter it as well
             log.exception("batch of %d %s events failed; dead-lettering it", len(scored), source)
-            in_flight += await self._send([
-                self._dead_letter(source, message, "processing_error",
-                                  f"{type(exc).__name__} in batch")
-                for message, _, _ in scored])
+            in_flight += await self._send(
+                [
+                    self._dead_letter(
+                        source, message, "processing_error", f"{type(exc).__name__} in batch"
+                    )
+                    for message, _, _ in scored
+                ]
+            )
             outcome.dead_lettered += len(scored)
         await self._delivered(in_flight)
         self._advance_offsets(messages)
@@ -155,20 +169,23 @@ class Pipeline:
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
         return outcome
 
-    def _dead_letter(self, source: str, message: RawMessage, reason: str,
-                     detail: str) -> Outgoing:
+    def _dead_letter(self, source: str, message: RawMessage, reason: str, detail: str) -> Outgoing:
         self.metrics.events_dead_lettered.labels(source, reason).inc()
         record = dead_letter_record(message, source, reason, detail, now=self.clock())
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
         return Outgoing(self.settings.deadletter_topic, key, dumps(record))
 
-    async def _count_and_alert(self, source: str,
-                               scored: Sequence[tuple[RawMessage, Event, Analysis]],
-                               outcome: BatchOutcome) -> None:
+    async def _count_and_alert(
+        self,
+        source: str,
+        scored: Sequence[tuple[RawMessage, Event, Analysis]],
+        outcome: BatchOutcome,
+    ) -> None:
         now = self.clock()
         keyed = self._keyed(scored)
-        states = await self._retry("window update", lambda: self.windows.record(
-            keyed.observations, now))
+        states = await self._retry(
+            "window update", lambda: self.windows.record(keyed.observations, now)
+        )
         if scored:
             flags = states[window_key({"source": source})].flags
             new = self._count_events(source, scored, flags, now, outcome)
@@ -179,15 +196,17 @@ class Pipeline:
         self._window_gauges(states)
         for key, key_samples in keyed.samples.items():
             self.engine.activity.add_samples(key, key_samples)
-        alerts = await self._retry("alert update", lambda: self.engine.on_batch(
-            keyed.touched, states, now))
+        alerts = await self._retry(
+            "alert update", lambda: self.engine.on_batch(keyed.touched, states, now)
+        )
         outcome.valid = len(scored)
         outcome.alerts = len(alerts)
         for alert in alerts:
             # From the oldest event of the batch in the alert's key: an upper bound of the
             # time from the event that crossed the threshold to the alert.
             self.metrics.latency.labels(source, "alert").observe(
-                max(0.0, self.clock() - keyed.oldest[alert.key]))
+                max(0.0, self.clock() - keyed.oldest[alert.key])
+            )
 
     def _window_gauges(self, states: Mapping[str, KeyState]) -> None:
         """Window values per channel × category (bounded label sets) for dashboards."""
@@ -199,7 +218,8 @@ class Pipeline:
                 labels = (dims["channel"], dims["category"], f"{span}s")
                 self.metrics.window_events.labels(*labels).set(counts.count)
                 self.metrics.window_negative_share.labels(*labels).set(
-                    counts.measure("negative_share"))
+                    counts.measure("negative_share")
+                )
 
     def _keyed(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]) -> _Keyed:
         keyed = _Keyed()
@@ -207,9 +227,15 @@ class Pipeline:
         for _, event, analysis in scored:
             observation = _observation(event, analysis)
             dims = event.dimensions()
-            sample = Sample(event.id, analysis.text[:SAMPLE_CHARS], analysis.priority.level,
-                            event.event_time, analysis.negative, event.source,
-                            dims.get("platform", event.channel))
+            sample = Sample(
+                event.id,
+                analysis.text[:SAMPLE_CHARS],
+                analysis.priority.level,
+                event.event_time,
+                analysis.negative,
+                event.source,
+                dims.get("platform", event.channel),
+            )
             terms = content_terms(analysis.tokens)
             activity.add_event(terms, event.event_time)
             categories = [c.code for c in analysis.categories]
@@ -220,8 +246,7 @@ class Pipeline:
                     keys.setdefault(key, []).append(rule.name)
             for key, rule_names in keys.items():
                 keyed.observations[key].append(observation)
-                keyed.oldest[key] = min(keyed.oldest.get(key, event.event_time),
-                                        event.event_time)
+                keyed.oldest[key] = min(keyed.oldest.get(key, event.event_time), event.event_time)
                 if rule_names:
                     keyed.samples[key].append(sample)
                     activity.add(key, terms, event.event_time)
@@ -229,16 +254,24 @@ class Pipeline:
                     keyed.touched[name].add(key)
         return keyed
 
-    def _count_events(self, source: str, scored: Sequence[tuple[RawMessage, Event, Analysis]],
-                      flags: Sequence[int], now: float, outcome: BatchOutcome
-                      ) -> list[tuple[Event, Analysis]]:
+    def _count_events(
+        self,
+        source: str,
+        scored: Sequence[tuple[RawMessage, Event, Analysis]],
+        flags: Sequence[int],
+        now: float,
+        outcome: BatchOutcome,
+    ) -> list[tuple[Event, Analysis]]:
         """Metrics for the events counted for the first time. Replays count only as
         duplicates, events older than the longest window only as late: every received
         message is exactly one of valid, duplicate, late or dead-lettered. Returns the
         events counted for the first time. Counters are summed per batch first: one label
         lookup per batch and label set, not one per event."""
-        new = [(event, analysis) for (_, event, analysis), flag
-               in zip(scored, flags, strict=True) if flag not in (DUPLICATE, LATE)]
+        new = [
+            (event, analysis)
+            for (_, event, analysis), flag in zip(scored, flags, strict=True)
+            if flag not in (DUPLICATE, LATE)
+        ]
         outcome.duplicates = sum(1 for flag in flags if flag == DUPLICATE)
         outcome.late = sum(1 for flag in flags if flag == LATE)
         outcome.new = len(new)
@@ -258,16 +291,19 @@ class Pipeline:
             counter.labels(*labels).inc(amount)
         return new
 
-    def _source_metrics(self, event: Event, analysis: Analysis,
-                        counts: Counter[tuple[Any, tuple[str, ...]]]) -> None:
+    def _source_metrics(
+        self, event: Event, analysis: Analysis, counts: Counter[tuple[Any, tuple[str, ...]]]
+    ) -> None:
         """What dashboards need beyond counts: call outcomes, social reach, products and
         regions (only the configured ones get a label of their own). Counter increments
         are added to ``counts``; histograms are observed at once."""
         m, fields, source = self.metrics, event.fields, event.source
-        counts[(m.events_by_product,
-                (source, _bounded(event.product, self.settings.metric_products)))] += 1
-        counts[(m.events_by_region,
-                (source, _bounded(event.region, self.settings.metric_regions)))] += 1
+        counts[
+            (m.events_by_product, (source, _bounded(event.product, self.settings.metric_products)))
+        ] += 1
+        counts[
+            (m.events_by_region, (source, _bounded(event.region, self.settings.metric_regions)))
+        ] += 1
         if source == "call":
             m.call_wait.observe(fields["wait_seconds"])
             counts[(m.call_first_contact, (str(fields["resolved_first_contact"]).lower(),))] += 1
@@ -290,8 +326,9 @@ class Pipeline:
                 return await operation()
             except (RedisError, OSError) as exc:
                 self.metrics.redis_errors.inc()
-                log.warning("%s failed (%s: %s); retrying in %.1f s", what,
-                            type(exc).__name__, exc, delay)
+                log.warning(
+                    "%s failed (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
 
@@ -315,11 +352,15 @@ class Pipeline:
     async def _delivered(self, in_flight: list[InFlight]) -> None:
         delay = 0.1
         while in_flight:
-            results = await asyncio.gather(*(f for _, f in in_flight if f is not None),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                *(f for _, f in in_flight if f is not None), return_exceptions=True
+            )
             outcomes = iter(results)
-            failed = [record for record, future in in_flight
-                      if future is None or isinstance(next(outcomes), Exception)]
+            failed = [
+                record
+                for record, future in in_flight
+                if future is None or isinstance(next(outcomes), Exception)
+            ]
             for record in failed:
                 self.metrics.publish_errors.labels(record.topic).inc()
             if not failed:
@@ -330,8 +371,9 @@ class Pipeline:
             in_flight = await self._send(failed)
 
 
-def _series_points(new: Sequence[tuple[Event, Analysis]]
-                   ) -> tuple[list[Point], list[dict[str, Any]]]:
+def _series_points(
+    new: Sequence[tuple[Event, Analysis]],
+) -> tuple[list[Point], list[dict[str, Any]]]:
     """The console's minute series: every new event by its top category, social posts by
     platform too; and the negative posts with their reach (masked text only)."""
     points, posts = [], []
@@ -342,10 +384,17 @@ def _series_points(new: Sequence[tuple[Event, Analysis]]
             platform, reach = event.fields["platform"], float(event.signals.reach)
             points.append(Point("platform", platform, minute, analysis.negative, reach))
             if analysis.negative:
-                posts.append({"id": event.id, "platform": platform, "reach": reach,
-                              "text": analysis.text[:SAMPLE_CHARS],
-                              "sentiment": analysis.sentiment,
-                              "priority": analysis.priority.level, "time": event.event_time})
+                posts.append(
+                    {
+                        "id": event.id,
+                        "platform": platform,
+                        "reach": reach,
+                        "text": analysis.text[:SAMPLE_CHARS],
+                        "sentiment": analysis.sentiment,
+                        "priority": analysis.priority.level,
+                        "time": event.event_time,
+                    }
+                )
     return points, posts
 
 
@@ -353,13 +402,18 @@ def _observation(event: Event, analysis: Analysis) -> Observation:
     """What the windows count of one event."""
     signals = event.signals
     return Observation(
-        event.id, event.event_time, analysis.negative, analysis.priority.level == "P1",
+        event.id,
+        event.event_time,
+        analysis.negative,
+        analysis.priority.level == "P1",
         sentiment=analysis.sentiment,
-        reach_negative=float(signals.reach) if analysis.negative and event.source == "social"
+        reach_negative=float(signals.reach)
+        if analysis.negative and event.source == "social"
         else 0.0,
         call=event.source == "call",
         first_contact=bool(signals.resolved_first_contact),
-        wait_seconds=float(signals.wait_seconds or 0.0))
+        wait_seconds=float(signals.wait_seconds or 0.0),
+    )
 
 
 def _bounded(value: str | None, known: Sequence[str]) -> str:

@@ -24,8 +24,11 @@ _DEAD_LETTER_SCAN_CHARS = 2 * DEAD_LETTER_RAW_CHARS
 _DEAD_LETTER_SCAN_BYTES = 8 * _DEAD_LETTER_SCAN_CHARS
 # In a JSON string: an escaped backslash (kept), a white-space escape (\n), a surrogate pair
 # of \u escapes (an emoji), or one \u escape.
-_JSON_ESCAPE = re.compile(r"(\\\\)|\\([bfnrt])|\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})"
-                          r"|\\u([0-9a-f]{4})", re.IGNORECASE)
+_JSON_ESCAPE = re.compile(
+    r"(\\\\)|\\([bfnrt])|\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})"
+    r"|\\u([0-9a-f]{4})",
+    re.IGNORECASE,
+)
 _WHITE_SPACE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -59,8 +62,7 @@ def scored_record(event: Event, analysis: Analysis, *, model: str, now: float) -
         "event_time": iso(event.event_time),
         "text": analysis.text,
         "pii_masked": list(analysis.pii),
-        "sentiment": {"score": analysis.sentiment, "polarity": analysis.polarity,
-                      "model": model},
+        "sentiment": {"score": analysis.sentiment, "polarity": analysis.polarity, "model": model},
         "category": analysis.category,
         "categories": [{"code": c.code, "score": c.score} for c in analysis.categories],
         "priority": analysis.priority.level,
@@ -70,20 +72,23 @@ def scored_record(event: Event, analysis: Analysis, *, model: str, now: float) -
     }
 
 
-def dead_letter_record(message: RawMessage, source: str, reason: str, detail: str,
-                       *, now: float) -> dict[str, Any]:
+def dead_letter_record(
+    message: RawMessage, source: str, reason: str, detail: str, *, now: float
+) -> dict[str, Any]:
     raw = message.value or b""
     # Mask before truncating, so no half number escapes the masking.
     start = _unescaped(raw[:_DEAD_LETTER_SCAN_BYTES].decode("utf-8", errors="replace"))
-    text = redact_start(start, _DEAD_LETTER_SCAN_CHARS,
-                        cut=len(raw) > _DEAD_LETTER_SCAN_BYTES)
+    text = redact_start(start, _DEAD_LETTER_SCAN_CHARS, cut=len(raw) > _DEAD_LETTER_SCAN_BYTES)
     return {
         "reason": reason,
         "detail": redact(detail),
         "source": source,
-        "origin": {"topic": message.topic, "partition": message.partition,
-                   "offset": message.offset,
-                   "timestamp": iso(message.timestamp) if message.timestamp else None},
+        "origin": {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "timestamp": iso(message.timestamp) if message.timestamp else None,
+        },
         "raw": text[:DEAD_LETTER_RAW_CHARS],
         "raw_bytes": len(raw),
         "dead_lettered_at": iso(now),
@@ -96,6 +101,7 @@ def _unescaped(text: str) -> str:
     starts, the n of \\n110105194912310018 glues to an ID number, and escaped full-width
     digits (\\uff11) are digits too. A lone surrogate escape stays as it is: it is no
     character, and could not be published."""
+
     def spelled(match: re.Match[str]) -> str:
         backslashes, space, high, low, single = match.groups()
         if backslashes:

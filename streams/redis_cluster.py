@@ -48,22 +48,29 @@ class ClusterClient(RedisCluster):
         with _as_redis_errors():
             return await super().execute_command(*args, **kwargs)
 
-    def pipeline(self, transaction: Any | None = None,
-                 shard_hint: Any | None = None) -> ClusterPipeline:
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
         if transaction or shard_hint:
             raise ValueError("vocwatch uses non-transactional pipelines only on a cluster")
         # mypy sees an abstract attribute of a base class that redis-py's own pipeline()
         # leaves unset in the same way: the cluster pipeline never uses it.
         return _Pipeline(self)  # type: ignore[abstract]
 
-    def pubsub(self, node: ClusterNode | None = None, host: str | None = None,
-               port: int | None = None, **kwargs: Any) -> ClusterPubSub:
+    def pubsub(
+        self,
+        node: ClusterNode | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        **kwargs: Any,
+    ) -> ClusterPubSub:
         return _PubSub(self, node=node, host=host, port=port, **kwargs)
 
 
 class _Pipeline(ClusterPipeline):
-    async def execute(self, raise_on_error: bool = True,
-                      allow_redirections: bool = True) -> list[Any]:
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
         with _as_redis_errors():
             return await super().execute(raise_on_error, allow_redirections)
 

@@ -17,12 +17,16 @@ log = logging.getLogger(__name__)
 def ensure_topics(settings: Settings, *, timeout_seconds: float = 30.0) -> list[str]:
     """Create vocwatch's topics that do not exist yet; return the names created."""
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                 client_id=f"{settings.app_id}-admin",
-                                 request_timeout_ms=int(timeout_seconds * 1000))
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.app_id}-admin",
+            request_timeout_ms=int(timeout_seconds * 1000),
+        )
     except KafkaError as exc:
-        raise StackError(f"cannot reach the Kafka broker at {settings.broker_url}: {exc}. "
-                         "Check VOCWATCH_BROKER_URL.") from exc
+        raise StackError(
+            f"cannot reach the Kafka broker at {settings.broker_url}: {exc}. "
+            "Check VOCWATCH_BROKER_URL."
+        ) from exc
     try:
         existing = set(admin.list_topics())
         missing = [name for name in settings.all_topics if name not in existing]
@@ -30,8 +34,9 @@ def ensure_topics(settings: Settings, *, timeout_seconds: float = 30.0) -> list[
             # Another worker may create them at the same moment: that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(name, settings.partitions, 1) for name in missing])
-            log.info("created topics %s with %d partitions", ", ".join(missing),
-                     settings.partitions)
+            log.info(
+                "created topics %s with %d partitions", ", ".join(missing), settings.partitions
+            )
         return missing
     finally:
         admin.close()

@@ -58,13 +58,18 @@ class ListSink:
         self.records.append(record)
 
 
-def read_topic(bootstrap: list[str], topic: str, *, until: Callable[[list[Any]], bool],
-               timeout: float = 30.0) -> list[Any]:
+def read_topic(
+    bootstrap: list[str], topic: str, *, until: Callable[[list[Any]], bool], timeout: float = 30.0
+) -> list[Any]:
     """Consume ``topic`` from the beginning (no group) until ``until(records)`` holds."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
     try:
         deadline = time.monotonic() + timeout
         partitions = None
@@ -110,8 +115,9 @@ def valid_event_ids(messages: list[tuple[str, bytes, bytes]]) -> set[tuple[str, 
     return ids
 
 
-def worker_env(broker: Any, redis: Any, tmp: Any, rules: str | None, *, name: str,
-               **extra: str) -> dict[str, str]:
+def worker_env(
+    broker: Any, redis: Any, tmp: Any, rules: str | None, *, name: str, **extra: str
+) -> dict[str, str]:
     """The environment of a test worker: its own app id and topic prefix, a free web port,
     the rules given (None: the packaged ones), fast evaluation (1 s) and updates (2 s),
     5-second buckets; ``extra`` variables (``VOCWATCH_…``) on top. Outside VOCWATCH_
@@ -155,9 +161,17 @@ def start_alertmanager(config: Any, workdir: Any) -> Any:
 
     server = embedded.ChildServer(
         "alertmanager",
-        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        "127.0.0.1", port, ready)
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        "127.0.0.1",
+        port,
+        ready,
+    )
     server.start(timeout=20)
     return server
 

@@ -1,12 +1,12 @@
 """The ``vocwatch`` command line.
 
-    vocwatch dev [--demo] [--exit-after S] [--alerts-out FILE]   embedded stack + worker
-    vocwatch worker [--alerts-out FILE]                          the worker alone
-    vocwatch demo [--seconds S]                                  demo traffic to a broker
-    vocwatch topics                                              create the topics
-    vocwatch classify [--text TEXT [--channel C]]                analyse texts: JSON lines
-                                                                 on stdin, or one --text
-    vocwatch rules check FILE                                    validate a rules file
+vocwatch dev [--demo] [--exit-after S] [--alerts-out FILE]   embedded stack + worker
+vocwatch worker [--alerts-out FILE]                          the worker alone
+vocwatch demo [--seconds S]                                  demo traffic to a broker
+vocwatch topics                                              create the topics
+vocwatch classify [--text TEXT [--channel C]]                analyse texts: JSON lines
+                                                             on stdin, or one --text
+vocwatch rules check FILE                                    validate a rules file
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ log = logging.getLogger("vocwatch")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for chatty in ("kafka", "aiokafka"):  # connection-level chatter, not ours to show
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
@@ -50,20 +51,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vocwatch", description="Real-time voice-of-customer "
-                                     "monitor for Chinese customer service.")
+    parser = argparse.ArgumentParser(
+        prog="vocwatch",
+        description="Real-time voice-of-customer monitor for Chinese customer service.",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     dev = commands.add_parser("dev", help="run broker, Redis and a worker locally")
     dev.add_argument("--demo", action="store_true", help="feed synthetic traffic with an incident")
     dev.add_argument("--exit-after", type=float, metavar="SECONDS", help="stop after this long")
-    dev.add_argument("--alerts-out", type=Path, metavar="FILE",
-                     help="write every alert record to FILE (JSON lines)")
+    dev.add_argument(
+        "--alerts-out",
+        type=Path,
+        metavar="FILE",
+        help="write every alert record to FILE (JSON lines)",
+    )
     dev.add_argument("--web-port", type=int, help="HTTP port (default: a free one)")
     dev.set_defaults(run=_dev)
 
-    worker = commands.add_parser("worker", help="run the Faust worker against "
-                                 "VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL")
+    worker = commands.add_parser(
+        "worker", help="run the Faust worker against VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL"
+    )
     worker.add_argument("--alerts-out", type=Path, metavar="FILE")
     worker.set_defaults(run=_worker)
 
@@ -75,13 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     topics.set_defaults(run=_topics)
 
     classify = commands.add_parser(
-        "classify", help="analyse texts: JSON lines {text, channel} on stdin, or --text",
-        description="Read JSON lines {\"text\": …, \"channel\": …} on stdin and write one "
-        "JSON line of analysis per input line, in order; a bad line gets an \"error\" line "
-        "and the run goes on. With --text, analyse that one text.")
+        "classify",
+        help="analyse texts: JSON lines {text, channel} on stdin, or --text",
+        description='Read JSON lines {"text": …, "channel": …} on stdin and write one '
+        'JSON line of analysis per input line, in order; a bad line gets an "error" line '
+        "and the run goes on. With --text, analyse that one text.",
+    )
     classify.add_argument("--text", help="analyse this text instead of reading stdin")
-    classify.add_argument("--channel", choices=CHANNELS,
-                          help="channel of --text, for its polarity cut-offs (default: none)")
+    classify.add_argument(
+        "--channel",
+        choices=CHANNELS,
+        help="channel of --text, for its polarity cut-offs (default: none)",
+    )
     classify.set_defaults(run=_classify)
 
     for name, module, summary in TEXT_TOOLS:
@@ -100,8 +113,11 @@ def _parser() -> argparse.ArgumentParser:
 #: (command, module, help): offline text-model tools in classifiers/train/.
 TEXT_TOOLS = (
     ("train-sentiment", "classifiers.train.sentiment", "train the sentiment model"),
-    ("eval-sentiment", "classifiers.train.sentiment_eval",
-     "evaluate sentiment on a labelled CSV (label,text)"),
+    (
+        "eval-sentiment",
+        "classifiers.train.sentiment_eval",
+        "evaluate sentiment on a labelled CSV (label,text)",
+    ),
     ("train-categories", "classifiers.train.categories", "train the category model"),
     ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model"),
     ("bench", "vocwatch.bench.harness", "throughput, detection latency and memory of one worker"),
@@ -112,6 +128,7 @@ def _text_tool(module: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         code: int = importlib.import_module(module).run(args)
         return code
+
     return run
 
 
@@ -130,8 +147,13 @@ def _worker(args: argparse.Namespace) -> int:
     alerting = load_alerting(settings.rules_file)
     ensure_topics(settings)
     service = create_service(settings, alerting=alerting)
-    log.info("worker: broker %s, redis %s, http://%s:%d/metrics", settings.broker_url,
-             _redact(settings.redis_url), settings.web_host, settings.web_port)
+    log.info(
+        "worker: broker %s, redis %s, http://%s:%d/metrics",
+        settings.broker_url,
+        _redact(settings.redis_url),
+        settings.web_host,
+        settings.web_port,
+    )
     service.app.task(_settle_heap)
     faust_worker(service.app, settings.log_level).execute_from_commandline()
     return 0
@@ -180,14 +202,15 @@ def _classify(args: argparse.Namespace) -> int:
     from classifiers.priority import PriorityPolicy
 
     settings = _settings()
-    analyzer = Analyzer(policy=PriorityPolicy.load(settings.priority_file),
-                        polarity=PolarityPolicy.load(settings.polarity_file))
+    analyzer = Analyzer(
+        policy=PriorityPolicy.load(settings.priority_file),
+        polarity=PolarityPolicy.load(settings.polarity_file),
+    )
     if args.text is not None:
         records: Iterable[dict[str, Any]] = [_classified(analyzer, args.text, args.channel)]
     else:
         stream = getattr(sys.stdin, "buffer", None)
-        lines = sys.stdin if stream is None else _bounded_lines(stream,
-                                                                settings.max_message_bytes)
+        lines = sys.stdin if stream is None else _bounded_lines(stream, settings.max_message_bytes)
         records = _classified_lines(analyzer, lines, settings.max_message_bytes)
     try:
         for record in records:
@@ -215,13 +238,16 @@ def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
         yield None
 
 
-def _classified_lines(analyzer: Analyzer, lines: Iterable[bytes | str | None],
-                      limit: int) -> Iterator[dict[str, Any]]:
+def _classified_lines(
+    analyzer: Analyzer, lines: Iterable[bytes | str | None], limit: int
+) -> Iterator[dict[str, Any]]:
     """One record per non-blank input line, in order, each with its 1-based line number."""
     for number, raw in enumerate(lines, start=1):
         if raw is None:
-            yield {"line": number, "error": f"line is longer than {limit} bytes "
-                                            "(VOCWATCH_MAX_MESSAGE_BYTES)"}
+            yield {
+                "line": number,
+                "error": f"line is longer than {limit} bytes (VOCWATCH_MAX_MESSAGE_BYTES)",
+            }
             continue
         try:
             line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -245,8 +271,10 @@ def _classified_line(analyzer: Analyzer, line: str) -> dict[str, Any]:
     if channel is not None and not isinstance(channel, str):
         return {"error": f"field 'channel' must be a string, got {type(channel).__name__}"}
     if channel is not None and channel not in CHANNELS:
-        return {"error": f"field 'channel' is {redact(channel)[:40]!r}; expected one of "
-                         f"{', '.join(CHANNELS)}"}
+        return {
+            "error": f"field 'channel' is {redact(channel)[:40]!r}; expected one of "
+            f"{', '.join(CHANNELS)}"
+        }
     return _classified(analyzer, text, channel)
 
 

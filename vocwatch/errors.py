@@ -65,8 +65,14 @@ class DeliveryError(VocwatchError):
     which also pauses the sink's budget for ``retry_after`` seconds.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 rate_limited: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after

@@ -60,81 +60,139 @@ class Metrics:
 
         return cls(
             events_received=counter(
-                "events_received", "Input messages taken from Kafka.", ("source",)),
+                "events_received", "Input messages taken from Kafka.", ("source",)
+            ),
             events_valid=counter(
-                "events_valid", "Valid events counted for the first time.", ("source",)),
+                "events_valid", "Valid events counted for the first time.", ("source",)
+            ),
             events_duplicate=counter(
-                "events_duplicate", "Valid events whose id was already counted (replays).",
-                ("source",)),
+                "events_duplicate",
+                "Valid events whose id was already counted (replays).",
+                ("source",),
+            ),
             events_late=counter(
-                "events_late", "Valid events older than the longest window: counted nowhere.",
-                ("source",)),
+                "events_late",
+                "Valid events older than the longest window: counted nowhere.",
+                ("source",),
+            ),
             events_dead_lettered=counter(
-                "events_dead_lettered", "Input messages sent to the dead-letter topic.",
-                ("source", "reason")),
+                "events_dead_lettered",
+                "Input messages sent to the dead-letter topic.",
+                ("source", "reason"),
+            ),
             events_scored=counter(
-                "events_scored", "New events by primary category and priority.",
-                ("source", "category", "priority")),
+                "events_scored",
+                "New events by primary category and priority.",
+                ("source", "category", "priority"),
+            ),
             sentiment=Histogram(
-                "sentiment_score", "Probability that an event is positive.", ("source",),
-                namespace=NAMESPACE, registry=registry, buckets=SENTIMENT_BUCKETS),
+                "sentiment_score",
+                "Probability that an event is positive.",
+                ("source",),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=SENTIMENT_BUCKETS,
+            ),
             window_events=gauge(
-                "window_events", "Events in the sliding window per channel and category.",
-                ("channel", "category", "window")),
+                "window_events",
+                "Events in the sliding window per channel and category.",
+                ("channel", "category", "window"),
+            ),
             window_negative_share=gauge(
                 "window_negative_share",
                 "Share of negative events in the sliding window per channel and category.",
-                ("channel", "category", "window")),
+                ("channel", "category", "window"),
+            ),
             alerts=counter(
-                "alerts", "Alert records emitted (new, updated, resolved).",
-                ("rule", "priority", "status")),
+                "alerts",
+                "Alert records emitted (new, updated, resolved).",
+                ("rule", "priority", "status"),
+            ),
             alerts_firing=gauge("alerts_firing", "Alerts firing now.", ("rule",)),
             latency=Histogram(
                 "processing_latency_seconds",
-                "Event time to a processing stage (scored, alert).", ("source", "stage"),
-                namespace=NAMESPACE, registry=registry, buckets=LATENCY_BUCKETS),
+                "Event time to a processing stage (scored, alert).",
+                ("source", "stage"),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=LATENCY_BUCKETS,
+            ),
             batch_seconds=Histogram(
-                "batch_duration_seconds", "Time to process one batch of input messages.",
-                ("source",), namespace=NAMESPACE, registry=registry, buckets=LATENCY_BUCKETS),
+                "batch_duration_seconds",
+                "Time to process one batch of input messages.",
+                ("source",),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=LATENCY_BUCKETS,
+            ),
             redis_errors=counter(
-                "redis_errors", "Redis commands that failed (and were retried).", ()),
+                "redis_errors", "Redis commands that failed (and were retried).", ()
+            ),
             publish_errors=counter(
-                "publish_errors", "Records to Kafka that failed and were re-sent.", ("topic",)),
+                "publish_errors", "Records to Kafka that failed and were re-sent.", ("topic",)
+            ),
             last_batch_timestamp=gauge(
-                "last_batch_timestamp_seconds", "Unix time the last batch finished.",
-                ("source",)),
+                "last_batch_timestamp_seconds", "Unix time the last batch finished.", ("source",)
+            ),
             call_wait=Histogram(
-                "call_wait_seconds", "Wait before a call was answered (new call records).", (),
-                namespace=NAMESPACE, registry=registry, buckets=WAIT_BUCKETS),
+                "call_wait_seconds",
+                "Wait before a call was answered (new call records).",
+                (),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=WAIT_BUCKETS,
+            ),
             call_first_contact=counter(
-                "call_first_contact", "Call records by first-contact resolution (FCR).",
-                ("resolved",)),
+                "call_first_contact",
+                "Call records by first-contact resolution (FCR).",
+                ("resolved",),
+            ),
             call_satisfaction=Histogram(
-                "call_satisfaction", "Satisfaction ratings of rated calls, 1 to 5.", (),
-                namespace=NAMESPACE, registry=registry, buckets=RATING_BUCKETS),
+                "call_satisfaction",
+                "Satisfaction ratings of rated calls, 1 to 5.",
+                (),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=RATING_BUCKETS,
+            ),
             social_posts=counter(
-                "social_posts", "New social posts by platform and polarity.",
-                ("platform", "polarity")),
+                "social_posts",
+                "New social posts by platform and polarity.",
+                ("platform", "polarity"),
+            ),
             social_negative_reach=counter(
-                "social_negative_reach", "Reach of negative social posts (followers + "
-                "10×reposts + 2×comments + likes).", ("platform",)),
+                "social_negative_reach",
+                "Reach of negative social posts (followers + 10×reposts + 2×comments + likes).",
+                ("platform",),
+            ),
             events_by_product=counter(
-                "events_by_product", "New events per configured product (else other/none).",
-                ("source", "product")),
+                "events_by_product",
+                "New events per configured product (else other/none).",
+                ("source", "product"),
+            ),
             events_by_region=counter(
-                "events_by_region", "New events per configured region (else other/none).",
-                ("source", "region")),
+                "events_by_region",
+                "New events per configured region (else other/none).",
+                ("source", "region"),
+            ),
             sink_deliveries=counter(
-                "sink_deliveries", "Alert records handed to a sink, by outcome.",
-                ("sink", "outcome")),
+                "sink_deliveries",
+                "Alert records handed to a sink, by outcome.",
+                ("sink", "outcome"),
+            ),
             sink_queue_depth=gauge(
-                "sink_queue_depth", "Alert records waiting to be delivered to a sink.",
-                ("sink",)),
+                "sink_queue_depth", "Alert records waiting to be delivered to a sink.", ("sink",)
+            ),
             consumer_lag=gauge(
-                "consumer_lag_messages", "Input messages not yet processed by this worker, "
-                "summed over its partitions of the topic.", ("topic",)),
+                "consumer_lag_messages",
+                "Input messages not yet processed by this worker, "
+                "summed over its partitions of the topic.",
+                ("topic",),
+            ),
             stalled=gauge(
-                "stalled_seconds", "For how long input has waited while no offset moved "
+                "stalled_seconds",
+                "For how long input has waited while no offset moved "
                 "(0 when healthy); the worker exits to be restarted past VOCWATCH_STALL_SECONDS.",
-                ()),
+                (),
+            ),
         )

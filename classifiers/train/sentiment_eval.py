@@ -23,8 +23,11 @@ from classifiers.train.sentiment import scores
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("csv", type=Path, help="labelled CSV with columns label,text")
     parser.add_argument("--model", type=Path, help="a model file (default: the packaged one)")
-    parser.add_argument("--compare-stock", action="store_true",
-                        help="also score with stock SnowNLP(text).sentiments and compare")
+    parser.add_argument(
+        "--compare-stock",
+        action="store_true",
+        help="also score with stock SnowNLP(text).sentiments and compare",
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N texts")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -38,28 +41,37 @@ def run(args: argparse.Namespace) -> int:
         return 2
     texts = [e.text for e in examples]
     labels = [e.label for e in examples]
-    report: dict[str, Any] = {"file": str(args.csv), "texts": len(texts),
-                              "model": evaluate(_shipped(args.model), texts, labels)}
+    report: dict[str, Any] = {
+        "file": str(args.csv),
+        "texts": len(texts),
+        "model": evaluate(_shipped(args.model), texts, labels),
+    }
     if args.compare_stock:
         report["snownlp_stock"] = evaluate(_stock(), texts, labels)
-        report["speed_ratio"] = round(report["model"]["texts_per_s"]
-                                      / report["snownlp_stock"]["texts_per_s"], 1)
+        report["speed_ratio"] = round(
+            report["model"]["texts_per_s"] / report["snownlp_stock"]["texts_per_s"], 1
+        )
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
         for name in ("model", "snownlp_stock"):
             if name in report:
                 r = report[name]
-                print(f"{name:<14} accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
-                      f"{r['texts_per_s']:,.0f} texts/s")
+                print(
+                    f"{name:<14} accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+                    f"{r['texts_per_s']:,.0f} texts/s"
+                )
         if "speed_ratio" in report:
-            print(f"speed ratio (model / stock snownlp, same texts, same run): "
-                  f"{report['speed_ratio']}×")
+            print(
+                f"speed ratio (model / stock snownlp, same texts, same run): "
+                f"{report['speed_ratio']}×"
+            )
     return 0
 
 
-def evaluate(score: Callable[[str], float], texts: Sequence[str],
-             labels: Sequence[int]) -> dict[str, float]:
+def evaluate(
+    score: Callable[[str], float], texts: Sequence[str], labels: Sequence[int]
+) -> dict[str, float]:
     started = time.perf_counter()
     probabilities = [score(t) for t in texts]
     seconds = time.perf_counter() - started
@@ -79,6 +91,7 @@ def _shipped(path: Path | None) -> Callable[[str], float]:
     def score(text: str) -> float:
         clean = mask_pii(normalize(text)).text
         return model.score(tokenize(clean), clean)
+
     return score
 
 
@@ -87,4 +100,5 @@ def _stock() -> Callable[[str], float]:
 
     def score(text: str) -> float:
         return float(SnowNLP(text).sentiments) if text.strip() else 0.5
+
     return score

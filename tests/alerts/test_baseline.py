@@ -26,19 +26,25 @@ def china(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=CHINA).timestamp()
 
 
-MONDAY = china("2026-11-23 00:00")       # a Monday
+MONDAY = china("2026-11-23 00:00")  # a Monday
 
 
 # --- hour of the week ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("at", "hour"),
-    [("2026-11-23 00:00", 0), ("2026-11-23 00:59", 0), ("2026-11-23 10:30", 10),
-     ("2026-11-24 09:00", 33),                           # Tuesday
-     ("2026-11-26 08:00", 80),                           # Thursday
-     ("2026-11-29 23:59", 167), ("2026-11-22 23:00", 167),  # Sunday nights
-     ("2026-11-30 00:00", 0),                            # the next Monday
-     ("2026-02-16 12:00", 12)],                          # a Monday in another month
+    [
+        ("2026-11-23 00:00", 0),
+        ("2026-11-23 00:59", 0),
+        ("2026-11-23 10:30", 10),
+        ("2026-11-24 09:00", 33),  # Tuesday
+        ("2026-11-26 08:00", 80),  # Thursday
+        ("2026-11-29 23:59", 167),
+        ("2026-11-22 23:00", 167),  # Sunday nights
+        ("2026-11-30 00:00", 0),  # the next Monday
+        ("2026-02-16 12:00", 12),
+    ],  # a Monday in another month
 )
 def test_hour_of_week_in_china_time(at: str, hour: int) -> None:
     assert hour_of_week(china(at)) == hour
@@ -49,7 +55,7 @@ def test_hour_of_week_is_china_time_not_utc() -> None:
     at = china("2026-11-23 07:59")
     assert datetime.fromtimestamp(at, UTC).strftime("%A %H:%M") == "Sunday 23:59"
     assert hour_of_week(at) == 7
-    assert hour_of_week(0) == 80          # 1970-01-01 00:00 UTC: a Thursday, 08:00 in China
+    assert hour_of_week(0) == 80  # 1970-01-01 00:00 UTC: a Thursday, 08:00 in China
 
 
 def test_hour_of_week_repeats_every_week() -> None:
@@ -59,8 +65,8 @@ def test_hour_of_week_repeats_every_week() -> None:
         assert hour_of_week(at) == hours % HOURS_OF_WEEK
 
 
-
 # --- EWMA ----------------------------------------------------------------------------
+
 
 def test_first_sample_sets_the_mean() -> None:
     baseline = Baseline().update(7.0, MONDAY, alpha=0.1)
@@ -106,12 +112,13 @@ def test_update_is_pure() -> None:
 
 # --- hour-of-week slots --------------------------------------------------------------
 
+
 def test_slot_mean_per_hour_of_week() -> None:
     ten = MONDAY + 10 * HOUR
     b = Baseline().update(50.0, ten, alpha=0.5).update(2.0, ten + 2 * HOUR, alpha=0.5)
     b = b.update(70.0, ten + WEEK + 60, alpha=0.5)
     assert len(b.slot_mean) == len(b.slot_samples) == HOURS_OF_WEEK
-    assert (b.slot_mean[10], b.slot_samples[10]) == (60.0, 2)    # 50, then halfway to 70
+    assert (b.slot_mean[10], b.slot_samples[10]) == (60.0, 2)  # 50, then halfway to 70
     assert (b.slot_mean[12], b.slot_samples[12]) == (2.0, 1)
     assert sum(b.slot_samples) == b.samples == 3
 
@@ -119,7 +126,7 @@ def test_slot_mean_per_hour_of_week() -> None:
 def test_seasonal_slot_is_used_only_after_enough_samples() -> None:
     monday_ten = MONDAY + 10 * HOUR
     b = Baseline()
-    for i in range(200):                      # quiet the rest of the time …
+    for i in range(200):  # quiet the rest of the time …
         b = b.update(5.0, monday_ten + 2 * HOUR + i * 60, alpha=0.1)
     for week in range(SLOT_MIN_SAMPLES - 1):  # … busy on Monday 10:00, not yet often enough
         b = b.update(80.0, monday_ten + (week - 20) * WEEK, alpha=0.1)
@@ -130,11 +137,11 @@ def test_seasonal_slot_is_used_only_after_enough_samples() -> None:
     b = b.update(80.0, monday_ten - 30 * WEEK, alpha=0.1)
     assert b.slot_samples[10] == SLOT_MIN_SAMPLES
     assert b.expected(monday_ten, seasonal=True)[0] == 80.0
-    assert b.expected(monday_ten + 59 * 60, seasonal=True)[0] == 80.0   # same hour
+    assert b.expected(monday_ten + 59 * 60, seasonal=True)[0] == 80.0  # same hour
     assert b.expected(monday_ten, seasonal=False)[0] == b.mean != 80.0
     # Other hours have no slot history: the overall mean.
     assert b.expected(monday_ten + 20 * HOUR, seasonal=True)[0] == b.mean
-    assert b.expected(monday_ten + 3 * HOUR, seasonal=True)[0] == 5.0   # a learned quiet hour
+    assert b.expected(monday_ten + 3 * HOUR, seasonal=True)[0] == 5.0  # a learned quiet hour
     # The deviation is the overall one either way.
     assert b.expected(monday_ten, seasonal=True)[1] == math.sqrt(b.var)
 
@@ -146,11 +153,12 @@ def test_expected_of_an_empty_baseline() -> None:
 
 # --- JSON ----------------------------------------------------------------------------
 
+
 def learned() -> Baseline:
     b = Baseline()
     for i, value in enumerate([4.0, 8.0, 6.0, 2.0, 10.0]):
         b = b.update(value, MONDAY + i * 5 * HOUR, alpha=0.5)
-    return b.update(12.0, MONDAY + WEEK + 5 * HOUR, alpha=0.5)     # hour 5 again
+    return b.update(12.0, MONDAY + WEEK + 5 * HOUR, alpha=0.5)  # hour 5 again
 
 
 def test_json_round_trip() -> None:
@@ -164,8 +172,13 @@ def test_json_slots_are_sparse() -> None:
     data = learned().to_json()
     assert set(data) == {"mean", "var", "samples", "slots"}
     assert data["samples"] == 6
-    assert data["slots"] == {"0": [4.0, 1], "5": [10.0, 2], "10": [6.0, 1], "15": [2.0, 1],
-                             "20": [10.0, 1]}
+    assert data["slots"] == {
+        "0": [4.0, 1],
+        "5": [10.0, 2],
+        "10": [6.0, 1],
+        "15": [2.0, 1],
+        "20": [10.0, 1],
+    }
 
 
 def test_from_json_without_slots() -> None:
@@ -176,29 +189,31 @@ def test_from_json_without_slots() -> None:
 
 # --- tails ---------------------------------------------------------------------------
 
+
 def exact_poisson_tail(k: int, lam: float) -> float:
     # Summed upwards (1 − lower sum would lose the far tail to rounding); for these small
     # rates the terms past k + 60 are far below double precision.
-    return sum(math.exp(-lam) * lam ** i / math.factorial(i) for i in range(k, k + 60))
+    return sum(math.exp(-lam) * lam**i / math.factorial(i) for i in range(k, k + 60))
 
 
 def exact_binomial_tail(k: int, n: int, p: float) -> float:
-    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
 @pytest.mark.parametrize("lam", [0.1, 0.5, 1.0, 2.5, 4.0, 10.0])
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 13, 20, 30])
 def test_poisson_tail_is_exact(k: int, lam: float) -> None:
-    assert poisson_tail(k, lam) == pytest.approx(exact_poisson_tail(k, lam), rel=1e-9,
-                                                 abs=1e-300)
+    assert poisson_tail(k, lam) == pytest.approx(exact_poisson_tail(k, lam), rel=1e-9, abs=1e-300)
 
 
 @pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.8])
-@pytest.mark.parametrize(("k", "n"), [(1, 1), (1, 4), (2, 4), (4, 4), (3, 10), (7, 10),
-                                      (10, 10), (5, 30), (20, 30)])
+@pytest.mark.parametrize(
+    ("k", "n"), [(1, 1), (1, 4), (2, 4), (4, 4), (3, 10), (7, 10), (10, 10), (5, 30), (20, 30)]
+)
 def test_binomial_tail_is_exact(k: int, n: int, p: float) -> None:
-    assert binomial_tail(k, n, p) == pytest.approx(exact_binomial_tail(k, n, p), rel=1e-9,
-                                                   abs=1e-300)
+    assert binomial_tail(k, n, p) == pytest.approx(
+        exact_binomial_tail(k, n, p), rel=1e-9, abs=1e-300
+    )
 
 
 def test_tails_known_values() -> None:

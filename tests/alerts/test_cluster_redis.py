@@ -31,9 +31,21 @@ from vocwatch.metrics import Metrics
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
 KEY = "channel=app,category=logistics"
-RULES = parse_rules({"rules": [
-    {"name": "burst", "key": ["channel", "category"], "window": "1m",
-     "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"}]})
+RULES = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "burst",
+                "key": ["channel", "category"],
+                "window": "1m",
+                "measure": "negative_count",
+                "threshold": 5,
+                "min_count": 5,
+                "priority": "P2",
+            }
+        ]
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +75,11 @@ def keys_on_every_node(cluster: embedded.RedisCluster, per_node: int) -> list[st
     chosen: dict[int, list[str]] = {n: [] for n in range(len(cluster.nodes))}
     for i in itertools.count():
         key = window_key({"region": f"华东区{i}"})
-        node = next(n for n, (first, last) in enumerate(cluster.slot_ranges)
-                    if first <= key_slot(key.encode()) <= last)
+        node = next(
+            n
+            for n, (first, last) in enumerate(cluster.slot_ranges)
+            if first <= key_slot(key.encode()) <= last
+        )
         if len(chosen[node]) < per_node:
             chosen[node].append(key)
         if all(len(keys) == per_node for keys in chosen.values()):
@@ -74,46 +89,60 @@ def keys_on_every_node(cluster: embedded.RedisCluster, per_node: int) -> list[st
 
 def make_engine(client: Any, prefix: str) -> AlertEngine:
     windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[60])
-    return AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix), [ListSink()],
-                       Metrics.create(CollectorRegistry()), update_seconds=0,
-                       baselines=RedisBaselineStore(client, prefix=prefix),
-                       live_channel=f"{prefix}:alerts:live")
+    return AlertEngine(
+        RULES,
+        windows,
+        RedisAlertStore(client, prefix=prefix),
+        [ListSink()],
+        Metrics.create(CollectorRegistry()),
+        update_seconds=0,
+        baselines=RedisBaselineStore(client, prefix=prefix),
+        live_channel=f"{prefix}:alerts:live",
+    )
 
 
 async def incident(engine: AlertEngine, n: int = 6) -> None:
     states = await engine.windows.record(
-        {KEY: [Observation(f"e{i}", NOW - 1, True, False) for i in range(n)]}, NOW)
+        {KEY: [Observation(f"e{i}", NOW - 1, True, False) for i in range(n)]}, NOW
+    )
     engine.activity.add_samples(KEY, [Sample("e0", "快递丢了", "P2", NOW - 1)])
     await engine.on_batch({"burst": [KEY]}, states, NOW)
 
 
 async def test_windows_count_each_event_once_on_the_node_of_its_key(
-        cluster: embedded.RedisCluster, client: Any, unique: str) -> None:
+    cluster: embedded.RedisCluster, client: Any, unique: str
+) -> None:
     store = RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[60, 300])
     keys = keys_on_every_node(cluster, per_node=3)
-    observations = {key: [Observation(f"{key}-{i}", NOW - 5 * i, negative=i % 2 == 0,
-                                      p1=False) for i in range(4)] for key in keys}
+    observations = {
+        key: [
+            Observation(f"{key}-{i}", NOW - 5 * i, negative=i % 2 == 0, p1=False) for i in range(4)
+        ]
+        for key in keys
+    }
     first = await store.record(observations, NOW)
     assert {key: state.flags for key, state in first.items()} == dict.fromkeys(keys, (NEW,) * 4)
-    again = await store.record(observations, NOW)     # a redelivered batch changes nothing
+    again = await store.record(observations, NOW)  # a redelivered batch changes nothing
     assert {s.flags for s in again.values()} == {(DUPLICATE,) * 4}
     totals = await store.read(keys, NOW)
     assert {(s.totals[60].count, s.totals[60].negative) for s in totals.values()} == {(4, 2)}
 
     held = node_keys(cluster, f"{unique}:*")
-    for node, key in zip(itertools.chain.from_iterable([n] * 3 for n in range(3)), keys,
-                         strict=True):
+    for node, key in zip(
+        itertools.chain.from_iterable([n] * 3 for n in range(3)), keys, strict=True
+    ):
         # Both keys of a window are on one node, the one serving the window key's slot.
         assert set(store.redis_keys(key)) <= held[node], (node, key)
     assert sum(map(len, held)) == 2 * len(keys)
 
 
 async def test_a_script_the_nodes_forgot_is_loaded_again(
-        cluster: embedded.RedisCluster, client: Any, unique: str) -> None:
+    cluster: embedded.RedisCluster, client: Any, unique: str
+) -> None:
     store = RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[60])
     keys = keys_on_every_node(cluster, per_node=1)
     await store.record({keys[0]: [Observation("a", NOW, True, False)]}, NOW)
-    for node in cluster.nodes:                    # a restart or failover forgets scripts
+    for node in cluster.nodes:  # a restart or failover forgets scripts
         with redis.Redis(host=node.host, port=node.port) as plain:
             plain.script_flush()
     states = await store.record({k: [Observation("b", NOW, True, False)] for k in keys}, NOW)
@@ -130,22 +159,25 @@ async def test_alert_state_baselines_series_and_stream_sink(client: Any, unique:
     assert acked is not None and acked.acknowledged is not None
     (alert,) = await engine.store.all_active()
     assert alert.acknowledged is not None and alert.acknowledged.by == "张三"
-    await engine.tick(NOW + 200)                   # the burst is over: resolved
+    await engine.tick(NOW + 200)  # the burst is over: resolved
     assert await engine.store.all_active() == []
     assert [a.status for a in await engine.store.history()] == ["resolved"]
 
     baselines = RedisBaselineStore(client, prefix=unique)
     assert await baselines.claim_step(5) and not await baselines.claim_step(5)
     await baselines.register("spike", ["region=%E5%8C%97%E4%BA%AC", "region=x"], NOW)
-    assert sorted(await baselines.keys("spike", NOW)) == ["region=%E5%8C%97%E4%BA%AC",
-                                                          "region=x"]
+    assert sorted(await baselines.keys("spike", NOW)) == ["region=%E5%8C%97%E4%BA%AC", "region=x"]
 
     series = RedisSeries(client, prefix=unique)
     minute = int(NOW // 60)
-    await series.add([Point("platform", "weibo", minute, True, 5000.0),
-                      Point("platform", "douyin", minute + 1, False),
-                      Point("category", "logistics", minute - 3000, True)],
-                     [{"id": "p1", "time": NOW, "reach": 5000.0, "text": "差评"}])
+    await series.add(
+        [
+            Point("platform", "weibo", minute, True, 5000.0),
+            Point("platform", "douyin", minute + 1, False),
+            Point("category", "logistics", minute - 3000, True),
+        ],
+        [{"id": "p1", "time": NOW, "reach": 5000.0, "text": "差评"}],
+    )
     read = await series.read("platform", NOW - 60, NOW + 120)
     assert (read["weibo"][minute].negative, read["douyin"][minute + 1].count) == (1, 1)
     assert [p["id"] for p in await series.top_posts(NOW - 60, NOW + 60)] == ["p1"]
@@ -156,7 +188,8 @@ async def test_alert_state_baselines_series_and_stream_sink(client: Any, unique:
 
 
 async def test_the_live_feed_reaches_a_worker_whatever_node_publishes(
-        cluster: embedded.RedisCluster, client: Any, unique: str) -> None:
+    cluster: embedded.RedisCluster, client: Any, unique: str
+) -> None:
     """A worker's console subscribes through its cluster client; records published on any
     node reach it, and so do the alerts another worker raises."""
     engine = make_engine(client, unique)
@@ -178,8 +211,7 @@ async def test_the_live_feed_reaches_a_worker_whatever_node_publishes(
         await other_client.aclose()
         if engine._listener is not None:
             engine._listener.cancel()
-    assert sorted(r["node"] for r in heard if "node" in r) == sorted(
-        n.port for n in cluster.nodes)
+    assert sorted(r["node"] for r in heard if "node" in r) == sorted(n.port for n in cluster.nodes)
     assert [(r["rule"], r["notification"]) for r in heard if "rule" in r] == [("burst", "new")]
 
 

@@ -28,21 +28,57 @@ NOW = 1_700_000_000.0
 
 # Rules as people write them: the packaged ones, plus filters (window keys joined with
 # "|" to the filter) and keys on free-text dimensions that carry Chinese values.
-EXTRA_RULES = parse_rules({"rules": [
-    {"name": "product_region", "key": ["product", "region"], "window": "10m",
-     "measure": "count", "threshold": 100, "priority": "P3"},
-    {"name": "app_calls_by_region", "key": ["region"], "window": "5m",
-     "where": {"source": ["call"], "channel": ["call"]}, "measure": "mean_wait_seconds",
-     "threshold": 300, "priority": "P2"},
-    {"name": "logistics_by_product", "key": ["product", "category"], "window": "15m",
-     "where": {"category": ["logistics", "after_sales"], "source": ["complaint", "social"]},
-     "measure": "negative_count", "threshold": 10, "priority": "P2"},
-]})
-PRODUCTS = ["智能手表X2", "空气炸锅 Pro", "儿童{安全}座椅", "耳机|青春版", "100% 纯棉T恤",
-            "鲜奶,1L", "key=value", "%E6%89%8B"]
+EXTRA_RULES = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "product_region",
+                "key": ["product", "region"],
+                "window": "10m",
+                "measure": "count",
+                "threshold": 100,
+                "priority": "P3",
+            },
+            {
+                "name": "app_calls_by_region",
+                "key": ["region"],
+                "window": "5m",
+                "where": {"source": ["call"], "channel": ["call"]},
+                "measure": "mean_wait_seconds",
+                "threshold": 300,
+                "priority": "P2",
+            },
+            {
+                "name": "logistics_by_product",
+                "key": ["product", "category"],
+                "window": "15m",
+                "where": {
+                    "category": ["logistics", "after_sales"],
+                    "source": ["complaint", "social"],
+                },
+                "measure": "negative_count",
+                "threshold": 10,
+                "priority": "P2",
+            },
+        ]
+    }
+)
+PRODUCTS = [
+    "智能手表X2",
+    "空气炸锅 Pro",
+    "儿童{安全}座椅",
+    "耳机|青春版",
+    "100% 纯棉T恤",
+    "鲜奶,1L",
+    "key=value",
+    "%E6%89%8B",
+]
 REGIONS = ["北京", "上海市浦东新区", "广东/深圳", "新疆维吾尔自治区", "香港特別行政區", "內蒙古"]
-CHANNELS = {"complaint": ["app", "web", "hotline", "wechat"], "call": ["call"],
-            "social": ["social"]}
+CHANNELS = {
+    "complaint": ["app", "web", "hotline", "wechat"],
+    "call": ["call"],
+    "social": ["social"],
+}
 PLATFORMS = ["weibo", "douyin", "xiaohongshu", "wechat"]
 CATEGORIES = [["logistics"], ["service", "after_sales"], ["technical", "price"], []]
 
@@ -58,8 +94,7 @@ def events() -> list[tuple[dict[str, str], list[str]]]:
     for product, region, categories in itertools.product(PRODUCTS, REGIONS, CATEGORIES):
         for source, channels in CHANNELS.items():
             for channel in channels:
-                dims = {"source": source, "channel": channel, "product": product,
-                        "region": region}
+                dims = {"source": source, "channel": channel, "product": product, "region": region}
                 if source == "social":
                     for platform in PLATFORMS:
                         found.append(({**dims, "platform": platform}, categories))
@@ -103,8 +138,9 @@ class RecordingPipeline:
         self.redis = redis
         self.replies: list[Any] = []
 
-    def execute_command(self, command: str, sha: str, numkeys: int, *args: Any
-                        ) -> RecordingPipeline:
+    def execute_command(
+        self, command: str, sha: str, numkeys: int, *args: Any
+    ) -> RecordingPipeline:
         assert command == "EVALSHA"
         keys, argv = args[:numkeys], args[numkeys:]
         self.redis.key_sets.append(tuple(keys))
@@ -118,24 +154,29 @@ class RecordingPipeline:
 
 
 def slot(key: str) -> int:
-    return key_slot(key.encode())   # redis-py sends str keys as UTF-8
+    return key_slot(key.encode())  # redis-py sends str keys as UTF-8
 
 
 def test_the_realistic_window_keys_include_chinese_filtered_and_quoted_ones() -> None:
     keys = window_keys()
     assert len(keys) > 100
-    assert any("|" in k for k in keys)                      # rules with a where filter
-    assert any("%E5%8C%97%E4%BA%AC" in k for k in keys)     # 北京, quoted
-    assert any("%7B" in k for k in keys)                    # a brace in a value, quoted
+    assert any("|" in k for k in keys)  # rules with a where filter
+    assert any("%E5%8C%97%E4%BA%AC" in k for k in keys)  # 北京, quoted
+    assert any("%7B" in k for k in keys)  # a brace in a value, quoted
 
 
 async def test_every_window_script_call_touches_one_slot() -> None:
     redis = RecordingRedis()
-    store = RedisWindowStore(redis, prefix="vocwatch", bucket_seconds=10,
-                             spans=sorted({r.window_seconds for r in rules()}))
+    store = RedisWindowStore(
+        redis,
+        prefix="vocwatch",
+        bucket_seconds=10,
+        spans=sorted({r.window_seconds for r in rules()}),
+    )
     keys = sorted(window_keys())
-    observations = {key: [Observation(f"e{i}", NOW - 5, negative=True, p1=False)]
-                    for i, key in enumerate(keys)}
+    observations = {
+        key: [Observation(f"e{i}", NOW - 5, negative=True, p1=False)] for i, key in enumerate(keys)
+    }
     states = await store.record(observations, NOW)
     assert set(states) == set(keys)
     assert len(redis.key_sets) == len(keys)
@@ -144,7 +185,7 @@ async def test_every_window_script_call_touches_one_slot() -> None:
         assert len({slot(k) for k in redis_keys}) == 1, redis_keys
         # The slot is the window key's own: it does not depend on the app id.
         assert slot(redis_keys[0]) == slot(key)
-    await store.read(keys[:3], NOW)                         # reads run the same script
+    await store.read(keys[:3], NOW)  # reads run the same script
     assert all(len({slot(k) for k in ks}) == 1 for ks in redis.key_sets[-3:])
 
 
@@ -163,18 +204,19 @@ async def test_the_baseline_step_lock_is_a_one_key_script() -> None:
 
 def test_window_keys_spread_over_the_slots_of_every_node() -> None:
     keys = [window_key({"region": f"{region}{i}"}) for region in REGIONS for i in range(50)]
-    per_node = Counter(next(n for n, (first, last) in enumerate(split_slots(3))
-                            if first <= slot(k) <= last) for k in keys)
+    per_node = Counter(
+        next(n for n, (first, last) in enumerate(split_slots(3)) if first <= slot(k) <= last)
+        for k in keys
+    )
     assert len({slot(k) for k in keys}) > 0.9 * len(keys)
     assert sorted(per_node) == [0, 1, 2]
-    assert min(per_node.values()) > len(keys) / 5     # about a third each
+    assert min(per_node.values()) > len(keys) / 5  # about a third each
 
 
 def test_a_prefix_with_a_hash_tag_would_put_every_window_in_one_slot() -> None:
     """Why VOCWATCH_APP_ID may not contain braces on a cluster: the first {…} of a key is
     its hash tag, so every key would land on one node."""
-    store = RedisWindowStore(RecordingRedis(), prefix="voc{prod}", bucket_seconds=10,
-                             spans=[60])
+    store = RedisWindowStore(RecordingRedis(), prefix="voc{prod}", bucket_seconds=10, spans=[60])
     assert len({slot(store.redis_keys(k)[0]) for k in list(window_keys())[:100]}) == 1
     with pytest.raises(ConfigError, match="APP_ID"):
         Settings.from_env({"VOCWATCH_REDIS_CLUSTER": "true", "VOCWATCH_APP_ID": "voc{prod}"})

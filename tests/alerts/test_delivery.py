@@ -51,8 +51,15 @@ class FakeNotifier:
 
     kind = "wecom"
 
-    def __init__(self, clock: Callable[[], float], *, failures: Sequence[Exception] = (),
-                 per_message: int = 1_000, hang: bool = False, name: str = "fake") -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        failures: Sequence[Exception] = (),
+        per_message: int = 1_000,
+        hang: bool = False,
+        name: str = "fake",
+    ) -> None:
         self.name = name
         self.clock = clock
         self.failures = list(failures)
@@ -74,18 +81,29 @@ class FakeNotifier:
 
 
 class Harness:
-    def __init__(self, *, budget: Budget | None = None, limits: QueueLimits | None = None,
-                 **notifier: Any) -> None:
+    def __init__(
+        self, *, budget: Budget | None = None, limits: QueueLimits | None = None, **notifier: Any
+    ) -> None:
         self.time = FakeTime()
         self.registry = CollectorRegistry()
         self.notifier = FakeNotifier(self.time.clock, **notifier)
-        self.queue = DeliveryQueue(self.notifier, budget or Budget(), Metrics.create(self.registry),
-                                   limits=limits, clock=self.time.clock, sleep=self.time.sleep,
-                                   rng=random.Random(7))
+        self.queue = DeliveryQueue(
+            self.notifier,
+            budget or Budget(),
+            Metrics.create(self.registry),
+            limits=limits,
+            clock=self.time.clock,
+            sleep=self.time.sleep,
+            rng=random.Random(7),
+        )
 
     def outcome(self, outcome: str) -> float:
-        return self.registry.get_sample_value(
-            "vocwatch_sink_deliveries_total", {"sink": "fake", "outcome": outcome}) or 0.0
+        return (
+            self.registry.get_sample_value(
+                "vocwatch_sink_deliveries_total", {"sink": "fake", "outcome": outcome}
+            )
+            or 0.0
+        )
 
     def depth(self) -> float | None:
         return self.registry.get_sample_value("vocwatch_sink_queue_depth", {"sink": "fake"})
@@ -108,6 +126,7 @@ def ids(first: int, last: int) -> list[str]:
 
 
 # --- Budget ----------------------------------------------------------------------------------
+
 
 def test_budget_per_minute_is_a_sliding_window() -> None:
     budget = Budget(per_minute=3)
@@ -142,18 +161,28 @@ def test_unlimited_budget_always_allows() -> None:
     assert budget.allow(0.0) and budget.wait_time(0.0) == 0.0
 
 
-@pytest.mark.parametrize(("kind", "overrides", "limits"), [
-    ("wecom", {}, (20, None)), ("dingtalk", {}, (20, None)), ("feishu", {}, (100, 5)),
-    ("alertmanager", {}, (None, None)), ("webhook", {}, (None, None)),
-    ("redis_stream", {}, (None, None)), ("wecom", {"per_minute": 5}, (5, None)),
-    ("feishu", {"per_second": 2}, (100, 2))])
-def test_default_budgets_per_vendor(kind: str, overrides: dict[str, int],
-                                    limits: tuple[int | None, int | None]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "overrides", "limits"),
+    [
+        ("wecom", {}, (20, None)),
+        ("dingtalk", {}, (20, None)),
+        ("feishu", {}, (100, 5)),
+        ("alertmanager", {}, (None, None)),
+        ("webhook", {}, (None, None)),
+        ("redis_stream", {}, (None, None)),
+        ("wecom", {"per_minute": 5}, (5, None)),
+        ("feishu", {"per_second": 2}, (100, 2)),
+    ],
+)
+def test_default_budgets_per_vendor(
+    kind: str, overrides: dict[str, int], limits: tuple[int | None, int | None]
+) -> None:
     budget = default_budget(kind, **overrides)
     assert (budget.per_minute, budget.per_second) == limits
 
 
 # --- DeliveryQueue ---------------------------------------------------------------------------
+
 
 async def test_within_budget_each_record_is_its_own_message() -> None:
     h = Harness(budget=Budget(per_minute=20))
@@ -178,8 +207,7 @@ async def test_over_budget_the_waiting_records_go_out_as_one_digest() -> None:
 
 
 async def test_a_digest_takes_only_as_many_messages_as_the_budget_allows() -> None:
-    h = Harness(budget=Budget(per_minute=2), limits=QueueLimits(max_pending=1),
-                per_message=2)
+    h = Harness(budget=Budget(per_minute=2), limits=QueueLimits(max_pending=1), per_message=2)
     h.submit(10)  # before the worker starts: more than max_pending wait, a digest is due
     h.queue.start()
     await settle(lambda: sum(map(len, h.notifier.sent)) == 10)
@@ -202,8 +230,9 @@ async def test_a_full_queue_merges_the_oldest_and_drops_only_past_the_hard_cap()
 
 async def test_failures_are_retried_with_growing_backoff() -> None:
     error = DeliveryError("fake: HTTP 502", retryable=True)
-    h = Harness(failures=[error, error, error],
-                limits=QueueLimits(backoff_base=2.0, backoff_max=60.0))
+    h = Harness(
+        failures=[error, error, error], limits=QueueLimits(backoff_base=2.0, backoff_max=60.0)
+    )
     h.queue.start()
     h.submit(1)
     await settle(lambda: bool(h.notifier.sent))
@@ -283,8 +312,9 @@ async def test_a_bug_in_an_adapter_fails_the_record_but_not_the_worker() -> None
 async def test_submit_returns_at_once_while_the_notifier_hangs() -> None:
     registry = CollectorRegistry()
     notifier = FakeNotifier(time.monotonic, hang=True)
-    queue = DeliveryQueue(notifier, Budget(), Metrics.create(registry),
-                          limits=QueueLimits(send_timeout=60.0))
+    queue = DeliveryQueue(
+        notifier, Budget(), Metrics.create(registry), limits=QueueLimits(send_timeout=60.0)
+    )
     queue.start()
     queue.submit(example_record(id="first"))
     await settle(lambda: bool(notifier.attempts))  # the worker is now stuck in send
@@ -293,23 +323,31 @@ async def test_submit_returns_at_once_while_the_notifier_hangs() -> None:
         queue.submit(example_record(id=f"a{i}"))
     assert time.perf_counter() - started < 0.5
     await queue.stop(0.2)
-    dropped = registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                        {"sink": "fake", "outcome": "dropped"})
+    dropped = registry.get_sample_value(
+        "vocwatch_sink_deliveries_total", {"sink": "fake", "outcome": "dropped"}
+    )
     assert dropped == 1_001  # the one in flight and the 1000 waiting, none silently lost
 
 
 async def test_a_hanging_send_times_out_and_is_retried() -> None:
     registry = CollectorRegistry()
     notifier = FakeNotifier(time.monotonic, hang=True)
-    queue = DeliveryQueue(notifier, Budget(), Metrics.create(registry),
-                          limits=QueueLimits(send_timeout=0.05, max_attempts=2,
-                                             backoff_base=0.01))
+    queue = DeliveryQueue(
+        notifier,
+        Budget(),
+        Metrics.create(registry),
+        limits=QueueLimits(send_timeout=0.05, max_attempts=2, backoff_base=0.01),
+    )
     queue.start()
     queue.submit(example_record())
     await settle(lambda: len(notifier.attempts) == 2, rounds=10**6)
     await queue.stop(0.5)
-    assert registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                     {"sink": "fake", "outcome": "failed"}) == 1
+    assert (
+        registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": "fake", "outcome": "failed"}
+        )
+        == 1
+    )
 
 
 async def test_stop_drains_what_is_waiting() -> None:
@@ -323,13 +361,16 @@ async def test_stop_drains_what_is_waiting() -> None:
 
 # --- Dispatcher ------------------------------------------------------------------------------
 
+
 async def test_dispatcher_routes_to_the_named_sinks_and_counts_disabled_ones() -> None:
     fake = FakeTime()
     registry = CollectorRegistry()
     metrics = Metrics.create(registry)
     notifiers = {name: FakeNotifier(fake.clock, name=name) for name in ("chat", "am")}
-    queues = {name: DeliveryQueue(n, Budget(), metrics, clock=fake.clock, sleep=fake.sleep)
-              for name, n in notifiers.items()}
+    queues = {
+        name: DeliveryQueue(n, Budget(), metrics, clock=fake.clock, sleep=fake.sleep)
+        for name, n in notifiers.items()
+    }
     dispatcher = Dispatcher(queues, metrics, disabled={"off": "VOCWATCH_SINK_OFF_URL not set"})
     assert dispatcher.enabled == ("chat", "am") and set(dispatcher.disabled) == {"off"}
     await dispatcher.start()
@@ -340,8 +381,9 @@ async def test_dispatcher_routes_to_the_named_sinks_and_counts_disabled_ones() -
     assert [len(batch) for batch in notifiers["am"].sent] == [1, 1]  # resolved delivered too
 
     def value(sink: str, outcome: str) -> float | None:
-        return registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                         {"sink": sink, "outcome": outcome})
+        return registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": sink, "outcome": outcome}
+        )
 
     assert value("off", "disabled") == 1 and value("typo", "disabled") is None
     assert value("chat", "sent") == 1 and value("am", "sent") == 2
@@ -371,49 +413,78 @@ def test_parse_sinks_reads_the_documented_example() -> None:
     specs = parse_sinks(EXAMPLE_SINKS, "rules.yaml")
     assert list(specs) == list(EXAMPLE_SINKS)
     assert specs["dingtalk_tech"] == SinkSpec(
-        name="dingtalk_tech", type="dingtalk", url_env="VOCWATCH_SINK_DINGTALK_TECH_URL",
-        secret_env="VOCWATCH_SINK_DINGTALK_TECH_SECRET")
+        name="dingtalk_tech",
+        type="dingtalk",
+        url_env="VOCWATCH_SINK_DINGTALK_TECH_URL",
+        secret_env="VOCWATCH_SINK_DINGTALK_TECH_SECRET",
+    )
     assert (specs["feishu_social"].per_second, specs["feishu_social"].timeout) == (2, 2.5)
     assert (specs["stream"].stream, specs["stream"].maxlen) == ("alerts", 10_000)
-    assert specs["webhook"].env_vars == ("VOCWATCH_SINK_WEBHOOK_URL",
-                                         "VOCWATCH_SINK_WEBHOOK_TOKEN")
+    assert specs["webhook"].env_vars == ("VOCWATCH_SINK_WEBHOOK_URL", "VOCWATCH_SINK_WEBHOOK_TOKEN")
     assert parse_sinks(None, "rules.yaml") == {}
 
 
-@pytest.mark.parametrize(("sink", "field", "message"), [
-    ({"type": "slack", "url_env": "VOCWATCH_SINK_X_URL"}, "type", "must be one of"),
-    ({"type": "wecom"}, "url_env", "required"),
-    ({"type": "wecom", "url_env": "https://qyapi.weixin.qq.com/?key=1"}, "url_env",
-     "must name an environment variable"),
-    ({"type": "wecom", "url_env": "HOME"}, "url_env", "VOCWATCH_SINK_"),
-    ({"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "secret_env": "VOCWATCH_SINK_X"},
-     "secret_env", "unknown field"),
-    ({"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "url": "https://x"}, "url",
-     "unknown field"),
-    ({"type": "dingtalk", "url_env": "VOCWATCH_SINK_X_URL", "secret_env": "secret"},
-     "secret_env", "must name"),
-    ({"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "per_minute": 0}, "per_minute",
-     "whole number"),
-    ({"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "per_second": True}, "per_second",
-     "whole number"),
-    ({"type": "webhook", "url_env": "VOCWATCH_SINK_X_URL", "timeout": 0}, "timeout",
-     "seconds"),
-    ({"type": "webhook", "url_env": "VOCWATCH_SINK_X_URL", "timeout": 600}, "timeout",
-     "seconds"),
-    ({"type": "redis_stream"}, "stream", "required"),
-    ({"type": "redis_stream", "stream": "alerts", "maxlen": -5}, "maxlen", "whole number"),
-    ({"type": "redis_stream", "stream": "alerts", "url_env": "VOCWATCH_SINK_X_URL"},
-     "url_env", "unknown field")])
-def test_parse_sinks_names_the_sink_and_the_field(sink: dict[str, Any], field: str,
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("sink", "field", "message"),
+    [
+        ({"type": "slack", "url_env": "VOCWATCH_SINK_X_URL"}, "type", "must be one of"),
+        ({"type": "wecom"}, "url_env", "required"),
+        (
+            {"type": "wecom", "url_env": "https://qyapi.weixin.qq.com/?key=1"},
+            "url_env",
+            "must name an environment variable",
+        ),
+        ({"type": "wecom", "url_env": "HOME"}, "url_env", "VOCWATCH_SINK_"),
+        (
+            {"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "secret_env": "VOCWATCH_SINK_X"},
+            "secret_env",
+            "unknown field",
+        ),
+        (
+            {"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "url": "https://x"},
+            "url",
+            "unknown field",
+        ),
+        (
+            {"type": "dingtalk", "url_env": "VOCWATCH_SINK_X_URL", "secret_env": "secret"},
+            "secret_env",
+            "must name",
+        ),
+        (
+            {"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "per_minute": 0},
+            "per_minute",
+            "whole number",
+        ),
+        (
+            {"type": "wecom", "url_env": "VOCWATCH_SINK_X_URL", "per_second": True},
+            "per_second",
+            "whole number",
+        ),
+        ({"type": "webhook", "url_env": "VOCWATCH_SINK_X_URL", "timeout": 0}, "timeout", "seconds"),
+        (
+            {"type": "webhook", "url_env": "VOCWATCH_SINK_X_URL", "timeout": 600},
+            "timeout",
+            "seconds",
+        ),
+        ({"type": "redis_stream"}, "stream", "required"),
+        ({"type": "redis_stream", "stream": "alerts", "maxlen": -5}, "maxlen", "whole number"),
+        (
+            {"type": "redis_stream", "stream": "alerts", "url_env": "VOCWATCH_SINK_X_URL"},
+            "url_env",
+            "unknown field",
+        ),
+    ],
+)
+def test_parse_sinks_names_the_sink_and_the_field(
+    sink: dict[str, Any], field: str, message: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_sinks({"wecom_support": sink}, "rules.yaml")
     assert caught.value.source == "rules.yaml: sink 'wecom_support'"
     assert caught.value.field == field and message in str(caught.value)
 
 
-@pytest.mark.parametrize("data", [["wecom"], {"Bad-Name": {"type": "wecom"}},
-                                  {"ok": "wecom"}])
+@pytest.mark.parametrize("data", [["wecom"], {"Bad-Name": {"type": "wecom"}}, {"ok": "wecom"}])
 def test_parse_sinks_refuses_a_malformed_section(data: Any) -> None:
     with pytest.raises(ConfigError, match=r"^rules\.yaml"):
         parse_sinks(data, "rules.yaml")
@@ -421,36 +492,49 @@ def test_parse_sinks_refuses_a_malformed_section(data: Any) -> None:
 
 def test_parse_sinks_names_the_line_when_it_is_known() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_sinks({"hook": {"type": "nope"}}, "rules.yaml",
-                    lines=lambda path: 41 if list(path) == ["sinks", "hook"] else None)
+        parse_sinks(
+            {"hook": {"type": "nope"}},
+            "rules.yaml",
+            lines=lambda path: 41 if list(path) == ["sinks", "hook"] else None,
+        )
     assert caught.value.source == "rules.yaml:41: sink 'hook'"
 
 
 async def test_build_dispatcher_disables_sinks_whose_variables_are_unset(
-        caplog: pytest.LogCaptureFixture) -> None:
-    specs = parse_sinks({**EXAMPLE_SINKS,
-                         "wecom_ops": {"type": "wecom", "url_env": "VOCWATCH_SINK_OPS_URL",
-                                       "per_minute": 5}}, "rules.yaml")
-    env = {"VOCWATCH_SINK_WECOM_SUPPORT_URL": "http://127.0.0.1:9/send?key=k1",
-           "VOCWATCH_SINK_DINGTALK_TECH_URL": "http://127.0.0.1:9/robot/send?access_token=t",
-           "VOCWATCH_SINK_OPS_URL": "http://127.0.0.1:9/send?key=k2",
-           "VOCWATCH_SINK_WEBHOOK_URL": "http://127.0.0.1:9/hook",
-           "VOCWATCH_SINK_WEBHOOK_TOKEN": "  "}
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    specs = parse_sinks(
+        {
+            **EXAMPLE_SINKS,
+            "wecom_ops": {"type": "wecom", "url_env": "VOCWATCH_SINK_OPS_URL", "per_minute": 5},
+        },
+        "rules.yaml",
+    )
+    env = {
+        "VOCWATCH_SINK_WECOM_SUPPORT_URL": "http://127.0.0.1:9/send?key=k1",
+        "VOCWATCH_SINK_DINGTALK_TECH_URL": "http://127.0.0.1:9/robot/send?access_token=t",
+        "VOCWATCH_SINK_OPS_URL": "http://127.0.0.1:9/send?key=k2",
+        "VOCWATCH_SINK_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+        "VOCWATCH_SINK_WEBHOOK_TOKEN": "  ",
+    }
     async with aiohttp.ClientSession() as session:
-        dispatcher = build_dispatcher(specs, env, session, None,
-                                      Metrics.create(CollectorRegistry()))
+        dispatcher = build_dispatcher(
+            specs, env, session, None, Metrics.create(CollectorRegistry())
+        )
     assert dispatcher.enabled == ("wecom_support", "wecom_ops")
     assert dispatcher.disabled == {
         "dingtalk_tech": "VOCWATCH_SINK_DINGTALK_TECH_SECRET not set",
         "feishu_social": "VOCWATCH_SINK_FEISHU_SOCIAL_URL and "
-                         "VOCWATCH_SINK_FEISHU_SOCIAL_SECRET not set",
+        "VOCWATCH_SINK_FEISHU_SOCIAL_SECRET not set",
         "alertmanager": "VOCWATCH_SINK_ALERTMANAGER_URL not set",
         "webhook": "VOCWATCH_SINK_WEBHOOK_TOKEN not set",
-        "stream": "no Redis client"}
+        "stream": "no Redis client",
+    }
     for variable in ("VOCWATCH_SINK_DINGTALK_TECH_SECRET", "VOCWATCH_SINK_ALERTMANAGER_URL"):
         assert sum(variable in r.getMessage() for r in caplog.records) == 1
     assert "k1" not in caplog.text and "access_token" not in caplog.text
-    budgets = {name: (q.budget.per_minute, q.budget.per_second)
-               for name, q in dispatcher.queues.items()}
+    budgets = {
+        name: (q.budget.per_minute, q.budget.per_second) for name, q in dispatcher.queues.items()
+    }
     assert budgets == {"wecom_support": (20, None), "wecom_ops": (5, None)}
     assert isinstance(dispatcher.queues["wecom_support"].notifier, WeComRobot)

@@ -20,9 +20,21 @@ from vocwatch.metrics import Metrics
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
 KEY = "channel=app,category=logistics"
-RULES = parse_rules({"rules": [{
-    "name": "burst", "key": ["channel", "category"], "window": "1m",
-    "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"}]})
+RULES = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "burst",
+                "key": ["channel", "category"],
+                "window": "1m",
+                "measure": "negative_count",
+                "threshold": 5,
+                "min_count": 5,
+                "priority": "P2",
+            }
+        ]
+    }
+)
 
 
 class BrokenSink:
@@ -39,39 +51,49 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def make_engine(client: aioredis.Redis, prefix: str, sink: Any,
-                registry: CollectorRegistry | None = None) -> AlertEngine:
+def make_engine(
+    client: aioredis.Redis, prefix: str, sink: Any, registry: CollectorRegistry | None = None
+) -> AlertEngine:
     windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[60])
-    return AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix),
-                       [BrokenSink(), sink], Metrics.create(registry or CollectorRegistry()),
-                       update_seconds=30)
+    return AlertEngine(
+        RULES,
+        windows,
+        RedisAlertStore(client, prefix=prefix),
+        [BrokenSink(), sink],
+        Metrics.create(registry or CollectorRegistry()),
+        update_seconds=30,
+    )
 
 
-async def feed(engine: AlertEngine, ids: range, now: float, key: str = KEY,
-               rule: str = "burst") -> list[Any]:
+async def feed(
+    engine: AlertEngine, ids: range, now: float, key: str = KEY, rule: str = "burst"
+) -> list[Any]:
     observations = [Observation(f"e{i}", now - 1, True, False) for i in ids]
-    samples = [Sample(f"e{i}", f"快递{i}天没到 电话[PHONE]", "P2", now - 1, True, "complaint",
-                      "app") for i in ids]
+    samples = [
+        Sample(f"e{i}", f"快递{i}天没到 电话[PHONE]", "P2", now - 1, True, "complaint", "app")
+        for i in ids
+    ]
     states = await engine.windows.record({key: observations}, now)
     engine.activity.add_samples(key, samples)
     return await engine.on_batch({rule: [key]}, states, now)
 
 
 async def test_incident_fires_updates_and_resolves_as_one_alert(
-        client: aioredis.Redis, unique: str) -> None:
+    client: aioredis.Redis, unique: str
+) -> None:
     sink = ListSink()
     registry = CollectorRegistry()
     engine = make_engine(client, unique, sink, registry)
 
-    assert await feed(engine, range(4), NOW) == []                 # below threshold
-    fired = await feed(engine, range(4, 6), NOW + 1)               # 6 ≥ 5: fires
+    assert await feed(engine, range(4), NOW) == []  # below threshold
+    fired = await feed(engine, range(4, 6), NOW + 1)  # 6 ≥ 5: fires
     assert [a.status for a in fired] == ["firing"]
-    assert await feed(engine, range(6, 8), NOW + 5) == []          # changed, but throttled
-    updated = await feed(engine, range(8, 9), NOW + 40)            # after update_seconds
+    assert await feed(engine, range(6, 8), NOW + 5) == []  # changed, but throttled
+    updated = await feed(engine, range(8, 9), NOW + 40)  # after update_seconds
     assert [a.status for a in updated] == ["firing"]
-    assert await engine.reevaluate(NOW + 41) == []                 # still firing, unchanged
+    assert await engine.reevaluate(NOW + 41) == []  # still firing, unchanged
     assert registry.get_sample_value("vocwatch_alerts_firing", {"rule": "burst"}) == 1
-    resolved = await engine.reevaluate(NOW + 200)                  # window emptied
+    resolved = await engine.reevaluate(NOW + 200)  # window emptied
     assert [a.status for a in resolved] == ["resolved"]
     assert registry.get_sample_value("vocwatch_alerts_firing", {"rule": "burst"}) == 0
 
@@ -87,16 +109,29 @@ async def test_incident_fires_updates_and_resolves_as_one_alert(
     assert first["channels"] == ["app"] and first["severity"] == 1.2
     assert sink.records[1]["count"] == 9 and sink.records[1]["sequence"] == 1
     assert await RedisAlertStore(client, prefix=unique).all_active() == []
-    assert registry.get_sample_value(
-        "vocwatch_alerts_total", {"rule": "burst", "priority": "P2", "status": "firing"}) == 2
-    assert registry.get_sample_value(
-        "vocwatch_sink_deliveries_total", {"sink": "list", "outcome": "sent"}) == 3
-    assert registry.get_sample_value(
-        "vocwatch_sink_deliveries_total", {"sink": "broken", "outcome": "failed"}) == 3
+    assert (
+        registry.get_sample_value(
+            "vocwatch_alerts_total", {"rule": "burst", "priority": "P2", "status": "firing"}
+        )
+        == 2
+    )
+    assert (
+        registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": "list", "outcome": "sent"}
+        )
+        == 3
+    )
+    assert (
+        registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": "broken", "outcome": "failed"}
+        )
+        == 3
+    )
 
 
 async def test_a_new_incident_after_resolution_is_a_new_alert(
-        client: aioredis.Redis, unique: str) -> None:
+    client: aioredis.Redis, unique: str
+) -> None:
     sink = ListSink()
     engine = make_engine(client, unique, sink)
     await feed(engine, range(6), NOW)
@@ -109,21 +144,21 @@ async def test_a_new_incident_after_resolution_is_a_new_alert(
 async def test_alert_state_survives_a_restart(client: aioredis.Redis, unique: str) -> None:
     sink = ListSink()
     await feed(make_engine(client, unique, sink), range(6), NOW)
-    restarted = make_engine(client, unique, sink)                  # a fresh worker
+    restarted = make_engine(client, unique, sink)  # a fresh worker
     await feed(restarted, range(6, 12), NOW + 40)
     assert len({r["id"] for r in sink.records}) == 1
     assert sink.records[-1]["count"] == 12
 
 
-async def test_two_workers_seeing_one_incident_make_one_alert(
-        redis_url: str, unique: str) -> None:
+async def test_two_workers_seeing_one_incident_make_one_alert(redis_url: str, unique: str) -> None:
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
     try:
         sink = ListSink()
         engines = [make_engine(c, unique, sink) for c in clients]
         windows = engines[0].windows
         states = await windows.record(
-            {KEY: [Observation(f"e{i}", NOW, True, False) for i in range(6)]}, NOW)
+            {KEY: [Observation(f"e{i}", NOW, True, False) for i in range(6)]}, NOW
+        )
         for engine in engines:
             await engine.on_batch({"burst": [KEY]}, states, NOW)
         assert len({r["id"] for r in sink.records}) == 1
@@ -134,7 +169,8 @@ async def test_two_workers_seeing_one_incident_make_one_alert(
 
 
 async def test_alert_state_of_an_older_format_is_ignored_not_fatal(
-        client: aioredis.Redis, unique: str) -> None:
+    client: aioredis.Redis, unique: str
+) -> None:
     store = RedisAlertStore(client, prefix=unique)
     await client.hset(store.key, "old", '{"id": "old-1", "rule": "burst", "status": "firing"}')
     await client.hset(store.key, "junk", "not json")
@@ -142,5 +178,5 @@ async def test_alert_state_of_an_older_format_is_ignored_not_fatal(
     engine = make_engine(client, unique, sink)
     assert await store.all_active() == []
     assert await engine.reevaluate(NOW) == []
-    await feed(engine, range(6), NOW)                      # the engine still works
+    await feed(engine, range(6), NOW)  # the engine still works
     assert [a.rule for a in await store.all_active()] == ["burst"]

@@ -16,15 +16,21 @@ from alerts.evaluate import Evaluation, evaluate
 from alerts.rules import Rule, WindowCounts, parse_rules
 
 CHINA = timezone(timedelta(hours=8))
-MONDAY = datetime(2026, 11, 23, tzinfo=CHINA).timestamp()     # Monday 00:00 in Beijing
+MONDAY = datetime(2026, 11, 23, tzinfo=CHINA).timestamp()  # Monday 00:00 in Beijing
 HOUR = 3600.0
 WEEK = 7 * 24 * HOUR
-NOW = MONDAY + 14 * HOUR                                       # Monday 14:00: the clock
+NOW = MONDAY + 14 * HOUR  # Monday 14:00: the clock
 
 
 def rule(**changes: Any) -> Rule:
-    data: dict[str, Any] = {"name": "r", "key": ["channel", "category"], "window": "15m",
-                            "measure": "negative_count", "priority": "P2", **changes}
+    data: dict[str, Any] = {
+        "name": "r",
+        "key": ["channel", "category"],
+        "window": "15m",
+        "measure": "negative_count",
+        "priority": "P2",
+        **changes,
+    }
     if "spike" not in data and "threshold" not in data:
         data["threshold"] = 10
     (parsed,) = parse_rules({"rules": [{k: v for k, v in data.items() if v is not ...}]})
@@ -35,8 +41,14 @@ def spike(measure: str = "count", min_count: int = 1, **fields: Any) -> Rule:
     return rule(measure=measure, min_count=min_count, spike={"z": 4, "warmup": 30, **fields})
 
 
-def learn(values: Iterable[float], *, start: float = NOW - 200 * 60, step: float = 60.0,
-          alpha: float = 0.1, baseline: Baseline | None = None) -> Baseline:
+def learn(
+    values: Iterable[float],
+    *,
+    start: float = NOW - 200 * 60,
+    step: float = 60.0,
+    alpha: float = 0.1,
+    baseline: Baseline | None = None,
+) -> Baseline:
     """A baseline fed one value per step, as the engine's baseline steps do."""
     b = baseline or Baseline()
     for i, value in enumerate(values):
@@ -54,19 +66,26 @@ def counted(n: int) -> WindowCounts:
     return WindowCounts(count=n, negative=n)
 
 
-def check(r: Rule, counts: WindowCounts, baseline: Baseline | None = None, *,
-          now: float = NOW, warm: bool = True) -> Evaluation:
+def check(
+    r: Rule,
+    counts: WindowCounts,
+    baseline: Baseline | None = None,
+    *,
+    now: float = NOW,
+    warm: bool = True,
+) -> Evaluation:
     return evaluate(r, counts, now=now, baseline=baseline, warm=warm)
 
 
 # --- threshold rules -----------------------------------------------------------------
 
+
 def test_breached_needs_threshold_and_min_count() -> None:
     r = rule(threshold=10, min_count=12)
     assert check(r, WindowCounts(count=12, negative=10)).breached
     assert check(r, WindowCounts(count=50, negative=30)).breached
-    assert not check(r, WindowCounts(count=50, negative=9)).breached      # below threshold
-    assert not check(r, WindowCounts(count=11, negative=11)).breached     # below min_count
+    assert not check(r, WindowCounts(count=50, negative=9)).breached  # below threshold
+    assert not check(r, WindowCounts(count=11, negative=11)).breached  # below min_count
 
 
 def test_holds_with_hysteresis() -> None:
@@ -87,8 +106,8 @@ def test_holds_ignores_min_count() -> None:
     assert check(r, small).holds
     assert check(r, WindowCounts(count=40, negative=30)).breached
     # Resolves below 0.75 × 0.8 = 0.6 (exact float boundaries avoided: 0.75 × 0.8 > 0.6).
-    assert check(r, WindowCounts(count=40, negative=25)).holds        # 0.625
-    assert not check(r, WindowCounts(count=40, negative=23)).holds    # 0.575
+    assert check(r, WindowCounts(count=40, negative=25)).holds  # 0.625
+    assert not check(r, WindowCounts(count=40, negative=23)).holds  # 0.575
 
 
 def test_resolve_ratio_one_means_no_hysteresis() -> None:
@@ -100,7 +119,7 @@ def test_resolve_ratio_one_means_no_hysteresis() -> None:
 
 def test_threshold_evaluation_fields() -> None:
     counts = WindowCounts(count=30, negative=25)
-    ev = check(rule(threshold=10), counts, warm=False)      # warm-up is for spikes only
+    ev = check(rule(threshold=10), counts, warm=False)  # warm-up is for spikes only
     assert ev == Evaluation(counts, 25, True, True, 2.5)
     assert (ev.expected, ev.deviation) == (None, None)
 
@@ -113,53 +132,52 @@ def test_threshold_severity_grows_with_the_value() -> None:
 
 def test_rate_per_minute_threshold_uses_the_window() -> None:
     r = rule(measure="rate_per_minute", threshold=2, window="15m")
-    assert check(r, WindowCounts(count=30)).breached                   # 30 / 15 min = 2
+    assert check(r, WindowCounts(count=30)).breached  # 30 / 15 min = 2
     assert not check(r, WindowCounts(count=29)).breached
     assert check(r, WindowCounts(count=29)).value == pytest.approx(29 / 15)
 
 
 def test_falling_threshold_first_contact_resolution() -> None:
-    r = rule(measure="first_contact_resolution", threshold=0.5, min_count=30,
-             resolve_ratio=0.8)
+    r = rule(measure="first_contact_resolution", threshold=0.5, min_count=30, resolve_ratio=0.8)
     assert r.falling
 
     def calls(n: int, resolved: int) -> Evaluation:
         return check(r, WindowCounts(count=n + 100, calls=n, first_contact=resolved))
 
-    low = calls(40, 18)                              # 0.45 ≤ 0.5: breached
+    low = calls(40, 18)  # 0.45 ≤ 0.5: breached
     assert (low.value, low.breached, low.holds) == (0.45, True, True)
     assert low.severity == pytest.approx(0.5 / 0.45, abs=1e-3)
-    assert calls(40, 20).breached                    # exactly at the threshold
-    between = calls(40, 24)                          # 0.6: above 0.5, within 0.5 / 0.8
+    assert calls(40, 20).breached  # exactly at the threshold
+    between = calls(40, 24)  # 0.6: above 0.5, within 0.5 / 0.8
     assert (between.breached, between.holds) == (False, True)
-    assert not calls(40, 26).holds                   # 0.65 > 0.625: resolved
+    assert not calls(40, 26).holds  # 0.65 > 0.625: resolved
     # min_count counts calls, not all events in the window.
     assert not calls(20, 5).breached
     assert calls(20, 5).holds
-    assert not check(r, WindowCounts(count=500)).holds       # no calls: nothing to judge
-    assert calls(40, 0).severity == pytest.approx(50.0)      # 0.5 / 0.01: no divide by 0
+    assert not check(r, WindowCounts(count=500)).holds  # no calls: nothing to judge
+    assert calls(40, 0).severity == pytest.approx(50.0)  # 0.5 / 0.01: no divide by 0
 
 
 def test_falling_threshold_mean_sentiment() -> None:
     r = rule(measure="mean_sentiment", threshold=0.3, min_count=10)
-    assert check(r, WindowCounts(count=10, sentiment=2.5)).breached          # 0.25
-    assert not check(r, WindowCounts(count=10, sentiment=3.5)).breached      # 0.35
-    assert check(r, WindowCounts(count=10, sentiment=3.5)).holds             # ≤ 0.375
+    assert check(r, WindowCounts(count=10, sentiment=2.5)).breached  # 0.25
+    assert not check(r, WindowCounts(count=10, sentiment=3.5)).breached  # 0.35
+    assert check(r, WindowCounts(count=10, sentiment=3.5)).holds  # ≤ 0.375
     assert not check(r, WindowCounts(count=10, sentiment=4.0)).holds
-    assert not check(r, WindowCounts()).holds        # an empty window is neutral (0.5)
+    assert not check(r, WindowCounts()).holds  # an empty window is neutral (0.5)
 
 
 def test_rising_threshold_mean_wait() -> None:
     r = rule(measure="mean_wait_seconds", threshold=300, min_count=2)
     assert check(r, WindowCounts(count=9, calls=2, wait=700.0)).breached
-    assert not check(r, WindowCounts(count=9, calls=1, wait=700.0)).breached   # 1 call
-    assert not check(r, WindowCounts(count=9, calls=3, wait=700.0)).breached   # 233 s
+    assert not check(r, WindowCounts(count=9, calls=1, wait=700.0)).breached  # 1 call
+    assert not check(r, WindowCounts(count=9, calls=3, wait=700.0)).breached  # 233 s
 
 
 # --- spike rules: busy and quiet keys ------------------------------------------------
 
-BUSY = learn(noisy(200, 120, seed=7))                 # about 200 a window, ± 14
-QUIET = learn([1, 0, 2] * 40)                         # about 1 a window
+BUSY = learn(noisy(200, 120, seed=7))  # about 200 a window, ± 14
+QUIET = learn([1, 0, 2] * 40)  # about 1 a window
 
 
 def test_the_learned_baselines() -> None:
@@ -192,13 +210,14 @@ def test_a_quiet_key_that_jumps_alerts() -> None:
     assert ev.severity == pytest.approx((30 - QUIET.mean) / ev.deviation, rel=1e-3)
 
 
-MOSTLY_NOTHING = learn([0, 0, 0, 1, 0, 0, 0, 0, 1, 0] * 12)     # about 0.2 a window
+MOSTLY_NOTHING = learn([0, 0, 0, 1, 0, 0, 0, 0, 1, 0] * 12)  # about 0.2 a window
 
 
 @pytest.mark.parametrize("baseline", [QUIET, MOSTLY_NOTHING], ids=["quiet", "mostly_nothing"])
 @pytest.mark.parametrize("value", [0, 1, 2, 3])
-def test_low_volume_a_quiet_key_jumping_to_a_few_does_not_alert(baseline: Baseline,
-                                                               value: int) -> None:
+def test_low_volume_a_quiet_key_jumping_to_a_few_does_not_alert(
+    baseline: Baseline, value: int
+) -> None:
     # Even with the default z of 3: the baseline's own variance is well below 1 here,
     # but the Poisson noise floor keeps the deviation at least 1.
     ev = check(spike(z=3), counted(value), baseline)
@@ -208,7 +227,7 @@ def test_low_volume_a_quiet_key_jumping_to_a_few_does_not_alert(baseline: Baseli
 
 
 def test_low_volume_the_poisson_guard() -> None:
-    half = learn([0, 1] * 60)                         # expects about 0.5
+    half = learn([0, 1] * 60)  # expects about 0.5
     expected = check(spike(), counted(3), half).expected
     assert expected is not None
     # Three events are 2.5 deviations above 0.5: a z of 2 says "spike", but three events
@@ -218,7 +237,7 @@ def test_low_volume_the_poisson_guard() -> None:
     assert ev.severity >= 2
     assert 0.001 < poisson_tail(3, expected) < 0.05
     assert not ev.breached
-    assert ev.holds                                   # the guard is for firing only
+    assert ev.holds  # the guard is for firing only
     # The guard's rate is floored at one event per window (like the noise floor):
     # P(X ≥ 3 | 1) ≈ 0.08, so only a lenient p_value lets three events through.
     assert not check(spike(z=2, p_value=0.05), counted(3), half).breached
@@ -227,9 +246,9 @@ def test_low_volume_the_poisson_guard() -> None:
 
 def test_a_key_that_was_always_silent_needs_a_real_burst() -> None:
     silent = learn([0] * 60)
-    assert not check(spike(z=3), counted(3), silent).breached     # 3 stray events
-    assert not check(spike(z=3), counted(5), silent).breached     # P(X ≥ 5 | 1) ≈ 0.004
-    assert check(spike(z=3), counted(6), silent).breached         # P(X ≥ 6 | 1) ≈ 0.0006
+    assert not check(spike(z=3), counted(3), silent).breached  # 3 stray events
+    assert not check(spike(z=3), counted(5), silent).breached  # P(X ≥ 5 | 1) ≈ 0.004
+    assert check(spike(z=3), counted(6), silent).breached  # P(X ≥ 6 | 1) ≈ 0.0006
 
 
 def test_min_change_is_needed_too() -> None:
@@ -245,7 +264,7 @@ def test_min_count_is_needed_too() -> None:
 def test_not_warm_no_alert() -> None:
     ev = check(spike(), counted(500), QUIET, warm=False)
     assert not ev.breached
-    assert ev.holds                # a firing alert would not resolve just for this
+    assert ev.holds  # a firing alert would not resolve just for this
     assert check(spike(), counted(500), QUIET, warm=True).breached
 
 
@@ -255,12 +274,12 @@ def test_no_baseline_yet_no_alert() -> None:
 
 def test_spike_holds_with_hysteresis_on_z() -> None:
     r = rule(measure="count", resolve_ratio=0.5, spike={"z": 4})
-    steady = learn([100.0] * 60)                       # deviation: the floor, √100 = 10
+    steady = learn([100.0] * 60)  # deviation: the floor, √100 = 10
     assert check(r, counted(141), steady).breached
-    ev = check(r, counted(125), steady)               # z 2.5: no longer breached, holds
+    ev = check(r, counted(125), steady)  # z 2.5: no longer breached, holds
     assert (ev.breached, ev.holds) == (False, True)
-    assert not check(r, counted(119), steady).holds   # z 1.9 < 4 × 0.5
-    assert not check(r, counted(60), steady).holds    # below expected: not a rise at all
+    assert not check(r, counted(119), steady).holds  # z 1.9 < 4 × 0.5
+    assert not check(r, counted(60), steady).holds  # below expected: not a rise at all
 
 
 def test_severity_grows_with_the_jump() -> None:
@@ -272,20 +291,21 @@ def test_severity_grows_with_the_jump() -> None:
 
 # --- noise floors --------------------------------------------------------------------
 
+
 def test_noise_floor_of_counts_is_poisson() -> None:
     steady = learn([100.0] * 60)
     assert steady.var == 0.0
     ev = check(spike(), counted(150), steady)
-    assert ev.deviation == 10.0                        # √100
+    assert ev.deviation == 10.0  # √100
     assert ev.severity == 5.0
 
 
 def test_noise_floor_of_a_rate_is_per_minute() -> None:
-    steady = learn([2.0] * 60)                         # 2 a minute: 30 in a 15 m window
+    steady = learn([2.0] * 60)  # 2 a minute: 30 in a 15 m window
     ev = check(spike(measure="rate_per_minute"), WindowCounts(count=60), steady)
     assert ev.value == 4.0
     assert ev.deviation == pytest.approx(math.sqrt(30) / 15, abs=1e-4)
-    assert ev.breached                                 # 60 where 30 were expected
+    assert ev.breached  # 60 where 30 were expected
 
 
 def test_noise_floor_of_a_share_is_binomial() -> None:
@@ -305,8 +325,9 @@ def test_noise_floor_of_a_share_is_binomial() -> None:
 
 def test_noise_floor_of_reach_is_a_tenth_of_expected() -> None:
     steady = learn([5000.0] * 60)
-    ev = check(spike(measure="reach_negative"), WindowCounts(count=30, reach_negative=7500.0),
-               steady)
+    ev = check(
+        spike(measure="reach_negative"), WindowCounts(count=30, reach_negative=7500.0), steady
+    )
     assert ev.deviation == 500.0
     assert ev.severity == 5.0
     assert ev.breached
@@ -314,13 +335,14 @@ def test_noise_floor_of_reach_is_a_tenth_of_expected() -> None:
 
 # --- falling measures as spikes ------------------------------------------------------
 
+
 def test_falling_spike_first_contact_resolution() -> None:
     usual = learn([0.8] * 60)
     r = spike(measure="first_contact_resolution")
     assert r.falling
     drop = check(r, WindowCounts(count=100, calls=100, first_contact=30), usual)
     assert drop.breached
-    assert drop.severity > 4                          # deviations below expected
+    assert drop.severity > 4  # deviations below expected
     assert drop.expected == 0.8
     rise = check(r, WindowCounts(count=100, calls=100, first_contact=100), usual)
     assert not rise.breached and not rise.holds
@@ -335,11 +357,12 @@ def test_falling_spike_first_contact_resolution() -> None:
 def test_falling_spike_mean_sentiment() -> None:
     usual = learn([0.6] * 60)
     r = spike(measure="mean_sentiment")
-    assert check(r, WindowCounts(count=50, sentiment=10.0), usual).breached      # 0.2
+    assert check(r, WindowCounts(count=50, sentiment=10.0), usual).breached  # 0.2
     assert not check(r, WindowCounts(count=50, sentiment=40.0), usual).breached  # 0.8
 
 
 # --- seasonality: the hour of the week -----------------------------------------------
+
 
 def mondays_at_ten(seasonal: bool) -> tuple[Rule, Baseline]:
     """Two weeks of history, a value every 6 minutes: about 5 a window, except on Monday
@@ -350,16 +373,16 @@ def mondays_at_ten(seasonal: bool) -> tuple[Rule, Baseline]:
     for i in range(int(2 * WEEK / 360)):
         at = start + i * 360
         level = 100 if (at - start) % WEEK // HOUR == 10 else 5
-        baseline = baseline.update(max(0, round(rng.gauss(level, math.sqrt(level)))), at,
-                                   alpha=0.05)
+        baseline = baseline.update(
+            max(0, round(rng.gauss(level, math.sqrt(level)))), at, alpha=0.05
+        )
     return spike(seasonal=seasonal, alpha=0.05, warmup=60), baseline
 
 
 def test_seasonal_busy_hour_is_learned() -> None:
     _, baseline = mondays_at_ten(True)
     assert baseline.slot_samples[10] == 20 >= SLOT_MIN_SAMPLES
-    assert baseline.expected(MONDAY + 10 * HOUR, seasonal=True)[0] == \
-        pytest.approx(100, abs=10)
+    assert baseline.expected(MONDAY + 10 * HOUR, seasonal=True)[0] == pytest.approx(100, abs=10)
     assert baseline.expected(MONDAY + 3 * HOUR, seasonal=True)[0] == pytest.approx(5, abs=2)
 
 

@@ -15,21 +15,41 @@ KEY = "channel=app,category=logistics"
 OTHER = "channel=web,category=billing"
 
 
-def sample(event_id: str, channel: str = "app", priority: str = "P2",
-           at: float = T0) -> Sample:
+def sample(event_id: str, channel: str = "app", priority: str = "P2", at: float = T0) -> Sample:
     return Sample(event_id, f"text {event_id}", priority, at, True, "complaint", channel)
 
 
 # --- content terms -------------------------------------------------------------------
+
 
 def test_content_terms_keep_words_that_explain() -> None:
     tokens = ["快递", "三天", "没有", "到", "的", "快递", "iPhone", "退款"]
     assert content_terms(tokens) == {"快递", "三天", "iPhone", "退款"}
 
 
-@pytest.mark.parametrize("token", ["到", "a", "的", "没有", "谢谢", "你好", "123", "2024",
-                                   "!!", "——", "138****5678", "<PHONE>", "<ID>", "**",
-                                   "PHONE", "[EMAIL]", "CARD", "ID"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "到",
+        "a",
+        "的",
+        "没有",
+        "谢谢",
+        "你好",
+        "123",
+        "2024",
+        "!!",
+        "——",
+        "138****5678",
+        "<PHONE>",
+        "<ID>",
+        "**",
+        "PHONE",
+        "[EMAIL]",
+        "CARD",
+        "ID",
+    ],
+)
 def test_content_terms_drop_noise(token: str) -> None:
     assert content_terms([token]) == set()
 
@@ -40,6 +60,7 @@ def test_stopwords_are_what_they_say() -> None:
 
 
 # --- top terms and their lift ---------------------------------------------------------
+
 
 def busy_background(activity: KeyActivity, at: float = T0) -> None:
     """90 events about delivery on other keys; the background everything is judged by."""
@@ -52,8 +73,8 @@ def test_top_terms_lift_against_the_background() -> None:
     busy_background(activity)
     for i in range(10):
         terms = {"快递", "退款"} if i < 8 else {"快递"}
-        activity.add_event(terms, T0)               # every event is in the background …
-        activity.add(KEY, terms, T0)                # … and in its keys
+        activity.add_event(terms, T0)  # every event is in the background …
+        activity.add(KEY, terms, T0)  # … and in its keys
     (term,) = activity.top_terms([KEY], since=T0 - 300)
     # 退款 in 8 of 10 events here, in 8 of 100 overall: lift (8/10) / ((8+1)/(100+1)).
     assert term == Term("退款", 8, round((8 / 10) / (9 / 101), 2))
@@ -88,7 +109,7 @@ def test_top_terms_are_ranked_and_limited() -> None:
     busy_background(activity)
     words = ["甲方", "乙方", "丙方", "丁方", "戊方", "己方", "庚方"]
     for i, word in enumerate(words):
-        for _ in range(2 + 2 * (len(words) - i)):            # 甲方 most, 庚方 least
+        for _ in range(2 + 2 * (len(words) - i)):  # 甲方 most, 庚方 least
             activity.add_event({word}, T0)
             activity.add(KEY, {word}, T0)
     top = activity.top_terms([KEY], since=T0 - 300)
@@ -129,12 +150,14 @@ def test_top_terms_of_unknown_or_quiet_keys() -> None:
 
 # --- samples and channels ------------------------------------------------------------
 
+
 def test_samples_are_merged_per_key() -> None:
     activity = KeyActivity()
     first = activity.add_samples(KEY, [sample("e1", at=T0 - 5), sample("e2", at=T0 - 4)])
     assert [s.event_id for s in first] == ["e2", "e1"]
-    merged = activity.add_samples(KEY, [sample("p1", priority="P1", at=T0 - 100),
-                                        sample("e3", at=T0)])
+    merged = activity.add_samples(
+        KEY, [sample("p1", priority="P1", at=T0 - 100), sample("e3", at=T0)]
+    )
     assert [s.event_id for s in merged] == ["p1", "e3", "e2"]
     assert len(merged) == MAX_SAMPLES
     assert activity.samples(KEY) == merged
@@ -143,9 +166,10 @@ def test_samples_are_merged_per_key() -> None:
 
 def test_channels_per_key() -> None:
     activity = KeyActivity()
-    activity.add_samples(KEY, [sample("e1", "weibo"), sample("e2", "app"),
-                               sample("e3", "weibo"), sample("e4", "")])
-    assert activity.channels(KEY) == ("app", "weibo")      # sorted, empty ones left out
+    activity.add_samples(
+        KEY, [sample("e1", "weibo"), sample("e2", "app"), sample("e3", "weibo"), sample("e4", "")]
+    )
+    assert activity.channels(KEY) == ("app", "weibo")  # sorted, empty ones left out
     assert activity.channels(OTHER) == ()
 
 
@@ -160,6 +184,7 @@ def test_channels_are_bounded_to_the_busiest() -> None:
 
 # --- bounded memory ------------------------------------------------------------------
 
+
 def test_least_recently_active_keys_are_forgotten() -> None:
     activity = KeyActivity(max_keys=2)
     busy_background(activity)
@@ -167,8 +192,8 @@ def test_least_recently_active_keys_are_forgotten() -> None:
         for _ in range(3):
             activity.add(key, {"退款"}, T0)
         activity.add_samples(key, [sample(f"{key}-s", channel="app")])
-    activity.add("a=1", {"退款"}, T0)               # a is now more recent than b
-    activity.add("c=3", {"退款"}, T0)               # … so b goes
+    activity.add("a=1", {"退款"}, T0)  # a is now more recent than b
+    activity.add("c=3", {"退款"}, T0)  # … so b goes
     assert activity.samples("b=2") == ()
     assert activity.channels("b=2") == ()
     assert activity.top_terms(["b=2"], since=T0 - 300) == ()

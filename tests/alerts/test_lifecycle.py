@@ -31,9 +31,18 @@ from alerts.rules import Rule, WindowCounts, parse_rules
 
 
 def parse_rule(**changes: Any) -> Rule:
-    data = {"name": "burst", "description": "负面激增", "key": ["channel", "category"],
-            "window": "5m", "measure": "negative_count", "threshold": 10, "min_count": 10,
-            "resolve_ratio": 0.8, "priority": "P2", **changes}
+    data = {
+        "name": "burst",
+        "description": "负面激增",
+        "key": ["channel", "category"],
+        "window": "5m",
+        "measure": "negative_count",
+        "threshold": 10,
+        "min_count": 10,
+        "resolve_ratio": 0.8,
+        "priority": "P2",
+        **changes,
+    }
     (rule,) = parse_rules({"rules": [{k: v for k, v in data.items() if v is not ...}]})
     return rule
 
@@ -54,23 +63,43 @@ def counts(negative: int, *, count: int | None = None, p1: int = 0) -> WindowCou
     return WindowCounts(count=negative if count is None else count, negative=negative, p1=p1)
 
 
-def step(window_counts: WindowCounts, now: float, current: Alert | None,
-         samples: tuple[Sample, ...] = (), *, rule: Rule = RULE, end: float | None = None,
-         members: tuple[Member, ...] = ()) -> Result:
+def step(
+    window_counts: WindowCounts,
+    now: float,
+    current: Alert | None,
+    samples: tuple[Sample, ...] = (),
+    *,
+    rule: Rule = RULE,
+    end: float | None = None,
+    members: tuple[Member, ...] = (),
+) -> Result:
     """Evaluate the window at ``now`` and advance the alert, as the engine does."""
     end = now if end is None else end
     evaluation = evaluate(rule, window_counts, now=now)
-    return advance(rule, KEY, Window(end - rule.window_seconds, end), evaluation, now,
-                   current, samples, update_seconds=UPDATE, members=members)
+    return advance(
+        rule,
+        KEY,
+        Window(end - rule.window_seconds, end),
+        evaluation,
+        now,
+        current,
+        samples,
+        update_seconds=UPDATE,
+        members=members,
+    )
 
 
-def sample(event_id: str, priority: str = "P2", event_time: float = T0,
-           negative: bool = True, text: str | None = None) -> Sample:
+def sample(
+    event_id: str,
+    priority: str = "P2",
+    event_time: float = T0,
+    negative: bool = True,
+    text: str | None = None,
+) -> Sample:
     return Sample(event_id, text or f"text of {event_id}", priority, event_time, negative)
 
 
-def fire(negative: int = 12, samples: tuple[Sample, ...] = (), *,
-         rule: Rule = RULE) -> Alert:
+def fire(negative: int = 12, samples: tuple[Sample, ...] = (), *, rule: Rule = RULE) -> Alert:
     alert, kind = step(counts(negative), T0, None, samples, rule=rule)
     assert alert is not None
     assert kind == "new"
@@ -79,10 +108,14 @@ def fire(negative: int = 12, samples: tuple[Sample, ...] = (), *,
 
 # --- firing --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "window_counts",
-    [WindowCounts(), WindowCounts(count=50, negative=9),
-     WindowCounts(count=9, negative=9, p1=9)],              # below min_count
+    [
+        WindowCounts(),
+        WindowCounts(count=50, negative=9),
+        WindowCounts(count=9, negative=9, p1=9),
+    ],  # below min_count
 )
 def test_no_alert_when_not_breached(window_counts: WindowCounts) -> None:
     assert step(window_counts, T0, None, (sample("e1"),)) == (None, None)
@@ -116,7 +149,7 @@ def test_new_alert_fires_with_fingerprint_based_id() -> None:
     assert alert.resolved_at is None
     assert alert.updates == 0
     assert alert.acknowledged is None
-    assert [s.event_id for s in alert.samples] == ["e2", "e1"]      # P1 first
+    assert [s.event_id for s in alert.samples] == ["e2", "e1"]  # P1 first
 
 
 def test_the_same_incident_later_has_the_same_fingerprint_but_a_new_id() -> None:
@@ -135,9 +168,10 @@ def test_notify_kinds() -> None:
 
 # --- pending: the rule's `for:` span -------------------------------------------------
 
+
 def test_pending_then_firing_after_the_span() -> None:
     pending, kind = step(counts(12), T0, None, (sample("e1"),), rule=PENDING_RULE)
-    assert kind is None                                    # nothing is said while pending
+    assert kind is None  # nothing is said while pending
     assert pending is not None
     assert (pending.status, pending.fired_at, pending.notification) == ("pending", None, "")
     assert pending.first_seen == T0
@@ -146,7 +180,7 @@ def test_pending_then_firing_after_the_span() -> None:
     assert kind is None
     assert still is not None
     assert still.status == "pending"
-    assert still.counts.negative == 14                     # but the state follows the window
+    assert still.counts.negative == 14  # but the state follows the window
     assert still.last_seen == T0 + 59
 
     fired, kind = step(counts(14), T0 + 60, still, rule=PENDING_RULE)
@@ -178,6 +212,7 @@ def test_without_for_an_alert_fires_at_once() -> None:
 
 
 # --- updates -------------------------------------------------------------------------
+
 
 def test_update_is_throttled() -> None:
     current = fire()
@@ -260,9 +295,10 @@ def test_several_updates_count_up() -> None:
 
 # --- escalation and reminders --------------------------------------------------------
 
+
 def test_escalation_when_severity_doubles() -> None:
-    current = fire(12)                                  # severity 1.2
-    almost, kind = step(counts(23), T0 + 5, current)    # 2.3 < 2 × 1.2: throttled
+    current = fire(12)  # severity 1.2
+    almost, kind = step(counts(23), T0 + 5, current)  # 2.3 < 2 × 1.2: throttled
     assert kind is None
     assert almost is not None
     # Escalations are not held back by the update interval.
@@ -286,8 +322,11 @@ def test_reminder_after_the_repeat_interval() -> None:
     reminded, kind = step(counts(12), T0 + 3600, quiet)
     assert kind == "reminder"
     assert reminded is not None
-    assert (reminded.notification, reminded.notified_at, reminded.updates) == \
-        ("reminder", T0 + 3600, 1)
+    assert (reminded.notification, reminded.notified_at, reminded.updates) == (
+        "reminder",
+        T0 + 3600,
+        1,
+    )
     # The next reminder counts from this one.
     assert step(counts(12), T0 + 7199, reminded)[1] is None
     assert step(counts(12), T0 + 7200, reminded)[1] == "reminder"
@@ -328,6 +367,7 @@ def test_rule_repeat_interval() -> None:
 
 # --- hysteresis and resolution -------------------------------------------------------
 
+
 @pytest.mark.parametrize("negative", [9, 8])
 def test_hysteresis_keeps_firing_between_thresholds(negative: int) -> None:
     current = fire()
@@ -335,19 +375,19 @@ def test_hysteresis_keeps_firing_between_thresholds(negative: int) -> None:
     alert, kind = step(counts(negative, count=20), T0 + 5, current)
     assert alert is not None
     assert alert.status == "firing"
-    assert kind is None                        # within the update interval
-    assert alert.last_seen == T0               # not breached any more: last_seen stays
+    assert kind is None  # within the update interval
+    assert alert.last_seen == T0  # not breached any more: last_seen stays
     later, kind = step(counts(negative, count=20), T0 + 60, current)
     assert later is not None
     assert later.status == "firing"
-    assert kind == "update"                    # changed and the interval passed
+    assert kind == "update"  # changed and the interval passed
     assert later.resolved_at is None
 
 
 @pytest.mark.parametrize("negative", [7, 0])
 def test_resolves_below_threshold_times_resolve_ratio(negative: int) -> None:
     current = fire()
-    now = T0 + 5                               # even within the update interval
+    now = T0 + 5  # even within the update interval
     alert, kind = step(counts(negative, count=20), now, current)
     assert kind == "resolved"
     assert alert is not None
@@ -370,6 +410,7 @@ def test_empty_window_resolves() -> None:
 
 # --- records and state ---------------------------------------------------------------
 
+
 def test_to_record() -> None:
     samples = tuple(sample(f"e{i}", event_time=T0 - i, text=f"快递没到 {i}") for i in range(5))
     alert = fire(12, samples)
@@ -390,13 +431,14 @@ def test_to_record() -> None:
     assert record["negative_count"] == 12
     assert record["p1_count"] == 0
     assert record["threshold"] == 10.0
-    assert record["baseline"] is None                       # a threshold rule
+    assert record["baseline"] is None  # a threshold rule
     assert record["severity"] == 1.2
     assert record["min_count"] == 10
     assert record["value"] == 12
-    assert record["samples"] == [                           # most recent first
-        {"id": f"e{i}", "text": f"快递没到 {i}", "priority": "P2", "source": "",
-         "channel": ""} for i in range(3)]
+    assert record["samples"] == [  # most recent first
+        {"id": f"e{i}", "text": f"快递没到 {i}", "priority": "P2", "source": "", "channel": ""}
+        for i in range(3)
+    ]
     assert (record["terms"], record["members"], record["channels"]) == ([], [], [])
     assert record["route"] is None
     assert record["first_seen"] == record["last_seen"] == iso(T0)
@@ -408,29 +450,50 @@ def test_to_record() -> None:
 
 def explained(alert: Alert) -> Alert:
     """An alert as the engine completes it: members, channels, terms, route, an ack."""
-    member = Member("source=social,category=logistics", "social", 12, 1.2, True, True,
-                    counts(12), None, None)
+    member = Member(
+        "source=social,category=logistics", "social", 12, 1.2, True, True, counts(12), None, None
+    )
     return dataclasses.replace(
-        alert, members=(member,), channels=("app", "weibo"),
+        alert,
+        members=(member,),
+        channels=("app", "weibo"),
         terms=(Term("快递", 9, 4.5), Term("丢件", 3, 12.0)),
         route=Route("客服主管", ("wecom_support", "stream")),
-        acknowledged=Ack("张三", T0 + 90.5, "已联系物流"), silenced_by="s1")
+        acknowledged=Ack("张三", T0 + 90.5, "已联系物流"),
+        silenced_by="s1",
+    )
 
 
 def test_to_record_explains_the_alert() -> None:
-    record = explained(fire(12, (Sample("e1", "包裹三天没到", "P1", T0, True, "complaint",
-                                        "app"),))).to_record()
+    record = explained(
+        fire(12, (Sample("e1", "包裹三天没到", "P1", T0, True, "complaint", "app"),))
+    ).to_record()
     assert record["channels"] == ["app", "weibo"]
-    assert record["terms"] == [{"term": "快递", "count": 9, "lift": 4.5},
-                               {"term": "丢件", "count": 3, "lift": 12.0}]
+    assert record["terms"] == [
+        {"term": "快递", "count": 9, "lift": 4.5},
+        {"term": "丢件", "count": 3, "lift": 12.0},
+    ]
     assert record["route"] == {"team": "客服主管", "sinks": ["wecom_support", "stream"]}
     assert record["acknowledged"] == {"by": "张三", "at": iso(T0 + 90.5), "note": "已联系物流"}
     assert record["silenced_by"] == "s1"
-    assert record["members"] == [{"key": {"source": "social", "category": "logistics"},
-                                  "channel": "social", "value": 12, "severity": 1.2,
-                                  "breached": True}]
-    assert record["samples"] == [{"id": "e1", "text": "包裹三天没到", "priority": "P1",
-                                  "source": "complaint", "channel": "app"}]
+    assert record["members"] == [
+        {
+            "key": {"source": "social", "category": "logistics"},
+            "channel": "social",
+            "value": 12,
+            "severity": 1.2,
+            "breached": True,
+        }
+    ]
+    assert record["samples"] == [
+        {
+            "id": "e1",
+            "text": "包裹三天没到",
+            "priority": "P1",
+            "source": "complaint",
+            "channel": "app",
+        }
+    ]
     assert json.loads(json.dumps(record, ensure_ascii=False)) == record
 
 
@@ -440,14 +503,15 @@ def test_to_record_of_a_spike_alert_has_its_baseline() -> None:
     for i in range(60):
         baseline = baseline.update(4.0, T0 - 3600 + i * 60, alpha=0.1)
     evaluation = evaluate(rule, counts(20), now=T0, baseline=baseline, warm=True)
-    alert, kind = advance(rule, KEY, Window(T0 - 300, T0), evaluation, T0, None,
-                          update_seconds=UPDATE)
+    alert, kind = advance(
+        rule, KEY, Window(T0 - 300, T0), evaluation, T0, None, update_seconds=UPDATE
+    )
     assert kind == "new"
     assert alert is not None
     record = alert.to_record()
     assert record["threshold"] is None
-    assert record["baseline"] == {"expected": 4.0, "deviation": 2.0}    # the floor, √4
-    assert record["severity"] == 8.0                                    # (20 − 4) / 2
+    assert record["baseline"] == {"expected": 4.0, "deviation": 2.0}  # the floor, √4
+    assert record["severity"] == 8.0  # (20 − 4) / 2
 
 
 def test_to_record_samples_are_at_most_three() -> None:
@@ -508,51 +572,77 @@ def test_state_round_trip_of_a_pending_alert() -> None:
 def test_state_is_plain_data() -> None:
     state = fire(12, (sample("e1"),)).to_state()
     assert json.loads(json.dumps(state)) == {
-        k: list(v) if isinstance(v, tuple) else v for k, v in state.items()}
-    assert state["counts"] == {"count": 12, "negative": 12, "p1": 0, "sentiment": 0.0,
-                               "reach_negative": 0.0, "calls": 0, "first_contact": 0,
-                               "wait": 0.0}
-    assert list(state["samples"]) == [{"event_id": "e1", "text": "text of e1", "priority": "P2",
-                                 "event_time": T0, "negative": True, "source": "",
-                                 "channel": ""}]
+        k: list(v) if isinstance(v, tuple) else v for k, v in state.items()
+    }
+    assert state["counts"] == {
+        "count": 12,
+        "negative": 12,
+        "p1": 0,
+        "sentiment": 0.0,
+        "reach_negative": 0.0,
+        "calls": 0,
+        "first_contact": 0,
+        "wait": 0.0,
+    }
+    assert list(state["samples"]) == [
+        {
+            "event_id": "e1",
+            "text": "text of e1",
+            "priority": "P2",
+            "event_time": T0,
+            "negative": True,
+            "source": "",
+            "channel": "",
+        }
+    ]
     assert state["emitted_samples"] == ("e1",)
     assert state["status"] == "firing"
 
 
 # --- sample ranking ------------------------------------------------------------------
 
+
 def ids(samples: tuple[Sample, ...]) -> list[str]:
     return [s.event_id for s in samples]
 
 
 def test_merge_samples_p1_first() -> None:
-    merged = merge_samples([sample("p3", "P3", T0 + 9)],
-                           [sample("p2", "P2", T0 + 5),
-                            sample("p1", "P1", T0 - 100, negative=False)])
+    merged = merge_samples(
+        [sample("p3", "P3", T0 + 9)],
+        [sample("p2", "P2", T0 + 5), sample("p1", "P1", T0 - 100, negative=False)],
+    )
     assert ids(merged) == ["p1", "p2", "p3"]
 
 
 def test_merge_samples_negative_before_non_negative() -> None:
-    merged = merge_samples([], [sample("pos", "P2", T0 + 10, negative=False),
-                                sample("neg", "P2", T0 - 10, negative=True)])
+    merged = merge_samples(
+        [],
+        [sample("pos", "P2", T0 + 10, negative=False), sample("neg", "P2", T0 - 10, negative=True)],
+    )
     assert ids(merged) == ["neg", "pos"]
 
 
 def test_merge_samples_recent_first() -> None:
-    merged = merge_samples([sample("old", event_time=T0 - 60)],
-                           [sample("new", event_time=T0), sample("mid", event_time=T0 - 30)])
+    merged = merge_samples(
+        [sample("old", event_time=T0 - 60)],
+        [sample("new", event_time=T0), sample("mid", event_time=T0 - 30)],
+    )
     assert ids(merged) == ["new", "mid", "old"]
 
 
 def test_merge_samples_keeps_at_most_three() -> None:
-    merged = merge_samples([sample(f"a{i}", event_time=T0 - i) for i in range(3)],
-                           [sample(f"b{i}", event_time=T0 - 10 - i) for i in range(3)])
+    merged = merge_samples(
+        [sample(f"a{i}", event_time=T0 - i) for i in range(3)],
+        [sample(f"b{i}", event_time=T0 - 10 - i) for i in range(3)],
+    )
     assert ids(merged) == ["a0", "a1", "a2"]
 
 
 def test_merge_samples_dedupes_by_event_id() -> None:
-    merged = merge_samples([sample("e1"), sample("e2", event_time=T0 - 1)],
-                           [sample("e1"), sample("e1"), sample("e3", event_time=T0 - 2)])
+    merged = merge_samples(
+        [sample("e1"), sample("e2", event_time=T0 - 1)],
+        [sample("e1"), sample("e1"), sample("e3", event_time=T0 - 2)],
+    )
     assert ids(merged) == ["e1", "e2", "e3"]
 
 

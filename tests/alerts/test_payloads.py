@@ -39,33 +39,63 @@ INJECTIONS = [
 def example_record(**changes: Any) -> dict[str, Any]:
     """The alert record of the engine's contract (see the lead's brief), with changes."""
     record: dict[str, Any] = {
-        "id": "3f2a9c0d11aa22bb-1763800000", "fingerprint": "3f2a9c0d11aa22bb",
+        "id": "3f2a9c0d11aa22bb-1763800000",
+        "fingerprint": "3f2a9c0d11aa22bb",
         "rule": "negative_burst",
         "description": "某渠道某类负面反馈激增 (burst of negative feedback of one kind on one "
-                       "channel)",
-        "priority": "P2", "status": "firing", "notification": "new",
-        "acknowledged": None, "silenced_by": None,
-        "key": {"channel": "app", "category": "logistics"}, "channels": ["app", "hotline"],
-        "window": {"start": "2026-11-22T10:00:00.000+00:00",
-                   "end": "2026-11-22T10:05:00.000+00:00", "seconds": 300},
-        "measure": "negative_count", "value": 31.0, "threshold": 25.0, "baseline": None,
-        "severity": 1.24, "count": 40, "negative_count": 31, "p1_count": 0,
-        "terms": [{"term": "快递", "count": 12, "lift": 4.1},
-                  {"term": "丢件", "count": 7, "lift": 6.0}],
-        "samples": [{"id": "c-1", "text": "快递三天没到，电话***********打不通",
-                     "priority": "P1", "source": "complaint", "channel": "app"}],
+        "channel)",
+        "priority": "P2",
+        "status": "firing",
+        "notification": "new",
+        "acknowledged": None,
+        "silenced_by": None,
+        "key": {"channel": "app", "category": "logistics"},
+        "channels": ["app", "hotline"],
+        "window": {
+            "start": "2026-11-22T10:00:00.000+00:00",
+            "end": "2026-11-22T10:05:00.000+00:00",
+            "seconds": 300,
+        },
+        "measure": "negative_count",
+        "value": 31.0,
+        "threshold": 25.0,
+        "baseline": None,
+        "severity": 1.24,
+        "count": 40,
+        "negative_count": 31,
+        "p1_count": 0,
+        "terms": [
+            {"term": "快递", "count": 12, "lift": 4.1},
+            {"term": "丢件", "count": 7, "lift": 6.0},
+        ],
+        "samples": [
+            {
+                "id": "c-1",
+                "text": "快递三天没到，电话***********打不通",
+                "priority": "P1",
+                "source": "complaint",
+                "channel": "app",
+            }
+        ],
         "route": {"team": "客服主管", "sinks": ["wecom_support"]},
         "first_seen": "2026-11-22T10:01:00.000+00:00",
         "last_seen": "2026-11-22T10:05:00.000+00:00",
-        "updated_at": "2026-11-22T10:05:00.000+00:00", "resolved_at": None, "sequence": 0}
+        "updated_at": "2026-11-22T10:05:00.000+00:00",
+        "resolved_at": None,
+        "sequence": 0,
+    }
     record.update(copy.deepcopy(changes))
     return record
 
 
 def resolved_record() -> dict[str, Any]:
-    return example_record(status="resolved", notification="resolved",
-                          resolved_at="2026-11-22T10:20:00.000+00:00",
-                          updated_at="2026-11-22T10:20:00.000+00:00", sequence=3)
+    return example_record(
+        status="resolved",
+        notification="resolved",
+        resolved_at="2026-11-22T10:20:00.000+00:00",
+        updated_at="2026-11-22T10:20:00.000+00:00",
+        sequence=3,
+    )
 
 
 def chat_texts(bodies: list[dict[str, Any]]) -> list[str]:
@@ -81,22 +111,35 @@ def chat_texts(bodies: list[dict[str, Any]]) -> list[str]:
     return texts
 
 
-RENDERERS = {"wecom": payloads.render_wecom, "dingtalk": payloads.render_dingtalk,
-             "feishu": payloads.render_feishu}
+RENDERERS = {
+    "wecom": payloads.render_wecom,
+    "dingtalk": payloads.render_dingtalk,
+    "feishu": payloads.render_feishu,
+}
 
 
 # --- shapes --------------------------------------------------------------------------------
+
 
 def test_wecom_markdown_message_says_what_a_supervisor_needs() -> None:
     [body] = payloads.render_wecom([example_record()])
     assert body["msgtype"] == "markdown" and set(body["markdown"]) == {"content"}
     content = body["markdown"]["content"]
     assert content.startswith('### <font color="warning">【P2 告警】某渠道某类负面反馈激增')
-    for expected in ("`negative_burst`", "渠道=app，类别=物流配送", "负面数 31 / 阈值 25",
-                     "**严重度**：1.24", "app、hotline", "快递（12，×4.1）", "丢件（7，×6）",
-                     "> 1. ［P1·complaint·app］快递三天没到，电话＊＊＊＊＊＊＊＊＊＊＊打不通",
-                     "**负责团队**：客服主管", "首次 11-22 18:01:00", "最近 11-22 18:05:00",
-                     "3f2a9c0d11aa22bb-1763800000"):
+    for expected in (
+        "`negative_burst`",
+        "渠道=app，类别=物流配送",
+        "负面数 31 / 阈值 25",
+        "**严重度**：1.24",
+        "app、hotline",
+        "快递（12，×4.1）",
+        "丢件（7，×6）",
+        "> 1. ［P1·complaint·app］快递三天没到，电话＊＊＊＊＊＊＊＊＊＊＊打不通",
+        "**负责团队**：客服主管",
+        "首次 11-22 18:01:00",
+        "最近 11-22 18:05:00",
+        "3f2a9c0d11aa22bb-1763800000",
+    ):
         assert expected in content, expected
 
 
@@ -113,26 +156,37 @@ def test_dingtalk_markdown_has_a_title_and_paragraphs() -> None:
     assert "\n\n**指标**：负面数 31 / 阈值 25\n\n" in body["markdown"]["text"]
 
 
-@pytest.mark.parametrize(("changes", "template"), [
-    ({"priority": "P1"}, "red"), ({"priority": "P2"}, "orange"), ({"priority": "P3"}, "yellow"),
-    ({"status": "resolved", "notification": "resolved"}, "green")])
-def test_feishu_card_header_colour_follows_priority(changes: dict[str, Any],
-                                                     template: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "template"),
+    [
+        ({"priority": "P1"}, "red"),
+        ({"priority": "P2"}, "orange"),
+        ({"priority": "P3"}, "yellow"),
+        ({"status": "resolved", "notification": "resolved"}, "green"),
+    ],
+)
+def test_feishu_card_header_colour_follows_priority(changes: dict[str, Any], template: str) -> None:
     [body] = payloads.render_feishu([example_record(**changes)])
     assert body["msg_type"] == "interactive"
     header = body["card"]["header"]
     assert header["template"] == template and header["title"]["tag"] == "plain_text"
-    assert header["title"]["content"].endswith("某渠道某类负面反馈激增 （burst of negative "
-                                               "feedback of one kind on one channel）")
+    assert header["title"]["content"].endswith(
+        "某渠道某类负面反馈激增 （burst of negative feedback of one kind on one channel）"
+    )
     [element] = body["card"]["elements"]
     assert element["tag"] == "markdown" and "负面数 31 / 阈值 25" in element["content"]
 
 
-@pytest.mark.parametrize(("changes", "label"), [
-    ({"notification": "new"}, "告警"), ({"notification": "update"}, "更新"),
-    ({"notification": "reminder"}, "提醒"),
-    ({"status": "resolved", "notification": "resolved"}, "已恢复"),
-    ({"status": "pending", "notification": None}, "待定")])
+@pytest.mark.parametrize(
+    ("changes", "label"),
+    [
+        ({"notification": "new"}, "告警"),
+        ({"notification": "update"}, "更新"),
+        ({"notification": "reminder"}, "提醒"),
+        ({"status": "resolved", "notification": "resolved"}, "已恢复"),
+        ({"status": "pending", "notification": None}, "待定"),
+    ],
+)
 def test_status_in_chinese(changes: dict[str, Any], label: str) -> None:
     assert payloads.title(example_record(**changes)).startswith(f"【P2 {label}】")
 
@@ -144,28 +198,43 @@ def test_resolved_message_shows_when_it_resolved() -> None:
 
 def test_baseline_acknowledgement_and_silence_are_shown() -> None:
     record = example_record(
-        rule="complaint_spike", threshold=None, baseline={"expected": 4.2, "deviation": 1.9},
+        rule="complaint_spike",
+        threshold=None,
+        baseline={"expected": 4.2, "deviation": 1.9},
         acknowledged={"by": "张三", "at": "2026-11-22T10:06:00.000+00:00", "note": "处理中"},
-        silenced_by="silence-7")
+        silenced_by="silence-7",
+    )
     [text] = chat_texts(payloads.render_feishu([record]))
     assert "负面数 31，基线 4.2（偏离 1.9）" in text
     assert "**已确认**：张三 11-22 18:06:00（处理中）" in text and "silence-7" in text
 
 
 def test_share_measure_is_a_percentage_and_plain_string_samples_work() -> None:
-    record = example_record(measure="negative_share", value=0.8125, threshold=0.75,
-                            samples=["只有文本的样例"], key={"platform": "weibo"})
+    record = example_record(
+        measure="negative_share",
+        value=0.8125,
+        threshold=0.75,
+        samples=["只有文本的样例"],
+        key={"platform": "weibo"},
+    )
     [text] = chat_texts(payloads.render_dingtalk([record]))
     assert "负面占比 81% / 阈值 75%" in text and "> 1. 只有文本的样例" in text
     assert "平台=weibo" in text
 
 
 def test_alertmanager_alert_firing_then_resolved() -> None:
-    [firing] = payloads.render_alertmanager([example_record()],
-                                            generator_url="http://console/alerts/{fingerprint}")
+    [firing] = payloads.render_alertmanager(
+        [example_record()], generator_url="http://console/alerts/{fingerprint}"
+    )
     assert firing["labels"] == {
-        "alertname": "negative_burst", "fingerprint": "3f2a9c0d11aa22bb", "priority": "P2",
-        "team": "客服主管", "channel": "app", "category": "logistics", "service": "vocwatch"}
+        "alertname": "negative_burst",
+        "fingerprint": "3f2a9c0d11aa22bb",
+        "priority": "P2",
+        "team": "客服主管",
+        "channel": "app",
+        "category": "logistics",
+        "service": "vocwatch",
+    }
     assert firing["startsAt"] == "2026-11-22T10:01:00.000+00:00"
     assert firing["endsAt"] == "2026-11-22T11:05:00.000+00:00"  # updated_at + 1 h
     assert firing["generatorURL"] == "http://console/alerts/3f2a9c0d11aa22bb"
@@ -179,18 +248,32 @@ def test_alertmanager_alert_firing_then_resolved() -> None:
     assert "generatorURL" not in resolved
 
 
-@pytest.mark.parametrize(("resolved_at", "now", "ends"), [
-    # a resolution already past by the sender's clock is kept as it is
-    ("2026-11-22T10:20:00.000+00:00", "2026-11-22T10:30:00+00:00",
-     "2026-11-22T10:20:00.000+00:00"),
-    # one stamped ahead of the sender's clock is pulled back to now − 5 s
-    ("2026-11-22T10:20:00.000+00:00", "2026-11-22T10:19:00+00:00",
-     "2026-11-22T10:18:55.000+00:00"),
-    # never before the alert started (Alertmanager refuses endsAt < startsAt)
-    ("2026-11-22T10:20:00.000+00:00", "2026-11-22T10:01:02+00:00",
-     "2026-11-22T10:01:00.000+00:00")])
-def test_alertmanager_resolution_is_never_in_the_future(resolved_at: str, now: str,
-                                                        ends: str) -> None:
+@pytest.mark.parametrize(
+    ("resolved_at", "now", "ends"),
+    [
+        # a resolution already past by the sender's clock is kept as it is
+        (
+            "2026-11-22T10:20:00.000+00:00",
+            "2026-11-22T10:30:00+00:00",
+            "2026-11-22T10:20:00.000+00:00",
+        ),
+        # one stamped ahead of the sender's clock is pulled back to now − 5 s
+        (
+            "2026-11-22T10:20:00.000+00:00",
+            "2026-11-22T10:19:00+00:00",
+            "2026-11-22T10:18:55.000+00:00",
+        ),
+        # never before the alert started (Alertmanager refuses endsAt < startsAt)
+        (
+            "2026-11-22T10:20:00.000+00:00",
+            "2026-11-22T10:01:02+00:00",
+            "2026-11-22T10:01:00.000+00:00",
+        ),
+    ],
+)
+def test_alertmanager_resolution_is_never_in_the_future(
+    resolved_at: str, now: str, ends: str
+) -> None:
     record = {**resolved_record(), "resolved_at": resolved_at}
     [alert] = payloads.render_alertmanager([record], now=datetime.fromisoformat(now))
     assert alert["endsAt"] == ends
@@ -207,6 +290,7 @@ def test_webhook_body_carries_the_records_as_they_are() -> None:
 
 
 # --- escaping --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("text", INJECTIONS)
 def test_escape_markdown_neutralises_markup_mentions_and_links(text: str) -> None:
@@ -229,10 +313,12 @@ def test_user_text_cannot_inject_into_any_chat_message(vendor: str, attack: str)
     record = example_record(
         key={"channel": "app", "product": attack},
         terms=[{"term": attack, "count": 3, "lift": 2.0}],
-        samples=[{"id": "x", "text": attack, "priority": "P1", "source": "social",
-                  "channel": attack}],
+        samples=[
+            {"id": "x", "text": attack, "priority": "P1", "source": "social", "channel": attack}
+        ],
         acknowledged={"by": attack, "at": "2026-11-22T10:06:00+00:00", "note": attack},
-        route={"team": attack, "sinks": []})
+        route={"team": attack, "sinks": []},
+    )
     for records in ([record], [record, example_record()]):
         for text in chat_texts(RENDERERS[vendor](records)):
             ours = text.replace('<font color="warning">', "").replace("</font>", "")
@@ -243,22 +329,30 @@ def test_user_text_cannot_inject_into_any_chat_message(vendor: str, attack: str)
 
 # --- sizes and splitting ---------------------------------------------------------------------
 
+
 def many_records(count: int, sample_chars: int) -> list[dict[str, Any]]:
-    return [example_record(id=f"id-{i}", key={"product": f"产品{i:03d}"},
-                           samples=[{"id": f"s{i}", "text": "退款迟迟不到账😡" * sample_chars,
-                                     "priority": "P2"}])
-            for i in range(count)]
+    return [
+        example_record(
+            id=f"id-{i}",
+            key={"product": f"产品{i:03d}"},
+            samples=[{"id": f"s{i}", "text": "退款迟迟不到账😡" * sample_chars, "priority": "P2"}],
+        )
+        for i in range(count)
+    ]
 
 
 def products_in(texts: list[str]) -> list[str]:
     return [m for text in texts for m in re.findall(r"产品\d{3}", text)]
 
 
-@pytest.mark.parametrize(("vendor", "limit", "size"), [
-    ("wecom", payloads.WECOM_CONTENT_LIMIT, payloads.utf8_size),
-    ("dingtalk", payloads.DINGTALK_TEXT_LIMIT, payloads.json_size)])
-def test_a_big_digest_is_split_on_record_boundaries(vendor: str, limit: int,
-                                                    size: Any) -> None:
+@pytest.mark.parametrize(
+    ("vendor", "limit", "size"),
+    [
+        ("wecom", payloads.WECOM_CONTENT_LIMIT, payloads.utf8_size),
+        ("dingtalk", payloads.DINGTALK_TEXT_LIMIT, payloads.json_size),
+    ],
+)
+def test_a_big_digest_is_split_on_record_boundaries(vendor: str, limit: int, size: Any) -> None:
     records = many_records(150, 10)
     texts = chat_texts(RENDERERS[vendor](records))
     assert len(texts) > 1
@@ -281,8 +375,9 @@ def test_feishu_bodies_stay_under_20_kb_once_signed() -> None:
 
 @pytest.mark.parametrize("vendor", sorted(RENDERERS))
 def test_one_huge_record_is_truncated_with_a_marker(vendor: str) -> None:
-    record = example_record(samples=[{"id": f"s{i}", "text": "快递丢件😡" * 3000}
-                                     for i in range(3)])
+    record = example_record(
+        samples=[{"id": f"s{i}", "text": "快递丢件😡" * 3000} for i in range(3)]
+    )
     [body] = RENDERERS[vendor]([record])
     [text] = chat_texts([body])
     assert text.endswith(payloads.TRUNCATED)
@@ -292,9 +387,10 @@ def test_one_huge_record_is_truncated_with_a_marker(vendor: str) -> None:
 
 
 def test_a_digest_entry_too_big_for_a_message_is_truncated_alone() -> None:
-    records = [example_record(key={"product": "产品000"}),
-               example_record(terms=[{"term": "超长词" * 3000, "count": 1}],
-                              key={"product": "产品001"})]
+    records = [
+        example_record(key={"product": "产品000"}),
+        example_record(terms=[{"term": "超长词" * 3000, "count": 1}], key={"product": "产品001"}),
+    ]
     texts = chat_texts(payloads.render_wecom(records))
     assert any(t.endswith(payloads.TRUNCATED) for t in texts)
     assert all(payloads.utf8_size(t) <= payloads.WECOM_CONTENT_LIMIT for t in texts)
@@ -316,26 +412,35 @@ def test_truncate_leaves_short_text_alone() -> None:
 
 # --- signatures ------------------------------------------------------------------------------
 
+
 def test_dingtalk_signature_matches_the_documented_algorithm() -> None:
     assert payloads.dingtalk_sign(DINGTALK_SECRET, DINGTALK_TS) == DINGTALK_SIGN
 
 
 def test_dingtalk_signed_url_keeps_the_token_and_url_encodes_the_sign() -> None:
-    url = payloads.dingtalk_signed_url("https://oapi.dingtalk.com/robot/send?access_token=tok",
-                                       DINGTALK_SECRET, DINGTALK_TS)
+    url = payloads.dingtalk_signed_url(
+        "https://oapi.dingtalk.com/robot/send?access_token=tok", DINGTALK_SECRET, DINGTALK_TS
+    )
     raw_query = urlsplit(url).query
     assert "sign=TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D" in raw_query
-    assert parse_qs(raw_query) == {"access_token": ["tok"], "timestamp": [str(DINGTALK_TS)],
-                                   "sign": [DINGTALK_SIGN]}
+    assert parse_qs(raw_query) == {
+        "access_token": ["tok"],
+        "timestamp": [str(DINGTALK_TS)],
+        "sign": [DINGTALK_SIGN],
+    }
 
 
 def test_feishu_signature_matches_the_documented_algorithm() -> None:
     assert payloads.feishu_sign(FEISHU_SECRET, FEISHU_TS) == FEISHU_SIGN
 
 
-@pytest.mark.parametrize(("room", "groups"), [
-    (7, [["aaa", "bbb"], ["ccc"]]),   # 3 + 1 + 3 = 7 fits exactly
-    (6, [["aaa"], ["bbb"], ["ccc"]]),
-    (11, [["aaa", "bbb", "ccc"]])])
+@pytest.mark.parametrize(
+    ("room", "groups"),
+    [
+        (7, [["aaa", "bbb"], ["ccc"]]),  # 3 + 1 + 3 = 7 fits exactly
+        (6, [["aaa"], ["bbb"], ["ccc"]]),
+        (11, [["aaa", "bbb", "ccc"]]),
+    ],
+)
 def test_pack_counts_the_separator(room: int, groups: list[list[str]]) -> None:
     assert payloads.pack(["aaa", "bbb", "ccc"], room, 1, len) == groups

@@ -18,22 +18,54 @@ from vocwatch.errors import ConfigError
 PACKAGED = Path(alerts.rules.__file__).resolve().parent / "rules.yaml"
 SINKS = ("wecom", "dingtalk", "feishu", "stream")
 RULES = [
-    {"name": "burst", "key": ["channel", "category"], "window": "5m",
-     "measure": "negative_count", "threshold": 5, "priority": "P2"},
-    {"name": "social", "key": ["platform"], "where": {"source": ["social"]}, "window": "5m",
-     "measure": "negative_share", "threshold": 0.5, "priority": "P2"},
-    {"name": "severe", "key": ["channel", "category"], "window": "5m",
-     "measure": "p1_count", "threshold": 1, "priority": "P1"},
-    {"name": "spike", "key": ["source", "category"], "correlate": ["category"],
-     "window": "15m", "measure": "negative_count", "spike": {}, "priority": "P2"},
+    {
+        "name": "burst",
+        "key": ["channel", "category"],
+        "window": "5m",
+        "measure": "negative_count",
+        "threshold": 5,
+        "priority": "P2",
+    },
+    {
+        "name": "social",
+        "key": ["platform"],
+        "where": {"source": ["social"]},
+        "window": "5m",
+        "measure": "negative_share",
+        "threshold": 0.5,
+        "priority": "P2",
+    },
+    {
+        "name": "severe",
+        "key": ["channel", "category"],
+        "window": "5m",
+        "measure": "p1_count",
+        "threshold": 1,
+        "priority": "P1",
+    },
+    {
+        "name": "spike",
+        "key": ["source", "category"],
+        "correlate": ["category"],
+        "window": "15m",
+        "measure": "negative_count",
+        "spike": {},
+        "priority": "P2",
+    },
 ]
-TEAMS = {"客服主管": {"sinks": ["wecom", "stream"]}, "技术支持": {"sinks": ["dingtalk"]},
-         "社交媒体团队": {"sinks": ["feishu", "stream"]}, "值班": {"sinks": []}}
+TEAMS = {
+    "客服主管": {"sinks": ["wecom", "stream"]},
+    "技术支持": {"sinks": ["dingtalk"]},
+    "社交媒体团队": {"sinks": ["feishu", "stream"]},
+    "值班": {"sinks": []},
+}
 
 
 def config(routes: list[Any], teams: Any = None, *, source: str = "rules") -> Any:
-    return parse_config({"rules": RULES, "teams": TEAMS if teams is None else teams,
-                         "routes": routes}, source=source)
+    return parse_config(
+        {"rules": RULES, "teams": TEAMS if teams is None else teams, "routes": routes},
+        source=source,
+    )
 
 
 def router(routes: list[Any]) -> tuple[Router, dict[str, Rule]]:
@@ -43,15 +75,21 @@ def router(routes: list[Any]) -> tuple[Router, dict[str, Rule]]:
 
 # --- matching ------------------------------------------------------------------------
 
+
 def test_first_matching_route_wins() -> None:
-    r, rules = router([{"match": {"priority": ["P1"]}, "team": "值班"},
-                       {"match": {"category": ["technical"]}, "team": "技术支持"},
-                       {"team": "客服主管"}])
+    r, rules = router(
+        [
+            {"match": {"priority": ["P1"]}, "team": "值班"},
+            {"match": {"category": ["technical"]}, "team": "技术支持"},
+            {"team": "客服主管"},
+        ]
+    )
     key = {"channel": "app", "category": "technical"}
     assert r.route(rules["severe"], key) == Route("值班", ())
     assert r.route(rules["burst"], key) == Route("技术支持", ("dingtalk",))
-    assert r.route(rules["burst"], {"channel": "app", "category": "logistics"}) == \
-        Route("客服主管", ("wecom", "stream"))
+    assert r.route(rules["burst"], {"channel": "app", "category": "logistics"}) == Route(
+        "客服主管", ("wecom", "stream")
+    )
 
 
 def test_no_route_matches() -> None:
@@ -63,8 +101,12 @@ def test_no_route_matches() -> None:
 
 
 def test_every_field_of_a_match_must_allow_the_alert() -> None:
-    r, rules = router([{"match": {"channel": ["app", "web"], "category": ["billing"]},
-                        "team": "值班"}, {"team": "客服主管"}])
+    r, rules = router(
+        [
+            {"match": {"channel": ["app", "web"], "category": ["billing"]}, "team": "值班"},
+            {"team": "客服主管"},
+        ]
+    )
     burst = rules["burst"]
     assert r.route(burst, {"channel": "web", "category": "billing"}).team == "值班"
     assert r.route(burst, {"channel": "web", "category": "logistics"}).team == "客服主管"
@@ -78,17 +120,17 @@ def test_a_dimension_the_alert_lacks_does_not_match() -> None:
 
 def test_fixed_where_values_match() -> None:
     # The social rule's key is [platform], but all its events have source=social.
-    r, rules = router([{"match": {"source": ["social"]}, "team": "社交媒体团队"},
-                       {"team": "客服主管"}])
+    r, rules = router(
+        [{"match": {"source": ["social"]}, "team": "社交媒体团队"}, {"team": "客服主管"}]
+    )
     assert r.route(rules["social"], {"platform": "weibo"}).team == "社交媒体团队"
     assert r.route(rules["burst"], {"channel": "app", "category": "x"}).team == "客服主管"
 
 
 @pytest.mark.parametrize("field", ["channel", "platform", "source"])
 def test_channels_of_the_alert_match(field: str) -> None:
-    r, rules = router([{"match": {field: ["weibo"]}, "team": "社交媒体团队"},
-                       {"team": "客服主管"}])
-    spike = rules["spike"]                  # an incident key {category}, over channels
+    r, rules = router([{"match": {field: ["weibo"]}, "team": "社交媒体团队"}, {"team": "客服主管"}])
+    spike = rules["spike"]  # an incident key {category}, over channels
     key = {"category": "logistics"}
     assert r.route(spike, key, ["app", "weibo"]).team == "社交媒体团队"
     assert r.route(spike, key, ["app"]).team == "客服主管"
@@ -107,16 +149,24 @@ def test_the_key_wins_over_channels() -> None:
 
 
 def test_sink_names_and_describe() -> None:
-    r, _ = router([{"match": {"category": ["technical"], "priority": ["P1", "P2"]},
-                    "team": "技术支持"}, {"team": "值班"}])
+    r, _ = router(
+        [
+            {"match": {"category": ["technical"], "priority": ["P1", "P2"]}, "team": "技术支持"},
+            {"team": "值班"},
+        ]
+    )
     assert r.sink_names == {"wecom", "stream", "dingtalk", "feishu"}
-    assert describe(r) == ["category in ['technical'], priority in ['P1', 'P2'] → 技术支持 "
-                           "(dingtalk)", "otherwise → 值班 (no sinks)"]
-    assert r.routes[0] == RouteRule({"category": frozenset({"technical"}),
-                                     "priority": frozenset({"P1", "P2"})}, "技术支持")
+    assert describe(r) == [
+        "category in ['technical'], priority in ['P1', 'P2'] → 技术支持 (dingtalk)",
+        "otherwise → 值班 (no sinks)",
+    ]
+    assert r.routes[0] == RouteRule(
+        {"category": frozenset({"technical"}), "priority": frozenset({"P1", "P2"})}, "技术支持"
+    )
 
 
 # --- validation ----------------------------------------------------------------------
+
 
 def test_unknown_team_in_a_route() -> None:
     with pytest.raises(ConfigError) as info:
@@ -141,8 +191,9 @@ def test_no_sinks_defined() -> None:
         parse_routing(config([]), [])
 
 
-@pytest.mark.parametrize("spec", [["wecom"], {"sink": ["wecom"]}, {"sinks": "wecom"},
-                                  {"sinks": [1]}, None])
+@pytest.mark.parametrize(
+    "spec", [["wecom"], {"sink": ["wecom"]}, {"sinks": "wecom"}, {"sinks": [1]}, None]
+)
 def test_team_spec_must_list_sinks(spec: Any) -> None:
     with pytest.raises(ConfigError, match=re.escape("expected {sinks: [names]}")) as info:
         parse_routing(config([], {"t": spec}), SINKS)
@@ -151,13 +202,16 @@ def test_team_spec_must_list_sinks(spec: Any) -> None:
 
 @pytest.mark.parametrize(
     ("route", "field"),
-    [("客服主管", ""), ({"team": "客服主管", "when": {}}, ""),
-     ({"match": {"city": ["x"]}, "team": "客服主管"}, "match"),
-     ({"match": {"category": []}, "team": "客服主管"}, "match"),
-     ({"match": {"category": "x"}, "team": "客服主管"}, "match"),
-     ({"match": ["category"], "team": "客服主管"}, "match"),
-     ({"match": {"priority": ["P4"]}, "team": "客服主管"}, "match"),
-     ({"match": {"category": ["x"]}}, "team")],
+    [
+        ("客服主管", ""),
+        ({"team": "客服主管", "when": {}}, ""),
+        ({"match": {"city": ["x"]}, "team": "客服主管"}, "match"),
+        ({"match": {"category": []}, "team": "客服主管"}, "match"),
+        ({"match": {"category": "x"}, "team": "客服主管"}, "match"),
+        ({"match": ["category"], "team": "客服主管"}, "match"),
+        ({"match": {"priority": ["P4"]}, "team": "客服主管"}, "match"),
+        ({"match": {"category": ["x"]}}, "team"),
+    ],
 )
 def test_invalid_route(route: Any, field: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -168,18 +222,35 @@ def test_invalid_route(route: Any, field: str) -> None:
 
 def test_errors_name_the_line_in_a_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
-    path.write_text(PACKAGED.read_text(encoding="utf-8").replace(
-        "  - match: {source: [social]}\n    team: 社交媒体团队",
-        "  - match: {source: [social]}\n    team: 社交团队"), encoding="utf-8")
+    path.write_text(
+        PACKAGED.read_text(encoding="utf-8").replace(
+            "  - match: {source: [social]}\n    team: 社交媒体团队",
+            "  - match: {source: [social]}\n    team: 社交团队",
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as info:
-        parse_routing(load_config(path), ["wecom_support", "webhook", "alertmanager", "stream",
-                                          "dingtalk_tech", "feishu_social"])
-    line = next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                if "match: {source: [social]}" in text)
+        parse_routing(
+            load_config(path),
+            [
+                "wecom_support",
+                "webhook",
+                "alertmanager",
+                "stream",
+                "dingtalk_tech",
+                "feishu_social",
+            ],
+        )
+    line = next(
+        i
+        for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "match: {source: [social]}" in text
+    )
     assert str(info.value).startswith(f"{path}:{line}: routes[1]: team: ")
 
 
 # --- the shipped configuration ---------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def shipped() -> tuple[Router, dict[str, Rule]]:
@@ -189,27 +260,36 @@ def shipped() -> tuple[Router, dict[str, Rule]]:
 
 def test_shipped_teams(shipped: tuple[Router, dict[str, Rule]]) -> None:
     r, _ = shipped
-    assert r.teams == {"客服主管": ("wecom_support", "webhook", "alertmanager", "stream"),
-                       "技术支持": ("dingtalk_tech", "alertmanager", "stream"),
-                       "社交媒体团队": ("feishu_social", "alertmanager", "stream")}
+    assert r.teams == {
+        "客服主管": ("wecom_support", "webhook", "alertmanager", "stream"),
+        "技术支持": ("dingtalk_tech", "alertmanager", "stream"),
+        "社交媒体团队": ("feishu_social", "alertmanager", "stream"),
+    }
 
 
 @pytest.mark.parametrize(
     ("rule", "key", "channels", "team"),
-    [("negative_burst", {"channel": "app", "category": "technical"}, [], "技术支持"),
-     ("severe_event", {"channel": "phone", "category": "technical"}, [], "技术支持"),
-     ("category_spike", {"category": "technical"}, ["social", "app"], "技术支持"),
-     ("social_negative_share", {"platform": "weibo"}, [], "社交媒体团队"),
-     ("social_reach_spike", {"platform": "douyin"}, ["douyin"], "社交媒体团队"),
-     ("negative_burst", {"channel": "social", "category": "price"}, [], "客服主管"),
-     ("category_spike", {"category": "logistics"}, ["social"], "社交媒体团队"),
-     ("category_spike", {"category": "logistics"}, ["app", "call"], "客服主管"),
-     ("severe_event", {"channel": "app", "category": "logistics"}, [], "客服主管"),
-     ("call_resolution_drop", {"category": "billing"}, [], "客服主管"),
-     ("call_wait_long", {"source": "call"}, [], "客服主管")],
+    [
+        ("negative_burst", {"channel": "app", "category": "technical"}, [], "技术支持"),
+        ("severe_event", {"channel": "phone", "category": "technical"}, [], "技术支持"),
+        ("category_spike", {"category": "technical"}, ["social", "app"], "技术支持"),
+        ("social_negative_share", {"platform": "weibo"}, [], "社交媒体团队"),
+        ("social_reach_spike", {"platform": "douyin"}, ["douyin"], "社交媒体团队"),
+        ("negative_burst", {"channel": "social", "category": "price"}, [], "客服主管"),
+        ("category_spike", {"category": "logistics"}, ["social"], "社交媒体团队"),
+        ("category_spike", {"category": "logistics"}, ["app", "call"], "客服主管"),
+        ("severe_event", {"channel": "app", "category": "logistics"}, [], "客服主管"),
+        ("call_resolution_drop", {"category": "billing"}, [], "客服主管"),
+        ("call_wait_long", {"source": "call"}, [], "客服主管"),
+    ],
 )
-def test_shipped_routes(shipped: tuple[Router, dict[str, Rule]], rule: str,
-                        key: dict[str, str], channels: list[str], team: str) -> None:
+def test_shipped_routes(
+    shipped: tuple[Router, dict[str, Rule]],
+    rule: str,
+    key: dict[str, str],
+    channels: list[str],
+    team: str,
+) -> None:
     r, rules = shipped
     route = r.route(rules[rule], key, channels)
     assert route is not None

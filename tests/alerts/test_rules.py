@@ -32,8 +32,14 @@ PACKAGED = Path(alerts.rules.__file__).resolve().parent / "rules.yaml"
 
 
 def rule_dict(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"name": "burst", "key": ["channel", "category"], "window": "5m",
-                            "measure": "negative_count", "threshold": 5, "priority": "P2"}
+    base: dict[str, Any] = {
+        "name": "burst",
+        "key": ["channel", "category"],
+        "window": "5m",
+        "measure": "negative_count",
+        "threshold": 5,
+        "priority": "P2",
+    }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -49,12 +55,19 @@ def spike_rule(**changes: Any) -> Rule:
 
 # --- the packaged file ---------------------------------------------------------------
 
+
 def test_packaged_rules_load() -> None:
     assert DEFAULT_RULES_FILE == PACKAGED
     rules = {r.name: r for r in load_rules(PACKAGED)}
-    assert set(rules) == {"negative_burst", "category_spike", "social_negative_share",
-                          "social_reach_spike", "severe_event", "call_resolution_drop",
-                          "call_wait_long"}
+    assert set(rules) == {
+        "negative_burst",
+        "category_spike",
+        "social_negative_share",
+        "social_reach_spike",
+        "severe_event",
+        "call_resolution_drop",
+        "call_wait_long",
+    }
 
     burst = rules["negative_burst"]
     assert burst.key == ("channel", "category")
@@ -68,8 +81,9 @@ def test_packaged_rules_load() -> None:
     assert spike.key == ("source", "category")
     assert (spike.correlate, spike.incident_dims) == (("category",), ("category",))
     assert (spike.window_seconds, spike.measure, spike.threshold) == (900, "negative_count", None)
-    assert spike.spike == Spike(z=4, min_change=10, p_value=0.001, alpha=0.05, warmup=60,
-                                seasonal=True)
+    assert spike.spike == Spike(
+        z=4, min_change=10, p_value=0.001, alpha=0.05, warmup=60, seasonal=True
+    )
     assert (spike.min_count, spike.for_seconds) == (10, 60)
 
     share = rules["social_negative_share"]
@@ -110,27 +124,42 @@ def test_packaged_config_sections() -> None:
 
 def test_defaults_and_normalization() -> None:
     rule = one(key=["category", "channel"], where={"region": [110, "北京"]})
-    assert rule.key == ("channel", "category")          # DIMENSIONS order, whatever was given
+    assert rule.key == ("channel", "category")  # DIMENSIONS order, whatever was given
     assert rule.where == {"region": frozenset({"110", "北京"})}
     assert (rule.min_count, rule.resolve_ratio, rule.description) == (1, 0.8, "")
     assert isinstance(rule.threshold, float)
-    assert (rule.spike, rule.for_seconds, rule.repeat_seconds, rule.correlate) == \
-        (None, 0, 3600, ())
+    assert (rule.spike, rule.for_seconds, rule.repeat_seconds, rule.correlate) == (
+        None,
+        0,
+        3600,
+        (),
+    )
 
 
 def test_for_repeat_and_correlate() -> None:
-    rule = one(key=["source", "category", "channel"], correlate=["category", "source"],
-               **{"for": "2m", "repeat": "1d"})
+    rule = one(
+        key=["source", "category", "channel"],
+        correlate=["category", "source"],
+        **{"for": "2m", "repeat": "1d"},
+    )
     assert (rule.for_seconds, rule.repeat_seconds) == (120, 86400)
-    assert rule.correlate == ("source", "category")       # DIMENSIONS order too
-    assert one(repeat=0).repeat_seconds == 0                # 0: no reminders
+    assert rule.correlate == ("source", "category")  # DIMENSIONS order too
+    assert one(repeat=0).repeat_seconds == 0  # 0: no reminders
     assert one(**{"for": 0}).for_seconds == 0
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("90m", 5400), (" 15m ", 900), ("5 m", 300),
-     ("1d", 86400), ("2d", 172800)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("90m", 5400),
+        (" 15m ", 900),
+        ("5 m", 300),
+        ("1d", 86400),
+        ("2d", 172800),
+    ],
 )
 def test_parse_span(text: str, seconds: int) -> None:
     assert parse_span(text) == seconds
@@ -144,6 +173,7 @@ def test_parse_span_rejects(text: Any) -> None:
 
 # --- spike rules and falling measures --------------------------------------------------
 
+
 def test_spike_rule_defaults() -> None:
     rule = spike_rule()
     assert rule.threshold is None
@@ -152,16 +182,25 @@ def test_spike_rule_defaults() -> None:
 
 
 def test_spike_rule_fields() -> None:
-    rule = spike_rule(spike={"z": 4.5, "min_change": 2, "p_value": 0.01, "alpha": 1,
-                             "warmup": 0, "seasonal": False})
-    assert rule.spike == Spike(z=4.5, min_change=2, p_value=0.01, alpha=1, warmup=0,
-                               seasonal=False)
+    rule = spike_rule(
+        spike={
+            "z": 4.5,
+            "min_change": 2,
+            "p_value": 0.01,
+            "alpha": 1,
+            "warmup": 0,
+            "seasonal": False,
+        }
+    )
+    assert rule.spike == Spike(z=4.5, min_change=2, p_value=0.01, alpha=1, warmup=0, seasonal=False)
 
 
 @pytest.mark.parametrize(
     "condition",
-    [{"threshold": 5, "spike": {"z": 3}},       # both
-     {"threshold": ...}],                       # neither
+    [
+        {"threshold": 5, "spike": {"z": 3}},  # both
+        {"threshold": ...},
+    ],  # neither
 )
 def test_exactly_one_of_threshold_and_spike(condition: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="exactly one of threshold") as info:
@@ -172,15 +211,25 @@ def test_exactly_one_of_threshold_and_spike(condition: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("spike", "named"),
-    [({"z": 0}, "spike.z"), ({"z": -1}, "spike.z"), ({"z": "3"}, "spike.z"),
-     ({"z": True}, "spike.z"),
-     ({"min_change": -1}, "spike.min_change"),
-     ({"p_value": 0}, "spike.p_value"), ({"p_value": 1}, "spike.p_value"),
-     ({"alpha": 0}, "spike.alpha"), ({"alpha": 1.5}, "spike.alpha"),
-     ({"warmup": -1}, "spike.warmup"), ({"warmup": 1.5}, "spike.warmup"),
-     ({"warmup": True}, "spike.warmup"),
-     ({"seasonal": "yes"}, "spike.seasonal"), ({"seasonal": 1}, "spike.seasonal"),
-     ({"zz": 3}, "fields from"), ("z=3", "fields from"), (None, "fields from")],
+    [
+        ({"z": 0}, "spike.z"),
+        ({"z": -1}, "spike.z"),
+        ({"z": "3"}, "spike.z"),
+        ({"z": True}, "spike.z"),
+        ({"min_change": -1}, "spike.min_change"),
+        ({"p_value": 0}, "spike.p_value"),
+        ({"p_value": 1}, "spike.p_value"),
+        ({"alpha": 0}, "spike.alpha"),
+        ({"alpha": 1.5}, "spike.alpha"),
+        ({"warmup": -1}, "spike.warmup"),
+        ({"warmup": 1.5}, "spike.warmup"),
+        ({"warmup": True}, "spike.warmup"),
+        ({"seasonal": "yes"}, "spike.seasonal"),
+        ({"seasonal": 1}, "spike.seasonal"),
+        ({"zz": 3}, "fields from"),
+        ("z=3", "fields from"),
+        (None, "fields from"),
+    ],
 )
 def test_invalid_spike(spike: Any, named: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -198,8 +247,9 @@ def test_falling_measures(measure: str) -> None:
     assert (measure in FALLING) == rule.falling
 
 
-@pytest.mark.parametrize("measure", ["negative_share", "mean_sentiment",
-                                     "first_contact_resolution"])
+@pytest.mark.parametrize(
+    "measure", ["negative_share", "mean_sentiment", "first_contact_resolution"]
+)
 @pytest.mark.parametrize("threshold", [1.5, 2, 100])
 def test_share_threshold_above_one(measure: str, threshold: float) -> None:
     with pytest.raises(ConfigError) as info:
@@ -214,34 +264,63 @@ def test_negative_share_threshold_up_to_one_is_fine(threshold: float) -> None:
     assert one(measure="negative_share", threshold=threshold).threshold == threshold
 
 
-@pytest.mark.parametrize("measure", ["count", "reach_negative", "mean_wait_seconds",
-                                     "rate_per_minute"])
+@pytest.mark.parametrize(
+    "measure", ["count", "reach_negative", "mean_wait_seconds", "rate_per_minute"]
+)
 def test_thresholds_above_one_are_fine(measure: str) -> None:
     assert one(measure=measure, threshold=250).threshold == 250.0
 
 
 # --- validation errors name the rule and the field -------------------------------------
 
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("window", "5x"), ("window", "0s"), ("window", 300), ("window", "1w"), ("window", ...),
-        ("measure", "sum"), ("measure", "Count"), ("measure", ...),
-        ("threshold", 0), ("threshold", -1), ("threshold", "5"), ("threshold", True),
+        ("window", "5x"),
+        ("window", "0s"),
+        ("window", 300),
+        ("window", "1w"),
+        ("window", ...),
+        ("measure", "sum"),
+        ("measure", "Count"),
+        ("measure", ...),
+        ("threshold", 0),
+        ("threshold", -1),
+        ("threshold", "5"),
+        ("threshold", True),
         ("threshold", ...),
-        ("key", ["channel", "city"]), ("key", []), ("key", "channel"),
-        ("key", ["channel", "channel"]), ("key", ...),
-        ("where", {"city": ["x"]}), ("where", {"source": []}), ("where", {"source": "social"}),
+        ("key", ["channel", "city"]),
+        ("key", []),
+        ("key", "channel"),
+        ("key", ["channel", "channel"]),
+        ("key", ...),
+        ("where", {"city": ["x"]}),
+        ("where", {"source": []}),
+        ("where", {"source": "social"}),
         ("where", ["source"]),
-        ("min_count", 0), ("min_count", 1.5), ("min_count", "3"), ("min_count", True),
-        ("resolve_ratio", 0), ("resolve_ratio", 1.5), ("resolve_ratio", "0.5"),
-        ("priority", "P4"), ("priority", "p1"), ("priority", ...),
+        ("min_count", 0),
+        ("min_count", 1.5),
+        ("min_count", "3"),
+        ("min_count", True),
+        ("resolve_ratio", 0),
+        ("resolve_ratio", 1.5),
+        ("resolve_ratio", "0.5"),
+        ("priority", "P4"),
+        ("priority", "p1"),
+        ("priority", ...),
         ("description", 5),
-        ("for", "5x"), ("for", "0m"), ("for", 60), ("for", None),
-        ("repeat", "soon"), ("repeat", 3600), ("repeat", None),
-        ("correlate", ["channel", "category"]),      # all of the key: that is the default
-        ("correlate", ["region"]),                   # not in the key
-        ("correlate", "category"), ("correlate", [["category"]]),
+        ("for", "5x"),
+        ("for", "0m"),
+        ("for", 60),
+        ("for", None),
+        ("repeat", "soon"),
+        ("repeat", 3600),
+        ("repeat", None),
+        ("correlate", ["channel", "category"]),  # all of the key: that is the default
+        ("correlate", ["region"]),  # not in the key
+        ("correlate", "category"),
+        ("correlate", [["category"]]),
     ],
 )
 def test_invalid_field_names_rule_and_field(field: str, value: Any) -> None:
@@ -268,7 +347,7 @@ def test_unknown_field_names_the_rule_and_the_field() -> None:
     message = str(info.value)
     assert "rule 'burst'" in message
     assert "thresold" in message
-    assert "threshold" in message          # the known fields are listed
+    assert "threshold" in message  # the known fields are listed
 
 
 def test_duplicate_names() -> None:
@@ -279,8 +358,9 @@ def test_duplicate_names() -> None:
     assert "other" not in str(info.value)
 
 
-@pytest.mark.parametrize("data", [None, [], {}, {"rules": []}, {"rules": "burst"},
-                                  {"rule": [rule_dict()]}])
+@pytest.mark.parametrize(
+    "data", [None, [], {}, {"rules": []}, {"rules": "burst"}, {"rule": [rule_dict()]}]
+)
 def test_top_level_shape(data: Any) -> None:
     with pytest.raises(ConfigError, match="non-empty list 'rules'"):
         parse_rules(data)
@@ -291,18 +371,25 @@ def test_rule_that_is_not_a_mapping_is_named_by_position() -> None:
         parse_rules({"rules": [rule_dict(), "burst"]})
 
 
-@pytest.mark.parametrize(("section", "value", "kind"),
-                         [("teams", [], "mapping"), ("routes", {}, "list"),
-                          ("sinks", "x", "mapping")])
+@pytest.mark.parametrize(
+    ("section", "value", "kind"),
+    [("teams", [], "mapping"), ("routes", {}, "list"), ("sinks", "x", "mapping")],
+)
 def test_sections_of_the_wrong_type(section: str, value: Any, kind: str) -> None:
     with pytest.raises(ConfigError, match=f"'{section}' must be a {kind}"):
         parse_config({"rules": [rule_dict()], section: value})
 
 
 def test_sections_are_passed_through() -> None:
-    config = parse_config({"rules": [rule_dict()], "teams": {"t": {"sinks": []}},
-                           "routes": [{"team": "t"}], "sinks": {"s": {"type": "webhook"}}},
-                          source="x.yaml")
+    config = parse_config(
+        {
+            "rules": [rule_dict()],
+            "teams": {"t": {"sinks": []}},
+            "routes": [{"team": "t"}],
+            "sinks": {"s": {"type": "webhook"}},
+        },
+        source="x.yaml",
+    )
     assert config.teams == {"t": {"sinks": []}}
     assert config.routes == [{"team": "t"}]
     assert config.sinks == {"s": {"type": "webhook"}}
@@ -338,11 +425,11 @@ def test_yaml_lines() -> None:
     assert line(["rules", 0]) == 3
     assert line(["rules", 1]) == 10
     assert line(["rules", 1, "window"]) == 12
-    assert line(["rules", 1, "missing"]) == 10      # the nearest node found
+    assert line(["rules", 1, "missing"]) == 10  # the nearest node found
     assert line(["rules", 7, "window"]) == 2
     assert line(["teams"]) == 16
     assert line(["nothing"]) is None
-    assert yaml_lines("rules: [ {")(["rules"]) is None     # not YAML: no lines
+    assert yaml_lines("rules: [ {")(["rules"]) is None  # not YAML: no lines
 
 
 def test_load_config_errors_name_file_line_rule_and_field(tmp_path: Path) -> None:
@@ -354,8 +441,9 @@ def test_load_config_errors_name_file_line_rule_and_field(tmp_path: Path) -> Non
     assert info.value.field == "window"
 
     # A missing field is reported at the rule's line.
-    path.write_text(FILE.replace("5x", "5m").replace("    priority: P2\nteams", "teams"),
-                    encoding="utf-8")
+    path.write_text(
+        FILE.replace("5x", "5m").replace("    priority: P2\nteams", "teams"), encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}:10: rule 'second': priority: ")
@@ -369,9 +457,11 @@ def test_load_config_errors_name_file_line_rule_and_field(tmp_path: Path) -> Non
 
 def test_load_config_spike_error_line(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
-    path.write_text("rules:\n  - name: x\n    key: [channel]\n    window: 5m\n"
-                    "    measure: count\n    priority: P2\n    spike:\n      z: 0\n",
-                    encoding="utf-8")
+    path.write_text(
+        "rules:\n  - name: x\n    key: [channel]\n    window: 5m\n"
+        "    measure: count\n    priority: P2\n    spike:\n      z: 0\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}:7: rule 'x': spike: spike.z: ")
@@ -390,9 +480,11 @@ def test_load_rules_errors_name_the_file(tmp_path: Path) -> None:
     assert str(broken) in str(info.value)
 
     invalid = tmp_path / "invalid.yaml"
-    invalid.write_text("rules:\n  - name: x\n    key: [channel]\n    window: 5m\n"
-                       "    measure: count\n    threshold: 3\n    priority: P9\n",
-                       encoding="utf-8")
+    invalid.write_text(
+        "rules:\n  - name: x\n    key: [channel]\n    window: 5m\n"
+        "    measure: count\n    threshold: 3\n    priority: P9\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as info:
         load_rules(invalid)
     assert str(info.value).startswith(f"{invalid}:7: rule 'x': priority: ")
@@ -400,24 +492,28 @@ def test_load_rules_errors_name_the_file(tmp_path: Path) -> None:
 
 # --- window keys ---------------------------------------------------------------------
 
+
 def test_window_key_is_canonical() -> None:
-    assert window_key({"category": "logistics", "channel": "app"}) == \
-        "channel=app,category=logistics"
+    assert (
+        window_key({"category": "logistics", "channel": "app"}) == "channel=app,category=logistics"
+    )
     assert window_key({"source": "social"}) == "source=social"
     assert window_key({}) == ""
 
 
 @pytest.mark.parametrize(
     "dims",
-    [{"channel": "app", "category": "logistics"},
-     {"product": "智能手表X2", "region": "北京"},
-     {"product": "a,b=c%d", "platform": "weibo"},
-     {d: f"v{i}" for i, d in enumerate(DIMENSIONS)}],
+    [
+        {"channel": "app", "category": "logistics"},
+        {"product": "智能手表X2", "region": "北京"},
+        {"product": "a,b=c%d", "platform": "weibo"},
+        {d: f"v{i}" for i, d in enumerate(DIMENSIONS)},
+    ],
 )
 def test_window_key_round_trip(dims: dict[str, str]) -> None:
     key = window_key(dims)
     assert parse_window_key(key) == dims
-    assert key.count(",") == len(dims) - 1     # separators inside values are escaped
+    assert key.count(",") == len(dims) - 1  # separators inside values are escaped
 
 
 COMPLAINT = {"source": "complaint", "channel": "app", "product": "智能手表X2", "region": "北京"}
@@ -427,7 +523,9 @@ POST = {"source": "social", "channel": "social", "platform": "weibo"}
 def test_keys_for_one_key_per_category() -> None:
     rule = one()
     assert list(rule.keys_for(COMPLAINT, ["logistics", "service"])) == [
-        "channel=app,category=logistics", "channel=app,category=service"]
+        "channel=app,category=logistics",
+        "channel=app,category=service",
+    ]
     assert list(rule.keys_for(COMPLAINT, ["other"])) == ["channel=app,category=other"]
 
 
@@ -454,10 +552,13 @@ def test_rules_with_the_same_key_but_different_filters_keep_separate_windows() -
 def test_keys_for_with_several_filters_and_values() -> None:
     rule = one(key=["region"], where={"source": ["complaint", "call"], "channel": ["app"]})
     assert list(rule.keys_for(COMPLAINT, ["logistics"])) == [
-        "region=%E5%8C%97%E4%BA%AC|channel:app;source:call,complaint"]
+        "region=%E5%8C%97%E4%BA%AC|channel:app;source:call,complaint"
+    ]
     assert list(rule.keys_for({**COMPLAINT, "channel": "web"}, ["logistics"])) == []
-    assert list(rule.keys_for({"source": "call", "channel": "call", "region": "北京"},
-                              ["logistics"])) == []
+    assert (
+        list(rule.keys_for({"source": "call", "channel": "call", "region": "北京"}, ["logistics"]))
+        == []
+    )
 
 
 def test_keys_for_with_a_filter_on_category() -> None:
@@ -465,7 +566,8 @@ def test_keys_for_with_a_filter_on_category() -> None:
     # separately from their dimensions: the filter must look at them.
     rule = one(key=["channel"], where={"category": ["logistics"]})
     assert list(rule.keys_for(COMPLAINT, ["logistics", "service"])) == [
-        "channel=app|category:logistics"]
+        "channel=app|category:logistics"
+    ]
     assert list(rule.keys_for(COMPLAINT, ["service"])) == []
 
 
@@ -475,8 +577,10 @@ def test_keys_for_with_missing_dimensions() -> None:
     assert list(one(key=["region"]).keys_for({**COMPLAINT, "region": ""}, ["x"])) == []
     assert list(one(key=["platform"]).keys_for(COMPLAINT, ["logistics"])) == []
     # A filter on a dimension the event lacks excludes it.
-    assert list(one(key=["channel"], where={"platform": ["weibo"]})
-                .keys_for(COMPLAINT, ["logistics"])) == []
+    assert (
+        list(one(key=["channel"], where={"platform": ["weibo"]}).keys_for(COMPLAINT, ["logistics"]))
+        == []
+    )
 
 
 def test_keys_for_with_category_key_and_no_categories() -> None:
@@ -486,35 +590,42 @@ def test_keys_for_with_category_key_and_no_categories() -> None:
 def test_keys_for_with_packaged_rules() -> None:
     rules = {r.name: r for r in load_rules(PACKAGED)}
     assert list(rules["social_negative_share"].keys_for(POST, ["price"])) == [
-        "platform=weibo|source:social"]
+        "platform=weibo|source:social"
+    ]
     assert list(rules["social_negative_share"].keys_for(COMPLAINT, ["price"])) == []
     assert list(rules["negative_burst"].keys_for(POST, ["price"])) == [
-        "channel=social,category=price"]
+        "channel=social,category=price"
+    ]
     assert list(rules["category_spike"].keys_for(POST, ["price", "logistics"])) == [
-        "source=social,category=price", "source=social,category=logistics"]
+        "source=social,category=price",
+        "source=social,category=logistics",
+    ]
     call = {"source": "call", "channel": "call"}
     assert list(rules["call_wait_long"].keys_for(call, ["billing"])) == ["source=call"]
     assert list(rules["call_resolution_drop"].keys_for(call, ["billing"])) == [
-        "category=billing|source:call"]
+        "category=billing|source:call"
+    ]
     assert list(rules["call_resolution_drop"].keys_for(COMPLAINT, ["billing"])) == []
 
 
 # --- incidents -----------------------------------------------------------------------
+
 
 def test_incident_key_projects_on_correlate() -> None:
     rule = one(key=["source", "category"], correlate=["category"])
     assert rule.incident_dims == ("category",)
     assert rule.incident_key("source=social,category=logistics") == "category=logistics"
     assert rule.incident_key("source=call,category=logistics") == "category=logistics"
-    assert rule.incident_key("source=call,category=%E7%89%A9%E6%B5%81") == \
-        "category=%E7%89%A9%E6%B5%81"
+    assert (
+        rule.incident_key("source=call,category=%E7%89%A9%E6%B5%81")
+        == "category=%E7%89%A9%E6%B5%81"
+    )
 
 
 def test_incident_key_without_correlate_is_the_window_key() -> None:
     rule = one()
     assert rule.incident_dims == ("channel", "category")
-    assert rule.incident_key("channel=app,category=logistics") == \
-        "channel=app,category=logistics"
+    assert rule.incident_key("channel=app,category=logistics") == "channel=app,category=logistics"
 
 
 def test_fixed_dims_are_single_valued_filters() -> None:
@@ -525,15 +636,31 @@ def test_fixed_dims_are_single_valued_filters() -> None:
 
 # --- measures ------------------------------------------------------------------------
 
-COUNTS = WindowCounts(count=10, negative=4, p1=1, sentiment=3.5, reach_negative=1200.0,
-                      calls=8, first_contact=6, wait=960.0)
+COUNTS = WindowCounts(
+    count=10,
+    negative=4,
+    p1=1,
+    sentiment=3.5,
+    reach_negative=1200.0,
+    calls=8,
+    first_contact=6,
+    wait=960.0,
+)
 
 
 @pytest.mark.parametrize(
     ("measure", "value"),
-    [("count", 10), ("negative_count", 4), ("p1_count", 1), ("negative_share", 0.4),
-     ("rate_per_minute", 2.0), ("mean_sentiment", 0.35), ("reach_negative", 1200.0),
-     ("first_contact_resolution", 0.75), ("mean_wait_seconds", 120.0)],
+    [
+        ("count", 10),
+        ("negative_count", 4),
+        ("p1_count", 1),
+        ("negative_share", 0.4),
+        ("rate_per_minute", 2.0),
+        ("mean_sentiment", 0.35),
+        ("reach_negative", 1200.0),
+        ("first_contact_resolution", 0.75),
+        ("mean_wait_seconds", 120.0),
+    ],
 )
 def test_window_counts_measure(measure: str, value: float) -> None:
     assert COUNTS.measure(measure, 300) == pytest.approx(value)
@@ -541,9 +668,17 @@ def test_window_counts_measure(measure: str, value: float) -> None:
 
 def test_every_measure_is_covered() -> None:
     # The table above must cover every measure: a new one needs a test.
-    assert set(MEASURES) == {"count", "rate_per_minute", "negative_count", "negative_share",
-                             "mean_sentiment", "p1_count", "reach_negative",
-                             "first_contact_resolution", "mean_wait_seconds"}
+    assert set(MEASURES) == {
+        "count",
+        "rate_per_minute",
+        "negative_count",
+        "negative_share",
+        "mean_sentiment",
+        "p1_count",
+        "reach_negative",
+        "first_contact_resolution",
+        "mean_wait_seconds",
+    }
 
 
 def test_rate_per_minute_uses_the_window_seconds() -> None:
@@ -551,15 +686,15 @@ def test_rate_per_minute_uses_the_window_seconds() -> None:
     assert counts.measure("rate_per_minute", 60) == 30.0
     assert counts.measure("rate_per_minute", 900) == 2.0
     assert counts.measure("rate_per_minute", 30) == 60.0
-    assert counts.measure("rate_per_minute") == 30.0          # default: per 60 s
+    assert counts.measure("rate_per_minute") == 30.0  # default: per 60 s
 
 
 def test_measures_of_an_empty_window() -> None:
     empty = WindowCounts()
     assert empty.measure("negative_share") == 0.0
     assert empty.measure("count") == 0
-    assert empty.measure("mean_sentiment") == 0.5          # neutral
-    assert empty.measure("first_contact_resolution") == 1.0    # nothing unresolved
+    assert empty.measure("mean_sentiment") == 0.5  # neutral
+    assert empty.measure("first_contact_resolution") == 1.0  # nothing unresolved
     assert empty.measure("mean_wait_seconds") == 0.0
     assert empty.measure("rate_per_minute", 300) == 0.0
 
@@ -576,11 +711,27 @@ def test_call_measures_are_over_calls_not_events() -> None:
 
 
 def test_window_counts_plus() -> None:
-    other = WindowCounts(count=1, negative=1, p1=0, sentiment=0.25, reach_negative=300.5,
-                         calls=2, first_contact=1, wait=30.0)
+    other = WindowCounts(
+        count=1,
+        negative=1,
+        p1=0,
+        sentiment=0.25,
+        reach_negative=300.5,
+        calls=2,
+        first_contact=1,
+        wait=30.0,
+    )
     total = COUNTS.plus(other)
-    assert total == WindowCounts(count=11, negative=5, p1=1, sentiment=3.75,
-                                 reach_negative=1500.5, calls=10, first_contact=7, wait=990.0)
+    assert total == WindowCounts(
+        count=11,
+        negative=5,
+        p1=1,
+        sentiment=3.75,
+        reach_negative=1500.5,
+        calls=10,
+        first_contact=7,
+        wait=990.0,
+    )
     assert WindowCounts().plus(COUNTS) == COUNTS
     assert isinstance(total.count, int)
 
@@ -591,13 +742,23 @@ def test_remembered_keys_are_the_keys_computed_afresh_for_every_combination() ->
     that differs in a read dimension gets its own."""
     import itertools
 
-    rules = [one(), one(key=["channel"]), one(key=["platform"], where={"source": ["social"]}),
-             one(key=["region"], where={"source": ["complaint", "call"], "channel": ["app"]}),
-             one(key=["category"], where={"category": ["logistics"]})]
-    events = [COMPLAINT, POST, {**COMPLAINT, "channel": "web"}, {**COMPLAINT, "region": "上海"},
-              {**COMPLAINT, "product": "另一个"}, {"source": "call", "channel": "call"}]
+    rules = [
+        one(),
+        one(key=["channel"]),
+        one(key=["platform"], where={"source": ["social"]}),
+        one(key=["region"], where={"source": ["complaint", "call"], "channel": ["app"]}),
+        one(key=["category"], where={"category": ["logistics"]}),
+    ]
+    events = [
+        COMPLAINT,
+        POST,
+        {**COMPLAINT, "channel": "web"},
+        {**COMPLAINT, "region": "上海"},
+        {**COMPLAINT, "product": "另一个"},
+        {"source": "call", "channel": "call"},
+    ]
     categories = [["logistics"], ["service", "logistics"], ["other"], []]
-    for _ in range(2):                       # the second round is answered from memory
+    for _ in range(2):  # the second round is answered from memory
         for rule, dims, cats in itertools.product(rules, events, categories):
             assert rule.keys_for(dims, cats) == tuple(rule._keys(dims, cats)), (rule, dims)
 

@@ -14,24 +14,39 @@ from alerts.rules import WindowCounts, parse_rules
 from alerts.silences import MATCHERS, MAX_SILENCE_SECONDS, MAX_TEXT, Silence, new_silence
 
 T0 = 1_800_000_000.0
-KEY = "channel=app,category=%E7%89%A9%E6%B5%81"      # category=物流
-(RULE,) = parse_rules({"rules": [{
-    "name": "negative_burst", "key": ["channel", "category"], "window": "5m",
-    "measure": "negative_count", "threshold": 5, "priority": "P2"}]})
+KEY = "channel=app,category=%E7%89%A9%E6%B5%81"  # category=物流
+(RULE,) = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "negative_burst",
+                "key": ["channel", "category"],
+                "window": "5m",
+                "measure": "negative_count",
+                "threshold": 5,
+                "priority": "P2",
+            }
+        ]
+    }
+)
 
 
 def alert(key: str = KEY) -> Alert:
     counts = WindowCounts(count=9, negative=9)
-    fired, _ = advance(RULE, key, Window(T0 - 300, T0), evaluate(RULE, counts, now=T0), T0,
-                       None, update_seconds=30)
+    fired, _ = advance(
+        RULE, key, Window(T0 - 300, T0), evaluate(RULE, counts, now=T0), T0, None, update_seconds=30
+    )
     assert fired is not None
     return fired
 
 
 def body(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"matchers": {"rule": "negative_burst", "category": "物流"},
-                            "duration_seconds": 3600, "created_by": "张三",
-                            "comment": "已知故障"}
+    data: dict[str, Any] = {
+        "matchers": {"rule": "negative_burst", "category": "物流"},
+        "duration_seconds": 3600,
+        "created_by": "张三",
+        "comment": "已知故障",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not ...}
 
@@ -58,21 +73,30 @@ def test_longest_silence() -> None:
 
 @pytest.mark.parametrize(
     ("data", "field"),
-    [(["matchers"], "body"), ("x", "body"), (None, "body"),
-     (body(matchers=...), "matchers"), (body(matchers={}), "matchers"),
-     (body(matchers=["rule"]), "matchers"),
-     (body(matchers={"city": "北京"}), "matchers"),
-     (body(matchers={"rule": ""}), "matchers"), (body(matchers={"rule": 5}), "matchers"),
-     (body(matchers={"rule": "x" * (MAX_TEXT + 1)}), "matchers"),
-     (body(duration_seconds=...), "duration_seconds"),
-     (body(duration_seconds=0), "duration_seconds"),
-     (body(duration_seconds=-60), "duration_seconds"),
-     (body(duration_seconds=MAX_SILENCE_SECONDS + 1), "duration_seconds"),
-     (body(duration_seconds="3600"), "duration_seconds"),
-     (body(duration_seconds=True), "duration_seconds"),
-     (body(created_by=...), "created_by"), (body(created_by="  "), "created_by"),
-     (body(created_by=7), "created_by"), (body(created_by="x" * (MAX_TEXT + 1)), "created_by"),
-     (body(comment=5), "comment"), (body(comment="x" * (MAX_TEXT + 1)), "comment")],
+    [
+        (["matchers"], "body"),
+        ("x", "body"),
+        (None, "body"),
+        (body(matchers=...), "matchers"),
+        (body(matchers={}), "matchers"),
+        (body(matchers=["rule"]), "matchers"),
+        (body(matchers={"city": "北京"}), "matchers"),
+        (body(matchers={"rule": ""}), "matchers"),
+        (body(matchers={"rule": 5}), "matchers"),
+        (body(matchers={"rule": "x" * (MAX_TEXT + 1)}), "matchers"),
+        (body(duration_seconds=...), "duration_seconds"),
+        (body(duration_seconds=0), "duration_seconds"),
+        (body(duration_seconds=-60), "duration_seconds"),
+        (body(duration_seconds=MAX_SILENCE_SECONDS + 1), "duration_seconds"),
+        (body(duration_seconds="3600"), "duration_seconds"),
+        (body(duration_seconds=True), "duration_seconds"),
+        (body(created_by=...), "created_by"),
+        (body(created_by="  "), "created_by"),
+        (body(created_by=7), "created_by"),
+        (body(created_by="x" * (MAX_TEXT + 1)), "created_by"),
+        (body(comment=5), "comment"),
+        (body(comment="x" * (MAX_TEXT + 1)), "comment"),
+    ],
 )
 def test_invalid_silence_names_the_field(data: Any, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}: "):
@@ -88,17 +112,20 @@ def test_unknown_matcher_lists_the_known_ones() -> None:
 
 # --- matching --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("matchers", "matches"),
-    [({"rule": "negative_burst"}, True),
-     ({"rule": "negative_burst", "category": "物流"}, True),       # decoded key values
-     ({"channel": "app", "priority": "P2"}, True),
-     ({"fingerprint": fingerprint("negative_burst", KEY)}, True),
-     ({"rule": "other"}, False),
-     ({"rule": "negative_burst", "category": "售后"}, False),
-     ({"priority": "P1"}, False),
-     ({"region": "北京"}, False),                          # not in the key: no match
-     ({"fingerprint": fingerprint("negative_burst", "channel=web")}, False)],
+    [
+        ({"rule": "negative_burst"}, True),
+        ({"rule": "negative_burst", "category": "物流"}, True),  # decoded key values
+        ({"channel": "app", "priority": "P2"}, True),
+        ({"fingerprint": fingerprint("negative_burst", KEY)}, True),
+        ({"rule": "other"}, False),
+        ({"rule": "negative_burst", "category": "售后"}, False),
+        ({"priority": "P1"}, False),
+        ({"region": "北京"}, False),  # not in the key: no match
+        ({"fingerprint": fingerprint("negative_burst", "channel=web")}, False),
+    ],
 )
 def test_matches(matchers: dict[str, str], matches: bool) -> None:
     silence = Silence("s1", matchers, T0, T0 + 60, "张三")
@@ -116,8 +143,13 @@ def test_active_from_start_until_end() -> None:
 def test_json_round_trip() -> None:
     silence = new_silence(body(), T0)
     data = json.loads(json.dumps(silence.to_json(), ensure_ascii=False))
-    assert data == {"id": silence.id, "matchers": {"rule": "negative_burst", "category": "物流"},
-                    "starts_at": T0, "ends_at": T0 + 3600, "created_by": "张三",
-                    "comment": "已知故障"}
+    assert data == {
+        "id": silence.id,
+        "matchers": {"rule": "negative_burst", "category": "物流"},
+        "starts_at": T0,
+        "ends_at": T0 + 3600,
+        "created_by": "张三",
+        "comment": "已知故障",
+    }
     assert Silence.from_json(data) == silence
     assert Silence.from_json({k: v for k, v in data.items() if k != "comment"}).comment == ""

@@ -33,34 +33,60 @@ def obs(event_id: str, age: float, negative: bool = True, p1: bool = False) -> O
 
 async def test_counts_per_span_and_measures(client: aioredis.Redis, unique: str) -> None:
     windows = store(client, unique)
-    state = (await windows.record({KEY: [obs("a", 5), obs("b", 30, negative=False),
-                                         obs("c", 120, p1=True)]}, NOW))[KEY]
+    state = (
+        await windows.record(
+            {KEY: [obs("a", 5), obs("b", 30, negative=False), obs("c", 120, p1=True)]}, NOW
+        )
+    )[KEY]
     assert state.flags == (NEW, NEW, NEW)
     # Every observation has a sentiment (0.5, neutral, unless told otherwise).
     assert state.totals[60] == WindowCounts(count=2, negative=1, p1=0, sentiment=1.0)
     assert state.totals[300] == WindowCounts(count=3, negative=2, p1=1, sentiment=1.5)
 
 
-async def test_sums_of_sentiment_reach_calls_and_wait(client: aioredis.Redis,
-                                                      unique: str) -> None:
+async def test_sums_of_sentiment_reach_calls_and_wait(client: aioredis.Redis, unique: str) -> None:
     windows = store(client, unique)
     post = Observation("post", NOW - 5, True, False, sentiment=0.125, reach_negative=15000.5)
-    resolved = Observation("call1", NOW - 10, False, False, sentiment=0.75, call=True,
-                           first_contact=True, wait_seconds=90.5)
-    unresolved = Observation("call2", NOW - 100, True, True, sentiment=0.25, call=True,
-                             wait_seconds=400.25)
+    resolved = Observation(
+        "call1",
+        NOW - 10,
+        False,
+        False,
+        sentiment=0.75,
+        call=True,
+        first_contact=True,
+        wait_seconds=90.5,
+    )
+    unresolved = Observation(
+        "call2", NOW - 100, True, True, sentiment=0.25, call=True, wait_seconds=400.25
+    )
     # Not a call: its first-contact flag and wait are ignored.
-    complaint = Observation("c1", NOW - 20, True, False, sentiment=0.0, first_contact=True,
-                            wait_seconds=30.0)
+    complaint = Observation(
+        "c1", NOW - 20, True, False, sentiment=0.0, first_contact=True, wait_seconds=30.0
+    )
     state = (await windows.record({KEY: [post, resolved, unresolved, complaint]}, NOW))[KEY]
     assert state.flags == (NEW, NEW, NEW, NEW)
-    assert state.totals[60] == WindowCounts(count=3, negative=2, p1=0, sentiment=0.875,
-                                            reach_negative=15000.5, calls=1, first_contact=1,
-                                            wait=90.5)
+    assert state.totals[60] == WindowCounts(
+        count=3,
+        negative=2,
+        p1=0,
+        sentiment=0.875,
+        reach_negative=15000.5,
+        calls=1,
+        first_contact=1,
+        wait=90.5,
+    )
     total = state.totals[300]
-    assert total == WindowCounts(count=4, negative=3, p1=1, sentiment=1.125,
-                                 reach_negative=15000.5, calls=2, first_contact=1,
-                                 wait=490.75)
+    assert total == WindowCounts(
+        count=4,
+        negative=3,
+        p1=1,
+        sentiment=1.125,
+        reach_negative=15000.5,
+        calls=2,
+        first_contact=1,
+        wait=490.75,
+    )
     # Floats come back as floats, counts as ints.
     for name in ("sentiment", "reach_negative", "wait"):
         assert type(getattr(total, name)) is float
@@ -78,8 +104,9 @@ async def test_sums_of_sentiment_reach_calls_and_wait(client: aioredis.Redis,
 async def test_float_sums_keep_their_precision(client: aioredis.Redis, unique: str) -> None:
     windows = store(client, unique)
     reaches = [1234567.0, 0.5, 2_000_000.25]
-    observations = [Observation(f"p{i}", NOW - i, True, False, reach_negative=r)
-                    for i, r in enumerate(reaches)]
+    observations = [
+        Observation(f"p{i}", NOW - i, True, False, reach_negative=r) for i, r in enumerate(reaches)
+    ]
     state = (await windows.record({KEY: observations}, NOW))[KEY]
     # Values travel as short decimals (six significant digits): close enough to alert on.
     assert state.totals[60].reach_negative == pytest.approx(sum(reaches), rel=1e-5)
@@ -92,8 +119,17 @@ async def test_only_non_zero_fields_are_written(client: aioredis.Redis, unique: 
     bucket = str(int(NOW // windows.bucket_seconds))
     fields = await client.hkeys(windows.redis_keys(KEY)[0])
     assert [f.decode() for f in fields] == [bucket]
-    busy = Observation("b", NOW, True, True, sentiment=0.5, reach_negative=10.0, call=True,
-                       first_contact=True, wait_seconds=5.0)
+    busy = Observation(
+        "b",
+        NOW,
+        True,
+        True,
+        sentiment=0.5,
+        reach_negative=10.0,
+        call=True,
+        first_contact=True,
+        wait_seconds=5.0,
+    )
     await windows.record({KEY: [busy]}, NOW)
     fields = await client.hkeys(windows.redis_keys(KEY)[0])
     assert {f.decode() for f in fields} == {bucket, *(f"{bucket}:{s}" for s, _ in FIELDS)}
@@ -167,9 +203,17 @@ async def test_old_bucket_fields_are_trimmed(client: aioredis.Redis, unique: str
     per_bucket = 1 + len(FIELDS)
     for step in range(60):
         # Every field of every bucket written: 8 fields a second, 480 untrimmed.
-        event = Observation(f"e{step}", NOW + step, True, True, sentiment=0.5,
-                            reach_negative=1.0, call=True, first_contact=True,
-                            wait_seconds=1.0)
+        event = Observation(
+            f"e{step}",
+            NOW + step,
+            True,
+            True,
+            sentiment=0.5,
+            reach_negative=1.0,
+            call=True,
+            first_contact=True,
+            wait_seconds=1.0,
+        )
         await windows.record({KEY: [event]}, NOW + step)
     fields = await client.hlen(windows.redis_keys(KEY)[0])
     # The script trims once there are more fields than the retention's buckets (+ 2) hold.
@@ -177,6 +221,13 @@ async def test_old_bucket_fields_are_trimmed(client: aioredis.Redis, unique: str
     assert await client.zcard(windows.redis_keys(KEY)[1]) <= windows.retention + 1
     # What is left still counts the window right.
     state = (await windows.read([KEY], NOW + 59))[KEY]
-    assert state.totals[5] == WindowCounts(count=5, negative=5, p1=5, sentiment=2.5,
-                                           reach_negative=5.0, calls=5, first_contact=5,
-                                           wait=5.0)
+    assert state.totals[5] == WindowCounts(
+        count=5,
+        negative=5,
+        p1=5,
+        sentiment=2.5,
+        reach_negative=5.0,
+        calls=5,
+        first_contact=5,
+        wait=5.0,
+    )

@@ -55,8 +55,13 @@ def test_scorer_receives_the_tokens_and_the_result_keeps_them() -> None:
 
 @pytest.mark.parametrize(
     ("value", "polarity", "negative"),
-    [(0.05, "negative", True), (0.39, "negative", True), (0.4, "neutral", False),
-     (0.6, "positive", False), (0.95, "positive", False)],
+    [
+        (0.05, "negative", True),
+        (0.39, "negative", True),
+        (0.4, "neutral", False),
+        (0.6, "positive", False),
+        (0.95, "positive", False),
+    ],
 )
 def test_polarity_from_the_default_cutoffs(value: float, polarity: str, negative: bool) -> None:
     result = analyzer(value).analyze("客服态度差")
@@ -71,11 +76,12 @@ def test_custom_cutoffs_are_used() -> None:
 
 
 def test_channel_picks_its_cutoffs() -> None:
-    policy = PolarityPolicy(Cutoffs(0.4, 0.6), {"call": Cutoffs(0.3, 0.6),
-                                                "social": Cutoffs(0.5, 0.7)})
+    policy = PolarityPolicy(
+        Cutoffs(0.4, 0.6), {"call": Cutoffs(0.3, 0.6), "social": Cutoffs(0.5, 0.7)}
+    )
     assert analyzer(0.35, policy).analyze("一般", channel="call").polarity == "neutral"
     assert analyzer(0.35, policy).analyze("一般", channel="app").polarity == "negative"
-    assert analyzer(0.35, policy).analyze("一般").polarity == "negative"       # the default
+    assert analyzer(0.35, policy).analyze("一般").polarity == "negative"  # the default
     assert analyzer(0.45, policy).analyze("一般", channel="social").negative
     assert analyzer(0.65, policy).analyze("一般", channel="social").polarity == "neutral"
 
@@ -116,13 +122,14 @@ def test_priority_uses_category_and_sentiment() -> None:
     assert result.category == "technical"
     assert result.priority.level == "P2"
     assert result.priority.points == 4
-    assert result.priority.reasons == ("category:technical=high",
-                                       "sentiment:strongly_negative=0.05")
+    assert result.priority.reasons == (
+        "category:technical=high",
+        "sentiment:strongly_negative=0.05",
+    )
 
 
 def test_priority_uses_the_signals() -> None:
-    signals = Signals(wait_seconds=400, transfers=3, resolved_first_contact=False,
-                      satisfaction=1)
+    signals = Signals(wait_seconds=400, transfers=3, resolved_first_contact=False, satisfaction=1)
     # technical 2 + negative 1 + four call signals 4 = 7 → P1.
     result = analyzer(0.2).analyze("APP一打开就闪退", signals)
     assert result.priority.level == "P1"
@@ -132,7 +139,7 @@ def test_priority_uses_the_signals() -> None:
 
 
 def test_escalation_language_is_p1_even_when_positive() -> None:
-    result = analyzer(0.9).analyze("再不解决我就打１２３１５投诉")   # full-width digits fold
+    result = analyzer(0.9).analyze("再不解决我就打１２３１５投诉")  # full-width digits fold
     assert result.priority.level == "P1"
     assert "escalation:12315" in result.priority.reasons
 
@@ -152,7 +159,7 @@ def test_default_analyzer_end_to_end() -> None:
     assert result.pii == ("phone",)
     assert 0.0 <= result.sentiment <= 1.0
     assert result.negative
-    assert result.category in ("service", "logistics")   # both complaints are in the text
+    assert result.category in ("service", "logistics")  # both complaints are in the text
     # service or logistics (medium, 1) plus at least one sentiment point: P2 or P3 are
     # possible only through the points, never P1 (no escalation, no safety term).
     assert result.priority.level in ("P2", "P3")

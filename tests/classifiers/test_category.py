@@ -41,6 +41,7 @@ def classify_text(text: str) -> tuple[CategoryScore, ...]:
 
 # --- the shipped model ------------------------------------------------------------------
 
+
 def test_taxonomy_is_consistent() -> None:
     assert set(CATEGORY_NAMES_ZH) == set(CATEGORIES)
     assert CLASSIFIER.model.categories == CATEGORIES
@@ -66,12 +67,20 @@ def test_shipped_model_was_trained_on_the_current_labelled_set() -> None:
 
 
 def test_runtime_needs_neither_numpy_nor_sklearn() -> None:
-    code = ("import sys\n"
-            "from classifiers.category import CategoryClassifier\n"
-            "print(CategoryClassifier.default().classify(['快递', '太慢'])[0].code)\n"
-            "assert 'numpy' not in sys.modules and 'sklearn' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=Path(__file__).resolve().parents[2], check=False)
+    code = (
+        "import sys\n"
+        "from classifiers.category import CategoryClassifier\n"
+        "print(CategoryClassifier.default().classify(['快递', '太慢'])[0].code)\n"
+        "assert 'numpy' not in sys.modules and 'sklearn' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "logistics"
 
@@ -127,10 +136,15 @@ def test_unrelated_text_is_other_alone(tokens: list[str]) -> None:
     assert codes(CLASSIFIER.classify(tokens)) == ["other"]
 
 
-@pytest.mark.parametrize("text", [
-    "快递三天没到，客服也不理人，申请退款也没人处理，APP还老闪退，东西也是坏的，太贵了",
-    "", "好", "质量" * 200,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "快递三天没到，客服也不理人，申请退款也没人处理，APP还老闪退，东西也是坏的，太贵了",
+        "",
+        "好",
+        "质量" * 200,
+    ],
+)
 def test_scores_are_in_unit_interval_best_first_never_empty(text: str) -> None:
     result = classify_text(text)
     assert 1 <= len(result) <= CLASSIFIER.max_labels
@@ -145,14 +159,17 @@ def test_traditional_characters_are_understood() -> None:
 
 # --- decisions, on a hand-made model -------------------------------------------------------
 
+
 def toy_model(bias: dict[str, float], weights: dict[str, dict[str, float]]) -> CategoryModel:
     """A model with no n-gram settings: only features named in ``weights`` count."""
     return CategoryModel(
-        categories=CATEGORIES, bias=tuple(bias.get(c, -5.0) for c in CATEGORIES),
-        weights={name: tuple(row.get(c, 0.0) for c in CATEGORIES)
-                 for name, row in weights.items()},
-        lexicon=Lexicon({}), settings=FeatureSettings(char_ngrams=(), word_bigrams=False),
-        info={})
+        categories=CATEGORIES,
+        bias=tuple(bias.get(c, -5.0) for c in CATEGORIES),
+        weights={name: tuple(row.get(c, 0.0) for c in CATEGORIES) for name, row in weights.items()},
+        lexicon=Lexicon({}),
+        settings=FeatureSettings(char_ngrams=(), word_bigrams=False),
+        info={},
+    )
 
 
 def test_probabilities_are_sigmoids_of_bias_plus_weights() -> None:
@@ -163,13 +180,14 @@ def test_probabilities_are_sigmoids_of_bias_plus_weights() -> None:
 
 
 def test_second_labels_need_the_threshold_and_are_capped() -> None:
-    model = toy_model({}, {"w:x": {"price": 9, "service": 4.6, "logistics": 4.5,
-                                   "technical": 4.4}})
+    model = toy_model({}, {"w:x": {"price": 9, "service": 4.6, "logistics": 4.5, "technical": 4.4}})
     # probabilities: price 0.98, service 0.40, logistics 0.38, technical 0.35 (x alone: 1.0)
-    assert codes(CategoryClassifier(model, threshold=0.39).classify(["x"])) == [
-        "price", "service"]
+    assert codes(CategoryClassifier(model, threshold=0.39).classify(["x"])) == ["price", "service"]
     assert codes(CategoryClassifier(model, threshold=0.3, max_labels=3).classify(["x"])) == [
-        "price", "service", "logistics"]
+        "price",
+        "service",
+        "logistics",
+    ]
     assert codes(CategoryClassifier(model, threshold=0.9).classify(["x"])) == ["price"]
 
 
@@ -184,7 +202,7 @@ def test_other_never_comes_with_company() -> None:
 def test_a_weak_best_guess_still_answers_with_a_positive_score() -> None:
     model = toy_model({c: -30.0 for c in CATEGORIES}, {})
     result = CategoryClassifier(model).classify(["x"])
-    assert codes(result) == ["product_quality"]   # all equal: taxonomy order decides
+    assert codes(result) == ["product_quality"]  # all equal: taxonomy order decides
     assert result[0].score == 0.001
 
 
@@ -195,7 +213,7 @@ def test_model_round_trips_through_its_file(tmp_path: Path) -> None:
     assert CategoryModel.load(path) == model
     first = path.read_bytes()
     model.save(path)
-    assert path.read_bytes() == first   # deterministic bytes
+    assert path.read_bytes() == first  # deterministic bytes
 
 
 def test_unreadable_or_foreign_model_files_say_how_to_fix(tmp_path: Path) -> None:
@@ -250,11 +268,14 @@ def test_terms_count_once_and_case_does_not_matter() -> None:
     assert lexicon.scores(["app", "闪退", "App", "闪退"]) == {"technical": 6.0}
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("快递:3", "line 1: a term before any"),
-    ("[logistics]\n快递:三", "line 2: '快递:三' is not term:weight"),
-    ("[logistics]\n:3", "has no term"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("快递:3", "line 1: a term before any"),
+        ("[logistics]\n快递:三", "line 2: '快递:三' is not term:weight"),
+        ("[logistics]\n:3", "has no term"),
+    ],
+)
 def test_malformed_lexicon_lines_are_named(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Lexicon.parse(text, "lex.txt")

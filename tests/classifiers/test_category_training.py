@@ -26,13 +26,12 @@ from vocwatch.cli import main
 from vocwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-CHANNELS = {"hotline", "app", "web", "wechat", "email", "store", "weibo", "douyin",
-            "xiaohongshu"}
+CHANNELS = {"hotline", "app", "web", "wechat", "email", "store", "weibo", "douyin", "xiaohongshu"}
 
 
 # --- data/categories/labelled.csv ---------------------------------------------------------
 
-LABELLED = load_labelled(LABELLED_CSV)   # also checks header and category codes
+LABELLED = load_labelled(LABELLED_CSV)  # also checks header and category codes
 
 
 def test_labelled_set_is_big_enough_in_every_category() -> None:
@@ -40,7 +39,7 @@ def test_labelled_set_is_big_enough_in_every_category() -> None:
     primary = Counter(row.primary for row in LABELLED)
     assert set(primary) == set(CATEGORIES)
     assert all(primary[code] >= 40 for code in CATEGORIES if code != "other"), primary
-    assert sum(len(row.categories) > 1 for row in LABELLED) >= 50   # multi-label rows
+    assert sum(len(row.categories) > 1 for row in LABELLED) >= 50  # multi-label rows
 
 
 def test_labelled_texts_are_unique_and_channels_known() -> None:
@@ -72,8 +71,9 @@ def test_unknown_codes_and_bad_headers_are_rejected(tmp_path: Path) -> None:
 
 # --- data/categories/review_labels.csv ------------------------------------------------------
 
+
 def test_review_labels_are_well_formed_and_split_in_two_halves() -> None:
-    labels = read_labels(REVIEW_LABELS_CSV)   # checks codes and repeated rows
+    labels = read_labels(REVIEW_LABELS_CSV)  # checks codes and repeated rows
     assert len(labels) >= 300
     assert REVIEW_LABELS_CSV.read_text(encoding="utf-8").splitlines()[0] == "row,categories"
     dev = [row for row in labels if in_half(row, "dev")]
@@ -84,6 +84,7 @@ def test_review_labels_are_well_formed_and_split_in_two_halves() -> None:
 
 
 # --- train-categories ----------------------------------------------------------------------
+
 
 def write_slice(path: Path, per_category: int) -> int:
     """The first ``per_category`` rows of each primary category of the labelled set."""
@@ -98,12 +99,14 @@ def write_slice(path: Path, per_category: int) -> int:
     return sum(taken.values())
 
 
-def test_train_on_a_slice_and_load_it_back(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_on_a_slice_and_load_it_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data, out = tmp_path / "slice.csv", tmp_path / "model.json.gz"
     rows = write_slice(data, 12)
-    code = main(["train-categories", "--data", str(data), "--out", str(out),
-                 "--folds", "3", "--json"])
+    code = main(
+        ["train-categories", "--data", str(data), "--out", str(out), "--folds", "3", "--json"]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == rows
@@ -116,13 +119,12 @@ def test_train_on_a_slice_and_load_it_back(tmp_path: Path,
     assert result and all(0 < s.score <= 1 for s in result)
 
 
-def test_train_prints_cross_validated_figures_as_text(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]
-                                                      ) -> None:
+def test_train_prints_cross_validated_figures_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data, out = tmp_path / "slice.csv", tmp_path / "model.json.gz"
     write_slice(data, 8)
-    assert main(["train-categories", "--data", str(data), "--out", str(out),
-                 "--folds", "2"]) == 0
+    assert main(["train-categories", "--data", str(data), "--out", str(out), "--folds", "2"]) == 0
     text = capsys.readouterr().out
     assert "2-fold cross-validation" in text and "top category in true" in text
     assert all(code in text for code in CATEGORIES)
@@ -131,11 +133,22 @@ def test_train_prints_cross_validated_figures_as_text(tmp_path: Path,
 
 def test_training_needs_every_category(tmp_path: Path) -> None:
     data = tmp_path / "two.csv"
-    data.write_text("text,channel,categories\n快递太慢,app,logistics\n客服不理人,app,service\n",
-                    encoding="utf-8")
+    data.write_text(
+        "text,channel,categories\n快递太慢,app,logistics\n客服不理人,app,service\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="product_quality needs positive and negative"):
-        main(["train-categories", "--data", str(data), "--out", str(tmp_path / "m.json.gz"),
-              "--folds", "0"])
+        main(
+            [
+                "train-categories",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "m.json.gz"),
+                "--folds",
+                "0",
+            ]
+        )
 
 
 # --- eval-categories -----------------------------------------------------------------------
@@ -147,7 +160,7 @@ CORPUS = [
     ("水果", "0", "快递太慢了，等了一个星期才到", "logistics"),
     ("水果", "0", "客服态度太差，问什么都不回", "service"),
     ("酒店", "0", "房价太贵了，不值这个价", "price"),
-    ("酒店", "0", "申请退款一直没到账，售后也不处理", "technical"),   # labelled wrong on purpose
+    ("酒店", "0", "申请退款一直没到账，售后也不处理", "technical"),  # labelled wrong on purpose
 ]
 
 
@@ -160,22 +173,27 @@ def write_corpus(tmp_path: Path) -> tuple[Path, Path]:
     with zipfile.ZipFile(corpus, "w") as archive:
         archive.writestr("reviews.csv", "\ufeff" + body.getvalue())
     labels = tmp_path / "labels.csv"
-    labels.write_text("row,categories\n" + "".join(
-        f"{row},{true}\n" for row, (*_, true) in enumerate(CORPUS) if true), encoding="utf-8")
+    labels.write_text(
+        "row,categories\n"
+        + "".join(f"{row},{true}\n" for row, (*_, true) in enumerate(CORPUS) if true),
+        encoding="utf-8",
+    )
     return corpus, labels
 
 
-def evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
-             ) -> dict[str, object]:
+def evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
     corpus, labels = write_corpus(tmp_path)
-    assert main(["eval-categories", "--zip", str(corpus), "--labels", str(labels), "--json",
-                 *extra]) == 0
+    assert (
+        main(["eval-categories", "--zip", str(corpus), "--labels", str(labels), "--json", *extra])
+        == 0
+    )
     report: dict[str, object] = json.loads(capsys.readouterr().out)
     return report
 
 
 def test_eval_reports_top_in_true_overall_and_per_product(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = evaluate(tmp_path, capsys)
     assert report["rows"] == 5
     assert report["top_in_true"] == 0.8
@@ -186,34 +204,41 @@ def test_eval_reports_top_in_true_overall_and_per_product(
     }
     per_category = report["per_category"]
     assert isinstance(per_category, dict)
-    assert per_category["technical"] == {"precision": 0.0, "recall": 0.0, "predicted": 0,
-                                         "support": 1}
+    assert per_category["technical"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "predicted": 0,
+        "support": 1,
+    }
     assert per_category["after_sales"]["predicted"] == 1
     assert per_category["after_sales"]["precision"] == 0.0
 
 
 @pytest.mark.parametrize(("half", "rows", "accuracy"), [("dev", 3, 1.0), ("test", 2, 0.5)])
-def test_eval_halves_split_by_row_parity(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         half: str, rows: int, accuracy: float) -> None:
+def test_eval_halves_split_by_row_parity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], half: str, rows: int, accuracy: float
+) -> None:
     report = evaluate(tmp_path, capsys, "--half", half)
     assert report["half"] == half
     assert report["rows"] == rows
     assert report["top_in_true"] == pytest.approx(accuracy, abs=1e-4)
 
 
-def test_eval_text_output_and_errors(tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_text_output_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus, labels = write_corpus(tmp_path)
-    assert main(["eval-categories", "--zip", str(corpus), "--labels", str(labels),
-                 "--show-errors"]) == 0
+    assert (
+        main(["eval-categories", "--zip", str(corpus), "--labels", str(labels), "--show-errors"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "all half: top category in true 0.800 (4/5)" in text
     assert "酒店" in text and "0.500  (1/2)" in text
-    assert "5\t酒店\tpredicted after_sales" in text   # the one wrong row, listed
+    assert "5\t酒店\tpredicted after_sales" in text  # the one wrong row, listed
 
 
-def test_eval_refuses_rows_outside_the_corpus(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_refuses_rows_outside_the_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus, labels = write_corpus(tmp_path)
     labels.write_text("row,categories\n99,price\n", encoding="utf-8")
     assert main(["eval-categories", "--zip", str(corpus), "--labels", str(labels)]) == 2
@@ -221,16 +246,19 @@ def test_eval_refuses_rows_outside_the_corpus(tmp_path: Path,
 
 
 def test_print_sample_lists_negative_rows_for_labelling(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus, _ = write_corpus(tmp_path)
     assert main(["eval-categories", "--zip", str(corpus), "--print-sample"]) == 0
     rows = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
-    assert rows == ["0", "2", "3", "4", "5"]   # every negative row (fewer than 32 per product)
+    assert rows == ["0", "2", "3", "4", "5"]  # every negative row (fewer than 32 per product)
 
 
 def test_sample_rows_is_seeded_and_balanced() -> None:
-    reviews = [Review(i, product, "0" if i % 3 else "1", f"text {i}")
-               for i, product in enumerate(["甲", "乙"] * 30)]
+    reviews = [
+        Review(i, product, "0" if i % 3 else "1", f"text {i}")
+        for i, product in enumerate(["甲", "乙"] * 30)
+    ]
     first = sample_rows(reviews, per_category=4, seed=7)
     assert first == sample_rows(reviews, per_category=4, seed=7)
     assert first != sample_rows(reviews, per_category=4, seed=8)
@@ -241,26 +269,43 @@ def test_sample_rows_is_seeded_and_balanced() -> None:
 
 # --- figures -------------------------------------------------------------------------------
 
+
 def test_figures_count_top_label_hits_and_label_f1() -> None:
     result = figures(
         predicted=[("logistics", "service"), ("price",), ("other",), ("service",)],
-        true=[("service", "logistics"), ("product_quality", "price"), ("price",),
-              ("service",)])
+        true=[("service", "logistics"), ("product_quality", "price"), ("price",), ("service",)],
+    )
     assert result.top_in_true == 0.75
     assert result.top_is_primary == 0.25
     # label sets: tp 2 + 1 + 0 + 1 = 4, predicted 5, true 6 → F1 = 8 / 11
     assert result.micro_f1 == round(8 / 11, 4)
-    assert result.per_category["service"] == {"precision": 1.0, "recall": 0.5,
-                                              "predicted": 1, "support": 2}
-    assert result.per_category["other"] == {"precision": 0.0, "recall": 0.0,
-                                            "predicted": 1, "support": 0}
+    assert result.per_category["service"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "predicted": 1,
+        "support": 2,
+    }
+    assert result.per_category["other"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "predicted": 1,
+        "support": 0,
+    }
 
 
 def test_tool_modules_import_without_numpy_or_sklearn() -> None:
     # The CLI imports every tool module to build its parser.
-    code = ("import sys\n"
-            "import classifiers.train.categories, classifiers.train.categories_eval\n"
-            "assert 'numpy' not in sys.modules and 'sklearn' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, check=False)
+    code = (
+        "import sys\n"
+        "import classifiers.train.categories, classifiers.train.categories_eval\n"
+        "assert 'numpy' not in sys.modules and 'sklearn' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr

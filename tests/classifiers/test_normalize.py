@@ -13,10 +13,10 @@ from classifiers.normalize import MAX_CHARS, MAX_REPEAT, URL_TOKEN, _to_simplifi
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("ＡＰＰ闪退", "APP闪退"),                    # full-width Latin letters
-        ("退款１２３元", "退款123元"),                 # full-width digits
-        ("客服\u3000不理人", "客服 不理人"),            # ideographic space
-        ("太差了！！", "太差了!!"),                    # full-width punctuation folds too
+        ("ＡＰＰ闪退", "APP闪退"),  # full-width Latin letters
+        ("退款１２３元", "退款123元"),  # full-width digits
+        ("客服\u3000不理人", "客服 不理人"),  # ideographic space
+        ("太差了！！", "太差了!!"),  # full-width punctuation folds too
         ("为什么？", "为什么?"),
     ],
 )
@@ -27,13 +27,13 @@ def test_full_width_forms_fold_to_half_width(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("快\x00递", "快递"),                # NUL
-        ("快\x07递", "快递"),                # BEL
-        ("快\x7f递", "快递"),                # DEL
-        ("快\x85递", "快递"),                # NEL (C1): dropped before whitespace collapsing
-        ("快\u200b递", "快递"),              # zero-width space
-        ("快\u200d递", "快递"),              # zero-width joiner
-        ("\ufeff快递", "快递"),              # byte-order mark
+        ("快\x00递", "快递"),  # NUL
+        ("快\x07递", "快递"),  # BEL
+        ("快\x7f递", "快递"),  # DEL
+        ("快\x85递", "快递"),  # NEL (C1): dropped before whitespace collapsing
+        ("快\u200b递", "快递"),  # zero-width space
+        ("快\u200d递", "快递"),  # zero-width joiner
+        ("\ufeff快递", "快递"),  # byte-order mark
     ],
 )
 def test_control_and_zero_width_characters_are_dropped(text: str, expected: str) -> None:
@@ -46,8 +46,12 @@ def test_newlines_and_tabs_become_single_spaces_and_ends_are_stripped() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://x.cn/a?b=1", "http://shop.example.com/item/42", "www.example.com/x",
-     "HTTPS://X.CN/A"],
+    [
+        "https://x.cn/a?b=1",
+        "http://shop.example.com/item/42",
+        "www.example.com/x",
+        "HTTPS://X.CN/A",
+    ],
 )
 def test_urls_become_a_token(url: str) -> None:
     result = normalize(f"详见 {url} 谢谢")
@@ -89,13 +93,14 @@ def test_normalize_is_idempotent() -> None:
 
 # --- traditional → simplified (繁体 → 简体) ------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("後來發現產品質量很差", "后来发现产品质量很差"),
         ("客服態度惡劣，電話打不通", "客服态度恶劣,电话打不通"),
         ("申請退款還沒到賬", "申请退款还没到账"),
-        ("ＡＰＰ閃退，補償呢？", "APP闪退,补偿呢?"),             # with width folding
+        ("ＡＰＰ閃退，補償呢？", "APP闪退,补偿呢?"),  # with width folding
         ("物流資訊三天沒更新😡", "物流资讯三天没更新😡"),
     ],
 )
@@ -117,19 +122,20 @@ def test_the_converter_is_built_once() -> None:
 
 # --- sentiment marks: kept, runs bounded ------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("太差了！！！", "太差了!!!"),                       # up to MAX_REPEAT: unchanged
+        ("太差了！！！", "太差了!!!"),  # up to MAX_REPEAT: unchanged
         ("太差了！！！！！！！！！！", "太差了!!!"),
         ("为什么？？？？？", "为什么???"),
-        ("怎么回事？！？！？！？！", "怎么回事?!?"),           # mixed ! and ? runs too
+        ("怎么回事？！？！？！？！", "怎么回事?!?"),  # mixed ! and ? runs too
         ("气死了😡😡😡😡😡😡", "气死了😡😡😡"),
-        ("好评❤️❤️❤️❤️❤️", "好评❤️❤️❤️"),                 # with its variation selector
-        ("点赞👍🏻👍🏻👍🏻👍🏻", "点赞👍🏻👍🏻👍🏻"),                   # with its skin tone
+        ("好评❤️❤️❤️❤️❤️", "好评❤️❤️❤️"),  # with its variation selector
+        ("点赞👍🏻👍🏻👍🏻👍🏻", "点赞👍🏻👍🏻👍🏻"),  # with its skin tone
         ("无语。。。。。。", "无语。。。"),
-        ("无语……", "无语..."),                                 # NFKC: … is ...
-        ("太差了😡！😡！", "太差了😡!😡!"),                    # not one mark: unchanged
+        ("无语……", "无语..."),  # NFKC: … is ...
+        ("太差了😡！😡！", "太差了😡!😡!"),  # not one mark: unchanged
     ],
 )
 def test_repeated_marks_are_kept_but_bounded(text: str, expected: str) -> None:
@@ -153,6 +159,7 @@ def test_a_storm_of_marks_stays_short() -> None:
 
 # --- length bound ------------------------------------------------------------------------
 
+
 def test_long_text_is_cut_to_max_chars() -> None:
     result = normalize("快递没到" * 10_000)
     assert len(result) == MAX_CHARS == 20_000
@@ -160,7 +167,8 @@ def test_long_text_is_cut_to_max_chars() -> None:
 
 
 @pytest.mark.parametrize(
-    "tail", ["13812345678", "138 1234 5678", "zhang.san@example.com", "6222021234567890128"])
+    "tail", ["13812345678", "138 1234 5678", "zhang.san@example.com", "6222021234567890128"]
+)
 def test_the_cut_never_leaves_half_a_number_or_address(tail: str) -> None:
     # Cut anywhere inside the tail: what is left of it is dropped, so that no part of a
     # phone number, address or card reaches the masking (which only knows whole ones).
@@ -176,9 +184,15 @@ def test_text_within_the_bound_is_not_cut() -> None:
 
 @pytest.mark.parametrize(
     ("unit", "times"),
-    [("！", 10_000_000), ("a", 10_000_000), ("快递", 5_000_000), ("後來 😡\u200b\n", 1_000_000),
-     ("https://x.cn/", 1_000_000)],
-    ids=["marks", "ascii", "chinese", "mixed", "urls"])
+    [
+        ("！", 10_000_000),
+        ("a", 10_000_000),
+        ("快递", 5_000_000),
+        ("後來 😡\u200b\n", 1_000_000),
+        ("https://x.cn/", 1_000_000),
+    ],
+    ids=["marks", "ascii", "chinese", "mixed", "urls"],
+)
 def test_huge_input_takes_bounded_time(unit: str, times: int) -> None:
     text = unit * times
     started = time.perf_counter()

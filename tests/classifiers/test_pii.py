@@ -51,6 +51,7 @@ def luhn_break(number: str) -> str:
 
 # --- the helpers themselves, against well-known published examples ---------------------
 
+
 def test_helpers_agree_with_published_examples() -> None:
     assert GB11643_WEIGHTS == [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     # The example of GB 11643-1999 itself: 11010519491231002X.
@@ -60,10 +61,10 @@ def test_helpers_agree_with_published_examples() -> None:
     assert luhn_complete("7992739871") == "79927398713"
 
 
-VALID_ID = make_id("11010519900307123")           # Beijing 朝阳区, born 1990-03-07
-VALID_ID_2 = make_id("44030620011231456")         # Shenzhen, born 2001-12-31
-CARD_19 = luhn_complete("622202123456789012")     # UnionPay-style 19 digits
-CARD_16 = luhn_complete("622848003012345")        # 16 digits
+VALID_ID = make_id("11010519900307123")  # Beijing 朝阳区, born 1990-03-07
+VALID_ID_2 = make_id("44030620011231456")  # Shenzhen, born 2001-12-31
+CARD_19 = luhn_complete("622202123456789012")  # UnionPay-style 19 digits
+CARD_16 = luhn_complete("622848003012345")  # 16 digits
 VISA = "4111111111111111"
 
 
@@ -80,8 +81,10 @@ ID_WITH_X = _id_with_x()
 
 # --- checksums -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("number", [VALID_ID, VALID_ID_2, ID_WITH_X, ID_WITH_X.lower(),
-                                    "11010519491231002X"])
+
+@pytest.mark.parametrize(
+    "number", [VALID_ID, VALID_ID_2, ID_WITH_X, ID_WITH_X.lower(), "11010519491231002X"]
+)
 def test_id_card_valid_accepts_correct_checksums(number: str) -> None:
     assert id_card_valid(number)
 
@@ -97,11 +100,11 @@ def _wrong_id_check(number: str) -> str:
     [
         _wrong_id_check(VALID_ID),
         _wrong_id_check(ID_WITH_X),
-        make_id("11010518990307123"),   # born 1899: checksum right, date implausible
-        make_id("11010519901307123"),   # month 13
-        make_id("11010519900300123"),   # day 00
-        VALID_ID[:17],                  # 17 characters
-        "X" + VALID_ID[1:],             # letter inside the digits
+        make_id("11010518990307123"),  # born 1899: checksum right, date implausible
+        make_id("11010519901307123"),  # month 13
+        make_id("11010519900300123"),  # day 00
+        VALID_ID[:17],  # 17 characters
+        "X" + VALID_ID[1:],  # letter inside the digits
     ],
 )
 def test_id_card_valid_rejects_bad_numbers(number: str) -> None:
@@ -119,6 +122,7 @@ def test_luhn_valid_rejects(number: str) -> None:
 
 
 # --- phones --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "phone",
@@ -145,8 +149,16 @@ def test_mobile_numbers_are_masked(phone: str) -> None:
 
 @pytest.mark.parametrize(
     "phone",
-    ["010-62345678", "(021)62345678", "(021) 62345678", "0755-22345678", "02162345678",
-     "010 62345678", "010-62345678-123", "0571-8765432"],
+    [
+        "010-62345678",
+        "(021)62345678",
+        "(021) 62345678",
+        "0755-22345678",
+        "02162345678",
+        "010 62345678",
+        "010-62345678-123",
+        "0571-8765432",
+    ],
 )
 def test_landline_numbers_are_masked(phone: str) -> None:
     masked = mask_pii(f"座机{phone}打不通")
@@ -163,10 +175,10 @@ def test_several_phones_in_one_text() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "12345678901",        # 11 digits but 12x is no mobile prefix
-        "1381234567",         # 10 digits: one short
-        "138123456789",       # 12 digits: one too many, and not a card either
-        "11012345678",        # 110…: not a mobile prefix
+        "12345678901",  # 11 digits but 12x is no mobile prefix
+        "1381234567",  # 10 digits: one short
+        "138123456789",  # 12 digits: one too many, and not a card either
+        "11012345678",  # 110…: not a mobile prefix
     ],
 )
 def test_digit_runs_that_are_not_phones_stay(text: str) -> None:
@@ -176,6 +188,7 @@ def test_digit_runs_that_are_not_phones_stay(text: str) -> None:
 
 
 # --- resident ID numbers ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("number", [VALID_ID, VALID_ID_2, ID_WITH_X, ID_WITH_X.lower()])
 def test_valid_id_numbers_are_masked(number: str) -> None:
@@ -211,8 +224,9 @@ def test_id_glued_to_more_digits_is_not_an_id() -> None:
 
 # --- bank cards ----------------------------------------------------------------------
 
+
 def spaced(number: str, group: int = 4, sep: str = " ") -> str:
-    return sep.join(number[i:i + group] for i in range(0, len(number), group))
+    return sep.join(number[i : i + group] for i in range(0, len(number), group))
 
 
 @pytest.mark.parametrize(
@@ -225,8 +239,9 @@ def test_luhn_valid_card_numbers_are_masked(card: str) -> None:
     assert masked.kinds == ("bank_card",)
 
 
-@pytest.mark.parametrize("card", [luhn_break(CARD_16), spaced(luhn_break(CARD_16)),
-                                  luhn_break(CARD_19)])
+@pytest.mark.parametrize(
+    "card", [luhn_break(CARD_16), spaced(luhn_break(CARD_16)), luhn_break(CARD_19)]
+)
 def test_luhn_invalid_card_numbers_stay(card: str) -> None:
     masked = mask_pii(f"卡号{card}")
     assert masked.text == f"卡号{card}"
@@ -235,10 +250,15 @@ def test_luhn_invalid_card_numbers_stay(card: str) -> None:
 
 # --- e-mail --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "email",
-    ["zhang.san@example.com", "user123@qq.com", "li_si+vip@mail.company.com.cn",
-     "13812345678@163.com"],
+    [
+        "zhang.san@example.com",
+        "user123@qq.com",
+        "li_si+vip@mail.company.com.cn",
+        "13812345678@163.com",
+    ],
 )
 def test_email_addresses_are_masked(email: str) -> None:
     masked = mask_pii(f"邮箱{email} 请回复")
@@ -254,6 +274,7 @@ def test_at_sign_without_domain_is_not_an_email() -> None:
 
 
 # --- numbers that are never personal data ----------------------------------------------
+
 
 @pytest.mark.parametrize(
     "text",
@@ -280,11 +301,15 @@ def test_numbers_that_are_not_personal_data_stay(text: str) -> None:
 
 
 def test_mixed_text_reports_kinds_in_masking_order() -> None:
-    text = (f"我叫张三，身份证{VALID_ID}，手机138-1234-5678，邮箱zs@example.com，"
-            f"卡号{spaced(CARD_16)}，订单583920金额299.00元，已打12315")
+    text = (
+        f"我叫张三，身份证{VALID_ID}，手机138-1234-5678，邮箱zs@example.com，"
+        f"卡号{spaced(CARD_16)}，订单583920金额299.00元，已打12315"
+    )
     masked = mask_pii(text)
-    assert masked.text == (f"我叫张三，身份证{ID}，手机{PHONE}，邮箱{EMAIL}，"
-                           f"卡号{CARD}，订单583920金额299.00元，已打12315")
+    assert masked.text == (
+        f"我叫张三，身份证{ID}，手机{PHONE}，邮箱{EMAIL}，"
+        f"卡号{CARD}，订单583920金额299.00元，已打12315"
+    )
     # e-mails first, then IDs, mobiles, cards and landlines.
     assert masked.kinds == ("email", "id_card", "phone", "bank_card")
 
@@ -302,10 +327,17 @@ def test_docstring_example() -> None:
 
 # --- review of the masking rules (text-intelligence issue) -----------------------------
 
+
 @pytest.mark.parametrize(
     "phone",
-    ["(+86)13812345678", "(+86) 138 1234 5678", "86-13812345678", "86 138 1234 5678",
-     "+86-13812345678", "0086-13812345678"],
+    [
+        "(+86)13812345678",
+        "(+86) 138 1234 5678",
+        "86-13812345678",
+        "86 138 1234 5678",
+        "+86-13812345678",
+        "0086-13812345678",
+    ],
 )
 def test_more_mobile_forms_are_masked(phone: str) -> None:
     masked = mask_pii(f"手机{phone}。")
@@ -316,13 +348,13 @@ def test_more_mobile_forms_are_masked(phone: str) -> None:
 @pytest.mark.parametrize(
     "phone",
     [
-        "021-6234-5678",          # local number split 4-4
+        "021-6234-5678",  # local number split 4-4
         "0755-2234 5678",
         "(010)6234-5678",
-        "+86 10 6234 5678",       # international form: the area code loses its 0
+        "+86 10 6234 5678",  # international form: the area code loses its 0
         "0086-21-62345678",
         "+86(21)62345678",
-        "010-62345678转123",      # extension, Chinese style
+        "010-62345678转123",  # extension, Chinese style
         "0571-87654321-8888",
         "021-62345678ext.12",
     ],
@@ -335,9 +367,13 @@ def test_more_landline_forms_are_masked(phone: str) -> None:
 
 def test_legacy_15_digit_id_is_masked_after_the_word_id_card() -> None:
     # 110105 (Beijing 朝阳区), born 1949-03-07, sequence 123: first-generation ID format.
-    for label in ("身份证号110105490307123", "身份证号码是 110105490307123",
-                  "身份证:110105490307123", "身份证号：110105490307123",
-                  "证件号码110105490307123"):
+    for label in (
+        "身份证号110105490307123",
+        "身份证号码是 110105490307123",
+        "身份证:110105490307123",
+        "身份证号：110105490307123",
+        "证件号码110105490307123",
+    ):
         masked = mask_pii(f"我的{label},请核实")
         assert masked.kinds == ("id_card",), label
         assert "110105490307123" not in masked.text
@@ -347,11 +383,11 @@ def test_legacy_15_digit_id_is_masked_after_the_word_id_card() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "订单110105490307123",          # no ID word: a 15-digit number is an order number
-        "身份证号110105491307123",      # month 13
-        "身份证号990105490307123",      # 99 is no province
-        "身份证号1101054903071234",     # 16 digits
-        "身份证没带,订单号110105490307123",   # the word is not right before the number
+        "订单110105490307123",  # no ID word: a 15-digit number is an order number
+        "身份证号110105491307123",  # month 13
+        "身份证号990105490307123",  # 99 is no province
+        "身份证号1101054903071234",  # 16 digits
+        "身份证没带,订单号110105490307123",  # the word is not right before the number
     ],
 )
 def test_15_digit_numbers_that_are_not_legacy_ids_stay(text: str) -> None:
@@ -361,23 +397,23 @@ def test_15_digit_numbers_that_are_not_legacy_ids_stay(text: str) -> None:
 
 
 def test_18_digit_id_needs_a_province_code() -> None:
-    number = make_id("99010519900307123")   # right checksum and date, but no province 99
+    number = make_id("99010519900307123")  # right checksum and date, but no province 99
     assert not id_card_valid(number)
     assert "id_card" not in mask_pii(f"身份证{number}").kinds
 
 
-AMEX = "378282246310005"   # American Express test number
+AMEX = "378282246310005"  # American Express test number
 
 
 @pytest.mark.parametrize(
     "card",
     [
-        f"{AMEX[:4]} {AMEX[4:10]} {AMEX[10:]}",                  # Amex 4-6-5
-        f"{CARD_19[:6]} {CARD_19[6:]}",                           # UnionPay 6-13
-        luhn_complete("222100123456789"),                         # Mastercard 2-series
-        spaced(luhn_complete("356800123456789")),                 # JCB
-        luhn_complete("955880123456789012"),                      # older domestic card
-        spaced(luhn_complete("622202123456"), sep="-"),           # 13 digits, 4-4-4-1
+        f"{AMEX[:4]} {AMEX[4:10]} {AMEX[10:]}",  # Amex 4-6-5
+        f"{CARD_19[:6]} {CARD_19[6:]}",  # UnionPay 6-13
+        luhn_complete("222100123456789"),  # Mastercard 2-series
+        spaced(luhn_complete("356800123456789")),  # JCB
+        luhn_complete("955880123456789012"),  # older domestic card
+        spaced(luhn_complete("622202123456"), sep="-"),  # 13 digits, 4-4-4-1
     ],
 )
 def test_more_card_forms_are_masked(card: str) -> None:
@@ -400,10 +436,10 @@ def _luhn_valid_date_pair() -> str:
     "text",
     [
         f"活动时间{_luhn_valid_date_pair()}",
-        f"订单号{luhn_complete('202405011234567')}",      # starts with a date: no card network
-        f"订单号{luhn_complete('1234567890123456')}",     # starts with 1: no card network
+        f"订单号{luhn_complete('202405011234567')}",  # starts with a date: no card network
+        f"订单号{luhn_complete('1234567890123456')}",  # starts with 1: no card network
         f"交易号{luhn_complete('712345678901234567')}",  # 7: no card network either
-        f"订单号{luhn_break(luhn_complete('622848003012345678'))}",   # 19 digits, fails Luhn
+        f"订单号{luhn_break(luhn_complete('622848003012345678'))}",  # 19 digits, fails Luhn
         f"单号{CARD_16[:4]}-{CARD_16[4:8]} {CARD_16[8:12]}-{CARD_16[12:]}",  # mixed separators
         "订单号 20240501 20240502",
         "时间戳1714521600,毫秒1714521600123",
@@ -451,8 +487,14 @@ def test_long_runs_without_personal_data_are_masked_in_linear_time() -> None:
     # address: 100,000 letters took seconds. Every pattern must stay linear.
     import time
 
-    for text in ("a" * 100_000, "a.b-c_d%e+f" * 10_000, "1 " * 50_000, "86 " * 30_000,
-                 "身份证" * 30_000, "0" * 100_000):
+    for text in (
+        "a" * 100_000,
+        "a.b-c_d%e+f" * 10_000,
+        "1 " * 50_000,
+        "86 " * 30_000,
+        "身份证" * 30_000,
+        "0" * 100_000,
+    ):
         started = time.perf_counter()
         assert mask_pii(text).kinds == ()
         assert time.perf_counter() - started < 0.5, text[:20]
@@ -460,4 +502,4 @@ def test_long_runs_without_personal_data_are_masked_in_linear_time() -> None:
 
 def test_redact_folds_full_width_digits_before_masking() -> None:
     assert redact("电话：１３８ １２３４ ５６７８") == f"电话:{PHONE}"
-    assert redact("{\"customer_id\": \"13812345678\"}") == f"{{\"customer_id\": \"{PHONE}\"}}"
+    assert redact('{"customer_id": "13812345678"}') == f'{{"customer_id": "{PHONE}"}}'

@@ -24,10 +24,18 @@ def test_channels_are_the_ones_events_carry() -> None:
 
 # --- Cutoffs -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("score", "polarity"),
-    [(0.0, "negative"), (0.39, "negative"), (0.4, "neutral"), (0.5, "neutral"),
-     (0.5999, "neutral"), (0.6, "positive"), (1.0, "positive")],
+    [
+        (0.0, "negative"),
+        (0.39, "negative"),
+        (0.4, "neutral"),
+        (0.5, "neutral"),
+        (0.5999, "neutral"),
+        (0.6, "positive"),
+        (1.0, "positive"),
+    ],
 )
 def test_default_cutoffs(score: float, polarity: str) -> None:
     assert Cutoffs().polarity(score) == polarity
@@ -39,8 +47,9 @@ def test_equal_cutoffs_leave_no_neutral_band() -> None:
     assert cutoffs.polarity(0.5) == "positive"
 
 
-@pytest.mark.parametrize(("negative_below", "positive_from"),
-                         [(0.7, 0.6), (-0.1, 0.6), (0.4, 1.1), (float("nan"), 0.6)])
+@pytest.mark.parametrize(
+    ("negative_below", "positive_from"), [(0.7, 0.6), (-0.1, 0.6), (0.4, 1.1), (float("nan"), 0.6)]
+)
 def test_impossible_cutoffs_are_rejected(negative_below: float, positive_from: float) -> None:
     with pytest.raises(ValueError, match="negative_below"):
         Cutoffs(negative_below, positive_from)
@@ -48,19 +57,18 @@ def test_impossible_cutoffs_are_rejected(negative_below: float, positive_from: f
 
 # --- PolarityPolicy ---------------------------------------------------------------------
 
-POLICY = PolarityPolicy(Cutoffs(0.4, 0.6), {"call": Cutoffs(0.3, 0.6),
-                                            "social": Cutoffs(0.4, 0.7)})
+POLICY = PolarityPolicy(Cutoffs(0.4, 0.6), {"call": Cutoffs(0.3, 0.6), "social": Cutoffs(0.4, 0.7)})
 
 
 @pytest.mark.parametrize(
     ("score", "channel", "polarity"),
     [
-        (0.35, "app", "negative"),      # no override: the default
-        (0.35, None, "negative"),       # no channel: the default
-        (0.35, "call", "neutral"),      # call: negative only below 0.3
+        (0.35, "app", "negative"),  # no override: the default
+        (0.35, None, "negative"),  # no channel: the default
+        (0.35, "call", "neutral"),  # call: negative only below 0.3
         (0.29, "call", "negative"),
         (0.65, "app", "positive"),
-        (0.65, "social", "neutral"),    # social: positive only from 0.7
+        (0.65, "social", "neutral"),  # social: positive only from 0.7
         (0.7, "social", "positive"),
     ],
 )
@@ -90,9 +98,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_an_override_inherits_the_cutoff_it_does_not_set(tmp_path: Path) -> None:
-    path = write(tmp_path, "default: {negative_below: 0.35, positive_from: 0.65}\n"
-                           "channels:\n  hotline: {positive_from: 0.8}\n"
-                           "  wechat: {negative_below: 0.2}\n")
+    path = write(
+        tmp_path,
+        "default: {negative_below: 0.35, positive_from: 0.65}\n"
+        "channels:\n  hotline: {positive_from: 0.8}\n"
+        "  wechat: {negative_below: 0.2}\n",
+    )
     policy = PolarityPolicy.load(path)
     assert policy.cutoffs("hotline") == Cutoffs(0.35, 0.8)
     assert policy.cutoffs("wechat") == Cutoffs(0.2, 0.65)
@@ -100,8 +111,9 @@ def test_an_override_inherits_the_cutoff_it_does_not_set(tmp_path: Path) -> None
 
 
 def test_channels_may_be_left_out(tmp_path: Path) -> None:
-    policy = PolarityPolicy.load(write(tmp_path, "default: {negative_below: 0.3, "
-                                                 "positive_from: 0.7}\n"))
+    policy = PolarityPolicy.load(
+        write(tmp_path, "default: {negative_below: 0.3, positive_from: 0.7}\n")
+    )
     assert policy.channels == {}
     assert all(policy.cutoffs(c) == Cutoffs(0.3, 0.7) for c in CHANNELS)
 
@@ -117,31 +129,51 @@ DEFAULT = "default: {negative_below: 0.4, positive_from: 0.6}\n"
         ("channels: {}\n", "default", "is required"),
         ("default: 0.4\n", "default", "expected a mapping"),
         ("default: {negative_below: 0.4}\n", "default.positive_from", "is required"),
-        ("default: {negative_below: 0.4, positive_from: 0.6, neutral: 0.5}\n",
-         "default.neutral", "unknown key"),
-        ("default: {negative_below: '0.4', positive_from: 0.6}\n", "default.negative_below",
-         "must be a number from 0 to 1"),
-        ("default: {negative_below: true, positive_from: 0.6}\n", "default.negative_below",
-         "must be a number"),
-        ("default: {negative_below: 0.4, positive_from: 60}\n", "default.positive_from",
-         "must be a number from 0 to 1"),
-        ("default: {negative_below: .nan, positive_from: 0.6}\n", "default.negative_below",
-         "must be a number"),
-        ("default: {negative_below: 0.7, positive_from: 0.6}\n", "default",
-         "must not be above"),
+        (
+            "default: {negative_below: 0.4, positive_from: 0.6, neutral: 0.5}\n",
+            "default.neutral",
+            "unknown key",
+        ),
+        (
+            "default: {negative_below: '0.4', positive_from: 0.6}\n",
+            "default.negative_below",
+            "must be a number from 0 to 1",
+        ),
+        (
+            "default: {negative_below: true, positive_from: 0.6}\n",
+            "default.negative_below",
+            "must be a number",
+        ),
+        (
+            "default: {negative_below: 0.4, positive_from: 60}\n",
+            "default.positive_from",
+            "must be a number from 0 to 1",
+        ),
+        (
+            "default: {negative_below: .nan, positive_from: 0.6}\n",
+            "default.negative_below",
+            "must be a number",
+        ),
+        ("default: {negative_below: 0.7, positive_from: 0.6}\n", "default", "must not be above"),
         (DEFAULT + "channels: [call]\n", "channels", "expected a mapping"),
-        (DEFAULT + "channels: {fax: {negative_below: 0.3}}\n", "channels.fax",
-         "unknown channel"),
+        (DEFAULT + "channels: {fax: {negative_below: 0.3}}\n", "channels.fax", "unknown channel"),
         (DEFAULT + "channels: {call: 0.3}\n", "channels.call", "expected a mapping"),
-        (DEFAULT + "channels: {call: {negative_below: 0.7}}\n", "channels.call",
-         "must not be above"),      # 0.7 against the inherited positive_from 0.6
-        (DEFAULT + "channels: {call: {negativ_below: 0.3}}\n", "channels.call.negativ_below",
-         "unknown key"),
+        (
+            DEFAULT + "channels: {call: {negative_below: 0.7}}\n",
+            "channels.call",
+            "must not be above",
+        ),  # 0.7 against the inherited positive_from 0.6
+        (
+            DEFAULT + "channels: {call: {negativ_below: 0.3}}\n",
+            "channels.call.negativ_below",
+            "unknown key",
+        ),
         (DEFAULT + "cutoffs: {}\n", "cutoffs", "unknown key"),
     ],
 )
 def test_invalid_file_is_a_config_error_naming_file_and_field(
-        tmp_path: Path, text: str, field: str, message: str) -> None:
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=message) as caught:
         PolarityPolicy.load(path)

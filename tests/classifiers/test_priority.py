@@ -16,8 +16,12 @@ POLICY = PriorityPolicy.load()
 NEUTRAL = 0.5
 
 
-def assess(text: str = "", category: str = "other", sentiment: float = NEUTRAL,
-           signals: Signals | None = None) -> Priority:
+def assess(
+    text: str = "",
+    category: str = "other",
+    sentiment: float = NEUTRAL,
+    signals: Signals | None = None,
+) -> Priority:
     return POLICY.assess(text, category, sentiment, signals or Signals())
 
 
@@ -27,7 +31,7 @@ def test_packaged_policy_loads_with_documented_values() -> None:
     assert POLICY.base_severity["other"] == "low"
     assert dict(POLICY.severity_points) == {"high": 2, "medium": 1, "low": 0}
     assert (POLICY.p1_points, POLICY.p2_points) == (6, 3)
-    assert "12315" in POLICY.escalation_terms   # YAML reads 12315 as an int: kept as text
+    assert "12315" in POLICY.escalation_terms  # YAML reads 12315 as an int: kept as text
     assert "起火" in POLICY.safety_terms
 
 
@@ -57,9 +61,9 @@ def test_base_severity_of_the_category(category: str, points: int, reason: str) 
         (0.05, 2, "sentiment:strongly_negative=0.05"),
         (0.0, 2, "sentiment:strongly_negative=0.00"),
         (0.149, 2, "sentiment:strongly_negative=0.15"),
-        (0.15, 1, "sentiment:negative=0.15"),     # the strong cut-off is exclusive
+        (0.15, 1, "sentiment:negative=0.15"),  # the strong cut-off is exclusive
         (0.39, 1, "sentiment:negative=0.39"),
-        (0.4, 0, None),                           # so is the negative one
+        (0.4, 0, None),  # so is the negative one
         (0.9, 0, None),
     ],
 )
@@ -72,9 +76,9 @@ def test_sentiment_points(sentiment: float, points: int, reason: str | None) -> 
 @pytest.mark.parametrize(
     ("category", "sentiment", "level", "points"),
     [
-        ("technical", 0.05, "P2", 4),     # 2 + 2
-        ("service", 0.05, "P2", 3),       # 1 + 2: exactly the P2 threshold
-        ("service", 0.2, "P3", 2),        # 1 + 1
+        ("technical", 0.05, "P2", 4),  # 2 + 2
+        ("service", 0.05, "P2", 3),  # 1 + 2: exactly the P2 threshold
+        ("service", 0.2, "P3", 2),  # 1 + 1
         ("technical", NEUTRAL, "P3", 2),
         ("other", 0.05, "P3", 2),
     ],
@@ -106,9 +110,17 @@ def test_reach_counts_only_for_negative_posts(reach: int, points: int) -> None:
 
 @pytest.mark.parametrize(
     ("term", "kind"),
-    [("12315", "escalation"), ("12345", "escalation"), ("消协", "escalation"),
-     ("媒体", "escalation"), ("起诉", "escalation"), ("黑猫投诉", "escalation"),
-     ("起火", "safety"), ("漏电", "safety"), ("住院", "safety")],
+    [
+        ("12315", "escalation"),
+        ("12345", "escalation"),
+        ("消协", "escalation"),
+        ("媒体", "escalation"),
+        ("起诉", "escalation"),
+        ("黑猫投诉", "escalation"),
+        ("起火", "safety"),
+        ("漏电", "safety"),
+        ("住院", "safety"),
+    ],
 )
 def test_escalation_or_safety_language_is_p1_on_its_own(term: str, kind: str) -> None:
     result = assess(text=f"再不处理我就{term}", category="price", sentiment=NEUTRAL)
@@ -118,13 +130,21 @@ def test_escalation_or_safety_language_is_p1_on_its_own(term: str, kind: str) ->
 
 
 def test_all_matching_terms_are_reasons_sorted_escalation_first() -> None:
-    result = assess(text="全家食物中毒住院了，我要打12315还要找媒体曝光",
-                    category="product_quality", sentiment=0.01)
+    result = assess(
+        text="全家食物中毒住院了，我要打12315还要找媒体曝光",
+        category="product_quality",
+        sentiment=0.01,
+    )
     # 中毒 is a term of its own and also inside 食物中毒: both are reported.
     assert result.reasons == (
-        "escalation:12315", "escalation:媒体", "escalation:曝光",
-        "safety:中毒", "safety:住院", "safety:食物中毒",
-        "category:product_quality=high", "sentiment:strongly_negative=0.01",
+        "escalation:12315",
+        "escalation:媒体",
+        "escalation:曝光",
+        "safety:中毒",
+        "safety:住院",
+        "safety:食物中毒",
+        "category:product_quality=high",
+        "sentiment:strongly_negative=0.01",
     )
     assert result.level == "P1"
 
@@ -143,20 +163,24 @@ def test_numeric_escalation_term_inside_a_longer_number_is_not_escalation(text: 
 
 
 def test_call_signals_each_add_a_point() -> None:
-    signals = Signals(wait_seconds=300, transfers=2, resolved_first_contact=False,
-                      satisfaction=2)
+    signals = Signals(wait_seconds=300, transfers=2, resolved_first_contact=False, satisfaction=2)
     result = assess(signals=signals)
     assert result.points == 4
     assert result.level == "P2"
-    assert result.reasons == ("category:other=low", "call:unresolved", "call:long_wait=300s",
-                              "call:transfers=2", "call:low_rating=2")
+    assert result.reasons == (
+        "category:other=low",
+        "call:unresolved",
+        "call:long_wait=300s",
+        "call:transfers=2",
+        "call:low_rating=2",
+    )
 
 
 @pytest.mark.parametrize(
     "signals",
     [
         Signals(wait_seconds=299.9, transfers=1, resolved_first_contact=True, satisfaction=3),
-        Signals(),                                        # nothing known: nothing added
+        Signals(),  # nothing known: nothing added
         Signals(wait_seconds=0, transfers=0, satisfaction=5),
     ],
 )
@@ -168,8 +192,7 @@ def test_call_signals_below_the_limits_add_nothing(signals: Signals) -> None:
 
 def test_full_call_example_reaches_p1() -> None:
     # technical 2 + strongly negative 2 + 4 call signals = 8.
-    signals = Signals(wait_seconds=600.0, transfers=3, resolved_first_contact=False,
-                      satisfaction=1)
+    signals = Signals(wait_seconds=600.0, transfers=3, resolved_first_contact=False, satisfaction=1)
     result = assess(category="technical", sentiment=0.02, signals=signals)
     assert (result.level, result.points) == ("P1", 8)
     assert "call:long_wait=600.0s" in result.reasons
@@ -203,7 +226,8 @@ def test_load_a_modified_copy(tmp_path: Path) -> None:
     ids=["missing-levels", "missing-call-entry", "not-a-number", "wrong-shape"],
 )
 def test_invalid_policy_is_a_config_error_naming_the_file(
-        tmp_path: Path, mutate: Callable[[dict[str, Any]], object]) -> None:
+    tmp_path: Path, mutate: Callable[[dict[str, Any]], object]
+) -> None:
     data = yaml.safe_load(DEFAULT_POLICY_FILE.read_text(encoding="utf-8"))
     mutate(data)
     path = _write_policy(tmp_path, data)

@@ -7,8 +7,9 @@ import pytest
 from classifiers.normalize import normalize
 from classifiers.tokenize import USER_DICT, tokenize, warm_up
 
-DICTIONARY_WORDS = [line.split()[0] for line in USER_DICT.read_text(encoding="utf-8").splitlines()
-                    if line.strip()]
+DICTIONARY_WORDS = [
+    line.split()[0] for line in USER_DICT.read_text(encoding="utf-8").splitlines() if line.strip()
+]
 
 
 def test_dictionary_file_is_packaged_and_not_empty() -> None:
@@ -31,7 +32,7 @@ def cuts_inside(text: str, word: str) -> list[int]:
 
 def test_cuts_inside_finds_a_split() -> None:
     assert cuts_inside("这个快递员问题", "快递员") == []
-    assert cuts_inside("我要申请退款", "申请退款") == [4]   # 申请 | 退款: two words
+    assert cuts_inside("我要申请退款", "申请退款") == [4]  # 申请 | 退款: two words
 
 
 @pytest.mark.parametrize("word", DICTIONARY_WORDS)
@@ -52,11 +53,9 @@ def test_dictionary_has_the_domains_vocabulary() -> None:
         "banking": ("信用卡", "手续费", "逾期", "征信", "到账", "挂失", "暴力催收"),
         "product quality": ("瑕疵", "色差", "保质期", "充不进电", "异响"),
         "after-sales": ("质保", "补发", "召回", "理赔"),
-        "escalation and safety": ("市场监督管理局", "工信部", "申诉", "律师函", "腹泻",
-                                  "安全隐患"),
+        "escalation and safety": ("市场监督管理局", "工信部", "申诉", "律师函", "腹泻", "安全隐患"),
     }
-    missing = {d: [w for w in words if w not in DICTIONARY_WORDS]
-               for d, words in domains.items()}
+    missing = {d: [w for w in words if w not in DICTIONARY_WORDS] for d, words in domains.items()}
     assert not any(missing.values()), missing
     assert len(DICTIONARY_WORDS) >= 500
 
@@ -64,7 +63,7 @@ def test_dictionary_has_the_domains_vocabulary() -> None:
 def test_dictionary_lines_are_word_frequency_tag() -> None:
     lines = [line for line in USER_DICT.read_text(encoding="utf-8").splitlines() if line]
     for line in lines:
-        _, frequency, tag = line.split(" ")   # exactly three fields: jieba's format
+        _, frequency, tag = line.split(" ")  # exactly three fields: jieba's format
         assert 100 <= int(frequency) <= 100_000, line
         assert tag in {"n", "v", "a"}, line
     assert len(DICTIONARY_WORDS) == len(set(DICTIONARY_WORDS)), "duplicate entries"

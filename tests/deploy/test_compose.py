@@ -32,8 +32,12 @@ def compose() -> dict:
 def test_compose_file_is_valid_against_the_compose_spec() -> None:
     tool = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     assert tool, "check-jsonschema is a test dependency"
-    result = subprocess.run([tool, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [tool, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -41,7 +45,7 @@ def test_vocwatch_services_use_only_known_settings() -> None:
     services = compose()["services"]
     for name in ("topics", "worker", "demo"):
         env = {k: str(v) for k, v in services[name]["environment"].items()}
-        settings = Settings.from_env(env)          # an unknown VOCWATCH_ name would raise
+        settings = Settings.from_env(env)  # an unknown VOCWATCH_ name would raise
         assert settings.broker_url == "kafka://kafka:9092"
         assert settings.redis_url.startswith("redis://redis:")
 
@@ -60,7 +64,7 @@ def test_commands_are_vocwatch_commands() -> None:
         command = service.get("command", [])
         if service["image"].startswith("vocwatch:"):
             assert command and command[0] == "vocwatch", name
-            _parser().parse_args(command[1:])      # exits on an unknown command
+            _parser().parse_args(command[1:])  # exits on an unknown command
         else:
             assert name in THIRD_PARTY, name
 
@@ -77,6 +81,7 @@ def test_dockerfile_copies_what_exists() -> None:
 
 
 # --- the observability stack ------------------------------------------------------------
+
 
 def bind_mounts(service: dict) -> list[tuple[str, str]]:
     """(host path, container path) of every bind mount of a service (short or long syntax)."""
@@ -107,7 +112,7 @@ def published_ports(service: dict) -> dict[int, int]:
     """Container port → host port of a service's short-syntax port mappings."""
     ports = {}
     for mapping in service.get("ports", []):
-        parts = str(mapping).split("/")[0].split(":")      # [IP:]HOST:CONTAINER or CONTAINER
+        parts = str(mapping).split("/")[0].split(":")  # [IP:]HOST:CONTAINER or CONTAINER
         ports[int(parts[-1])] = int(parts[-2] if len(parts) > 1 else parts[-1])
     return ports
 
@@ -171,17 +176,25 @@ def test_prometheus_gets_its_config_and_rules_from_the_repo() -> None:
         in_repo = sorted(PROMETHEUS_CONFIG.parent.glob(pattern))
         assert in_repo, f"rule_files {pattern} matches nothing in deploy/prometheus"
         for path in in_repo:
-            assert container_path(prometheus, path.resolve()) == \
-                (config_dir / path.relative_to(PROMETHEUS_CONFIG.parent)).as_posix(), path
+            assert (
+                container_path(prometheus, path.resolve())
+                == (config_dir / path.relative_to(PROMETHEUS_CONFIG.parent)).as_posix()
+            ), path
 
 
 def test_prometheus_scrapes_every_compose_worker() -> None:
     services = compose()["services"]
     worker_port = Settings().web_port
-    jobs = [job for job in prometheus_config()["scrape_configs"]
-            if any("worker" in sd.get("names", []) for sd in job.get("dns_sd_configs", []))
-            or any(host_port(t)[0] == "worker" for sc in job.get("static_configs", [])
-                   for t in sc.get("targets", []))]
+    jobs = [
+        job
+        for job in prometheus_config()["scrape_configs"]
+        if any("worker" in sd.get("names", []) for sd in job.get("dns_sd_configs", []))
+        or any(
+            host_port(t)[0] == "worker"
+            for sc in job.get("static_configs", [])
+            for t in sc.get("targets", [])
+        )
+    ]
     assert len(jobs) == 1, "one scrape job for the compose service 'worker'"
     (job,) = jobs
     assert job.get("metrics_path", "/metrics") == "/metrics"
@@ -197,10 +210,18 @@ def test_prometheus_scrapes_every_compose_worker() -> None:
 def test_prometheus_targets_are_compose_services() -> None:
     services = compose()["services"]
     config = prometheus_config()
-    targets = [t for job in config["scrape_configs"] for sc in job.get("static_configs", [])
-               for t in sc.get("targets", [])]
-    alertmanagers = [t for am in config["alerting"]["alertmanagers"]
-                     for sc in am.get("static_configs", []) for t in sc.get("targets", [])]
+    targets = [
+        t
+        for job in config["scrape_configs"]
+        for sc in job.get("static_configs", [])
+        for t in sc.get("targets", [])
+    ]
+    alertmanagers = [
+        t
+        for am in config["alerting"]["alertmanagers"]
+        for sc in am.get("static_configs", [])
+        for t in sc.get("targets", [])
+    ]
     assert alertmanagers == ["alertmanager:9093"]
     for target in targets + alertmanagers:
         host, port = host_port(target)
@@ -213,12 +234,13 @@ def test_prometheus_targets_are_compose_services() -> None:
 
 def test_grafana_datasource_points_at_the_compose_prometheus() -> None:
     services = compose()["services"]
-    data = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml")
-                          .read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text(encoding="utf-8")
+    )
     (datasource,) = data["datasources"]
     url = urllib.parse.urlsplit(datasource["url"])
     assert url.scheme == "http" and url.hostname == "prometheus"
-    assert url.port in published_ports(services["prometheus"])      # the container port
+    assert url.port in published_ports(services["prometheus"])  # the container port
     assert "prometheus" in _depends_on(services["grafana"])
     # Grafana's $__rate_interval is at least 4 × timeInterval: keep it the scrape interval.
     scrape_interval = prometheus_config()["global"]["scrape_interval"]
@@ -232,14 +254,19 @@ def _depends_on(service: dict) -> set[str]:
 
 def test_grafana_loads_the_dashboards_it_is_given() -> None:
     grafana = compose()["services"]["grafana"]
-    assert container_path(grafana, (GRAFANA / "provisioning").resolve()) == \
-        "/etc/grafana/provisioning"
-    data = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "vocwatch.yml")
-                          .read_text(encoding="utf-8"))
+    assert (
+        container_path(grafana, (GRAFANA / "provisioning").resolve()) == "/etc/grafana/provisioning"
+    )
+    data = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "vocwatch.yml").read_text(encoding="utf-8")
+    )
     (provider,) = data["providers"]
     assert provider["type"] == "file"
-    assert container_path(grafana, (GRAFANA / "dashboards").resolve()) == \
-        provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (
+        container_path(grafana, (GRAFANA / "dashboards").resolve())
+        == provider["options"]["path"]
+        == "/var/lib/grafana/dashboards"
+    )
     home = grafana["environment"].get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
     if home:
         assert home.startswith(provider["options"]["path"] + "/")

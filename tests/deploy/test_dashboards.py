@@ -66,10 +66,11 @@ RANGES = {"$__rate_interval", "$__range"}
 
 # --- what the dashboards may refer to ---------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Series:
     name: str
-    kind: str                    # counter, gauge, histogram or recorded
+    kind: str  # counter, gauge, histogram or recorded
     labels: frozenset[str]
 
     @property
@@ -92,8 +93,11 @@ def vocwatch_series() -> dict[str, Series]:
         if family.type == "counter":
             names = {f"{family.name}_total": labels}
         elif family.type == "histogram":
-            names = {f"{family.name}_bucket": labels | {"le"},
-                     f"{family.name}_sum": labels, f"{family.name}_count": labels}
+            names = {
+                f"{family.name}_bucket": labels | {"le"},
+                f"{family.name}_sum": labels,
+                f"{family.name}_count": labels,
+            }
         else:
             names = {family.name: labels}
         for name, label_set in names.items():
@@ -116,7 +120,7 @@ def known_series() -> dict[str, Series]:
     for rule in recording_rules():
         labels = output_labels(promql.parse(rule["expr"]), known) | set(rule.get("labels", {}))
         previous = known.get(rule["record"])
-        if previous is not None:       # one name recorded by several rules (quantiles)
+        if previous is not None:  # one name recorded by several rules (quantiles)
             labels |= previous.labels
         known[rule["record"]] = Series(rule["record"], "recorded", frozenset(labels))
     return known
@@ -141,8 +145,11 @@ def output_labels(node: Any, known: dict[str, Series]) -> frozenset[str]:
             return frozenset(modifier.labels)
         return inner - set(modifier.labels)
     if isinstance(node, promql.Call):
-        vectors = [output_labels(arg, known) for arg in node.args
-                   if not isinstance(arg, promql.NumberLiteral | promql.StringLiteral)]
+        vectors = [
+            output_labels(arg, known)
+            for arg in node.args
+            if not isinstance(arg, promql.NumberLiteral | promql.StringLiteral)
+        ]
         labels = vectors[0] if vectors else frozenset()
         return labels - {"le"} if node.func.name == "histogram_quantile" else labels
     if isinstance(node, promql.BinaryExpr):
@@ -151,6 +158,7 @@ def output_labels(node: Any, known: dict[str, Series]) -> frozenset[str]:
 
 
 # --- the dashboards ---------------------------------------------------------------------
+
 
 def dashboard_files() -> list[Path]:
     return sorted(DASHBOARDS.glob("*.json"))
@@ -200,8 +208,14 @@ def queries() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
         board = load(path)
         for panel in panels(board):
             for target in panel["targets"]:
-                found.append((f"{path.stem}/{panel['title']}/{target['refId']}",
-                              target["expr"], target, board))
+                found.append(
+                    (
+                        f"{path.stem}/{panel['title']}/{target['refId']}",
+                        target["expr"],
+                        target,
+                        board,
+                    )
+                )
     return found
 
 
@@ -217,7 +231,10 @@ def provisioned_datasource() -> dict[str, Any]:
 
 def test_there_are_the_three_dashboards() -> None:
     assert {p.name for p in dashboard_files()} == {
-        "supervisor-overview.json", "social-sentiment.json", "service-health.json"}
+        "supervisor-overview.json",
+        "social-sentiment.json",
+        "service-health.json",
+    }
 
 
 @pytest.mark.parametrize("path", dashboard_files(), ids=lambda p: p.stem)
@@ -245,8 +262,9 @@ def test_panels_do_not_overlap(path: Path) -> None:
     cells: dict[tuple[int, int], str] = {}
     for panel in panels(load(path)):
         grid = panel["gridPos"]
-        for x, y in itertools.product(range(grid["x"], grid["x"] + grid["w"]),
-                                      range(grid["y"], grid["y"] + grid["h"])):
+        for x, y in itertools.product(
+            range(grid["x"], grid["x"] + grid["w"]), range(grid["y"], grid["y"] + grid["h"])
+        ):
             assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
             cells[(x, y)] = panel["title"]
 
@@ -291,8 +309,9 @@ def test_every_panel_and_query_uses_the_provisioned_datasource(path: Path) -> No
 
 
 @pytest.mark.parametrize(("name", "expr", "target", "board"), QUERIES, ids=QUERY_IDS)
-def test_ranges_are_grafana_intervals(name: str, expr: str, target: dict[str, Any],
-                                      board: dict[str, Any]) -> None:
+def test_ranges_are_grafana_intervals(
+    name: str, expr: str, target: dict[str, Any], board: dict[str, Any]
+) -> None:
     """Rates follow the zoom ($__rate_interval: at least four scrapes) or cover the time
     range ($__range, in stat and instant panels); a fixed range belongs in a rule."""
     for span in re.findall(r"\[([^\]:]+)\]", expr):
@@ -319,25 +338,31 @@ class QueryChecker:
             self.call(node)
         elif isinstance(node, promql.AggregateExpr) and node.modifier is not None:
             inner = output_labels(node.expr, self.known)
-            self.problems.extend(f"{node.op} by {label}: not a label of {node.expr}"
-                                 for label in node.modifier.labels if label not in inner)
+            self.problems.extend(
+                f"{node.op} by {label}: not a label of {node.expr}"
+                for label in node.modifier.labels
+                if label not in inner
+            )
 
     def selector(self, node: Any) -> None:
         series = self.known.get(node.name)
         if series is None:
             self.problems.append(f"unknown metric {node.name}")
             return
-        self.problems.extend(f"{node.name} has no label {matcher.name}"
-                             for matcher in node.matchers.matchers
-                             if matcher.name not in series.labels)
+        self.problems.extend(
+            f"{node.name} has no label {matcher.name}"
+            for matcher in node.matchers.matchers
+            if matcher.name not in series.labels
+        )
 
     def call(self, node: Any) -> None:
         if node.func.name in RATE_FUNCTIONS:
             series = self.known.get(node.args[0].vector_selector.name)
             if series is not None and not series.is_counter:
                 self.problems.append(f"{node.func.name}() of {series.name}, not a counter")
-        if node.func.name == "histogram_quantile" and \
-                "le" not in output_labels(node.args[1], self.known):
+        if node.func.name == "histogram_quantile" and "le" not in output_labels(
+            node.args[1], self.known
+        ):
             self.problems.append(f"histogram_quantile without le: {node}")
 
 
@@ -345,32 +370,39 @@ def query_problems(expr: str) -> list[str]:
     return QueryChecker(known_series()).check(expr)
 
 
-@pytest.mark.parametrize(("expr", "problem"), [
-    ("rate(vocwatch_events_recieved_total[5m])", "unknown metric"),
-    ('vocwatch_alerts_firing{source="call"}', "has no label source"),
-    ("sum by (channel) (rate(vocwatch_events_scored_total[5m]))", "by channel"),
-    ("rate(vocwatch_window_events[5m])", "not a counter"),
-    ("histogram_quantile(0.9, sum by (source) (rate(vocwatch_batch_duration_seconds_bucket"
-     "[5m])))", "without le"),
-    ("source:vocwatch_events_unknown:rate5m", "unknown metric"),
-])
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ("rate(vocwatch_events_recieved_total[5m])", "unknown metric"),
+        ('vocwatch_alerts_firing{source="call"}', "has no label source"),
+        ("sum by (channel) (rate(vocwatch_events_scored_total[5m]))", "by channel"),
+        ("rate(vocwatch_window_events[5m])", "not a counter"),
+        (
+            "histogram_quantile(0.9, sum by (source) (rate(vocwatch_batch_duration_seconds_bucket"
+            "[5m])))",
+            "without le",
+        ),
+        ("source:vocwatch_events_unknown:rate5m", "unknown metric"),
+    ],
+)
 def test_the_query_checker_finds_mistakes(expr: str, problem: str) -> None:
     problems = query_problems(expr)
     assert any(problem in p for p in problems), problems
 
 
 @pytest.mark.parametrize(("name", "expr", "target", "board"), QUERIES, ids=QUERY_IDS)
-def test_query_names_only_known_series_and_labels(name: str, expr: str,
-                                                  target: dict[str, Any],
-                                                  board: dict[str, Any]) -> None:
+def test_query_names_only_known_series_and_labels(
+    name: str, expr: str, target: dict[str, Any], board: dict[str, Any]
+) -> None:
     problems = query_problems(substitute(expr, board))
     assert not problems, f"{name}: {expr}\n" + "\n".join(problems)
 
 
 def test_recording_rules_the_dashboards_use_are_defined() -> None:
     recorded = {rule["record"] for rule in recording_rules()}
-    used = {name for _, expr, _, _ in QUERIES
-            for name in re.findall(r"\b[a-z_]+:[a-z0-9_:]+\b", expr)}
+    used = {
+        name for _, expr, _, _ in QUERIES for name in re.findall(r"\b[a-z_]+:[a-z0-9_:]+\b", expr)
+    }
     assert used <= recorded, f"not in {RECORDING_RULES.name}: {sorted(used - recorded)}"
 
 
@@ -380,8 +412,11 @@ def test_variable_queries_name_known_series_and_labels() -> None:
         for variable in load(path).get("templating", {}).get("list", []):
             if variable["type"] != "query":
                 continue
-            query = variable["query"]["query"] if isinstance(variable["query"], dict) \
+            query = (
+                variable["query"]["query"]
+                if isinstance(variable["query"], dict)
                 else variable["query"]
+            )
             match = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", query)
             assert match, f"{path.name} ${variable['name']}: {query}"
             metric, label = match.groups()
@@ -391,17 +426,20 @@ def test_variable_queries_name_known_series_and_labels() -> None:
 def test_equality_matchers_use_values_the_code_produces() -> None:
     """A typo in a label value would show an empty panel, not an error."""
     for name, expr, _, board in QUERIES:
+
         def visit(node: Any, name: str = name, expr: str = expr) -> None:
             if isinstance(node, promql.VectorSelector):
                 for matcher in node.matchers.matchers:
                     if matcher.op == promql.MatchOp.Equal and matcher.name in label_values():
                         assert matcher.value in label_values()[matcher.name], (
-                            f"{name}: {matcher.name}={matcher.value!r} in {expr}")
+                            f"{name}: {matcher.name}={matcher.value!r} in {expr}"
+                        )
 
         promql.walk(promql.parse(substitute(expr, board)), visit)
 
 
 # --- live: a real Prometheus answers every query ----------------------------------------
+
 
 @cache
 def label_values() -> dict[str, tuple[str, ...]]:
@@ -426,8 +464,11 @@ def label_values() -> dict[str, tuple[str, ...]]:
         "region": ("other", "none"),
         "sink": ("kafka", "file", "log"),
         "outcome": ("sent", "failed"),
-        "topic": (*settings.input_topics.values(), settings.scored_topic,
-                  settings.deadletter_topic),
+        "topic": (
+            *settings.input_topics.values(),
+            settings.scored_topic,
+            settings.deadletter_topic,
+        ),
     }
 
 
@@ -479,22 +520,39 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RECORDING_RULES)],
-        "scrape_configs": [{"job_name": worker_job(repo_config),
-                            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}],
+        "scrape_configs": [
+            {
+                "job_name": worker_job(repo_config),
+                "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+            }
+        ],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
-    child = ChildServer("prometheus", [
-        binary, f"--config.file={workdir / 'prometheus.yml'}",
-        f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-        "127.0.0.1", port, lambda host, port: _get(f"http://{host}:{port}/-/ready") is not None)
+    child = ChildServer(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        "127.0.0.1",
+        port,
+        lambda host, port: _get(f"http://{host}:{port}/-/ready") is not None,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         child.start(timeout=30)
         # Rates need two scrapes; recorded series need a rule evaluation after them.
-        wait_until(lambda: bool(_query(url, "count_over_time(up[1m]) >= 4")
-                                and _query(url, "source:vocwatch_events_received:rate5m > 0")),
-                   timeout=30, what="prometheus scraping the test registry")
+        wait_until(
+            lambda: bool(
+                _query(url, "count_over_time(up[1m]) >= 4")
+                and _query(url, "source:vocwatch_events_received:rate5m > 0")
+            ),
+            timeout=30,
+            what="prometheus scraping the test registry",
+        )
         yield url
     finally:
         stop.set()
@@ -507,9 +565,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def worker_job(config: dict[str, Any]) -> str:
     """The job that scrapes the compose worker (test_compose.py checks its targets)."""
     for job in config["scrape_configs"]:
-        if any("worker" in sd.get("names", []) for sd in job.get("dns_sd_configs", [])) or \
-           any(t.startswith("worker:") for sc in job.get("static_configs", [])
-               for t in sc.get("targets", [])):
+        if any("worker" in sd.get("names", []) for sd in job.get("dns_sd_configs", [])) or any(
+            t.startswith("worker:")
+            for sc in job.get("static_configs", [])
+            for t in sc.get("targets", [])
+        ):
             return str(job["job_name"])
     raise AssertionError("no scrape job for the compose worker")
 
@@ -534,15 +594,15 @@ def _query(url: str, expr: str) -> list[Any]:
 
 @pytest.mark.parametrize(("name", "expr", "target", "board"), QUERIES, ids=QUERY_IDS)
 def test_query_returns_data_from_a_real_prometheus(
-        prometheus: str, name: str, expr: str, target: dict[str, Any],
-        board: dict[str, Any]) -> None:
+    prometheus: str, name: str, expr: str, target: dict[str, Any], board: dict[str, Any]
+) -> None:
     query = substitute(expr, board)
     url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": query})
     request = urllib.request.Request(url)  # noqa: S310 — loopback
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             answer = json.loads(response.read())
-    except urllib.error.HTTPError as error:   # 400: the query does not parse or type-check
+    except urllib.error.HTTPError as error:  # 400: the query does not parse or type-check
         pytest.fail(f"{name}: {query}\n{error.read().decode()}")
     assert answer["status"] == "success", answer
     data = answer["data"]

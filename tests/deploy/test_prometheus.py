@@ -37,8 +37,7 @@ def tool(name: str) -> str:
 
 
 def run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([tool(name), *args], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT)
+    return subprocess.run([tool(name), *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
 def load(path: Path) -> Any:
@@ -55,6 +54,7 @@ ALERT_NAMES = [rule["alert"] for rule in ALERTS]
 
 
 # --- the real tools -------------------------------------------------------------------
+
 
 def test_prometheus_config_is_valid_and_loads_both_rule_files() -> None:
     result = run("promtool", "check", "config", str(PROMETHEUS_CONFIG))
@@ -80,19 +80,24 @@ def test_alertmanager_config_is_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("labels", "receiver"), [
-    (["team=platform", "severity=critical"], "platform"),
-    (["team=platform", "severity=warning"], "platform"),
-    (["alertname=SomethingElse"], "default"),
-])
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["team=platform", "severity=critical"], "platform"),
+        (["team=platform", "severity=warning"], "platform"),
+        (["alertname=SomethingElse"], "default"),
+    ],
+)
 def test_alertmanager_routes(labels: list[str], receiver: str) -> None:
-    result = run("amtool", "config", "routes", "test",
-                 f"--config.file={ALERTMANAGER_CONFIG}", *labels)
+    result = run(
+        "amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", *labels
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split() == [receiver]
 
 
 # --- Alertmanager: repeat intervals, receivers, inhibition ----------------------------
+
 
 def platform_routes() -> dict[str, dict[str, Any]]:
     route = load(ALERTMANAGER_CONFIG)["route"]
@@ -121,22 +126,30 @@ def test_inhibit_rules_name_existing_alerts() -> None:
                 named.update(match.group(2).split("|"))
         assert rule["equal"], "an inhibit rule without `equal` would mute other deployments"
     assert named and named <= set(ALERT_NAMES), named - set(ALERT_NAMES)
-    assert any(r["source_matchers"] == ['alertname="VocwatchWorkerDown"']
-               and r["equal"] == ["job", "instance"] for r in config["inhibit_rules"])
+    assert any(
+        r["source_matchers"] == ['alertname="VocwatchWorkerDown"']
+        and r["equal"] == ["job", "instance"]
+        for r in config["inhibit_rules"]
+    )
 
 
 def test_webhooks_are_the_documented_placeholder() -> None:
-    urls = [hook["url"] for receiver in load(ALERTMANAGER_CONFIG)["receivers"]
-            for hook in receiver.get("webhook_configs", [])]
+    urls = [
+        hook["url"]
+        for receiver in load(ALERTMANAGER_CONFIG)["receivers"]
+        for hook in receiver.get("webhook_configs", [])
+    ]
     assert urls and all(u.startswith("http://vocwatch-webhook:8080/") for u in urls)
     assert "http://vocwatch-webhook:8080/" in deploy_section()
 
 
 # --- alerting rules -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
 def test_alert_is_labelled_for_routing_and_explained_in_english_and_chinese(
-        rule: dict[str, Any]) -> None:
+    rule: dict[str, Any],
+) -> None:
     assert rule["alert"].startswith("Vocwatch")
     assert rule["labels"]["severity"] in {"critical", "warning"}
     assert rule["labels"]["team"] == "platform"
@@ -147,22 +160,27 @@ def test_alert_is_labelled_for_routing_and_explained_in_english_and_chinese(
 
 
 def alert_rule_tests() -> list[dict[str, Any]]:
-    return [check for path in RULE_TESTS for test in load(path)["tests"]
-            for check in test.get("alert_rule_test", [])]
+    return [
+        check
+        for path in RULE_TESTS
+        for test in load(path)["tests"]
+        for check in test.get("alert_rule_test", [])
+    ]
 
 
 @pytest.mark.parametrize("name", ALERT_NAMES)
 def test_alert_is_unit_tested_firing_and_not_firing(name: str) -> None:
     checks = [c for c in alert_rule_tests() if c["alertname"] == name]
     assert any(c.get("exp_alerts") for c in checks), f"no promtool test where {name} fires"
-    assert any(not c.get("exp_alerts") for c in checks), \
+    assert any(not c.get("exp_alerts") for c in checks), (
         f"no promtool test where {name} stays quiet"
+    )
 
 
 def test_alerts_and_thresholds_of_the_brief() -> None:
     by_name = {rule["alert"]: rule for rule in ALERTS}
     expected = {
-        "VocwatchWorkerDown": "up{job=\"vocwatch\"} == 0",
+        "VocwatchWorkerDown": 'up{job="vocwatch"} == 0',
         "VocwatchDeadLetterRatioHigh": "> 0.05",
         "VocwatchConsumerLagHigh": "> 10000",
         "VocwatchProcessingLatencyHigh": "> 30",
@@ -171,14 +189,20 @@ def test_alerts_and_thresholds_of_the_brief() -> None:
         assert fragment in by_name[name]["expr"], name
     assert by_name["VocwatchDeadLetterRatioHigh"]["for"] == "10m"
     assert by_name["VocwatchConsumerLagHigh"]["for"] == "5m"
-    assert {"VocwatchNoEventsReceived", "VocwatchKafkaPublishErrors",
-            "VocwatchSinkDeliveryFailures", "VocwatchRedisErrors"} <= set(by_name)
+    assert {
+        "VocwatchNoEventsReceived",
+        "VocwatchKafkaPublishErrors",
+        "VocwatchSinkDeliveryFailures",
+        "VocwatchRedisErrors",
+    } <= set(by_name)
 
 
 # --- recording rules ------------------------------------------------------------------
 
-_RECORD_NAME = re.compile(r"(?P<level>[a-z]+(?:_[a-z]+)*):(?P<metric>vocwatch_[a-z0-9_]+)"
-                          r":(?P<operations>[a-z0-9_]+)")
+_RECORD_NAME = re.compile(
+    r"(?P<level>[a-z]+(?:_[a-z]+)*):(?P<metric>vocwatch_[a-z0-9_]+)"
+    r":(?P<operations>[a-z0-9_]+)"
+)
 
 
 @pytest.mark.parametrize("rule", RECORDS, ids=[r["record"] for r in RECORDS])
@@ -189,7 +213,7 @@ def test_recording_rule_name_is_level_metric_operations(rule: dict[str, Any]) ->
     assert match, f"{rule['record']} is not level:metric:operations"
     assert not match.group("metric").endswith("_total")
     grouping = re.search(r"\bby \(([^)]*)\)", rule["expr"])
-    if grouping is None:         # avg_over_time of a recorded series keeps its labels
+    if grouping is None:  # avg_over_time of a recorded series keeps its labels
         source = re.search(r"\((?P<level>[a-z_]+):vocwatch_[a-z0-9_]+:[a-z0-9_]+\[", rule["expr"])
         assert source, rule["expr"]
         kept = set(source.group("level").split("_"))
@@ -217,14 +241,19 @@ def metric_names() -> set[str]:
 @pytest.mark.parametrize("path", [RECORDING, ALERTING], ids=lambda p: p.name)
 def test_rules_read_only_metrics_the_worker_exposes(path: Path) -> None:
     known = metric_names() | {r["record"] for r in RECORDS}
-    used = {name for rule in rules(path)
-            for name in re.findall(r"(?<![\w:])(?:[a-z_]+:)?vocwatch_[a-z0-9_]+(?::[a-z0-9_]+)?",
-                                   rule["expr"])}
+    used = {
+        name
+        for rule in rules(path)
+        for name in re.findall(
+            r"(?<![\w:])(?:[a-z_]+:)?vocwatch_[a-z0-9_]+(?::[a-z0-9_]+)?", rule["expr"]
+        )
+    }
     assert used, path
     assert used <= known, f"unknown series in {path.name}: {sorted(used - known)}"
 
 
 # --- scraping ---------------------------------------------------------------------------
+
 
 def test_prometheus_scrapes_every_worker_of_the_compose_file() -> None:
     config = load(PROMETHEUS_CONFIG)
@@ -232,24 +261,26 @@ def test_prometheus_scrapes_every_worker_of_the_compose_file() -> None:
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "vocwatch"]
     (discovery,) = job["dns_sd_configs"]
     port = Settings().web_port
-    assert discovery == {"names": ["worker"], "type": "A", "port": port,
-                         "refresh_interval": "30s"}
+    assert discovery == {"names": ["worker"], "type": "A", "port": port, "refresh_interval": "30s"}
     worker = load(ROOT / "docker-compose.yml")["services"]["worker"]
     assert str(port) in worker["expose"]
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
-        "alertmanager:9093"]
+        "alertmanager:9093"
+    ]
     rule_files = [PROMETHEUS_DIR / f for f in config["rule_files"]]
     assert rule_files == [RECORDING, ALERTING]
 
 
 def test_rules_select_the_scrape_job_by_its_name() -> None:
     jobs = {j["job_name"] for j in load(PROMETHEUS_CONFIG)["scrape_configs"]}
-    selected = {job for rule in ALERTS + RECORDS
-                for job in re.findall(r'job="([^"]+)"', rule["expr"])}
+    selected = {
+        job for rule in ALERTS + RECORDS for job in re.findall(r'job="([^"]+)"', rule["expr"])
+    }
     assert selected == {"vocwatch"} <= jobs
 
 
 # --- docs -------------------------------------------------------------------------------
+
 
 def deploy_section() -> str:
     text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
@@ -260,8 +291,9 @@ def deploy_section() -> str:
 
 def test_docs_list_every_alert_and_recorded_series() -> None:
     section = deploy_section()
-    missing = [n for n in ALERT_NAMES + sorted({r["record"] for r in RECORDS})
-               if f"`{n}`" not in section]
+    missing = [
+        n for n in ALERT_NAMES + sorted({r["record"] for r in RECORDS}) if f"`{n}`" not in section
+    ]
     assert not missing, f"not in docs/deploy.md, 'Prometheus and Alertmanager': {missing}"
 
 
@@ -272,6 +304,7 @@ def test_docs_check_commands_run_and_pass() -> None:
     assert {c.split()[0] for c in commands} == {"promtool", "amtool"}
     for command in commands:
         tool(command.split()[0])
-        result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                                timeout=60, cwd=ROOT)
+        result = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"

@@ -82,11 +82,11 @@ def at(iso: str) -> float:
 
 # The example of the page: a correlated spike (category_spike) of logistics complaints and
 # calls, acknowledged, then escalated when its severity doubled. Times are UTC.
-FIRST_SEEN = at("2025-03-10T02:14:00+00:00")     # 10:14 Beijing time, a Monday
-FIRED_AT = FIRST_SEEN + 60                        # the rule's for: 1m
+FIRST_SEEN = at("2025-03-10T02:14:00+00:00")  # 10:14 Beijing time, a Monday
+FIRED_AT = FIRST_SEEN + 60  # the rule's for: 1m
 ACK_AT = at("2025-03-10T02:18:30+00:00")
-NOW = at("2025-03-10T02:27:10+00:00")             # the escalation
-SENT_AT = NOW + 1.0                               # when the sink queues send it
+NOW = at("2025-03-10T02:27:10+00:00")  # the escalation
+SENT_AT = NOW + 1.0  # when the sink queues send it
 RESOLVED_SENT_AT = at("2025-03-10T02:41:01+00:00")
 
 
@@ -113,7 +113,7 @@ def table_rows(text: str, header: str) -> list[list[str]]:
     start = next((i for i, line in enumerate(lines) if line.startswith(f"| {header} |")), None)
     assert start is not None, f"no table with header {header!r}"
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
@@ -127,16 +127,28 @@ def first_cells(text: str, header: str) -> dict[str, list[str]]:
 
 # --- the example alert --------------------------------------------------------------------
 
+
 def example_members() -> tuple[Member, ...]:
     rule = RULES["category_spike"]
     members = []
     for source, counts, baseline in (
-            ("complaint", WindowCounts(45, 38, 2), Baseline(9.5, 9.0, 900)),
-            ("call", WindowCounts(22, 14, 0, calls=22, first_contact=9), Baseline(3.1, 2.25, 900))):
+        ("complaint", WindowCounts(45, 38, 2), Baseline(9.5, 9.0, 900)),
+        ("call", WindowCounts(22, 14, 0, calls=22, first_contact=9), Baseline(3.1, 2.25, 900)),
+    ):
         ev = evaluate(rule, counts, now=NOW, baseline=baseline, warm=True)
-        members.append(Member(window_key({"source": source, "category": "logistics"}), source,
-                              ev.value, ev.severity, ev.breached, ev.holds, counts,
-                              ev.expected, ev.deviation))
+        members.append(
+            Member(
+                window_key({"source": source, "category": "logistics"}),
+                source,
+                ev.value,
+                ev.severity,
+                ev.breached,
+                ev.holds,
+                counts,
+                ev.expected,
+                ev.deviation,
+            )
+        )
     return tuple(sorted(members, key=lambda m: -m.severity))
 
 
@@ -148,32 +160,80 @@ def example_alert() -> Alert:
     total = members[0].counts.plus(members[1].counts)
     fp = fingerprint(rule.name, key)
     channels = tuple(sorted(m.channel for m in members))
-    windows = RedisWindowStore(_NoRedis(), prefix="vocwatch",
-                               bucket_seconds=Settings().bucket_seconds,
-                               spans=[rule.window_seconds])
+    windows = RedisWindowStore(
+        _NoRedis(),
+        prefix="vocwatch",
+        bucket_seconds=Settings().bucket_seconds,
+        spans=[rule.window_seconds],
+    )
     assert ALERTING.router is not None
     return Alert(
-        id=f"{fp}-{int(FIRST_SEEN)}", fingerprint=fp, rule=rule.name,
-        description=rule.description, priority=rule.priority, status="firing", key=key,
+        id=f"{fp}-{int(FIRST_SEEN)}",
+        fingerprint=fp,
+        rule=rule.name,
+        description=rule.description,
+        priority=rule.priority,
+        status="firing",
+        key=key,
         window_seconds=rule.window_seconds,
-        window_start=windows.window_start(rule.window_seconds, NOW), window_end=NOW,
-        measure=rule.measure, value=worst.value, threshold=rule.threshold,
-        expected=worst.expected, deviation=worst.deviation, severity=worst.severity,
-        min_count=rule.min_count, counts=total, first_seen=FIRST_SEEN, last_seen=NOW,
-        updated_at=NOW, members=members, channels=channels,
+        window_start=windows.window_start(rule.window_seconds, NOW),
+        window_end=NOW,
+        measure=rule.measure,
+        value=worst.value,
+        threshold=rule.threshold,
+        expected=worst.expected,
+        deviation=worst.deviation,
+        severity=worst.severity,
+        min_count=rule.min_count,
+        counts=total,
+        first_seen=FIRST_SEEN,
+        last_seen=NOW,
+        updated_at=NOW,
+        members=members,
+        channels=channels,
         samples=(
-            Sample("c-20250310-004518", "顺丰快递丢件了,包裹一直显示运输中,打客服[PHONE]也没人管,"
-                   "再不处理我就投诉到12315!", "P1", NOW - 200, True, "complaint", "app"),
-            Sample("c-20250310-004391", "快递三天了还没送到,物流信息一直不更新,太慢了", "P2",
-                   NOW - 340, True, "complaint", "wechat"),
-            Sample("k-20250310-001207", "打了三次电话问快递进度,每次都说在查,包裹到底在哪", "P3",
-                   NOW - 95, True, "call", "call")),
-        terms=(Term("快递", 31, 3.86), Term("包裹", 17, 2.95), Term("丢件", 9, 7.2),
-               Term("物流", 12, 2.41)),
+            Sample(
+                "c-20250310-004518",
+                "顺丰快递丢件了,包裹一直显示运输中,打客服[PHONE]也没人管,再不处理我就投诉到12315!",
+                "P1",
+                NOW - 200,
+                True,
+                "complaint",
+                "app",
+            ),
+            Sample(
+                "c-20250310-004391",
+                "快递三天了还没送到,物流信息一直不更新,太慢了",
+                "P2",
+                NOW - 340,
+                True,
+                "complaint",
+                "wechat",
+            ),
+            Sample(
+                "k-20250310-001207",
+                "打了三次电话问快递进度,每次都说在查,包裹到底在哪",
+                "P3",
+                NOW - 95,
+                True,
+                "call",
+                "call",
+            ),
+        ),
+        terms=(
+            Term("快递", 31, 3.86),
+            Term("包裹", 17, 2.95),
+            Term("丢件", 9, 7.2),
+            Term("物流", 12, 2.41),
+        ),
         route=ALERTING.router.route(rule, {"category": "logistics"}, channels),
-        fired_at=FIRED_AT, notified_at=NOW, notified_severity=worst.severity,
-        notification="escalation", updates=4,
-        acknowledged=Ack("张三", ACK_AT, "已联系快递公司核实"))
+        fired_at=FIRED_AT,
+        notified_at=NOW,
+        notified_severity=worst.severity,
+        notification="escalation",
+        updates=4,
+        acknowledged=Ack("张三", ACK_AT, "已联系快递公司核实"),
+    )
 
 
 class _NoRedis:
@@ -220,14 +280,18 @@ def test_record_example_has_exactly_the_fields_to_record_produces() -> None:
 
 
 def test_record_example_is_what_to_record_produces() -> None:
-    assert documented_record() == example_alert().to_record(), \
+    assert documented_record() == example_alert().to_record(), (
         "the record example is stale: paste example_alert().to_record() of this test"
+    )
 
 
 def test_record_table_lists_every_field() -> None:
     documented = first_cells(section("The alert record"), "field")
-    missing = sorted(p for p in key_paths(example_alert().to_record())
-                     if "[]" not in p and "." not in p and p not in documented)
+    missing = sorted(
+        p
+        for p in key_paths(example_alert().to_record())
+        if "[]" not in p and "." not in p and p not in documented
+    )
     assert not missing, f"fields of the record missing from its table: {missing}"
 
 
@@ -238,8 +302,9 @@ def test_resolved_example_only_changes_what_resolution_changes() -> None:
     assert changes["sequence"] == documented_record()["sequence"] + 1
 
 
-@pytest.mark.parametrize("record", [documented_record(), resolved_record()],
-                         ids=["firing", "resolved"])
+@pytest.mark.parametrize(
+    "record", [documented_record(), resolved_record()], ids=["firing", "resolved"]
+)
 def test_spike_severity_is_deviations_from_the_baseline(record: dict[str, Any]) -> None:
     baseline = record["baseline"]
     z = (record["value"] - baseline["expected"]) / baseline["deviation"]
@@ -247,6 +312,7 @@ def test_spike_severity_is_deviations_from_the_baseline(record: dict[str, Any]) 
 
 
 # --- sink adapters: the vendor payloads ---------------------------------------------------
+
 
 class _Reply:
     status = 200
@@ -277,8 +343,13 @@ class RecordingSession:
         return _Reply(self.answer)
 
 
-ANSWERS = {"wecom": {"errcode": 0, "errmsg": "ok"}, "dingtalk": {"errcode": 0, "errmsg": "ok"},
-           "feishu": {"code": 0, "msg": "success"}, "alertmanager": None, "webhook": None}
+ANSWERS = {
+    "wecom": {"errcode": 0, "errmsg": "ok"},
+    "dingtalk": {"errcode": 0, "errmsg": "ok"},
+    "feishu": {"code": 0, "msg": "success"},
+    "alertmanager": None,
+    "webhook": None,
+}
 
 
 def documented_env() -> dict[str, str]:
@@ -291,12 +362,18 @@ def documented_env() -> dict[str, str]:
     return env
 
 
-def sent(sink: str, records: list[dict[str, Any]], clock: float
-         ) -> list[tuple[str, Any, dict[str, str]]]:
+def sent(
+    sink: str, records: list[dict[str, Any]], clock: float
+) -> list[tuple[str, Any, dict[str, str]]]:
     spec = ALERTING.sinks[sink]
     session = RecordingSession(ANSWERS[spec.type])
-    notifier = make_notifier(spec, documented_env(), session, None,  # type: ignore[arg-type]
-                             clock=lambda: clock)
+    notifier = make_notifier(
+        spec,
+        documented_env(),
+        session,
+        None,  # type: ignore[arg-type]
+        clock=lambda: clock,
+    )
     asyncio.run(notifier.send(records))
     return session.posts
 
@@ -324,17 +401,25 @@ PAYLOADS = [  # (block, sink type, records sent together, sending time)
 ]
 
 
-@pytest.mark.parametrize(("info", "kind", "records", "clock"), PAYLOADS,
-                         ids=[p[0].removeprefix("json ") for p in PAYLOADS])
-def test_vendor_payload_example_is_what_the_sink_sends(info: str, kind: str, records: str,
-                                                       clock: float) -> None:
-    chosen = {"record": [documented_record()], "resolved": [resolved_record()],
-              "record+resolved": [documented_record(), resolved_record()]}[records]
+@pytest.mark.parametrize(
+    ("info", "kind", "records", "clock"),
+    PAYLOADS,
+    ids=[p[0].removeprefix("json ") for p in PAYLOADS],
+)
+def test_vendor_payload_example_is_what_the_sink_sends(
+    info: str, kind: str, records: str, clock: float
+) -> None:
+    chosen = {
+        "record": [documented_record()],
+        "resolved": [resolved_record()],
+        "record+resolved": [documented_record(), resolved_record()],
+    }[records]
     posts = sent(sink_of(kind), chosen, clock)
     assert len(posts) == 1, f"{info}: {len(posts)} requests"
     url, body, headers = posts[0]
     assert block_json(info) == body, f"```{info} is stale: paste\n" + json.dumps(
-        body, ensure_ascii=False, indent=2)
+        body, ensure_ascii=False, indent=2
+    )
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     env = documented_env()
     spec = ALERTING.sinks[sink_of(kind)]
@@ -345,9 +430,10 @@ def test_vendor_payload_example_is_what_the_sink_sends(info: str, kind: str, rec
         assert f"POST {url}" in TEXT
     else:
         assert url == env[spec.url_env or ""]
-    if kind == "webhook":     # the packaged webhook has no token_env: no Authorization
+    if kind == "webhook":  # the packaged webhook has no token_env: no Authorization
         assert headers.get("Authorization") == (
-            f"Bearer {env[spec.token_env]}" if spec.token_env else None)
+            f"Bearer {env[spec.token_env]}" if spec.token_env else None
+        )
 
 
 def test_documented_signatures_are_the_vendors_algorithms() -> None:
@@ -366,8 +452,9 @@ def test_redis_stream_sink_writes_the_documented_entry() -> None:
     added: list[tuple[str, dict[str, bytes], int, bool]] = []
 
     class Pipe:
-        def xadd(self, stream: str, fields: dict[str, bytes], *, maxlen: int,
-                 approximate: bool) -> None:
+        def xadd(
+            self, stream: str, fields: dict[str, bytes], *, maxlen: int, approximate: bool
+        ) -> None:
             added.append((stream, fields, maxlen, approximate))
 
         async def execute(self) -> None:
@@ -391,8 +478,7 @@ def test_redis_stream_sink_writes_the_documented_entry() -> None:
     assert f"`XADD {stream} MAXLEN ~ {maxlen} * record <record as JSON>`" in TEXT
 
 
-def test_always_on_sinks_carry_the_record(tmp_path: Path,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_always_on_sinks_carry_the_record(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     record = documented_record()
     published: list[tuple[bytes, bytes]] = []
 
@@ -408,8 +494,9 @@ def test_always_on_sinks_carry_the_record(tmp_path: Path,
     assert key == record["fingerprint"].encode() and json.loads(value) == record
     assert json.loads((tmp_path / "alerts.jsonl").read_text(encoding="utf-8")) == record
     assert [r.getMessage() for r in caplog.records] == [one_block("text log").body.strip()]
-    assert {sink.name for sink in (TopicSink(send), LogSink(), out)} | set(ALERTING.sinks) \
-        == set(first_cells(section("Sinks"), "sink"))
+    assert {sink.name for sink in (TopicSink(send), LogSink(), out)} | set(ALERTING.sinks) == set(
+        first_cells(section("Sinks"), "sink")
+    )
 
 
 @pytest.mark.parametrize("block", blocks_with(PAGE, "yaml sink"), ids=lambda b: str(b.line))
@@ -419,10 +506,10 @@ def test_sink_configuration_snippets_are_valid(block: Block) -> None:
 
 # --- the configuration file and `vocwatch rules check` ---------------------------------
 
+
 def test_routing_example_is_valid_with_the_packaged_sinks() -> None:
     example = yaml.safe_load(one_block("yaml routing").body)
-    config = dataclasses.replace(ALERTING.config, teams=example["teams"],
-                                 routes=example["routes"])
+    config = dataclasses.replace(ALERTING.config, teams=example["teams"], routes=example["routes"])
     router = alerting_from(config).router
     rules = RULES["severe_event"], RULES["negative_burst"]
     technical = {"channel": "app", "category": "technical"}
@@ -434,13 +521,14 @@ def test_routing_example_is_valid_with_the_packaged_sinks() -> None:
 def test_rule_snippets_are_valid(block: Block) -> None:
     snippet = yaml.safe_load(block.body)
     rules = parse_rules(snippet, source="docs/alerts.md")
-    for rule in rules:     # a snippet of a default rule shows it as shipped
+    for rule in rules:  # a snippet of a default rule shows it as shipped
         assert rule.name not in RULES or RULES[rule.name] == rule, rule.name
 
 
 def test_rules_block_is_the_packaged_file_verbatim() -> None:
-    assert one_block("yaml rules").body == DEFAULT_RULES_FILE.read_text(encoding="utf-8"), \
+    assert one_block("yaml rules").body == DEFAULT_RULES_FILE.read_text(encoding="utf-8"), (
         "the ```yaml rules block must be alerts/rules.yaml as it is"
+    )
 
 
 def test_every_default_rule_is_explained() -> None:
@@ -488,11 +576,19 @@ def rules_check_transcripts() -> list[tuple[str, str, int]]:
     return runs
 
 
-@pytest.mark.parametrize(("command", "output", "status"), rules_check_transcripts(),
-                         ids=[command for command, _, _ in rules_check_transcripts()])
-def test_rules_check_transcript(command: str, output: str, status: int, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("command", "output", "status"),
+    rules_check_transcripts(),
+    ids=[command for command, _, _ in rules_check_transcripts()],
+)
+def test_rules_check_transcript(
+    command: str,
+    output: str,
+    status: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     for name in list(os.environ):
         if name.startswith("VOCWATCH_SINK_"):
             monkeypatch.delenv(name)
@@ -500,7 +596,7 @@ def test_rules_check_transcript(command: str, output: str, status: int, tmp_path
     args = shlex.split(command)
     assert args[:3] == ["vocwatch", "rules", "check"]
     path = args[3]
-    if not (ROOT / path).exists():            # a file the page shows as a ```yaml <name>
+    if not (ROOT / path).exists():  # a file the page shows as a ```yaml <name>
         (tmp_path / path).write_text(one_block(f"yaml {path}").body, encoding="utf-8")
         monkeypatch.chdir(tmp_path)
     assert main(args[1:]) == status
@@ -513,6 +609,7 @@ def test_rules_check_shows_a_valid_and_an_invalid_file() -> None:
 
 
 # --- lifecycle, routing, silences, delivery: the catalogues --------------------------------
+
 
 def test_every_notification_kind_is_explained() -> None:
     documented = first_cells(section("Lifecycle"), "notification")
@@ -579,27 +676,43 @@ def test_metrics_named_here_exist() -> None:
     names = {f"{m.name}_total" if m.type == "counter" else m.name for m in registry.collect()}
     named = set(re.findall(r"`(vocwatch_[a-z_]+)", TEXT))
     assert named and named <= names, named - names
-    assert {"vocwatch_alerts_total", "vocwatch_sink_deliveries_total",
-            "vocwatch_sink_queue_depth"} <= named
+    assert {
+        "vocwatch_alerts_total",
+        "vocwatch_sink_deliveries_total",
+        "vocwatch_sink_queue_depth",
+    } <= named
 
 
 def test_redis_keys_are_the_code_s() -> None:
     windows = section("Windows")
-    for key in RedisWindowStore(_NoRedis(), prefix="<app_id>", bucket_seconds=10,
-                                spans=[60]).redis_keys("<key>"):
+    for key in RedisWindowStore(
+        _NoRedis(), prefix="<app_id>", bucket_seconds=10, spans=[60]
+    ).redis_keys("<key>"):
         assert f"`{key}`" in windows, key
     lifecycle = section("Lifecycle")
     store = RedisAlertStore(None, prefix="<app_id>")
     for key in (store.key, store.acks_key, store.history_key, store.silences_key):
         assert f"`{key}`" in lifecycle, key
-    for key in ("<app_id>:baseline:{<rule>}", "<app_id>:baseline:{<rule>}:keys",
-                "<app_id>:baseline:step"):
+    for key in (
+        "<app_id>:baseline:{<rule>}",
+        "<app_id>:baseline:{<rule>}:keys",
+        "<app_id>:baseline:step",
+    ):
         assert f"`{key}`" in section("Conditions"), key
 
 
-ALERT_SETTINGS = ("rules_file", "alerts_out", "alert_update_seconds", "evaluation_seconds",
-                  "baseline_step_seconds", "bucket_seconds", "app_id", "api_token",
-                  "api_max_body_bytes", "web_port")
+ALERT_SETTINGS = (
+    "rules_file",
+    "alerts_out",
+    "alert_update_seconds",
+    "evaluation_seconds",
+    "baseline_step_seconds",
+    "bucket_seconds",
+    "app_id",
+    "api_token",
+    "api_max_body_bytes",
+    "web_port",
+)
 
 
 def test_alert_settings_are_named() -> None:
@@ -611,6 +724,7 @@ def test_alert_settings_are_named() -> None:
 
 
 # --- the HTTP API -------------------------------------------------------------------------
+
 
 class FakeStore:
     def __init__(self, alert: Alert) -> None:
@@ -658,14 +772,21 @@ TOKEN = "example-token"
 
 def api_app(engine: FakeEngine) -> web.Application:
     app = web.Application()
-    AlertApi(engine, clock=lambda: ACK_AT, token=TOKEN,  # type: ignore[arg-type]
-             max_body_bytes=Settings().api_max_body_bytes).install(app.router)
+    AlertApi(
+        engine,
+        clock=lambda: ACK_AT,
+        token=TOKEN,  # type: ignore[arg-type]
+        max_body_bytes=Settings().api_max_body_bytes,
+    ).install(app.router)
     return app
 
 
 def test_every_endpoint_is_documented() -> None:
-    routes = {(r.method, r.resource.canonical) for r in api_app(FakeEngine()).router.routes()
-              if r.method != "HEAD" and r.resource is not None}
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in api_app(FakeEngine()).router.routes()
+        if r.method != "HEAD" and r.resource is not None
+    }
     assert len(routes) >= 8
     api = section("The HTTP API")
     missing = sorted(f"{m} {p}" for m, p in routes if f"`{m} {p}`" not in api)
@@ -677,8 +798,7 @@ def curl_commands() -> list[list[str]]:
     commands = []
     for block in blocks_with(PAGE, "sh api"):
         joined = block.body.replace("\\\n", " ")
-        commands += [shlex.split(line) for line in joined.splitlines()
-                     if line.startswith("curl ")]
+        commands += [shlex.split(line) for line in joined.splitlines() if line.startswith("curl ")]
     return commands
 
 
@@ -717,10 +837,11 @@ def test_curl_examples_work_against_the_api() -> None:
             async with ClientSession() as http:
                 for args in commands:
                     method, url, headers, data = request_of(args, str(server.make_url("")))
-                    if method == "DELETE" and "/api/silences/" in url:   # the one just made
+                    if method == "DELETE" and "/api/silences/" in url:  # the one just made
                         url = url.rsplit("/", 1)[0] + "/" + next(iter(engine.store.kept))
-                    async with http.request(method, url, headers=headers,
-                                            data=data.encode() if data else None) as reply:
+                    async with http.request(
+                        method, url, headers=headers, data=data.encode() if data else None
+                    ) as reply:
                         answers.append((f"{method} {url}", reply.status, await reply.json()))
         finally:
             await server.close()
@@ -728,15 +849,13 @@ def test_curl_examples_work_against_the_api() -> None:
 
     for request, status, body in asyncio.run(run()):
         assert 200 <= status < 300, (request, status, body)
-    bodies = [json.loads(data) for _, _, _, data in (request_of(c, "") for c in commands)
-              if data]
+    bodies = [json.loads(data) for _, _, _, data in (request_of(c, "") for c in commands) if data]
     assert any(new_silence(b, 0.0) for b in bodies if "matchers" in b)
 
 
 def test_silence_answer_example_has_the_silence_fields() -> None:
     shown = block_json("json silence")
-    made = new_silence({"matchers": {"rule": "x"}, "duration_seconds": 60, "created_by": "a"},
-                       0.0)
+    made = new_silence({"matchers": {"rule": "x"}, "duration_seconds": 60, "created_by": "a"}, 0.0)
     assert set(shown) == set(made.to_json())
 
 
@@ -763,8 +882,12 @@ def test_api_error_examples_are_what_the_api_answers() -> None:
             async with ClientSession() as http:
                 for method, path, body, status, _ in examples:
                     headers = {} if status == 401 else {"Authorization": f"Bearer {TOKEN}"}
-                    async with http.request(method, server.make_url(path), headers=headers,
-                                            data=body.encode() if body else None) as reply:
+                    async with http.request(
+                        method,
+                        server.make_url(path),
+                        headers=headers,
+                        data=body.encode() if body else None,
+                    ) as reply:
                         answers.append((reply.status, await reply.json()))
         finally:
             await server.close()
@@ -782,8 +905,10 @@ def test_event_stream_example_is_what_the_stream_sends() -> None:
         engine = FakeEngine()
         server = await serve(engine)
         try:
-            async with ClientSession() as http, http.get(
-                    server.make_url("/api/stream"), params={"token": TOKEN}) as reply:
+            async with (
+                ClientSession() as http,
+                http.get(server.make_url("/api/stream"), params={"token": TOKEN}) as reply,
+            ):
                 assert reply.headers["Content-Type"] == "text/event-stream"
                 received = await reply.content.readuntil(b"\n\n")
                 while not engine.subscribers:
@@ -800,14 +925,30 @@ def test_event_stream_example_is_what_the_stream_sends() -> None:
 
 # --- nothing untested ---------------------------------------------------------------------
 
-TESTED = {"json", "json resolved", "json silence", "json api-error", "yaml rules", "yaml rule",
-          "yaml routing", "yaml sink", "console rules-check", "sh sink-env", "sh api",
-          "text log", "text dingtalk-url", "text sse", *(p[0] for p in PAYLOADS)}
+TESTED = {
+    "json",
+    "json resolved",
+    "json silence",
+    "json api-error",
+    "yaml rules",
+    "yaml rule",
+    "yaml routing",
+    "yaml sink",
+    "console rules-check",
+    "sh sink-env",
+    "sh api",
+    "text log",
+    "text dingtalk-url",
+    "text sse",
+    *(p[0] for p in PAYLOADS),
+}
 
 
 def test_every_example_on_the_page_is_checked() -> None:
-    checked_files = {f"yaml {shlex.split(command)[3]}" for command, _, _ in
-                     rules_check_transcripts()}
-    unchecked = [b.where for b in fenced_blocks(TEXT)
-                 if b.info not in TESTED | checked_files | {"text"}]
+    checked_files = {
+        f"yaml {shlex.split(command)[3]}" for command, _, _ in rules_check_transcripts()
+    }
+    unchecked = [
+        b.where for b in fenced_blocks(TEXT) if b.info not in TESTED | checked_files | {"text"}
+    ]
     assert not unchecked, f"examples no test runs (give them a checked info string): {unchecked}"

@@ -37,7 +37,7 @@ def table_after(text: str, header: str) -> list[list[str]]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|") and header in line)
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
@@ -86,8 +86,9 @@ def test_polarity_block_is_the_packaged_file() -> None:
     assert len(blocks) == 1
     packaged = DEFAULT_POLARITY_FILE.read_text(encoding="utf-8")
     assert blocks[0].body == packaged, "the polarity file in docs/classifiers.md is stale"
-    assert PolarityPolicy.parse(yaml.safe_load(blocks[0].body), source="doc") == \
-        PolarityPolicy.load()
+    assert (
+        PolarityPolicy.parse(yaml.safe_load(blocks[0].body), source="doc") == PolarityPolicy.load()
+    )
 
 
 def test_polarity_table_is_the_packaged_policy() -> None:
@@ -99,22 +100,27 @@ def test_polarity_table_is_the_packaged_policy() -> None:
         for channel in channels:
             cutoffs = policy.cutoffs(channel)
             assert (cutoffs.negative_below, cutoffs.positive_from) == (
-                float(negative_below), float(positive_from)), channel
+                float(negative_below),
+                float(positive_from),
+            ), channel
     assert sorted(seen) == sorted(CHANNELS)
 
 
 def test_documented_config_error_is_the_real_message() -> None:
     shown = re.search(r"`(vocwatch: polarity\.yaml: [^`]+)`", POLARITY)
     assert shown
-    data = {"default": {"negative_below": 0.4, "positive_from": 0.6},
-            "channels": {"call": {"negative_below": 0.7}}}
+    data = {
+        "default": {"negative_below": 0.4, "positive_from": 0.6},
+        "channels": {"call": {"negative_below": 0.7}},
+    }
     with pytest.raises(ConfigError) as caught:
         PolarityPolicy.parse(data, source="polarity.yaml")
     assert f"vocwatch: {caught.value}" == shown.group(1)
 
 
 def test_classify_example_prints_what_the_page_shows(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("VOCWATCH_PRIORITY_FILE", "VOCWATCH_POLARITY_FILE"):
         monkeypatch.delenv(name, raising=False)
     blocks = {b.info: b.body for b in fenced_blocks(COMMAND)}
@@ -123,13 +129,16 @@ def test_classify_example_prints_what_the_page_shows(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
     assert main(["classify"]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert printed == shown, ("the classify example in docs/classifiers.md is stale: paste "
-                              "what `vocwatch classify < complaints.jsonl` prints")
+    assert printed == shown, (
+        "the classify example in docs/classifiers.md is stale: paste "
+        "what `vocwatch classify < complaints.jsonl` prints"
+    )
 
 
 def test_field_table_lists_every_output_field() -> None:
     blocks = {b.info: b.body for b in fenced_blocks(COMMAND)}
-    fields = {key for line in blocks["jsonl classify-output"].splitlines()
-              for key in json.loads(line)}
+    fields = {
+        key for line in blocks["jsonl classify-output"].splitlines() for key in json.loads(line)
+    }
     documented = {code(row[0]) for row in table_after(COMMAND, "| field | meaning |")}
     assert documented == fields

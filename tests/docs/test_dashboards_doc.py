@@ -42,7 +42,10 @@ def test_every_dashboard_and_panel_title_is_documented(path: Path) -> None:
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_every_query_is_documented_as_it_runs(path: Path) -> None:
     section = dashboards_section()
-    missing = [f"{panel['title']}: {target['expr']}"
-               for panel in load(path)["panels"] for target in panel["targets"]
-               if target["expr"] not in section]
+    missing = [
+        f"{panel['title']}: {target['expr']}"
+        for panel in load(path)["panels"]
+        for target in panel["targets"]
+        if target["expr"] not in section
+    ]
     assert not missing, "queries not in docs/metrics.md (or changed):\n" + "\n".join(missing)

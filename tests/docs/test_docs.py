@@ -35,8 +35,8 @@ _REASON = re.compile(r"^<!--\s*reason:\s*(?P<reason>[a-z_]+)\s*-->\s*$")
 class Block:
     info: str
     body: str
-    line: int             # 1-based line of the opening fence
-    comment: str          # the line just above the fence ("" at the top of the file)
+    line: int  # 1-based line of the opening fence
+    comment: str  # the line just above the fence ("" at the top of the file)
 
     @property
     def where(self) -> str:
@@ -58,18 +58,21 @@ def blocks_with(path: Path, info: str) -> list[Block]:
 
 
 EVENTS = DOCS / "events.md"
-VALID = [(source, block) for source in SOURCES
-         for block in blocks_with(EVENTS, f"json {source}")]
-INVALID = [(source, block) for source in SOURCES
-           for block in blocks_with(EVENTS, f"json invalid-{source}")]
+VALID = [(source, block) for source in SOURCES for block in blocks_with(EVENTS, f"json {source}")]
+INVALID = [
+    (source, block) for source in SOURCES for block in blocks_with(EVENTS, f"json invalid-{source}")
+]
 MAX_BYTES = Settings().max_message_bytes
 
 
 # --- the fence parser itself ----------------------------------------------------------
 
+
 def test_fenced_blocks_finds_info_body_and_comment() -> None:
-    text = ("intro\n\n<!-- reason: not_json -->\n```json invalid-call\n{x\n```\n"
-            "\n```yaml rules\na: 1\n```\n")
+    text = (
+        "intro\n\n<!-- reason: not_json -->\n```json invalid-call\n{x\n```\n"
+        "\n```yaml rules\na: 1\n```\n"
+    )
     blocks = fenced_blocks(text)
     assert [(b.info, b.body, b.line, b.comment) for b in blocks] == [
         ("json invalid-call", "{x\n", 4, "<!-- reason: not_json -->"),
@@ -78,6 +81,7 @@ def test_fenced_blocks_finds_info_body_and_comment() -> None:
 
 
 # --- docs/events.md -------------------------------------------------------------------
+
 
 def test_events_doc_has_an_example_of_every_source() -> None:
     documented = {source for source, _ in VALID}
@@ -97,12 +101,12 @@ def test_events_doc_has_invalid_examples() -> None:
     assert INVALID, "docs/events.md shows no ```json invalid-<source> example"
 
 
-@pytest.mark.parametrize(("source", "block"), INVALID,
-                         ids=[f"{s}@{b.line}" for s, b in INVALID])
+@pytest.mark.parametrize(("source", "block"), INVALID, ids=[f"{s}@{b.line}" for s, b in INVALID])
 def test_invalid_event_example_is_rejected_with_its_reason(source: str, block: Block) -> None:
     match = _REASON.match(block.comment)
-    assert match, (f"{block.where}: the line above must be '<!-- reason: <code> -->', "
-                   f"found {block.comment!r}")
+    assert match, (
+        f"{block.where}: the line above must be '<!-- reason: <code> -->', found {block.comment!r}"
+    )
     reason = match.group("reason")
     assert reason in InvalidEvent.REASONS, f"{block.where}: {reason!r} is not a reason code"
     with pytest.raises(InvalidEvent) as caught:
@@ -126,8 +130,7 @@ def test_dead_letter_example_has_the_record_fields() -> None:
     examples = [json.loads(b.body) for b in blocks_with(EVENTS, "json")]
     dead_letters = [e for e in examples if "dead_lettered_at" in e]
     assert len(dead_letters) == 1
-    record = dead_letter_record(RawMessage(b"{", "t", 0, 1, 1.0), "call", "not_json", "x",
-                                now=2.0)
+    record = dead_letter_record(RawMessage(b"{", "t", 0, 1, 1.0), "call", "not_json", "x", now=2.0)
     assert set(dead_letters[0]) == set(record)
     assert set(dead_letters[0]["origin"]) == set(record["origin"])
 
@@ -141,6 +144,7 @@ def test_plain_json_examples_parse(page: str) -> None:
 
 
 # --- docs/alerts.md -------------------------------------------------------------------
+
 
 def test_alerts_doc_rules_example_is_a_valid_rules_file() -> None:
     blocks = blocks_with(DOCS / "alerts.md", "yaml rules")
@@ -162,17 +166,36 @@ def test_alert_record_example_has_the_record_fields() -> None:
     # tests/docs/test_alerts_doc.py also compares every nested field and every value.
     examples = [json.loads(b.body) for b in blocks_with(DOCS / "alerts.md", "json")]
     assert len(examples) == 1
-    alert = Alert(id="f-1", fingerprint="f", rule="r", description="", priority="P2",
-                  status="firing", key="channel=app", window_seconds=300, window_start=0.0,
-                  window_end=1.0, measure="count", value=1.0, threshold=1.0, expected=None,
-                  deviation=None, severity=1.0, min_count=1, counts=WindowCounts(1, 0, 0),
-                  first_seen=1.0, last_seen=1.0, updated_at=1.0)
+    alert = Alert(
+        id="f-1",
+        fingerprint="f",
+        rule="r",
+        description="",
+        priority="P2",
+        status="firing",
+        key="channel=app",
+        window_seconds=300,
+        window_start=0.0,
+        window_end=1.0,
+        measure="count",
+        value=1.0,
+        threshold=1.0,
+        expected=None,
+        deviation=None,
+        severity=1.0,
+        min_count=1,
+        counts=WindowCounts(1, 0, 0),
+        first_seen=1.0,
+        last_seen=1.0,
+        updated_at=1.0,
+    )
     record = alert.to_record()
     assert set(examples[0]) == set(record)
     assert set(examples[0]["window"]) == set(record["window"])
 
 
 # --- docs/metrics.md ------------------------------------------------------------------
+
 
 def exposed_metric_names() -> list[str]:
     registry = CollectorRegistry()
@@ -190,6 +213,7 @@ def test_every_metric_is_in_the_catalogue() -> None:
 
 
 # --- docs/deploy.md -------------------------------------------------------------------
+
 
 def test_every_environment_variable_is_documented() -> None:
     text = (DOCS / "deploy.md").read_text(encoding="utf-8")

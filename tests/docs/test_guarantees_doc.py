@@ -15,6 +15,9 @@ def test_every_cited_test_exists() -> None:
     assert len(cited) >= 10
     for path, name in cited:
         tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
-        names = {node.name for node in ast.walk(tree)
-                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+        names = {
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
         assert name in names, f"{path}::{name} is cited in docs/guarantees.md but missing"

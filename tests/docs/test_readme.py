@@ -14,9 +14,10 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding=
 
 
 def test_classify_example_is_what_the_command_prints(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("VOCWATCH_PRIORITY_FILE", "VOCWATCH_POLARITY_FILE"):
-        monkeypatch.delenv(name, raising=False)   # the packaged policies, as README shows
+        monkeypatch.delenv(name, raising=False)  # the packaged policies, as README shows
     text = re.search(r'vocwatch classify --text "([^"]+)"', README).group(1)
     shown = json.loads(re.search(r"```json\n(.*?)```", README, re.S).group(1))
     assert main(["classify", "--text", text]) == 0

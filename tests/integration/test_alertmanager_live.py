@@ -35,16 +35,36 @@ INSTALL = "apt-get install prometheus prometheus-alertmanager"
 PLATFORM = {"job": "vocwatch", "team": "platform"}
 
 ALERTS: dict[str, dict[str, str]] = {
-    "worker_down": {"alertname": "VocwatchWorkerDown", "instance": "10.0.0.5:6066",
-                    "severity": "critical", **PLATFORM},
-    "its_redis": {"alertname": "VocwatchRedisErrors", "instance": "10.0.0.5:6066",
-                  "severity": "warning", **PLATFORM},
-    "other_redis": {"alertname": "VocwatchRedisErrors", "instance": "10.0.0.6:6066",
-                    "severity": "warning", **PLATFORM},
-    "lag": {"alertname": "VocwatchConsumerLagHigh", "topic": "vocwatch.calls",
-            "severity": "critical", **PLATFORM},
-    "dead_letters": {"alertname": "VocwatchDeadLetterRatioHigh", "source": "complaint",
-                     "severity": "warning", **PLATFORM},
+    "worker_down": {
+        "alertname": "VocwatchWorkerDown",
+        "instance": "10.0.0.5:6066",
+        "severity": "critical",
+        **PLATFORM,
+    },
+    "its_redis": {
+        "alertname": "VocwatchRedisErrors",
+        "instance": "10.0.0.5:6066",
+        "severity": "warning",
+        **PLATFORM,
+    },
+    "other_redis": {
+        "alertname": "VocwatchRedisErrors",
+        "instance": "10.0.0.6:6066",
+        "severity": "warning",
+        **PLATFORM,
+    },
+    "lag": {
+        "alertname": "VocwatchConsumerLagHigh",
+        "topic": "vocwatch.calls",
+        "severity": "critical",
+        **PLATFORM,
+    },
+    "dead_letters": {
+        "alertname": "VocwatchDeadLetterRatioHigh",
+        "source": "complaint",
+        "severity": "warning",
+        **PLATFORM,
+    },
     "not_ours": {"alertname": "DiskFull", "job": "node", "severity": "warning"},
 }
 INHIBITED = {"its_redis", "lag"}
@@ -55,9 +75,12 @@ class Webhook(HttpReceiver):
 
     def delivered(self) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
         """(receiver path, labels) of every alert notified as firing."""
-        return {(path, tuple(sorted(alert["labels"].items())))
-                for path, body in self.received for alert in body["alerts"]
-                if alert["status"] == "firing"}
+        return {
+            (path, tuple(sorted(alert["labels"].items())))
+            for path, body in self.received
+            for alert in body["alerts"]
+            if alert["status"] == "firing"
+        }
 
 
 def _test_config(webhook_url: str) -> dict[str, Any]:
@@ -93,11 +116,18 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     url = f"http://127.0.0.1:{server.port}"
     try:
         now = datetime.now(UTC).isoformat()
-        body = json.dumps([{"labels": labels, "annotations": {"summary": name},
-                            "startsAt": now} for name, labels in ALERTS.items()]).encode()
+        body = json.dumps(
+            [
+                {"labels": labels, "annotations": {"summary": name}, "startsAt": now}
+                for name, labels in ALERTS.items()
+            ]
+        ).encode()
         request = urllib.request.Request(  # noqa: S310 (loopback)
-            f"{url}/api/v2/alerts", data=body, method="POST",
-            headers={"Content-Type": "application/json"})
+            f"{url}/api/v2/alerts",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310 (loopback)
             assert reply.status == 200
         yield url, webhook
@@ -112,7 +142,8 @@ def _by_name(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_down_worker_inhibits_its_own_alerts_and_the_deployment_lag(
-        alertmanager: tuple[str, Webhook]) -> None:
+    alertmanager: tuple[str, Webhook],
+) -> None:
     url, _ = alertmanager
     # Alertmanager marks inhibited alerts a moment after it receives them: poll briefly.
     deadline = time.monotonic() + 10
@@ -128,11 +159,14 @@ def test_a_down_worker_inhibits_its_own_alerts_and_the_deployment_lag(
 
 
 def test_notifications_go_to_the_routed_receiver_and_skip_inhibited_alerts(
-        alertmanager: tuple[str, Webhook]) -> None:
+    alertmanager: tuple[str, Webhook],
+) -> None:
     _, webhook = alertmanager
-    expected = {("/default" if name == "not_ours" else "/platform",
-                 tuple(sorted(labels.items())))
-                for name, labels in ALERTS.items() if name not in INHIBITED}
+    expected = {
+        ("/default" if name == "not_ours" else "/platform", tuple(sorted(labels.items())))
+        for name, labels in ALERTS.items()
+        if name not in INHIBITED
+    }
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not expected <= webhook.delivered():
         time.sleep(0.2)

@@ -34,8 +34,7 @@ pytestmark = pytest.mark.integration
 
 ALERTMANAGER = support.ALERTMANAGER
 INSTALL = "apt-get install prometheus-alertmanager"
-CONFIG = {"route": {"receiver": "nobody", "group_wait": "1s"},
-          "receivers": [{"name": "nobody"}]}
+CONFIG = {"route": {"receiver": "nobody", "group_wait": "1s"}, "receivers": [{"name": "nobody"}]}
 
 
 def start_alertmanager(workdir: Path) -> embedded.ChildServer:
@@ -71,20 +70,30 @@ def live_records(fingerprint: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A firing record of an incident that started a minute ago, and its resolution."""
     now = datetime.now(UTC)
     firing = example_record(
-        id=f"{fingerprint}-1", fingerprint=fingerprint,
-        first_seen=iso(now - timedelta(seconds=60)), last_seen=iso(now), updated_at=iso(now))
+        id=f"{fingerprint}-1",
+        fingerprint=fingerprint,
+        first_seen=iso(now - timedelta(seconds=60)),
+        last_seen=iso(now),
+        updated_at=iso(now),
+    )
     # Stamped a little ahead of Alertmanager's clock, as a worker's clock may be.
     ahead = iso(now + timedelta(seconds=2))
-    resolved = {**firing, "status": "resolved", "notification": "resolved",
-                "resolved_at": ahead, "updated_at": ahead, "sequence": 1}
+    resolved = {
+        **firing,
+        "status": "resolved",
+        "notification": "resolved",
+        "resolved_at": ahead,
+        "updated_at": ahead,
+        "sequence": 1,
+    }
     return firing, resolved
 
 
 def listed(url: str, fingerprint: str) -> list[dict[str, Any]]:
     """Alerts Alertmanager lists (active, silenced, inhibited or unprocessed) for it."""
     query = urllib.parse.urlencode({"filter": f'fingerprint="{fingerprint}"'})
-    with urllib.request.urlopen(f"{url}/api/v2/alerts?{query}",  # noqa: S310 (loopback)
-                                timeout=5) as reply:
+    address = f"{url}/api/v2/alerts?{query}"
+    with urllib.request.urlopen(address, timeout=5) as reply:  # noqa: S310 (loopback)
         alerts: list[dict[str, Any]] = json.load(reply)
     return alerts
 
@@ -97,15 +106,22 @@ def wait_until(check: Any, what: str, timeout: float = 10.0) -> None:
 
 
 async def test_firing_record_becomes_an_alert_and_resolved_record_ends_it(
-        alertmanager_url: str, session: aiohttp.ClientSession) -> None:
+    alertmanager_url: str, session: aiohttp.ClientSession
+) -> None:
     firing, resolved = live_records("a1b2c3d4e5f60718")
     notifier = AlertmanagerNotifier(session, alertmanager_url)
     await notifier.send([firing])
     wait_until(lambda: listed(alertmanager_url, "a1b2c3d4e5f60718"), "firing alert not listed")
     [alert] = listed(alertmanager_url, "a1b2c3d4e5f60718")
-    assert alert["labels"] == {"alertname": "negative_burst", "fingerprint": "a1b2c3d4e5f60718",
-                               "priority": "P2", "team": "客服主管", "channel": "app",
-                               "category": "logistics", "service": "vocwatch"}
+    assert alert["labels"] == {
+        "alertname": "negative_burst",
+        "fingerprint": "a1b2c3d4e5f60718",
+        "priority": "P2",
+        "team": "客服主管",
+        "channel": "app",
+        "category": "logistics",
+        "service": "vocwatch",
+    }
     assert alert["status"]["state"] in {"active", "unprocessed"}
     assert alert["annotations"]["summary"].startswith("【P2 告警】某渠道某类负面反馈激增")
     assert alert["annotations"]["samples"] == "快递三天没到，电话***********打不通"
@@ -113,18 +129,27 @@ async def test_firing_record_becomes_an_alert_and_resolved_record_ends_it(
     assert starts == datetime.fromisoformat(firing["first_seen"])
 
     await notifier.send([resolved])
-    wait_until(lambda: listed(alertmanager_url, "a1b2c3d4e5f60718") == [],
-               "resolved alert still listed as active")
+    wait_until(
+        lambda: listed(alertmanager_url, "a1b2c3d4e5f60718") == [],
+        "resolved alert still listed as active",
+    )
 
 
 async def test_dispatcher_sends_firing_then_resolved_to_alertmanager(
-        alertmanager_url: str, session: aiohttp.ClientSession) -> None:
+    alertmanager_url: str, session: aiohttp.ClientSession
+) -> None:
     registry = CollectorRegistry()
-    specs = parse_sinks({"alertmanager": {"type": "alertmanager",
-                                          "url_env": "VOCWATCH_SINK_ALERTMANAGER_URL"}},
-                        "rules.yaml")
-    dispatcher = build_dispatcher(specs, {"VOCWATCH_SINK_ALERTMANAGER_URL": alertmanager_url},
-                                  session, None, Metrics.create(registry))
+    specs = parse_sinks(
+        {"alertmanager": {"type": "alertmanager", "url_env": "VOCWATCH_SINK_ALERTMANAGER_URL"}},
+        "rules.yaml",
+    )
+    dispatcher = build_dispatcher(
+        specs,
+        {"VOCWATCH_SINK_ALERTMANAGER_URL": alertmanager_url},
+        session,
+        None,
+        Metrics.create(registry),
+    )
     await dispatcher.start()
     firing, resolved = live_records("0f1e2d3c4b5a6978")
     try:
@@ -133,10 +158,16 @@ async def test_dispatcher_sends_firing_then_resolved_to_alertmanager(
         dispatcher.dispatch(resolved, ["alertmanager"])
     finally:
         await dispatcher.stop(5.0)
-    wait_until(lambda: listed(alertmanager_url, "0f1e2d3c4b5a6978") == [],
-               "resolved alert still listed as active")
-    assert registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                     {"sink": "alertmanager", "outcome": "sent"}) == 2
+    wait_until(
+        lambda: listed(alertmanager_url, "0f1e2d3c4b5a6978") == [],
+        "resolved alert still listed as active",
+    )
+    assert (
+        registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": "alertmanager", "outcome": "sent"}
+        )
+        == 2
+    )
 
 
 async def _wait_async(check: Any, timeout: float = 10.0) -> None:

@@ -14,13 +14,20 @@ pytestmark = pytest.mark.integration
 
 def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
     collector = gc.get_threshold(), gc.get_freeze_count()
-    figures = bench(events=2000, rate=200.0, incidents=2, latency_seconds=6.0, threshold=10,
-                    say=lambda *_: None)
+    figures = bench(
+        events=2000, rate=200.0, incidents=2, latency_seconds=6.0, threshold=10, say=lambda *_: None
+    )
     assert figures["events"] == 2000
     assert figures["duplicates"] == 0 and figures["lost"] == 0
-    assert 1900 <= figures["valid_events"] < 2000            # about 1 in 60 is broken
-    for name in ("events_per_s", "passthrough_per_s", "scoring_per_s", "ceiling_per_s",
-                 "peak_rss_mb", "analysis_rss_mb"):     # the analysis process is measured too
+    assert 1900 <= figures["valid_events"] < 2000  # about 1 in 60 is broken
+    for name in (
+        "events_per_s",
+        "passthrough_per_s",
+        "scoring_per_s",
+        "ceiling_per_s",
+        "peak_rss_mb",
+        "analysis_rss_mb",
+    ):  # the analysis process is measured too
         assert figures[name] > 0, name
     assert (figures["analysis_processes"], figures["batch_size"]) == (1, 1000)
     ceiling = 1 / (1 / figures["passthrough_per_s"] + 1 / figures["scoring_per_s"])

@@ -70,8 +70,10 @@ class Service:
 
     def api(self, method: str, path: str, *, token: str | None = TOKEN) -> Any:
         request = urllib.request.Request(  # noqa: S310 (loopback)
-            self.base_url + path, method=method,
-            headers={"Authorization": f"Bearer {token}"} if token else {})
+            self.base_url + path,
+            method=method,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
         with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310
             return json.load(reply)
 
@@ -82,11 +84,15 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def service(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(
+    broker_server: embedded.ChildServer,
+    redis_server: embedded.ChildServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("console")
-    env = worker_env(broker_server, redis_server, tmp, RULES, name="console",
-                     VOCWATCH_API_TOKEN=TOKEN)
+    env = worker_env(
+        broker_server, redis_server, tmp, RULES, name="console", VOCWATCH_API_TOKEN=TOKEN
+    )
     port = int(env["VOCWATCH_WEB_PORT"])
     settings = Settings.from_env(env)
     log = tmp / "worker.log"
@@ -94,8 +100,9 @@ def service(broker_server: embedded.ChildServer, redis_server: embedded.ChildSer
     base_url = f"http://127.0.0.1:{port}"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     try:
-        embedded.wait_until(lambda: _healthy(base_url), timeout=90, what="worker /health",
-                            process=process)
+        embedded.wait_until(
+            lambda: _healthy(base_url), timeout=90, what="worker /health", process=process
+        )
         yield Service(settings, base_url, producer, log)
     finally:
         producer.close()
@@ -107,7 +114,7 @@ def _healthy(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:  # noqa: S310
             return bool(json.load(reply)["status"] == "ok")
-    except urllib.error.HTTPError as error:     # 503 while starting
+    except urllib.error.HTTPError as error:  # 503 while starting
         error.close()
         return False
 
@@ -144,13 +151,16 @@ def _eventually(check: Any, timeout: float, what: str) -> Any:
 def _social_ready(service: Service) -> bool:
     body = service.api("GET", "/api/social?hours=1")
     return any(p["count"] for points in body["platforms"].values() for p in points) and bool(
-        body["posts"])
+        body["posts"]
+    )
 
 
 def _browser() -> Any:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with "
-                    "`apt-get install chromium` (Playwright's own download does not work here)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's browser with "
+            "`apt-get install chromium` (Playwright's own download does not work here)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -159,21 +169,21 @@ def _browser() -> Any:
 
 
 @pytest.mark.timeout(180)
-def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(
-        service: Service) -> None:
+def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(service: Service) -> None:
     try:
         with urllib.request.urlopen(f"{service.base_url}/console", timeout=5):  # noqa: S310
             pass
     except urllib.error.HTTPError as error:
         error.close()
-        pytest.fail(f"the worker does not serve /console ({error.code}): is "
-                    "streams.console.install_console called in streams/app.py?")
+        pytest.fail(
+            f"the worker does not serve /console ({error.code}): is "
+            "streams.console.install_console called in streams/app.py?"
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     service.produce(_background(150))
     page_errors: list[str] = []
     with _browser() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             page.on("pageerror", lambda error: page_errors.append(str(error)))
@@ -191,7 +201,7 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(
             service.produce(_burst(24))
             card = page.locator(".card[data-rule='delivery_burst']")
             card.wait_for(timeout=30_000)
-            assert card.get_attribute("data-via") == "stream"     # live, not reloaded
+            assert card.get_attribute("data-via") == "stream"  # live, not reloaded
             alert_id = card.get_attribute("data-alert-id")
             assert alert_id
             assert card.get_attribute("data-status") == "firing"
@@ -221,7 +231,8 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(
             page.fill("#ack-note", "已联系快递公司")
             page.click("#ack-submit")
             page.wait_for_selector(
-                f".card[data-alert-id='{alert_id}'][data-acknowledged='true']", timeout=10_000)
+                f".card[data-alert-id='{alert_id}'][data-acknowledged='true']", timeout=10_000
+            )
             record = service.api("GET", f"/api/alerts/{alert_id}")
             assert record["acknowledged"]["by"] == SUPERVISOR
             assert record["acknowledged"]["note"] == "已联系快递公司"
@@ -233,35 +244,40 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(
             page.wait_for_selector("#silence-list li", timeout=10_000)
             assert card.get_attribute("data-silenced") == "true"
             (silence,) = service.api("GET", "/api/silences")["silences"]
-            assert silence["matchers"] == {"rule": "delivery_burst", "channel": "app",
-                                           "category": "logistics"}
-            assert silence["created_by"] == SUPERVISOR           # remembered from the ack
+            assert silence["matchers"] == {
+                "rule": "delivery_burst",
+                "channel": "app",
+                "category": "logistics",
+            }
+            assert silence["created_by"] == SUPERVISOR  # remembered from the ack
             assert silence["ends_at"] - silence["starts_at"] == 1800
             page.screenshot(path=ARTIFACTS / "2-alerts-acknowledged.png", full_page=True)
 
             # 舆情: a chart per platform and the negative posts with the most reach.
             _eventually(lambda: _social_ready(service), 30, "social series and posts")
             page.click("#tab-social")
-            page.wait_for_selector(".platform-chart[data-platform='weibo'] .line-share",
-                                   timeout=10_000)
+            page.wait_for_selector(
+                ".platform-chart[data-platform='weibo'] .line-share", timeout=10_000
+            )
             assert page.locator("#social-posts li").count() >= 1
             page.screenshot(path=ARTIFACTS / "3-social.png", full_page=True)
 
             # 概览: complaint rate now against the baseline, per category.
             page.click("#tab-overview")
-            page.wait_for_selector("#overview-body tr[data-category='logistics']",
-                                   timeout=10_000)
+            page.wait_for_selector("#overview-body tr[data-category='logistics']", timeout=10_000)
             assert page.locator("#overview-body tr").count() == 7
             page.screenshot(path=ARTIFACTS / "4-overview.png", full_page=True)
 
             # The burst is over: the alert resolves, fades, and is removed from the page.
             page.click("#tab-alerts")
-            page.wait_for_selector(f".card[data-alert-id='{alert_id}'][data-status='resolved']",
-                                   timeout=60_000)
+            page.wait_for_selector(
+                f".card[data-alert-id='{alert_id}'][data-status='resolved']", timeout=60_000
+            )
             page.screenshot(path=ARTIFACTS / "5-alerts-resolved.png", full_page=True)
             assert service.api("GET", f"/api/alerts/{alert_id}")["status"] == "resolved"
-            page.wait_for_selector(f".card[data-alert-id='{alert_id}']", state="detached",
-                                   timeout=30_000)
+            page.wait_for_selector(
+                f".card[data-alert-id='{alert_id}']", state="detached", timeout=30_000
+            )
             assert page.locator("#alert-empty").is_visible()
         finally:
             browser.close()
@@ -277,4 +293,4 @@ def test_the_console_itself_needs_no_token_but_its_api_calls_do(service: Service
     refused.value.close()
     assert refused.value.code == 401
     with urllib.request.urlopen(f"{service.base_url}/", timeout=5) as reply:  # noqa: S310
-        assert reply.url.endswith("/console")                    # / redirects to it
+        assert reply.url.endswith("/console")  # / redirects to it

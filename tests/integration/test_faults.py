@@ -49,16 +49,20 @@ def metrics_accounted(port: int) -> float:
 
 
 @pytest.fixture
-def stack(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
-          tmp_path: Path) -> Iterator[tuple[dict[str, str], Settings]]:
+def stack(
+    broker_server: embedded.ChildServer, redis_server: embedded.ChildServer, tmp_path: Path
+) -> Iterator[tuple[dict[str, str], Settings]]:
     app_id = f"fault{uuid.uuid4().hex[:8]}"
     env = {
         "VOCWATCH_BROKER_URL": f"kafka://{broker_server.host}:{broker_server.port}",
         "VOCWATCH_REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}/0",
-        "VOCWATCH_APP_ID": app_id, "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
+        "VOCWATCH_APP_ID": app_id,
+        "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
         "VOCWATCH_WEB_PORT": str(embedded.free_port()),
-        "VOCWATCH_DATA_DIR": str(tmp_path / "data"), "VOCWATCH_LOG_LEVEL": "warning",
-        "VOCWATCH_RETRY_MAX_SECONDS": "1", "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
+        "VOCWATCH_DATA_DIR": str(tmp_path / "data"),
+        "VOCWATCH_LOG_LEVEL": "warning",
+        "VOCWATCH_RETRY_MAX_SECONDS": "1",
+        "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
     }
     yield env, Settings.from_env(env)
 
@@ -75,15 +79,18 @@ def produce_ids(settings: Settings, count: int, seed: int) -> set[tuple[str, str
     return valid_event_ids(send_demo(settings, count, seed)[0])
 
 
-def send_demo(settings: Settings, count: int, seed: int
-              ) -> tuple[list[tuple[str, bytes, bytes]], list[Any]]:
+def send_demo(
+    settings: Settings, count: int, seed: int
+) -> tuple[list[tuple[str, bytes, bytes]], list[Any]]:
     """Produce ``count`` demo messages, confirmed by the broker; return them and their
     record metadata (topic, partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     traffic = DemoTraffic(seed=seed)
     messages = [traffic.background(time.time()) for _ in range(count)]
-    futures = [producer.send(settings.input_topics[source], key=key, value=value)
-               for source, key, value in messages]
+    futures = [
+        producer.send(settings.input_topics[source], key=key, value=value)
+        for source, key, value in messages
+    ]
     producer.flush()
     producer.close()
     return messages, [future.get() for future in futures]
@@ -104,23 +111,36 @@ def an_incident_alerts(settings: Settings) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     tag = uuid.uuid4().hex[:8]
     for i in range(40):
-        event = {"id": f"incident-{tag}-{i}", "customer_id": "u1", "channel": "store",
-                 "text": "快递丢件了，包裹一直没收到，物流太慢了", "created_at": time.time()}
+        event = {
+            "id": f"incident-{tag}-{i}",
+            "customer_id": "u1",
+            "channel": "store",
+            "text": "快递丢件了，包裹一直没收到，物流太慢了",
+            "created_at": time.time(),
+        }
         producer.send(settings.complaints_topic, json.dumps(event, ensure_ascii=False).encode())
     producer.flush()
     producer.close()
 
     def alerted(record: dict[str, Any]) -> bool:
-        return (record["key"] == INCIDENT_KEY and record["status"] == "firing"
-                and datetime.fromisoformat(record["updated_at"]).timestamp() >= started - 1)
+        return (
+            record["key"] == INCIDENT_KEY
+            and record["status"] == "firing"
+            and datetime.fromisoformat(record["updated_at"]).timestamp() >= started - 1
+        )
 
-    records = read_topic(settings.bootstrap_servers, settings.alerts_topic, timeout=60,
-                         until=lambda rs: any(alerted(r) for r in values(rs)))
+    records = read_topic(
+        settings.bootstrap_servers,
+        settings.alerts_topic,
+        timeout=60,
+        until=lambda rs: any(alerted(r) for r in values(rs)),
+    )
     assert any(alerted(r) for r in values(records)), "the incident after the fault must alert"
 
 
 def test_a_worker_killed_mid_stream_and_restarted_counts_each_event_once(
-        stack: tuple[dict[str, str], Settings], tmp_path: Path) -> None:
+    stack: tuple[dict[str, str], Settings], tmp_path: Path
+) -> None:
     env, settings = stack
     from streams.topics import ensure_topics
 
@@ -130,17 +150,25 @@ def test_a_worker_killed_mid_stream_and_restarted_counts_each_event_once(
     port = int(env["VOCWATCH_WEB_PORT"])
     worker = start_worker(env, log)
     try:
-        embedded.wait_until(lambda: metrics_accounted(port) >= 1500, timeout=90,
-                            what="the first worker to be mid-stream", process=worker)
+        embedded.wait_until(
+            lambda: metrics_accounted(port) >= 1500,
+            timeout=90,
+            what="the first worker to be mid-stream",
+            process=worker,
+        )
     finally:
-        stop(worker, signal.SIGKILL)               # no shutdown, no final commit
+        stop(worker, signal.SIGKILL)  # no shutdown, no final commit
     assert counted(settings) < valid, "the kill must land mid-stream for this test to mean much"
 
     restarted = start_worker(env, log)
     try:
-        embedded.wait_until(lambda: counted(settings) >= valid, timeout=120,
-                            what="the restarted worker to catch up", process=restarted)
-        time.sleep(2)                              # let any redelivered batch land
+        embedded.wait_until(
+            lambda: counted(settings) >= valid,
+            timeout=120,
+            what="the restarted worker to catch up",
+            process=restarted,
+        )
+        time.sleep(2)  # let any redelivered batch land
         assert counted(settings) == valid
         assert restarted.poll() is None, log.read_text(errors="replace")[-2000:]
         an_incident_alerts(settings)
@@ -164,8 +192,11 @@ def committed_offsets(settings: Settings, partitions: list[Any]) -> dict[Any, in
     """The worker's consumer group's committed offset of each partition."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             group_id=settings.app_id, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+    )
     try:
         return {tp: consumer.committed(tp) for tp in partitions}
     finally:
@@ -173,7 +204,8 @@ def committed_offsets(settings: Settings, partitions: list[Any]) -> dict[Any, in
 
 
 def test_a_stopped_worker_commits_every_offset_and_its_restart_replays_nothing(
-        stack: tuple[dict[str, str], Settings], tmp_path: Path) -> None:
+    stack: tuple[dict[str, str], Settings], tmp_path: Path
+) -> None:
     """Batches are acknowledged by the agents themselves, after they complete (the next
     batch is analysed meanwhile): the consumer group's offsets must still reach the end,
     or every restart would re-read everything (which the windows would hide)."""
@@ -187,31 +219,44 @@ def test_a_stopped_worker_commits_every_offset_and_its_restart_replays_nothing(
     port = int(env["VOCWATCH_WEB_PORT"])
     worker = start_worker(env, log)
     try:
-        embedded.wait_until(lambda: metrics_accounted(port) >= produced, timeout=90,
-                            what="the worker to process the messages", process=worker)
+        embedded.wait_until(
+            lambda: metrics_accounted(port) >= produced,
+            timeout=90,
+            what="the worker to process the messages",
+            process=worker,
+        )
     finally:
-        stop(worker)                               # graceful: final commit
+        stop(worker)  # graceful: final commit
     assert len(ends) == 3 * settings.partitions and sum(ends.values()) == produced
     assert committed_offsets(settings, list(ends)) == ends
 
     restarted = start_worker(env, log)
     try:
         more = 30
-        embedded.wait_until(lambda: events_received(port) >= 0, timeout=60,
-                            what="the restarted worker to serve /metrics", process=restarted)
+        embedded.wait_until(
+            lambda: events_received(port) >= 0,
+            timeout=60,
+            what="the restarted worker to serve /metrics",
+            process=restarted,
+        )
         produce(settings, more, seed=26)
-        embedded.wait_until(lambda: events_received(port) >= more, timeout=60,
-                            what="the restarted worker to consume", process=restarted)
-        time.sleep(2)                              # anything replayed would arrive by now
-        assert events_received(port) == more       # only the new messages, nothing replayed
+        embedded.wait_until(
+            lambda: events_received(port) >= more,
+            timeout=60,
+            what="the restarted worker to consume",
+            process=restarted,
+        )
+        time.sleep(2)  # anything replayed would arrive by now
+        assert events_received(port) == more  # only the new messages, nothing replayed
     finally:
         stop(restarted)
 
 
 def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
-        stack: tuple[dict[str, str], Settings], tmp_path: Path) -> None:
+    stack: tuple[dict[str, str], Settings], tmp_path: Path
+) -> None:
     env, _ = stack
-    redis = embedded.redis_server()                # a Redis of its own, to restart
+    redis = embedded.redis_server()  # a Redis of its own, to restart
     redis.start()
     env = {**env, "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
     settings = Settings.from_env(env)
@@ -223,9 +268,13 @@ def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
     port = int(env["VOCWATCH_WEB_PORT"])
     try:
         first = produce(settings, 1500, seed=31)
-        embedded.wait_until(lambda: counted(settings) >= first, timeout=90,
-                            what="the first part to be counted", process=worker)
-        redis.stop()                               # everything in it is gone (no persistence)
+        embedded.wait_until(
+            lambda: counted(settings) >= first,
+            timeout=90,
+            what="the first part to be counted",
+            process=worker,
+        )
+        redis.stop()  # everything in it is gone (no persistence)
         second = produce(settings, 1500, seed=32)
         time.sleep(3)
         assert worker.poll() is None, "the worker must wait for Redis, not crash"
@@ -233,10 +282,13 @@ def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10)
         assert health.value.code == 503
         redis.start()
-        embedded.wait_until(lambda: counted(settings) >= second, timeout=90,
-                            what="the second part to be counted after Redis is back",
-                            process=worker)
-        assert counted(settings) == second         # the stated bound: windows restart empty
+        embedded.wait_until(
+            lambda: counted(settings) >= second,
+            timeout=90,
+            what="the second part to be counted after Redis is back",
+            process=worker,
+        )
+        assert counted(settings) == second  # the stated bound: windows restart empty
         assert metrics_accounted(port) >= first + second
         an_incident_alerts(settings)
     finally:
@@ -251,25 +303,33 @@ def test_a_broker_outage_is_survived_without_a_manual_restart(tmp_path: Path) ->
     from streams.topics import ensure_topics
 
     with embedded.broker() as kafka, embedded.redis_server() as redis:
-        env = {"VOCWATCH_BROKER_URL": f"kafka://127.0.0.1:{kafka.port}",
-               "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-               "VOCWATCH_STALL_SECONDS": "20", "VOCWATCH_EVALUATION_SECONDS": "2",
-               "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
-               "VOCWATCH_WEB_PORT": str(embedded.free_port()),
-               "VOCWATCH_DATA_DIR": str(tmp_path / "data"), "VOCWATCH_LOG_LEVEL": "warning"}
+        env = {
+            "VOCWATCH_BROKER_URL": f"kafka://127.0.0.1:{kafka.port}",
+            "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+            "VOCWATCH_STALL_SECONDS": "20",
+            "VOCWATCH_EVALUATION_SECONDS": "2",
+            "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
+            "VOCWATCH_WEB_PORT": str(embedded.free_port()),
+            "VOCWATCH_DATA_DIR": str(tmp_path / "data"),
+            "VOCWATCH_LOG_LEVEL": "warning",
+        }
         settings = Settings.from_env(env)
         ensure_topics(settings)
         worker = start_worker(env, tmp_path / "worker.log")
         try:
             first_ids = produce_ids(settings, 800, seed=41)
             first = len(first_ids)
-            embedded.wait_until(lambda: counted(settings) >= first, timeout=90,
-                                what="the first part to be counted", process=worker)
+            embedded.wait_until(
+                lambda: counted(settings) >= first,
+                timeout=90,
+                what="the first part to be counted",
+                process=worker,
+            )
             kafka.kill(signal.SIGSTOP)
-            time.sleep(15)                         # past the 10 s session timeout
+            time.sleep(15)  # past the 10 s session timeout
             kafka.kill(signal.SIGCONT)
             second_ids = produce_ids(settings, 800, seed=42)
-            second = len(second_ids - first_ids)   # new events only
+            second = len(second_ids - first_ids)  # new events only
 
             def resumed() -> bool:
                 nonlocal worker
@@ -278,11 +338,11 @@ def test_a_broker_outage_is_survived_without_a_manual_restart(tmp_path: Path) ->
                 return counted(settings) >= first + second
 
             try:
-                embedded.wait_until(resumed, timeout=60,
-                                    what="the worker to resume after the outage")
+                embedded.wait_until(
+                    resumed, timeout=60, what="the worker to resume after the outage"
+                )
             except Exception as exc:
-                raise AssertionError(f"counted {counted(settings)} of {first} + {second}") \
-                    from exc
+                raise AssertionError(f"counted {counted(settings)} of {first} + {second}") from exc
             assert counted(settings) == first + second
             an_incident_alerts(settings)
         finally:

@@ -45,8 +45,7 @@ WECOM_KEY = "wecom-key-0b1c"
 DINGTALK_TOKEN, DINGTALK_SECRET = "ding-token-9f8e", "SECding-secret-7d6c"
 FEISHU_HOOK, FEISHU_SECRET = "feishu-hook-5a4b", "feishu-secret-3c2d"
 WEBHOOK_TOKEN = "webhook-token-1e0f"
-SECRETS = (WECOM_KEY, DINGTALK_TOKEN, DINGTALK_SECRET, FEISHU_HOOK, FEISHU_SECRET,
-           WEBHOOK_TOKEN)
+SECRETS = (WECOM_KEY, DINGTALK_TOKEN, DINGTALK_SECRET, FEISHU_HOOK, FEISHU_SECRET, WEBHOOK_TOKEN)
 
 
 @dataclass
@@ -99,8 +98,9 @@ class Vendors:
         return app
 
     async def keep(self, request: web.Request) -> Received:
-        received = Received(request.path, dict(request.query), dict(request.headers),
-                            await request.read())
+        received = Received(
+            request.path, dict(request.query), dict(request.headers), await request.read()
+        )
         self.received.append(received)
         return received
 
@@ -119,8 +119,7 @@ class Vendors:
     async def dingtalk(self, request: web.Request) -> web.Response:
         got = await self.keep(request)
         stamp = got.query.get("timestamp", "")
-        signed = fresh(stamp, 1000) and got.query.get("sign") == ding_sign(stamp,
-                                                                           DINGTALK_SECRET)
+        signed = fresh(stamp, 1000) and got.query.get("sign") == ding_sign(stamp, DINGTALK_SECRET)
         if got.query.get("access_token") != DINGTALK_TOKEN or not signed:
             return web.json_response({"errcode": 310000, "errmsg": "sign not match"})
         return self.answer(got.path, {"errcode": 0, "errmsg": "ok"})
@@ -172,16 +171,20 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def urls(base: str) -> dict[str, str]:
-    return {"wecom": f"{base}/cgi-bin/webhook/send?key={WECOM_KEY}",
-            "dingtalk": f"{base}/robot/send?access_token={DINGTALK_TOKEN}",
-            "feishu": f"{base}/open-apis/bot/v2/hook/{FEISHU_HOOK}",
-            "webhook": f"{base}/webhook"}
+    return {
+        "wecom": f"{base}/cgi-bin/webhook/send?key={WECOM_KEY}",
+        "dingtalk": f"{base}/robot/send?access_token={DINGTALK_TOKEN}",
+        "feishu": f"{base}/open-apis/bot/v2/hook/{FEISHU_HOOK}",
+        "webhook": f"{base}/webhook",
+    }
 
 
 # --- each vendor -----------------------------------------------------------------------------
 
-async def test_wecom_robot_posts_utf8_markdown(vendors: Vendors,
-                                               session: aiohttp.ClientSession) -> None:
+
+async def test_wecom_robot_posts_utf8_markdown(
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     robot = WeComRobot(session, urls(vendors.url)["wecom"], name="wecom_support")
     await robot.send([example_record()])
     [got] = vendors.received
@@ -191,9 +194,11 @@ async def test_wecom_robot_posts_utf8_markdown(vendors: Vendors,
 
 
 async def test_wecom_rate_limit_code_is_a_retryable_rate_limit(
-        vendors: Vendors, session: aiohttp.ClientSession) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     vendors.answers["/cgi-bin/webhook/send"] = [
-        {"errcode": 45009, "errmsg": "api freq out of limit"}]
+        {"errcode": 45009, "errmsg": "api freq out of limit"}
+    ]
     robot = WeComRobot(session, urls(vendors.url)["wecom"])
     with pytest.raises(DeliveryError) as caught:
         await robot.send([example_record()])
@@ -202,8 +207,9 @@ async def test_wecom_rate_limit_code_is_a_retryable_rate_limit(
     assert WECOM_KEY not in str(caught.value)
 
 
-async def test_dingtalk_robot_signs_each_request(vendors: Vendors,
-                                                 session: aiohttp.ClientSession) -> None:
+async def test_dingtalk_robot_signs_each_request(
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     robot = DingTalkRobot(session, urls(vendors.url)["dingtalk"], DINGTALK_SECRET)
     await robot.send([example_record(), resolved_record()])  # a digest: one message
     [got] = vendors.received
@@ -212,7 +218,8 @@ async def test_dingtalk_robot_signs_each_request(vendors: Vendors,
 
 
 async def test_dingtalk_wrong_secret_is_refused_and_not_retried(
-        vendors: Vendors, session: aiohttp.ClientSession) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     robot = DingTalkRobot(session, urls(vendors.url)["dingtalk"], "SECwrong")
     with pytest.raises(DeliveryError) as caught:
         await robot.send([example_record()])
@@ -221,7 +228,8 @@ async def test_dingtalk_wrong_secret_is_refused_and_not_retried(
 
 
 async def test_dingtalk_too_fast_blocks_for_ten_minutes(
-        vendors: Vendors, session: aiohttp.ClientSession) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     vendors.answers["/robot/send"] = [{"errcode": 130101, "errmsg": "send too fast"}]
     robot = DingTalkRobot(session, urls(vendors.url)["dingtalk"], DINGTALK_SECRET)
     with pytest.raises(DeliveryError) as caught:
@@ -229,8 +237,7 @@ async def test_dingtalk_too_fast_blocks_for_ten_minutes(
     assert caught.value.rate_limited and caught.value.retry_after == 600.0
 
 
-async def test_feishu_bot_signs_the_card(vendors: Vendors,
-                                         session: aiohttp.ClientSession) -> None:
+async def test_feishu_bot_signs_the_card(vendors: Vendors, session: aiohttp.ClientSession) -> None:
     bot = FeishuBot(session, urls(vendors.url)["feishu"], FEISHU_SECRET)
     await bot.send([example_record(priority="P1")])
     [got] = vendors.received
@@ -240,10 +247,12 @@ async def test_feishu_bot_signs_the_card(vendors: Vendors,
 
 
 @pytest.mark.parametrize("code", [9499, 11232])
-async def test_feishu_rate_limit_codes(vendors: Vendors, session: aiohttp.ClientSession,
-                                       code: int) -> None:
+async def test_feishu_rate_limit_codes(
+    vendors: Vendors, session: aiohttp.ClientSession, code: int
+) -> None:
     vendors.answers[f"/open-apis/bot/v2/hook/{FEISHU_HOOK}"] = [
-        {"code": code, "msg": "too many request", "data": {}}]
+        {"code": code, "msg": "too many request", "data": {}}
+    ]
     bot = FeishuBot(session, urls(vendors.url)["feishu"], FEISHU_SECRET)
     with pytest.raises(DeliveryError) as caught:
         await bot.send([example_record()])
@@ -251,8 +260,9 @@ async def test_feishu_rate_limit_codes(vendors: Vendors, session: aiohttp.Client
     assert FEISHU_HOOK not in str(caught.value)
 
 
-async def test_feishu_wrong_secret_is_refused(vendors: Vendors,
-                                              session: aiohttp.ClientSession) -> None:
+async def test_feishu_wrong_secret_is_refused(
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     bot = FeishuBot(session, urls(vendors.url)["feishu"], "wrong")
     with pytest.raises(DeliveryError) as caught:
         await bot.send([example_record()])
@@ -260,9 +270,11 @@ async def test_feishu_wrong_secret_is_refused(vendors: Vendors,
 
 
 async def test_json_webhook_sends_records_with_the_bearer_token(
-        vendors: Vendors, session: aiohttp.ClientSession) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     await JsonWebhook(session, urls(vendors.url)["webhook"], WEBHOOK_TOKEN).send(
-        [example_record(), resolved_record()])
+        [example_record(), resolved_record()]
+    )
     [got] = vendors.received
     assert got.body == {"version": 1, "alerts": [example_record(), resolved_record()]}
     with pytest.raises(DeliveryError) as caught:
@@ -271,7 +283,8 @@ async def test_json_webhook_sends_records_with_the_bearer_token(
 
 
 async def test_a_receiver_that_never_answers_times_out(
-        vendors: Vendors, session: aiohttp.ClientSession) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession
+) -> None:
     hook = JsonWebhook(session, f"{vendors.url}/hang?token=s3cret", timeout=0.2)
     started = time.monotonic()
     with pytest.raises(DeliveryError) as caught:
@@ -293,12 +306,21 @@ async def test_an_unreachable_receiver_is_retryable(session: aiohttp.ClientSessi
 
 SINKS: dict[str, dict[str, Any]] = {
     "wecom_support": {"type": "wecom", "url_env": "VOCWATCH_SINK_WECOM_SUPPORT_URL"},
-    "dingtalk_tech": {"type": "dingtalk", "url_env": "VOCWATCH_SINK_DINGTALK_TECH_URL",
-                      "secret_env": "VOCWATCH_SINK_DINGTALK_TECH_SECRET"},
-    "feishu_social": {"type": "feishu", "url_env": "VOCWATCH_SINK_FEISHU_SOCIAL_URL",
-                      "secret_env": "VOCWATCH_SINK_FEISHU_SOCIAL_SECRET"},
-    "webhook": {"type": "webhook", "url_env": "VOCWATCH_SINK_WEBHOOK_URL",
-                "token_env": "VOCWATCH_SINK_WEBHOOK_TOKEN"},
+    "dingtalk_tech": {
+        "type": "dingtalk",
+        "url_env": "VOCWATCH_SINK_DINGTALK_TECH_URL",
+        "secret_env": "VOCWATCH_SINK_DINGTALK_TECH_SECRET",
+    },
+    "feishu_social": {
+        "type": "feishu",
+        "url_env": "VOCWATCH_SINK_FEISHU_SOCIAL_URL",
+        "secret_env": "VOCWATCH_SINK_FEISHU_SOCIAL_SECRET",
+    },
+    "webhook": {
+        "type": "webhook",
+        "url_env": "VOCWATCH_SINK_WEBHOOK_URL",
+        "token_env": "VOCWATCH_SINK_WEBHOOK_TOKEN",
+    },
     "slow": {"type": "webhook", "url_env": "VOCWATCH_SINK_SLOW_URL", "timeout": 0.3},
     "stream": {"type": "redis_stream", "stream": "STREAM", "maxlen": 100},
     "alertmanager": {"type": "alertmanager", "url_env": "VOCWATCH_SINK_ALERTMANAGER_URL"},
@@ -307,14 +329,16 @@ SINKS: dict[str, dict[str, Any]] = {
 
 def sink_env(base: str) -> dict[str, str]:
     url = urls(base)
-    return {"VOCWATCH_SINK_WECOM_SUPPORT_URL": url["wecom"],
-            "VOCWATCH_SINK_DINGTALK_TECH_URL": url["dingtalk"],
-            "VOCWATCH_SINK_DINGTALK_TECH_SECRET": DINGTALK_SECRET,
-            "VOCWATCH_SINK_FEISHU_SOCIAL_URL": url["feishu"],
-            "VOCWATCH_SINK_FEISHU_SOCIAL_SECRET": FEISHU_SECRET,
-            "VOCWATCH_SINK_WEBHOOK_URL": url["webhook"],
-            "VOCWATCH_SINK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-            "VOCWATCH_SINK_SLOW_URL": f"{base}/hang"}
+    return {
+        "VOCWATCH_SINK_WECOM_SUPPORT_URL": url["wecom"],
+        "VOCWATCH_SINK_DINGTALK_TECH_URL": url["dingtalk"],
+        "VOCWATCH_SINK_DINGTALK_TECH_SECRET": DINGTALK_SECRET,
+        "VOCWATCH_SINK_FEISHU_SOCIAL_URL": url["feishu"],
+        "VOCWATCH_SINK_FEISHU_SOCIAL_SECRET": FEISHU_SECRET,
+        "VOCWATCH_SINK_WEBHOOK_URL": url["webhook"],
+        "VOCWATCH_SINK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "VOCWATCH_SINK_SLOW_URL": f"{base}/hang",
+    }
 
 
 @pytest.fixture
@@ -332,41 +356,66 @@ async def wait_for(condition: Any, timeout: float = 5.0) -> None:
 
 
 async def test_dispatcher_delivers_to_every_configured_sink_and_skips_unset_ones(
-        vendors: Vendors, session: aiohttp.ClientSession, client: aioredis.Redis,
-        unique: str, caplog: pytest.LogCaptureFixture) -> None:
+    vendors: Vendors,
+    session: aiohttp.ClientSession,
+    client: aioredis.Redis,
+    unique: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     stream = f"{unique}:alerts"
     sinks = {**SINKS, "stream": {**SINKS["stream"], "stream": stream}}
     registry = CollectorRegistry()
     caplog.set_level(logging.INFO)
-    dispatcher = build_dispatcher(parse_sinks(sinks, "rules.yaml"), sink_env(vendors.url),
-                                  session, client, Metrics.create(registry))
-    assert dispatcher.disabled == {
-        "alertmanager": "VOCWATCH_SINK_ALERTMANAGER_URL not set"}
+    dispatcher = build_dispatcher(
+        parse_sinks(sinks, "rules.yaml"),
+        sink_env(vendors.url),
+        session,
+        client,
+        Metrics.create(registry),
+    )
+    assert dispatcher.disabled == {"alertmanager": "VOCWATCH_SINK_ALERTMANAGER_URL not set"}
     assert "VOCWATCH_SINK_ALERTMANAGER_URL" in caplog.text
     await dispatcher.start()
     record = example_record()
-    dispatcher.dispatch(record, ["wecom_support", "dingtalk_tech", "feishu_social", "webhook",
-                                 "stream", "alertmanager"])
+    dispatcher.dispatch(
+        record,
+        ["wecom_support", "dingtalk_tech", "feishu_social", "webhook", "stream", "alertmanager"],
+    )
     await dispatcher.stop(5.0)
     assert {r.path for r in vendors.received} == {
-        "/cgi-bin/webhook/send", "/robot/send", f"/open-apis/bot/v2/hook/{FEISHU_HOOK}",
-        "/webhook"}
+        "/cgi-bin/webhook/send",
+        "/robot/send",
+        f"/open-apis/bot/v2/hook/{FEISHU_HOOK}",
+        "/webhook",
+    }
     assert await stream_records(client, stream) == [payloads.encode(record)]
     for sink in ("wecom_support", "dingtalk_tech", "feishu_social", "webhook", "stream"):
-        assert registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                         {"sink": sink, "outcome": "sent"}) == 1, sink
-    assert registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                     {"sink": "alertmanager", "outcome": "disabled"}) == 1
+        assert (
+            registry.get_sample_value(
+                "vocwatch_sink_deliveries_total", {"sink": sink, "outcome": "sent"}
+            )
+            == 1
+        ), sink
+    assert (
+        registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": "alertmanager", "outcome": "disabled"}
+        )
+        == 1
+    )
     assert not any(secret in caplog.text for secret in SECRETS)
 
 
 async def test_dispatch_stays_fast_while_a_receiver_hangs(
-        vendors: Vendors, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
-        ) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
     registry = CollectorRegistry()
-    dispatcher = build_dispatcher(parse_sinks({"slow": SINKS["slow"]}, "rules.yaml"),
-                                  sink_env(vendors.url), session, None,
-                                  Metrics.create(registry))
+    dispatcher = build_dispatcher(
+        parse_sinks({"slow": SINKS["slow"]}, "rules.yaml"),
+        sink_env(vendors.url),
+        session,
+        None,
+        Metrics.create(registry),
+    )
     await dispatcher.start()
     started = time.perf_counter()
     for i in range(100):
@@ -375,25 +424,37 @@ async def test_dispatch_stays_fast_while_a_receiver_hangs(
     assert elapsed < 0.1, f"100 dispatches took {elapsed:.3f} s"
     await wait_for(lambda: len(vendors.at("/hang")) >= 1)
     await dispatcher.stop(0.5)
-    outcomes = {o: registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                             {"sink": "slow", "outcome": o}) or 0
-                for o in ("sent", "merged", "failed", "dropped")}
+    outcomes = {
+        o: registry.get_sample_value(
+            "vocwatch_sink_deliveries_total", {"sink": "slow", "outcome": o}
+        )
+        or 0
+        for o in ("sent", "merged", "failed", "dropped")
+    }
     assert outcomes["sent"] + outcomes["merged"] == 0
     assert outcomes["failed"] + outcomes["dropped"] == 100  # every record accounted for
     assert "快递" not in caplog.text  # record texts are never logged
 
 
 async def test_a_500_is_retried_then_counted_failed(
-        vendors: Vendors, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
-        ) -> None:
+    vendors: Vendors, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
     registry = CollectorRegistry()
     hook = JsonWebhook(session, f"{vendors.url}/broken?token=s3cret", name="broken")
-    queue = DeliveryQueue(hook, Budget(), Metrics.create(registry),
-                          limits=QueueLimits(max_attempts=3, backoff_base=0.02))
+    queue = DeliveryQueue(
+        hook,
+        Budget(),
+        Metrics.create(registry),
+        limits=QueueLimits(max_attempts=3, backoff_base=0.02),
+    )
 
     def count(outcome: str) -> float:
-        return registry.get_sample_value("vocwatch_sink_deliveries_total",
-                                         {"sink": "broken", "outcome": outcome}) or 0.0
+        return (
+            registry.get_sample_value(
+                "vocwatch_sink_deliveries_total", {"sink": "broken", "outcome": outcome}
+            )
+            or 0.0
+        )
 
     queue.start()
     queue.submit(example_record())
@@ -406,14 +467,14 @@ async def test_a_500_is_retried_then_counted_failed(
 
 # --- Redis stream ----------------------------------------------------------------------------
 
+
 async def stream_records(client: aioredis.Redis, stream: str) -> list[bytes]:
     """The ``record`` field of every entry of ``stream``, oldest first."""
     entries: Any = await client.xrange(stream)  # redis-py's stubs allow None here
     return [fields[b"record"] for _, fields in entries]
 
 
-async def test_redis_stream_sink_appends_json_records(client: aioredis.Redis,
-                                                      unique: str) -> None:
+async def test_redis_stream_sink_appends_json_records(client: aioredis.Redis, unique: str) -> None:
     stream = f"{unique}:alerts"
     sink = RedisStreamSink(client, stream, maxlen=50)
     records = [example_record(id=f"a{i}") for i in range(3)] + [resolved_record()]
@@ -423,8 +484,9 @@ async def test_redis_stream_sink_appends_json_records(client: aioredis.Redis,
     assert "客服主管".encode() in stored[0]  # ensure_ascii=False
 
 
-async def test_redis_stream_sink_keeps_the_stream_near_maxlen(client: aioredis.Redis,
-                                                              unique: str) -> None:
+async def test_redis_stream_sink_keeps_the_stream_near_maxlen(
+    client: aioredis.Redis, unique: str
+) -> None:
     stream = f"{unique}:alerts"
     sink = RedisStreamSink(client, stream, maxlen=10)
     for i in range(30):
@@ -433,8 +495,9 @@ async def test_redis_stream_sink_keeps_the_stream_near_maxlen(client: aioredis.R
     assert 10 <= length < 300  # MAXLEN ~ trims whole nodes: near, not exactly, 10
 
 
-async def test_redis_stream_sink_refused_write_is_not_retried(client: aioredis.Redis,
-                                                               unique: str) -> None:
+async def test_redis_stream_sink_refused_write_is_not_retried(
+    client: aioredis.Redis, unique: str
+) -> None:
     await client.set(f"{unique}:not-a-stream", "x")
     with pytest.raises(DeliveryError) as caught:
         await RedisStreamSink(client, f"{unique}:not-a-stream", 10).send([example_record()])
@@ -448,8 +511,9 @@ async def test_redis_stream_sink_unreachable_is_retryable() -> None:
 
     from vocwatch.dev.embedded import free_port
 
-    dead = aioredis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5,
-                          retry=Retry(NoBackoff(), 0))
+    dead = aioredis.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
     try:
         with pytest.raises(DeliveryError) as caught:
             await RedisStreamSink(dead, "alerts", 10).send([example_record()])

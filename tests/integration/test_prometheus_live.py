@@ -37,10 +37,16 @@ PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 PROMETHEUS = "/usr/bin/prometheus"
 INSTALL = "apt-get install prometheus prometheus-alertmanager"
-SCRAPES = 15             # scrapes (one a second) before the queries are asserted
+SCRAPES = 15  # scrapes (one a second) before the queries are asserted
 # Grafana's built-in variables, at values that suit 1-second scrapes and a short history.
-BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__interval_ms": "60000",
-            "__range": "5m", "__range_s": "300", "__range_ms": "300000"}
+BUILTINS = {
+    "__rate_interval": "1m",
+    "__interval": "1m",
+    "__interval_ms": "60000",
+    "__range": "5m",
+    "__range_s": "300",
+    "__range_ms": "300000",
+}
 # Counters that appear only with their first error: on a healthy worker a query that reads
 # nothing else may be empty, as long as the worker does not expose them yet.
 ERROR_ONLY_METRICS = ("vocwatch_publish_errors_total",)
@@ -48,21 +54,26 @@ ERROR_ONLY_METRICS = ("vocwatch_publish_errors_total",)
 
 # --- Grafana queries → PromQL (pure) ----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PanelQuery:
     dashboard: str
     panel: str
     ref_id: str
-    expr: str            # as written in the dashboard
-    promql: str          # with every variable substituted
+    expr: str  # as written in the dashboard
+    promql: str  # with every variable substituted
 
     def __str__(self) -> str:
-        return (f"dashboard {self.dashboard!r}, panel {self.panel!r}, query {self.ref_id}: "
-                f"{self.promql}")
+        return (
+            f"dashboard {self.dashboard!r}, panel {self.panel!r}, query {self.ref_id}: "
+            f"{self.promql}"
+        )
 
 
-_VARIABLE = re.compile(r"\$\{(?P<braced>\w+)(?::[^}]*)?\}|\[\[(?P<bracketed>\w+)(?::[^\]]*)?\]\]"
-                       r"|\$(?P<plain>\w+)")
+_VARIABLE = re.compile(
+    r"\$\{(?P<braced>\w+)(?::[^}]*)?\}|\[\[(?P<bracketed>\w+)(?::[^\]]*)?\]\]"
+    r"|\$(?P<plain>\w+)"
+)
 _MATCHER = re.compile(r'(?P<label>\w+)\s*(?P<op>!=|=)\s*"(?P<value>[^"]*)"')
 
 
@@ -84,6 +95,7 @@ def variable_values(dashboard: dict[str, Any]) -> dict[str, str]:
 def to_promql(expr: str, variables: dict[str, str]) -> str:
     """Substitute Grafana's variables; a label matcher that takes a regular-expression value
     (``source="$source"``) becomes a regular-expression matcher (``source=~".*"``)."""
+
     def name(match: re.Match[str]) -> str:
         return match.group("braced") or match.group("bracketed") or match.group("plain")
 
@@ -121,9 +133,15 @@ def dashboard_queries(folder: Path) -> list[PanelQuery]:
         for panel in panels(dashboard.get("panels", [])):
             for target in panel.get("targets", []):
                 if target.get("expr"):
-                    queries.append(PanelQuery(title, panel.get("title", ""),
-                                              target.get("refId", "?"), target["expr"],
-                                              to_promql(target["expr"], variables)))
+                    queries.append(
+                        PanelQuery(
+                            title,
+                            panel.get("title", ""),
+                            target.get("refId", "?"),
+                            target["expr"],
+                            to_promql(target["expr"], variables),
+                        )
+                    )
     return queries
 
 
@@ -142,30 +160,53 @@ def variable_queries(folder: Path) -> list[tuple[str, str, str]]:
 
 def test_to_promql_substitutes_builtins_and_variables() -> None:
     variables = {"source": ".*", "window": ".*", "interval": "1m"}
-    assert to_promql('sum(rate(x{source="$source"}[$__rate_interval]))', variables) == \
-        'sum(rate(x{source=~".*"}[1m]))'
-    assert to_promql('x{window=~"${window}", a="b", c!="[[source]]"}[$__range_s]', variables) \
+    assert (
+        to_promql('sum(rate(x{source="$source"}[$__rate_interval]))', variables)
+        == 'sum(rate(x{source=~".*"}[1m]))'
+    )
+    assert (
+        to_promql('x{window=~"${window}", a="b", c!="[[source]]"}[$__range_s]', variables)
         == 'x{window=~".*", a="b", c!~".*"}[300]'
-    assert to_promql("increase(x[$__range]) / $__range_s + rate(y[$interval])", variables) \
+    )
+    assert (
+        to_promql("increase(x[$__range]) / $__range_s + rate(y[$interval])", variables)
         == "increase(x[5m]) / 300 + rate(y[1m])"
+    )
     with pytest.raises(ValueError, match=r"\$nope"):
-        to_promql("x{a=\"$nope\"}", variables)
+        to_promql('x{a="$nope"}', variables)
 
 
 def test_dashboard_queries_include_rows_and_read_variables(tmp_path: Path) -> None:
-    dashboard = {"title": "d", "templating": {"list": [
-        {"name": "platform", "type": "query"}, {"name": "step", "type": "interval"}]},
-        "panels": [{"title": "row", "type": "row", "panels": [
-            {"title": "inner", "targets": [
-                {"refId": "A", "expr": 'rate(p{platform="$platform"}[$step])'}]}]},
-            {"title": "text", "type": "text"}]}
+    dashboard = {
+        "title": "d",
+        "templating": {
+            "list": [{"name": "platform", "type": "query"}, {"name": "step", "type": "interval"}]
+        },
+        "panels": [
+            {
+                "title": "row",
+                "type": "row",
+                "panels": [
+                    {
+                        "title": "inner",
+                        "targets": [{"refId": "A", "expr": 'rate(p{platform="$platform"}[$step])'}],
+                    }
+                ],
+            },
+            {"title": "text", "type": "text"},
+        ],
+    }
     (tmp_path / "d.json").write_text(json.dumps(dashboard))
     (query,) = dashboard_queries(tmp_path)
     assert (query.panel, query.ref_id, query.promql) == (
-        "inner", "A", 'rate(p{platform=~".*"}[1m])')
+        "inner",
+        "A",
+        'rate(p{platform=~".*"}[1m])',
+    )
 
 
 # --- the live stack ---------------------------------------------------------------------
+
 
 @dataclass
 class Stack:
@@ -180,7 +221,7 @@ class Stack:
         try:
             with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 (loopback)
                 body = json.load(reply)
-        except urllib.error.HTTPError as exc:   # 400/422: a query Prometheus rejects
+        except urllib.error.HTTPError as exc:  # 400/422: a query Prometheus rejects
             body = json.load(exc)
         if body["status"] != "success":
             raise QueryError(body.get("error", body))
@@ -213,8 +254,9 @@ def _prometheus_config(worker_port: int) -> dict[str, Any]:
     return {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(PROMETHEUS_CONFIG.parent / f) for f in deployed["rule_files"]],
-        "scrape_configs": [{"job_name": "vocwatch",
-                            "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]}],
+        "scrape_configs": [
+            {"job_name": "vocwatch", "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]}
+        ],
     }
 
 
@@ -236,55 +278,89 @@ def _replays_and_a_late_event(settings: Settings) -> None:
         tag = uuid.uuid4().hex[:8]
         now = time.time()
         for event_id, created in [(f"dup-{tag}", now)] * 3 + [(f"late-{tag}", now - 7200)]:
-            event = {"id": event_id, "customer_id": "u1", "channel": "web",
-                     "text": "快递太慢了", "created_at": created}
-            producer.send(settings.input_topics["complaint"],
-                          json.dumps(event, ensure_ascii=False).encode())
+            event = {
+                "id": event_id,
+                "customer_id": "u1",
+                "channel": "web",
+                "text": "快递太慢了",
+                "created_at": created,
+            }
+            producer.send(
+                settings.input_topics["complaint"], json.dumps(event, ensure_ascii=False).encode()
+            )
         producer.flush(10)
     finally:
         producer.close(5)
 
 
 @pytest.fixture(scope="module")
-def stack(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    broker_server: embedded.ChildServer,
+    redis_server: embedded.ChildServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
     binary = _prometheus_binary()
     tmp = tmp_path_factory.mktemp("prometheus-live")
     worker_port, prometheus_port = embedded.free_port(), embedded.free_port()
-    env = worker_env(broker_server, redis_server, tmp, None, name="prom",
-                     VOCWATCH_WEB_PORT=str(worker_port),
-                     VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
-                     VOCWATCH_METRIC_PRODUCTS=",".join(demo.PRODUCTS[:3]),
-                     VOCWATCH_METRIC_REGIONS=",".join(demo.REGIONS[:3]))
+    env = worker_env(
+        broker_server,
+        redis_server,
+        tmp,
+        None,
+        name="prom",
+        VOCWATCH_WEB_PORT=str(worker_port),
+        VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
+        VOCWATCH_METRIC_PRODUCTS=",".join(demo.PRODUCTS[:3]),
+        VOCWATCH_METRIC_REGIONS=",".join(demo.REGIONS[:3]),
+    )
     settings = Settings.from_env(env)
     worker_log = tmp / "worker.log"
     worker = embedded.start_worker(env, worker_log)
     worker_url = f"http://127.0.0.1:{worker_port}"
     stop_demo = threading.Event()
-    traffic = threading.Thread(target=demo.run, name="demo", daemon=True, kwargs={
-        "settings": settings, "stop": stop_demo,
-        "plan": demo.DemoPlan(rate=40, incident_start=0, incident_seconds=30,
-                              incident_rate=20)})
+    traffic = threading.Thread(
+        target=demo.run,
+        name="demo",
+        daemon=True,
+        kwargs={
+            "settings": settings,
+            "stop": stop_demo,
+            "plan": demo.DemoPlan(rate=40, incident_start=0, incident_seconds=30, incident_rate=20),
+        },
+    )
     config = tmp / "prometheus.yml"
     config.write_text(yaml.safe_dump(_prometheus_config(worker_port)), encoding="utf-8")
     prometheus_url = f"http://127.0.0.1:{prometheus_port}"
     prometheus = embedded.ChildServer(
         "prometheus",
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prometheus_port}", "--log.level=warn"],
-        "127.0.0.1", prometheus_port, lambda host, port: _ready(f"{prometheus_url}/-/ready"))
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+            "--log.level=warn",
+        ],
+        "127.0.0.1",
+        prometheus_port,
+        lambda host, port: _ready(f"{prometheus_url}/-/ready"),
+    )
     stack = Stack(worker_url, prometheus_url)
     try:
-        embedded.wait_until(lambda: _healthy(worker_url), timeout=60, what="worker /health",
-                            process=worker)
+        embedded.wait_until(
+            lambda: _healthy(worker_url), timeout=60, what="worker /health", process=worker
+        )
         traffic.start()
         _replays_and_a_late_event(settings)
         prometheus.start(timeout=20)
         # Enough scrapes for 1-minute rates, and the demo incident has raised an alert.
-        embedded.wait_until(lambda: bool(stack.query(
-            f'count_over_time(up{{job="vocwatch"}}[1m]) >= {SCRAPES}')) and bool(
-            stack.query("vocwatch_sink_deliveries_total")), timeout=60,
-            what="Prometheus scraping the worker with alerts emitted")
+        embedded.wait_until(
+            lambda: (
+                bool(stack.query(f'count_over_time(up{{job="vocwatch"}}[1m]) >= {SCRAPES}'))
+                and bool(stack.query("vocwatch_sink_deliveries_total"))
+            ),
+            timeout=60,
+            what="Prometheus scraping the worker with alerts emitted",
+        )
         stack.metrics_seen = stack.worker_metrics()
         yield stack
     finally:
@@ -320,9 +396,13 @@ def test_prometheus_scrapes_the_worker(stack: Stack) -> None:
 @pytest.mark.integration
 def test_every_rule_of_both_files_is_loaded_and_evaluates_cleanly(stack: Stack) -> None:
     deployed = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
-    expected = sum(len(group["rules"]) for name in deployed["rule_files"]
-                   for group in yaml.safe_load(
-                       (PROMETHEUS_CONFIG.parent / name).read_text(encoding="utf-8"))["groups"])
+    expected = sum(
+        len(group["rules"])
+        for name in deployed["rule_files"]
+        for group in yaml.safe_load((PROMETHEUS_CONFIG.parent / name).read_text(encoding="utf-8"))[
+            "groups"
+        ]
+    )
     loaded = [rule for group in stack.api("rules")["groups"] for rule in group["rules"]]
     assert len(loaded) == expected
     broken = [f"{r['name']}: {r.get('lastError')}" for r in loaded if r["health"] != "ok"]
@@ -332,16 +412,25 @@ def test_every_rule_of_both_files_is_loaded_and_evaluates_cleanly(stack: Stack) 
 @pytest.mark.integration
 def test_every_recorded_series_has_data(stack: Stack) -> None:
     deployed = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
-    names = sorted({rule["record"] for name in deployed["rule_files"]
-                    for group in yaml.safe_load(
-                        (PROMETHEUS_CONFIG.parent / name).read_text(encoding="utf-8"))["groups"]
-                    for rule in group["rules"] if "record" in rule})
+    names = sorted(
+        {
+            rule["record"]
+            for name in deployed["rule_files"]
+            for group in yaml.safe_load(
+                (PROMETHEUS_CONFIG.parent / name).read_text(encoding="utf-8")
+            )["groups"]
+            for rule in group["rules"]
+            if "record" in rule
+        }
+    )
     assert names
     empty, report = [], []
     for name in names:
         result = stack.query(name)
-        report.append(f"{len(result):3} series{' (all NaN)' if result and _all_nan(result) else ''}"
-                      f"  {name}  {_describe(result)}")
+        report.append(
+            f"{len(result):3} series{' (all NaN)' if result and _all_nan(result) else ''}"
+            f"  {name}  {_describe(result)}"
+        )
         if not result:
             empty.append(name)
     print("\n".join(report))
@@ -365,14 +454,19 @@ def test_every_dashboard_query_has_data(stack: Stack) -> None:
             continue
         read = set(re.findall(r"\bvocwatch_\w+", query.promql))
         if read <= set(ERROR_ONLY_METRICS) and not any(
-                _has_samples(stack.metrics_seen, m) for m in read):
-            tolerated.append(f"{query}\n    → no data: reads only error counters that the "
-                             "healthy worker has not exposed yet")
+            _has_samples(stack.metrics_seen, m) for m in read
+        ):
+            tolerated.append(
+                f"{query}\n    → no data: reads only error counters that the "
+                "healthy worker has not exposed yet"
+            )
         else:
             failures.append(f"{query}\n    → no data")
     print("\n".join([*report, "", "tolerated:", *tolerated]))
-    assert not failures, (f"{len(failures)} of {len(queries)} dashboard queries returned "
-                          "nothing:\n" + "\n".join(failures))
+    assert not failures, (
+        f"{len(failures)} of {len(queries)} dashboard queries returned "
+        "nothing:\n" + "\n".join(failures)
+    )
 
 
 @pytest.mark.integration
@@ -384,8 +478,10 @@ def test_every_dashboard_variable_has_values(stack: Stack) -> None:
         match = re.fullmatch(r"\s*label_values\((?:(?P<metric>.+),\s*)?(?P<label>\w+)\)\s*", query)
         assert match, f"{dashboard}: ${name} is not a label_values(...) query: {query}"
         if match.group("metric"):
-            values = {r["metric"].get(match.group("label")) for r in stack.query(
-                f"count by ({match.group('label')}) ({match.group('metric')})")} - {None}
+            values = {
+                r["metric"].get(match.group("label"))
+                for r in stack.query(f"count by ({match.group('label')}) ({match.group('metric')})")
+            } - {None}
         else:
             values = set(stack.api(f"label/{match.group('label')}/values"))
         if not values:

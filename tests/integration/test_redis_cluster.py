@@ -68,14 +68,18 @@ class Worker:
     producer: KafkaProducer
 
     def send(self, event: dict[str, Any]) -> None:
-        self.producer.send(self.settings.complaints_topic,
-                           value=json.dumps(event, ensure_ascii=False).encode())
+        self.producer.send(
+            self.settings.complaints_topic, value=json.dumps(event, ensure_ascii=False).encode()
+        )
 
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as reply:  # noqa: S310
             lines = reply.read().decode().splitlines()
-        return sum(float(line.rsplit(" ", 1)[1]) for line in lines
-                   if line.startswith(name + "{") and 'source="complaint"' in line)
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in lines
+            if line.startswith(name + "{") and 'source="complaint"' in line
+        )
 
     async def redis(self, use: Callable[[Any], Awaitable[Any]]) -> Any:
         """``use(client)`` with the client every vocwatch tool builds from the settings."""
@@ -87,22 +91,31 @@ class Worker:
 
 
 @pytest.fixture(scope="module")
-def worker(broker_server: embedded.ChildServer, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Worker]:
+def worker(
+    broker_server: embedded.ChildServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
     tmp = tmp_path_factory.mktemp("cluster")
     log = tmp / "worker.log"
     with embedded.RedisCluster() as cluster:
-        env = worker_env(broker_server, cluster, tmp, RULES, name="cluster",
-                         VOCWATCH_REDIS_CLUSTER="true", VOCWATCH_API_TOKEN=TOKEN,
-                         VOCWATCH_ANALYSIS_PROCESSES="0")
+        env = worker_env(
+            broker_server,
+            cluster,
+            tmp,
+            RULES,
+            name="cluster",
+            VOCWATCH_REDIS_CLUSTER="true",
+            VOCWATCH_API_TOKEN=TOKEN,
+            VOCWATCH_ANALYSIS_PROCESSES="0",
+        )
         settings = Settings.from_env(env)
         assert settings.redis_cluster
         base_url = f"http://127.0.0.1:{settings.web_port}"
         process = embedded.start_worker(env, log)
         producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
         try:
-            embedded.wait_until(lambda: _healthy(base_url), timeout=90,
-                                what="worker /health", process=process)
+            embedded.wait_until(
+                lambda: _healthy(base_url), timeout=90, what="worker /health", process=process
+            )
             yield Worker(settings, cluster, base_url, producer)
         finally:
             producer.close()
@@ -130,19 +143,27 @@ def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def complaint(event_id: str, text: str, **extra: Any) -> dict[str, Any]:
-    return {"id": event_id, "customer_id": "u1", "channel": "web", "text": text,
-            "created_at": time.time(), **extra}
+    return {
+        "id": event_id,
+        "customer_id": "u1",
+        "channel": "web",
+        "text": text,
+        "created_at": time.time(),
+        **extra,
+    }
 
 
-def regions_on_every_node(cluster: embedded.RedisCluster, per_node: int, tag: str
-                          ) -> dict[int, list[str]]:
+def regions_on_every_node(
+    cluster: embedded.RedisCluster, per_node: int, tag: str
+) -> dict[int, list[str]]:
     """Region names (Chinese) whose window keys fall in the slots of each node."""
     chosen: dict[int, list[str]] = {n: [] for n in range(len(cluster.nodes))}
     for i in itertools.count():
         region = f"华南{tag}区{i}"
         slot = key_slot(window_key({"region": region}).encode())
-        node = next(n for n, (first, last) in enumerate(cluster.slot_ranges)
-                    if first <= slot <= last)
+        node = next(
+            n for n, (first, last) in enumerate(cluster.slot_ranges) if first <= slot <= last
+        )
         if len(chosen[node]) < per_node:
             chosen[node].append(region)
         if all(len(names) == per_node for names in chosen.values()):
@@ -154,38 +175,52 @@ def test_events_are_counted_once_in_windows_spread_over_every_node(worker: Worke
     tag = uuid.uuid4().hex[:6]
     regions = regions_on_every_node(worker.cluster, per_node=2, tag=tag)
     names = [r for per_node in regions.values() for r in per_node]
-    events = [complaint(f"r-{tag}-{i}-{j}", "物流有点慢", region=region)
-              for i, region in enumerate(names) for j in range(5)]
-    for event in events + events[:10]:              # ten duplicates in the first pass
+    events = [
+        complaint(f"r-{tag}-{i}-{j}", "物流有点慢", region=region)
+        for i, region in enumerate(names)
+        for j in range(5)
+    ]
+    for event in events + events[:10]:  # ten duplicates in the first pass
         worker.send(event)
     worker.producer.flush()
-    store_args = {"prefix": worker.settings.app_id,
-                  "bucket_seconds": worker.settings.bucket_seconds, "spans": [300]}
+    store_args = {
+        "prefix": worker.settings.app_id,
+        "bucket_seconds": worker.settings.bucket_seconds,
+        "spans": [300],
+    }
 
     def counts() -> dict[str, int]:
         async def read(client: Any) -> dict[str, int]:
             keys = [window_key({"region": r}) for r in names]
             states = await RedisWindowStore(client, **store_args).read(keys, time.time())
             return {r: states[k].totals[300].count for r, k in zip(names, keys, strict=True)}
+
         return dict(asyncio.run(worker.redis(read)))
 
-    eventually(lambda: counts() == dict.fromkeys(names, 5), timeout=60,
-               what="5 events in each region's window")
+    eventually(
+        lambda: counts() == dict.fromkeys(names, 5),
+        timeout=60,
+        what="5 events in each region's window",
+    )
     duplicates = worker.metric("vocwatch_events_duplicate_total")
-    for event in events:                            # a full replay
+    for event in events:  # a full replay
         worker.send(event)
     worker.producer.flush()
-    eventually(lambda: worker.metric("vocwatch_events_duplicate_total") >= duplicates + 30,
-               timeout=30, what="the replay is seen as duplicates")
+    eventually(
+        lambda: worker.metric("vocwatch_events_duplicate_total") >= duplicates + 30,
+        timeout=30,
+        what="the replay is seen as duplicates",
+    )
     assert counts() == dict.fromkeys(names, 5)
 
     # Each region's two keys are on the node that serves its slot: state is spread out.
-    store = RedisWindowStore(object(), **store_args)     # for its key names only
+    store = RedisWindowStore(object(), **store_args)  # for its key names only
     for node, per_node in regions.items():
         server = worker.cluster.nodes[node]
         with redis.Redis(host=server.host, port=server.port) as plain:
-            held = {k.decode() for k in plain.scan_iter(match=f"{worker.settings.app_id}:*",
-                                                        count=1000)}
+            held = {
+                k.decode() for k in plain.scan_iter(match=f"{worker.settings.app_id}:*", count=1000)
+            }
         for region in per_node:
             assert set(store.redis_keys(window_key({"region": region}))) <= held
 
@@ -201,8 +236,7 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) 
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-async def stream_into(http: aiohttp.ClientSession, url: str,
-                      records: list[dict[str, Any]]) -> None:
+async def stream_into(http: aiohttp.ClientSession, url: str, records: list[dict[str, Any]]) -> None:
     """Append every record of the server-sent event stream at ``url`` to ``records``."""
     async with http.get(url) as response:
         async for line in response.content:
@@ -215,8 +249,7 @@ async def test_a_burst_alert_is_listed_acknowledged_and_streamed(worker: Worker)
     key = {"channel": "email", "category": "logistics"}
     streamed: list[dict[str, Any]] = []
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        listener = asyncio.create_task(stream_into(http, f"{worker.base_url}/api/stream",
-                                                   streamed))
+        listener = asyncio.create_task(stream_into(http, f"{worker.base_url}/api/stream", streamed))
         await asyncio.sleep(1)
         text = "快递丢件了，包裹一直没收到，物流太慢了，差评"
         for i in range(15):
@@ -226,19 +259,20 @@ async def test_a_burst_alert_is_listed_acknowledged_and_streamed(worker: Worker)
         async def firing() -> dict[str, Any] | None:
             async with http.get(f"{worker.base_url}/api/alerts") as response:
                 alerts = (await response.json())["alerts"]
-            return next((a for a in alerts if a["key"] == key and a["status"] == "firing"),
-                        None)
+            return next((a for a in alerts if a["key"] == key and a["status"] == "firing"), None)
 
         alert = await until(firing, 45, "a firing alert for the burst in GET /api/alerts")
         assert alert["rule"] == "burst" and alert["count"] >= 10
-        async with http.post(f"{worker.base_url}/api/alerts/{alert['id']}/ack",
-                             json={"by": "张三", "note": "处理中"}) as response:
+        async with http.post(
+            f"{worker.base_url}/api/alerts/{alert['id']}/ack", json={"by": "张三", "note": "处理中"}
+        ) as response:
             assert response.status == 200
             assert (await response.json())["acknowledged"]["by"] == "张三"
 
         async def both_streamed() -> bool:
-            return {"new", "acknowledged"} <= {r["notification"] for r in streamed
-                                               if r["id"] == alert["id"]}
+            return {"new", "acknowledged"} <= {
+                r["notification"] for r in streamed if r["id"] == alert["id"]
+            }
 
         await until(both_streamed, 10, "the alert and its acknowledgement on /api/stream")
         listener.cancel()

@@ -22,17 +22,19 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.timeout(180)
 def test_two_workers_split_the_partitions_and_count_each_event_once(
-        broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
-        tmp_path: Path) -> None:
-    env = worker_env(broker_server, redis_server, tmp_path, None, name="scale",
-                     VOCWATCH_LOG_LEVEL="warning")
+    broker_server: embedded.ChildServer, redis_server: embedded.ChildServer, tmp_path: Path
+) -> None:
+    env = worker_env(
+        broker_server, redis_server, tmp_path, None, name="scale", VOCWATCH_LOG_LEVEL="warning"
+    )
     settings = Settings.from_env(env)
     ensure_topics(settings)
     assert settings.partitions > 1
     ports = [embedded.free_port() for _ in range(2)]
-    workers = [embedded.start_worker({**env, "VOCWATCH_WEB_PORT": str(port)},
-                                     tmp_path / f"worker{i}.log")
-               for i, port in enumerate(ports)]
+    workers = [
+        embedded.start_worker({**env, "VOCWATCH_WEB_PORT": str(port)}, tmp_path / f"worker{i}.log")
+        for i, port in enumerate(ports)
+    ]
     try:
         # Traffic in chunks until both have received some: the second worker to join the
         # group gets partitions only from the rebalance its joining starts.
@@ -49,9 +51,12 @@ def test_two_workers_split_the_partitions_and_count_each_event_once(
             time.sleep(0.25)
         producer.close()
         valid = len(valid_event_ids(messages))
-        embedded.wait_until(lambda: sum(events_received(p) for p in ports) >= len(messages),
-                            timeout=120, what="the two workers to receive the backlog")
-        time.sleep(2)                        # anything redelivered after a rebalance lands
+        embedded.wait_until(
+            lambda: sum(events_received(p) for p in ports) >= len(messages),
+            timeout=120,
+            what="the two workers to receive the backlog",
+        )
+        time.sleep(2)  # anything redelivered after a rebalance lands
         shares = [events_received(p) for p in ports]
         assert all(share > 0 for share in shares), f"one worker did all the work: {shares}"
         assert counted_events(settings, span=900) == valid

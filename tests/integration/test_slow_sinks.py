@@ -31,13 +31,22 @@ from vocwatch.settings import Settings
 pytestmark = pytest.mark.integration
 CONFIG = {
     # One alert per channel × category: each batch below fires several.
-    "rules": [{"name": "burst", "key": ["channel", "category"], "window": "5m",
-               "measure": "count", "threshold": 2, "priority": "P2"}],
+    "rules": [
+        {
+            "name": "burst",
+            "key": ["channel", "category"],
+            "window": "5m",
+            "measure": "count",
+            "threshold": 2,
+            "priority": "P2",
+        }
+    ],
     "teams": {"客服主管": {"sinks": ["hanging", "broken"]}},
     "routes": [{"team": "客服主管"}],
-    "sinks": {"hanging": {"type": "webhook", "url_env": "VOCWATCH_SINK_HANG_URL",
-                          "timeout": 30},
-              "broken": {"type": "webhook", "url_env": "VOCWATCH_SINK_BROKEN_URL"}},
+    "sinks": {
+        "hanging": {"type": "webhook", "url_env": "VOCWATCH_SINK_HANG_URL", "timeout": 30},
+        "broken": {"type": "webhook", "url_env": "VOCWATCH_SINK_BROKEN_URL"},
+    },
 }
 
 
@@ -80,9 +89,19 @@ def batch(start: int) -> list[RawMessage]:
     now = time.time()
     channels = ("app", "web", "email", "wechat", "hotline", "store")
     texts = ("快递三天没到", "客服态度很差", "APP闪退无法付款", "退款一直不到账")
-    values = [json.dumps({"id": f"c{start + i}", "customer_id": "u", "text": texts[i % 4],
-                          "channel": channels[i % 6], "created_at": now},
-                         ensure_ascii=False).encode() for i in range(120)]
+    values = [
+        json.dumps(
+            {
+                "id": f"c{start + i}",
+                "customer_id": "u",
+                "text": texts[i % 4],
+                "channel": channels[i % 6],
+                "created_at": now,
+            },
+            ensure_ascii=False,
+        ).encode()
+        for i in range(120)
+    ]
     return [RawMessage(v, "vocwatch.complaints", 0, start + i, now) for i, v in enumerate(values)]
 
 
@@ -94,7 +113,8 @@ class Publisher:
 
 
 async def test_a_hanging_and_a_failing_webhook_do_not_slow_the_stream(
-        redis_url: str, unique: str, receivers: tuple[Receivers, str]) -> None:
+    redis_url: str, unique: str, receivers: tuple[Receivers, str]
+) -> None:
     client = aioredis.Redis.from_url(redis_url)
     try:
         await _pipeline_with_slow_sinks(client, unique, receivers)
@@ -102,8 +122,9 @@ async def test_a_hanging_and_a_failing_webhook_do_not_slow_the_stream(
         await client.aclose()
 
 
-async def _pipeline_with_slow_sinks(client: Any, unique: str,
-                                    receivers: tuple[Receivers, str]) -> None:
+async def _pipeline_with_slow_sinks(
+    client: Any, unique: str, receivers: tuple[Receivers, str]
+) -> None:
     state, base = receivers
     config = parse_config(CONFIG)
     registry = CollectorRegistry()
@@ -113,20 +134,32 @@ async def _pipeline_with_slow_sinks(client: Any, unique: str,
         dispatcher = build_dispatcher(parse_sinks(config.sinks), env, session, client, metrics)
         await dispatcher.start()
         windows = RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[300])
-        engine = AlertEngine(config.rules, windows, RedisAlertStore(client, prefix=unique),
-                             [ListSink()], metrics, update_seconds=0,
-                             router=parse_routing(config, ["hanging", "broken"]),
-                             notify=dispatcher.dispatch)
-        pipeline = Pipeline(settings=Settings(app_id=unique), analyzer=Analyzer(),
-                            rules=config.rules, windows=windows, engine=engine,
-                            publisher=Publisher(), metrics=metrics)
+        engine = AlertEngine(
+            config.rules,
+            windows,
+            RedisAlertStore(client, prefix=unique),
+            [ListSink()],
+            metrics,
+            update_seconds=0,
+            router=parse_routing(config, ["hanging", "broken"]),
+            notify=dispatcher.dispatch,
+        )
+        pipeline = Pipeline(
+            settings=Settings(app_id=unique),
+            analyzer=Analyzer(),
+            rules=config.rules,
+            windows=windows,
+            engine=engine,
+            publisher=Publisher(),
+            metrics=metrics,
+        )
         timings = []
         for start in range(0, 600, 120):
             began = time.perf_counter()
             outcome = await pipeline.process("complaint", batch(start))
             timings.append(time.perf_counter() - began)
             assert outcome.valid == 120 and outcome.alerts >= 1
-        await asyncio.sleep(0.5)                      # let the queues try
+        await asyncio.sleep(0.5)  # let the queues try
         assert state.hung >= 1 and state.broken >= 1, "both receivers were called"
         # Every batch took about as long as the first (which fired the alerts while both
         # receivers were still fresh): no batch waited for the hanging receiver (30 s).

@@ -69,15 +69,18 @@ class Worker:
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(  # noqa: S310 (loopback)
-            self.base_url + path, method=method,
+            self.base_url + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": "Bearer e2e-token"})
+            headers={"Content-Type": "application/json", "Authorization": "Bearer e2e-token"},
+        )
         with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310
             return json.load(reply)
 
     def send(self, source: str, event: dict[str, Any] | bytes) -> Any:
-        value = event if isinstance(event, bytes) else json.dumps(
-            event, ensure_ascii=False).encode()
+        value = (
+            event if isinstance(event, bytes) else json.dumps(event, ensure_ascii=False).encode()
+        )
         return self.producer.send(self.settings.input_topics[source], value=value)
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -96,17 +99,29 @@ class Worker:
             text = reply.read().decode()
         wanted = [pair for pair in labels.split(",") if pair]
         pattern = re.compile(rf"^{re.escape(name)}(?:{{(.*)}})? (\S+)$", re.M)
-        return sum(float(value) for found, value in pattern.findall(text)
-                   if all(pair in found.split(",") for pair in wanted))
+        return sum(
+            float(value)
+            for found, value in pattern.findall(text)
+            if all(pair in found.split(",") for pair in wanted)
+        )
 
 
 @pytest.fixture(scope="module")
-def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServer,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+def worker(
+    broker_server: embedded.ChildServer,
+    redis_server: embedded.ChildServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
     tmp = tmp_path_factory.mktemp("worker")
-    env = worker_env(broker_server, redis_server, tmp, RULES, name="e2e",
-                     VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
-                     VOCWATCH_API_TOKEN="e2e-token")
+    env = worker_env(
+        broker_server,
+        redis_server,
+        tmp,
+        RULES,
+        name="e2e",
+        VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
+        VOCWATCH_API_TOKEN="e2e-token",
+    )
     port = int(env["VOCWATCH_WEB_PORT"])
     hook = HttpReceiver().__enter__()
     env["VOCWATCH_SINK_HOOK_URL"] = hook.url + "/hook"
@@ -116,8 +131,9 @@ def worker(broker_server: embedded.ChildServer, redis_server: embedded.ChildServ
     base_url = f"http://127.0.0.1:{port}"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     try:
-        embedded.wait_until(lambda: _healthy(base_url), timeout=90, what="worker /health",
-                            process=process)
+        embedded.wait_until(
+            lambda: _healthy(base_url), timeout=90, what="worker /health", process=process
+        )
         yield Worker(settings, tmp / "alerts.jsonl", log, base_url, producer, hook)
     finally:
         hook.__exit__()
@@ -141,15 +157,24 @@ def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "")
 
 
 def scored_ids(worker: Worker, ids: set[str], timeout: float = 45) -> list[dict[str, Any]]:
-    records = read_topic(worker.settings.bootstrap_servers, worker.settings.scored_topic,
-                         until=lambda rs: ids <= {json.loads(r.value)["id"] for r in rs},
-                         timeout=timeout)
+    records = read_topic(
+        worker.settings.bootstrap_servers,
+        worker.settings.scored_topic,
+        until=lambda rs: ids <= {json.loads(r.value)["id"] for r in rs},
+        timeout=timeout,
+    )
     return [r for r in values(records) if r["id"] in ids]
 
 
 def complaint(event_id: str, text: str, **extra: Any) -> dict[str, Any]:
-    return {"id": event_id, "customer_id": "u1", "channel": "web", "text": text,
-            "created_at": time.time(), **extra}
+    return {
+        "id": event_id,
+        "customer_id": "u1",
+        "channel": "web",
+        "text": text,
+        "created_at": time.time(),
+        **extra,
+    }
 
 
 def test_valid_events_are_scored_masked_and_published(worker: Worker) -> None:
@@ -157,15 +182,31 @@ def test_valid_events_are_scored_masked_and_published(worker: Worker) -> None:
     now = time.time()
     events = {
         "complaint": complaint(
-            f"c-{tag}", "退款一周还没到账，联系电话13812345678，邮箱a.b@example.com"),
-        "call": {"id": f"call-{tag}", "customer_id": "u2", "agent_id": "a7",
-                 "started_at": int(now * 1000), "wait_seconds": 420, "talk_seconds": 300,
-                 "resolved_first_contact": False, "transfers": 3, "satisfaction": 1,
-                 "text": "客户反映APP闪退，重复扣费，要求退款"},
-        "social": {"id": f"post-{tag}", "platform": "weibo", "author": "小王",
-                   "followers": 250000, "likes": 30, "reposts": 12, "comments": 40,
-                   "text": "这家快递太慢了，一周都没到，差评！😡",
-                   "posted_at": "2026-11-22T10:00:00+08:00"},
+            f"c-{tag}", "退款一周还没到账，联系电话13812345678，邮箱a.b@example.com"
+        ),
+        "call": {
+            "id": f"call-{tag}",
+            "customer_id": "u2",
+            "agent_id": "a7",
+            "started_at": int(now * 1000),
+            "wait_seconds": 420,
+            "talk_seconds": 300,
+            "resolved_first_contact": False,
+            "transfers": 3,
+            "satisfaction": 1,
+            "text": "客户反映APP闪退，重复扣费，要求退款",
+        },
+        "social": {
+            "id": f"post-{tag}",
+            "platform": "weibo",
+            "author": "小王",
+            "followers": 250000,
+            "likes": 30,
+            "reposts": 12,
+            "comments": 40,
+            "text": "这家快递太慢了，一周都没到，差评！😡",
+            "posted_at": "2026-11-22T10:00:00+08:00",
+        },
     }
     for source, event in events.items():
         worker.send(source, event)
@@ -190,10 +231,24 @@ def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: Worker) -> No
         ("complaint", b"\xff\xfe not utf-8", "not_utf8"),
         ("complaint", b"{broken json", "not_json"),
         ("call", b'"just a string"', "not_object"),
-        ("social", json.dumps({"id": "p1", "platform": "tiktok", "author": "a", "text": "x",
-                               "posted_at": 1700000000}).encode(), "unknown_enum"),
-        ("complaint", json.dumps(complaint("c-time", "慢", created_at="2026-11-22 10:00")
-                                 ).encode(), "invalid_time"),
+        (
+            "social",
+            json.dumps(
+                {
+                    "id": "p1",
+                    "platform": "tiktok",
+                    "author": "a",
+                    "text": "x",
+                    "posted_at": 1700000000,
+                }
+            ).encode(),
+            "unknown_enum",
+        ),
+        (
+            "complaint",
+            json.dumps(complaint("c-time", "慢", created_at="2026-11-22 10:00")).encode(),
+            "invalid_time",
+        ),
         ("complaint", json.dumps(complaint("c-long", "长" * 6000)).encode(), "too_long"),
     ]
     origins = {}
@@ -202,14 +257,23 @@ def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: Worker) -> No
         origins[(meta.topic, meta.partition, meta.offset)] = reason
 
     def arrived(records: list[Any]) -> bool:
-        seen = {(d["origin"]["topic"], d["origin"]["partition"], d["origin"]["offset"])
-                for d in values(records)}
+        seen = {
+            (d["origin"]["topic"], d["origin"]["partition"], d["origin"]["offset"])
+            for d in values(records)
+        }
         return set(origins) <= seen
 
-    records = values(read_topic(worker.settings.bootstrap_servers,
-                                worker.settings.deadletter_topic, until=arrived, timeout=45))
-    got = {(d["origin"]["topic"], d["origin"]["partition"], d["origin"]["offset"]): d
-           for d in records}
+    records = values(
+        read_topic(
+            worker.settings.bootstrap_servers,
+            worker.settings.deadletter_topic,
+            until=arrived,
+            timeout=45,
+        )
+    )
+    got = {
+        (d["origin"]["topic"], d["origin"]["partition"], d["origin"]["offset"]): d for d in records
+    }
     for origin, reason in origins.items():
         assert got[origin]["reason"] == reason, got[origin]
         assert got[origin]["detail"]
@@ -219,7 +283,7 @@ def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: Worker) -> No
 def test_windows_count_unique_events_and_replays_change_nothing(worker: Worker) -> None:
     region = f"测试区{uuid.uuid4().hex[:6]}"
     events = [complaint(f"w-{region}-{i}", "物流有点慢", region=region) for i in range(15)]
-    for event in events + events[:5]:            # five duplicates in the first pass
+    for event in events + events[:5]:  # five duplicates in the first pass
         worker.send("complaint", event)
     worker.producer.flush()
     scored_ids(worker, {e["id"] for e in events})
@@ -228,32 +292,47 @@ def test_windows_count_unique_events_and_replays_change_nothing(worker: Worker) 
         async def read() -> int:
             client = aioredis.Redis.from_url(worker.settings.redis_url)
             try:
-                store = RedisWindowStore(client, prefix=worker.settings.app_id,
-                                         bucket_seconds=worker.settings.bucket_seconds,
-                                         spans=[300])
+                store = RedisWindowStore(
+                    client,
+                    prefix=worker.settings.app_id,
+                    bucket_seconds=worker.settings.bucket_seconds,
+                    spans=[300],
+                )
                 key = window_key({"region": region})
                 return (await store.read([key], time.time()))[key].totals[300].count
             finally:
                 await client.aclose()
+
         return asyncio.run(read())
 
     eventually(lambda: window_count() == 15, what="15 unique events in the window")
-    duplicates_before = worker.metric("vocwatch_events_duplicate_total",
-                                      'source="complaint"')
-    for event in events:                          # a full replay
+    duplicates_before = worker.metric("vocwatch_events_duplicate_total", 'source="complaint"')
+    for event in events:  # a full replay
         worker.send("complaint", event)
     worker.producer.flush()
-    eventually(lambda: worker.metric("vocwatch_events_duplicate_total", 'source="complaint"')
-               >= duplicates_before + 15, what="the replay is seen as duplicates")
+    eventually(
+        lambda: (
+            worker.metric("vocwatch_events_duplicate_total", 'source="complaint"')
+            >= duplicates_before + 15
+        ),
+        what="the replay is seen as duplicates",
+    )
     assert window_count() == 15
 
 
 def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> None:
     tag = uuid.uuid4().hex[:6]
-    normal = ["东西很好，物流很快，好评", "快递有点慢", "客服态度不错", "请问怎么退货",
-              "价格有点贵", "APP偶尔卡顿"]
-    normal_events = [complaint(f"n-{tag}-{i}", normal[i % len(normal)], channel="store")
-                     for i in range(30)]
+    normal = [
+        "东西很好，物流很快，好评",
+        "快递有点慢",
+        "客服态度不错",
+        "请问怎么退货",
+        "价格有点贵",
+        "APP偶尔卡顿",
+    ]
+    normal_events = [
+        complaint(f"n-{tag}-{i}", normal[i % len(normal)], channel="store") for i in range(30)
+    ]
     for event in normal_events:
         worker.send("complaint", event)
     worker.producer.flush()
@@ -267,14 +346,28 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
         worker.send("complaint", event)
     worker.producer.flush()
     key = {"channel": "email", "category": "logistics"}
-    eventually(lambda: any(a["key"] == key for a in worker.alerts()), timeout=45,
-               what="an alert for the burst")
+    eventually(
+        lambda: any(a["key"] == key for a in worker.alerts()),
+        timeout=45,
+        what="an alert for the burst",
+    )
 
     alerts = [a for a in worker.alerts() if a["key"] == key]
     assert len({a["id"] for a in alerts}) == 1, "one incident, one alert"
     alert = alerts[-1]
-    for field in ("id", "rule", "priority", "status", "key", "window", "count", "threshold",
-                  "samples", "first_seen", "last_seen"):
+    for field in (
+        "id",
+        "rule",
+        "priority",
+        "status",
+        "key",
+        "window",
+        "count",
+        "threshold",
+        "samples",
+        "first_seen",
+        "last_seen",
+    ):
         assert field in alert, field
     assert alert["rule"] == "burst" and alert["priority"] == "P2"
     assert alert["status"] == "firing" and alert["count"] >= 20
@@ -282,9 +375,13 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
     assert 1 <= len(alert["samples"]) <= 3
     assert not any(PHONE.search(s["text"]) for s in alert["samples"])
 
-    published = values(read_topic(
-        worker.settings.bootstrap_servers, worker.settings.alerts_topic,
-        until=lambda rs: any(json.loads(r.value)["id"] == alert["id"] for r in rs)))
+    published = values(
+        read_topic(
+            worker.settings.bootstrap_servers,
+            worker.settings.alerts_topic,
+            until=lambda rs: any(json.loads(r.value)["id"] == alert["id"] for r in rs),
+        )
+    )
     assert any(a["id"] == alert["id"] for a in published)
     assert worker.metric("vocwatch_alerts_total", 'rule="burst",status="firing"') >= 1
     assert alert["route"] == {"team": "客服主管", "sinks": ["hook"]}
@@ -298,10 +395,16 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
     assert acked["acknowledged"]["by"] == "张三"
 
     # The routed webhook hears the news; once the burst is over the alert resolves.
-    eventually(lambda: any(a["status"] == "resolved" for a in worker.alerts()
-                           if a["id"] == alert["id"]), timeout=60, what="the alert resolves")
-    eventually(lambda: _hook_statuses(worker, alert["id"])[-1:] == ["resolved"], timeout=15,
-               what="the webhook hears the resolution")
+    eventually(
+        lambda: any(a["status"] == "resolved" for a in worker.alerts() if a["id"] == alert["id"]),
+        timeout=60,
+        what="the alert resolves",
+    )
+    eventually(
+        lambda: _hook_statuses(worker, alert["id"])[-1:] == ["resolved"],
+        timeout=15,
+        what="the webhook hears the resolution",
+    )
     assert _hook_statuses(worker, alert["id"])[0] == "firing"
     assert len({a["id"] for a in worker.alerts() if a["key"] == key}) == 1
     resolved = worker.api("GET", "/api/alerts?status=resolved")["alerts"]
@@ -309,8 +412,13 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
 
 
 def _hook_statuses(worker: Worker, alert_id: str) -> list[str]:
-    return [a["status"] for path, body in worker.hook.received if path == "/hook"
-            for a in body["alerts"] if a["id"] == alert_id]
+    return [
+        a["status"]
+        for path, body in worker.hook.received
+        if path == "/hook"
+        for a in body["alerts"]
+        if a["id"] == alert_id
+    ]
 
 
 def test_metrics_and_health_are_served(worker: Worker) -> None:
@@ -319,24 +427,37 @@ def test_metrics_and_health_are_served(worker: Worker) -> None:
     assert health["status"] == "ok" and health["redis"] is True
     worker.send("complaint", complaint(f"m-{uuid.uuid4().hex[:6]}", "客服态度差"))
     worker.producer.flush()
-    eventually(lambda: worker.metric("vocwatch_events_valid_total", 'source="complaint"') > 0,
-               what="events counted in /metrics")
+    eventually(
+        lambda: worker.metric("vocwatch_events_valid_total", 'source="complaint"') > 0,
+        what="events counted in /metrics",
+    )
     assert worker.metric("vocwatch_processing_latency_seconds_count") > 0
     complaints = f'topic="{worker.settings.complaints_topic}"'
-    eventually(lambda: "vocwatch_consumer_lag_messages{" + complaints in worker.metrics_text()
-               and worker.metric("vocwatch_consumer_lag_messages", complaints) == 0,
-               what="consumer lag measured and caught up")
+    eventually(
+        lambda: (
+            "vocwatch_consumer_lag_messages{" + complaints in worker.metrics_text()
+            and worker.metric("vocwatch_consumer_lag_messages", complaints) == 0
+        ),
+        what="consumer lag measured and caught up",
+    )
     # the burst rule keys windows by channel × category: their gauges are set per batch
     assert worker.metric("vocwatch_window_events", 'channel="web",window="300s"') > 0
 
 
 def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - name: x\n    key: [channel]\n    window: 5 minutes\n"
-                     "    measure: count\n    threshold: 3\n    priority: P2\n")
+    rules.write_text(
+        "rules:\n  - name: x\n    key: [channel]\n    window: 5 minutes\n"
+        "    measure: count\n    threshold: 3\n    priority: P2\n"
+    )
     env = {**os.environ, "VOCWATCH_RULES_FILE": str(rules)}
-    result = subprocess.run([sys.executable, "-m", "vocwatch.cli", "worker"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "vocwatch.cli", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "rule 'x'" in result.stderr and "window" in result.stderr
 
@@ -344,34 +465,54 @@ def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
 def test_no_personal_data_leaves_the_process(worker: Worker) -> None:
     """Runs last in this module: everything the worker wrote after events seeded with phone
     numbers, e-mails, an ID number and a bank card holds none of them."""
-    seeded = {"13700001111": "phone", "user.pii@example.org": "e-mail",
-              "11010519491231002X": "ID number", "6222021234567890128": "bank card"}
-    text = "退款没到账，手机13700001111，邮箱user.pii@example.org，身份证11010519491231002X，" \
-           "卡号6222021234567890128"
+    seeded = {
+        "13700001111": "phone",
+        "user.pii@example.org": "e-mail",
+        "11010519491231002X": "ID number",
+        "6222021234567890128": "bank card",
+    }
+    text = (
+        "退款没到账，手机13700001111，邮箱user.pii@example.org，身份证11010519491231002X，"
+        "卡号6222021234567890128"
+    )
     tag = uuid.uuid4().hex[:6]
     worker.send("complaint", complaint(f"pii-{tag}", text, product="手机13700001111"))
-    worker.send("complaint", text.encode())                         # a dead letter too
+    worker.send("complaint", text.encode())  # a dead letter too
     worker.producer.flush()
     scored_ids(worker, {f"pii-{tag}"})
     time.sleep(1.5)
 
     outputs = {
-        "scored topic": read_topic(worker.settings.bootstrap_servers,
-                                   worker.settings.scored_topic, until=lambda _: False,
-                                   timeout=3),
-        "dead-letter topic": read_topic(worker.settings.bootstrap_servers,
-                                        worker.settings.deadletter_topic,
-                                        until=lambda _: False, timeout=3),
-        "alerts topic": read_topic(worker.settings.bootstrap_servers,
-                                   worker.settings.alerts_topic, until=lambda _: False,
-                                   timeout=3),
+        "scored topic": read_topic(
+            worker.settings.bootstrap_servers,
+            worker.settings.scored_topic,
+            until=lambda _: False,
+            timeout=3,
+        ),
+        "dead-letter topic": read_topic(
+            worker.settings.bootstrap_servers,
+            worker.settings.deadletter_topic,
+            until=lambda _: False,
+            timeout=3,
+        ),
+        "alerts topic": read_topic(
+            worker.settings.bootstrap_servers,
+            worker.settings.alerts_topic,
+            until=lambda _: False,
+            timeout=3,
+        ),
     }
-    texts = {name: "\n".join(r.value.decode() for r in records)
-             for name, records in outputs.items()}
+    texts = {
+        name: "\n".join(r.value.decode() for r in records) for name, records in outputs.items()
+    }
     texts["alerts file"] = worker.alerts_out.read_text() if worker.alerts_out.exists() else ""
     texts["worker log"] = worker.log.read_text(errors="replace")
     texts["metrics"] = worker.metrics_text()
     assert "[PHONE]" in texts["scored topic"] and "[EMAIL]" in texts["scored topic"]
-    leaks = [f"{kind} in the {where}" for where, content in texts.items()
-             for value, kind in seeded.items() if value in content]
+    leaks = [
+        f"{kind} in the {where}"
+        for where, content in texts.items()
+        for value, kind in seeded.items()
+        if value in content
+    ]
     assert leaks == []

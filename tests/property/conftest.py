@@ -30,8 +30,9 @@ settings.register_profile(
     print_blob=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.register_profile("explore", parent=settings.get_profile("ci"), derandomize=False,
-                          max_examples=600)
+settings.register_profile(
+    "explore", parent=settings.get_profile("ci"), derandomize=False, max_examples=600
+)
 settings.load_profile(os.environ.get("VOCWATCH_HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -39,6 +40,8 @@ settings.load_profile(os.environ.get("VOCWATCH_HYPOTHESIS_PROFILE", "ci"))
 def analyzer() -> Analyzer:
     """The analyzer as a worker builds it (streams.app.create_service), default settings."""
     configured = Settings()
-    return Analyzer(scorer=load_scorer(configured.sentiment_model),
-                    policy=PriorityPolicy.load(configured.priority_file),
-                    polarity=PolarityPolicy.load(configured.polarity_file))
+    return Analyzer(
+        scorer=load_scorer(configured.sentiment_model),
+        policy=PriorityPolicy.load(configured.priority_file),
+        polarity=PolarityPolicy.load(configured.polarity_file),
+    )

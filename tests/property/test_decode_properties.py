@@ -37,12 +37,30 @@ NOW = 1_714_528_800.0
 sources = st.sampled_from(SOURCES)
 #: The smallest valid message of each source.
 MINIMAL: dict[str, dict[str, Any]] = {
-    "complaint": {"id": 1, "text": "x", "channel": "app", "customer_id": 1,
-                  "created_at": 1_714_528_800},
-    "call": {"id": 1, "text": "x", "customer_id": 1, "agent_id": 2, "started_at": 1_714_528_800,
-             "wait_seconds": 0, "talk_seconds": 0, "resolved_first_contact": True},
-    "social": {"id": 1, "text": "x", "platform": "weibo", "author": "a",
-               "posted_at": 1_714_528_800},
+    "complaint": {
+        "id": 1,
+        "text": "x",
+        "channel": "app",
+        "customer_id": 1,
+        "created_at": 1_714_528_800,
+    },
+    "call": {
+        "id": 1,
+        "text": "x",
+        "customer_id": 1,
+        "agent_id": 2,
+        "started_at": 1_714_528_800,
+        "wait_seconds": 0,
+        "talk_seconds": 0,
+        "resolved_first_contact": True,
+    },
+    "social": {
+        "id": 1,
+        "text": "x",
+        "platform": "weibo",
+        "author": "a",
+        "posted_at": 1_714_528_800,
+    },
 }
 
 
@@ -65,12 +83,17 @@ def check_invalid(source: str, raw: bytes | None, error: InvalidEvent) -> None:
         assert error.field in CONTRACT_FIELDS[source]
         assert repr(error.field) in error.detail
     message = RawMessage(raw, f"vocwatch.{source}", 7, 123_456, NOW)
-    record = json.loads(dumps(dead_letter_record(message, source, error.reason, error.detail,
-                                                 now=NOW)))
+    record = json.loads(
+        dumps(dead_letter_record(message, source, error.reason, error.detail, now=NOW))
+    )
     assert record["reason"] == error.reason
     assert record["source"] == source
-    assert record["origin"] == {"topic": f"vocwatch.{source}", "partition": 7,
-                                "offset": 123_456, "timestamp": "2024-05-01T02:00:00.000+00:00"}
+    assert record["origin"] == {
+        "topic": f"vocwatch.{source}",
+        "partition": 7,
+        "offset": 123_456,
+        "timestamp": "2024-05-01T02:00:00.000+00:00",
+    }
     assert record["raw_bytes"] == len(raw or b"")
     assert len(record["raw"]) <= DEAD_LETTER_RAW_CHARS
 
@@ -88,15 +111,18 @@ def check(source: str, raw: bytes | None, max_bytes: int = MAX_BYTES) -> Event |
 
 # --- any bytes -----------------------------------------------------------------------------
 
+
 @given(sources, st.none() | st.binary(max_size=2048), st.integers(0, 4096))
-def test_any_bytes_give_an_event_or_a_known_reason(source: str, raw: bytes | None,
-                                                   max_bytes: int) -> None:
+def test_any_bytes_give_an_event_or_a_known_reason(
+    source: str, raw: bytes | None, max_bytes: int
+) -> None:
     check(source, raw, max_bytes)
 
 
 @given(sources, json_values, st.booleans())
-def test_any_json_value_gives_an_event_or_a_known_reason(source: str, value: Any,
-                                                         ascii_only: bool) -> None:
+def test_any_json_value_gives_an_event_or_a_known_reason(
+    source: str, value: Any, ascii_only: bool
+) -> None:
     result = check(source, encode(value, ascii_only=ascii_only))
     if not isinstance(value, dict):
         assert isinstance(result, InvalidEvent)
@@ -107,14 +133,14 @@ def test_any_json_value_gives_an_event_or_a_known_reason(source: str, value: Any
 def contract_shaped_objects(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     """Objects with the contract's keys (some of them) holding any JSON value."""
     source = draw(sources)
-    data = draw(st.fixed_dictionaries(
-        {}, optional={name: json_values for name in CONTRACT_FIELDS[source]}))
+    data = draw(
+        st.fixed_dictionaries({}, optional={name: json_values for name in CONTRACT_FIELDS[source]})
+    )
     return source, data
 
 
 @given(contract_shaped_objects())
-def test_objects_with_the_contracts_keys_and_any_values(case: tuple[str, dict[str, Any]]
-                                                        ) -> None:
+def test_objects_with_the_contracts_keys_and_any_values(case: tuple[str, dict[str, Any]]) -> None:
     source, data = case
     check(source, encode(data, ascii_only=True))
 
@@ -140,13 +166,18 @@ def test_corrupted_valid_messages(message: Message, data: st.DataObject) -> None
 
 # --- valid messages ---------------------------------------------------------------------
 
+
 @given(valid_messages(), st.booleans())
 def test_valid_messages_round_trip(message: Message, ascii_only: bool) -> None:
     raw = encode(message.data, ascii_only=ascii_only)
     event = decode(message.source, raw, max_bytes=len(raw))
     expected = message.expected
     assert (event.source, event.id, event.text, event.channel) == (
-        expected["source"], expected["id"], expected["text"], expected["channel"])
+        expected["source"],
+        expected["id"],
+        expected["text"],
+        expected["channel"],
+    )
     assert event.event_time == pytest.approx(expected["event_time"], abs=1e-6)
     assert dict(event.fields) == expected["fields"]
     for name in ("product", "region"):
@@ -184,13 +215,13 @@ def test_one_broken_field_is_the_field_named(message: Message, data: st.DataObje
 
 
 @given(valid_messages(), st.data())
-def test_a_lone_surrogate_escape_is_an_invalid_value(message: Message,
-                                                     data: st.DataObject) -> None:
+def test_a_lone_surrogate_escape_is_an_invalid_value(message: Message, data: st.DataObject) -> None:
     """JSON can spell a lone surrogate ("\\ud800"), which is no text: UTF-8 encoders refuse
     it, so the event could neither be analysed nor published. It is dead-lettered as
     invalid_value, naming the field."""
-    present = [f for f in STRING_FIELDS[message.source]
-               if isinstance(message.data.get(f), str | int)]
+    present = [
+        f for f in STRING_FIELDS[message.source] if isinstance(message.data.get(f), str | int)
+    ]
     name = data.draw(st.sampled_from(present))
     value = str(message.data[name])
     at = data.draw(st.integers(0, len(value)))
@@ -202,8 +233,7 @@ def test_a_lone_surrogate_escape_is_an_invalid_value(message: Message,
 
 
 @given(valid_messages(), st.text(lone_surrogates, min_size=1, max_size=3))
-def test_a_lone_surrogate_outside_the_contract_is_ignored(message: Message,
-                                                          junk: str) -> None:
+def test_a_lone_surrogate_outside_the_contract_is_ignored(message: Message, junk: str) -> None:
     data = message.data | {"note" + junk: junk, "extra": {"deep": [junk]}}
     event = check(message.source, encode(data, ascii_only=True))
     assert isinstance(event, Event)
@@ -223,9 +253,11 @@ def test_text_longer_than_its_limit_is_too_long(source: str, over: int, char: st
 
 # --- JSON that parsers choke on -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("depth", [1_000, 10_000, 100_000])
-@pytest.mark.parametrize(("opening", "closing"),
-                         [(b"[", b"]"), (b'{"a":', b"}"), (b'[{"b":', b"}]")])
+@pytest.mark.parametrize(
+    ("opening", "closing"), [(b"[", b"]"), (b'{"a":', b"}"), (b'[{"b":', b"}]")]
+)
 def test_deep_nesting_is_not_json(depth: int, opening: bytes, closing: bytes) -> None:
     nested = opening * depth + b"1" + closing * depth
     for raw in (opening * depth, nested, b'{"id": "x", "extra": ' + nested + b"}"):
@@ -235,15 +267,16 @@ def test_deep_nesting_is_not_json(depth: int, opening: bytes, closing: bytes) ->
 
 
 @given(valid_messages(), st.integers(1, 30_000), st.booleans())
-def test_nesting_of_any_depth_in_an_ignored_field(message: Message, depth: int,
-                                                  closed: bool) -> None:
+def test_nesting_of_any_depth_in_an_ignored_field(
+    message: Message, depth: int, closed: bool
+) -> None:
     nested = b"[" * depth + (b"]" * depth if closed else b"")
     raw = encode(message.data)[:-1] + b', "extra": ' + nested + b"}"
     result = check(message.source, raw)
     if not closed:
         assert isinstance(result, InvalidEvent)
         assert result.reason == "not_json"
-    elif isinstance(result, InvalidEvent):   # the parser's recursion limit, not ours
+    elif isinstance(result, InvalidEvent):  # the parser's recursion limit, not ours
         assert result.reason == "not_json"
         assert depth > 100
 
@@ -254,9 +287,14 @@ _NOT_FINITE = (b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999", b"1E400")
 @given(valid_messages(), st.data())
 def test_non_finite_and_huge_numbers(message: Message, data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(NUMBER_FIELDS[message.source]))
-    literal = data.draw(st.sampled_from(_NOT_FINITE) | st.builds(
-        lambda sign, digits: sign + digits, st.sampled_from((b"", b"-")),
-        st.integers(14, 6000).map(lambda n: b"9" * n)))
+    literal = data.draw(
+        st.sampled_from(_NOT_FINITE)
+        | st.builds(
+            lambda sign, digits: sign + digits,
+            st.sampled_from((b"", b"-")),
+            st.integers(14, 6000).map(lambda n: b"9" * n),
+        )
+    )
     raw = encode(message.data | {name: "PLACEHOLDER"}).replace(b'"PLACEHOLDER"', literal)
     result = check(message.source, raw)
     assert isinstance(result, InvalidEvent)
@@ -276,10 +314,8 @@ def test_duplicate_keys_the_last_one_wins(message: Message, data: st.DataObject)
     body = encode(message.data, ascii_only=True)
     first_garbage = b"{" + member + b", " + body[1:]
     last_garbage = body[:-1] + b", " + member + b"}"
-    assert check(message.source, first_garbage) == decode(message.source, body,
-                                                          max_bytes=MAX_BYTES)
-    as_if_replaced = outcome(message.source, encode(message.data | {name: other},
-                                                    ascii_only=True))
+    assert check(message.source, first_garbage) == decode(message.source, body, max_bytes=MAX_BYTES)
+    as_if_replaced = outcome(message.source, encode(message.data | {name: other}, ascii_only=True))
     result = check(message.source, last_garbage)
     if isinstance(as_if_replaced, InvalidEvent):
         assert isinstance(result, InvalidEvent)

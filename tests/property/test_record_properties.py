@@ -35,9 +35,11 @@ from vocwatch.errors import InvalidEvent
 MAX_BYTES = 256 * 1024
 NOW = 1_714_528_800.0
 #: String fields (besides the text) that a producer may fill with anything, per source.
-FREE_FIELDS = {"complaint": ("customer_id", "product", "region"),
-               "call": ("customer_id", "agent_id", "product", "region"),
-               "social": ("author", "url", "product", "region")}
+FREE_FIELDS = {
+    "complaint": ("customer_id", "product", "region"),
+    "call": ("customer_id", "agent_id", "product", "region"),
+    "social": ("author", "url", "product", "region"),
+}
 ENUM_FIELDS = {"complaint": "channel", "social": "platform"}
 
 
@@ -69,8 +71,13 @@ def published(record: dict[str, Any]) -> str:
 
 
 def dead_letter(raw: bytes) -> dict[str, Any]:
-    return dead_letter_record(RawMessage(raw, "vocwatch.in", 0, 42, NOW), "complaint",
-                              "too_large", "message too large", now=NOW)
+    return dead_letter_record(
+        RawMessage(raw, "vocwatch.in", 0, 42, NOW),
+        "complaint",
+        "too_large",
+        "message too large",
+        now=NOW,
+    )
 
 
 def outcome(source: str, raw: bytes, max_bytes: int = MAX_BYTES) -> Event | InvalidEvent:
@@ -80,30 +87,37 @@ def outcome(source: str, raw: bytes, max_bytes: int = MAX_BYTES) -> Event | Inva
         return error
 
 
-def rejected(source: str, raw: bytes, max_bytes: int = MAX_BYTES
-             ) -> tuple[InvalidEvent, dict[str, Any]]:
+def rejected(
+    source: str, raw: bytes, max_bytes: int = MAX_BYTES
+) -> tuple[InvalidEvent, dict[str, Any]]:
     """The InvalidEvent for ``raw`` (which decode must reject) and its dead letter."""
     error = outcome(source, raw, max_bytes)
     assert isinstance(error, InvalidEvent), f"accepted: {raw[:200]!r}"
-    return error, dead_letter_record(RawMessage(raw, "vocwatch.in", 0, 42, NOW), source,
-                                     error.reason, error.detail, now=NOW)
+    return error, dead_letter_record(
+        RawMessage(raw, "vocwatch.in", 0, 42, NOW), source, error.reason, error.detail, now=NOW
+    )
 
 
 @examples(40)
 @given(messages_with_personal_data(), st.booleans())
-def test_scored_records_never_carry_personal_data(analyzer: Analyzer,
-                                                  case: tuple[Message, Embedded],
-                                                  ascii_only: bool) -> None:
+def test_scored_records_never_carry_personal_data(
+    analyzer: Analyzer, case: tuple[Message, Embedded], ascii_only: bool
+) -> None:
     message, embedded = case
-    event = decode(message.source, encode(message.data, ascii_only=ascii_only),
-                   max_bytes=MAX_BYTES)
+    event = decode(message.source, encode(message.data, ascii_only=ascii_only), max_bytes=MAX_BYTES)
     analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
     out = published(scored_record(event, analysis, model=analyzer.scorer.name, now=NOW))
     assert not embedded.leaks(out), (embedded.items, out)
 
 
-_BREAKAGES = ("drop_required", "unknown_enum", "trailing_garbage", "bad_utf8", "too_large",
-              "wrong_type")
+_BREAKAGES = (
+    "drop_required",
+    "unknown_enum",
+    "trailing_garbage",
+    "bad_utf8",
+    "too_large",
+    "wrong_type",
+)
 
 
 def broken(message: Message, how: str, ascii_only: bool) -> tuple[bytes, int]:
@@ -124,8 +138,9 @@ def broken(message: Message, how: str, ascii_only: bool) -> tuple[bytes, int]:
 
 
 @given(messages_with_personal_data(), st.sampled_from(_BREAKAGES), st.booleans())
-def test_dead_letters_never_carry_personal_data(case: tuple[Message, Embedded], how: str,
-                                                ascii_only: bool) -> None:
+def test_dead_letters_never_carry_personal_data(
+    case: tuple[Message, Embedded], how: str, ascii_only: bool
+) -> None:
     """The raw text of a dead letter is masked, also when the producer escaped every
     non-ASCII character (号码 is \\u53f7\\u7801: the hex digits of an escape must not hide
     the start of the phone number after it, and escaped full-width digits are digits)."""
@@ -139,13 +154,19 @@ def test_dead_letters_never_carry_personal_data(case: tuple[Message, Embedded], 
 
 def digit_windows(pii: Pii, size: int = 5) -> set[str]:
     digits = re.sub(r"\D", "", pii.core)
-    return {digits[i:i + size] for i in range(len(digits) - size + 1)}
+    return {digits[i : i + size] for i in range(len(digits) - size + 1)}
 
 
-@given(valid_messages(), digit_free_filler, personal_data, digit_free_filler,
-       st.sampled_from(("enum", "time")))
+@given(
+    valid_messages(),
+    digit_free_filler,
+    personal_data,
+    digit_free_filler,
+    st.sampled_from(("enum", "time")),
+)
 def test_a_rejected_value_quoted_in_the_detail_is_masked_whole(
-        message: Message, before: str, pii: Pii, after: str, field_kind: str) -> None:
+    message: Message, before: str, pii: Pii, after: str, field_kind: str
+) -> None:
     """The detail quotes the start of a bad value; the value is masked before it is cut
     to length, so no part of a number cut there survives."""
     name = TIME_FIELDS[message.source]
@@ -155,17 +176,18 @@ def test_a_rejected_value_quoted_in_the_detail_is_masked_whole(
     error, record = rejected(message.source, encode(message.data | {name: value}))
     assert error.field == name
     assert not any(window in record["detail"] for window in digit_windows(pii)), (
-        pii, record["detail"])
+        pii,
+        record["detail"],
+    )
     assert "@" not in record["detail"]
     assert not Embedded(value, (pii,)).leaks(published(record))
 
 
 @given(valid_messages(), st.booleans())
-def test_every_valid_event_gives_a_publishable_scored_record(analyzer: Analyzer,
-                                                             message: Message,
-                                                             ascii_only: bool) -> None:
-    event = decode(message.source, encode(message.data, ascii_only=ascii_only),
-                   max_bytes=MAX_BYTES)
+def test_every_valid_event_gives_a_publishable_scored_record(
+    analyzer: Analyzer, message: Message, ascii_only: bool
+) -> None:
+    event = decode(message.source, encode(message.data, ascii_only=ascii_only), max_bytes=MAX_BYTES)
     assert isinstance(event, Event)
     analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
     record = json.loads(dumps(scored_record(event, analysis, model="m", now=NOW)))
@@ -178,28 +200,34 @@ def test_every_valid_event_gives_a_publishable_scored_record(analyzer: Analyzer,
 _PADDING = {
     "latin": "a",
     "cjk": "快",
-    "escaped": "\\u5feb",            # 6 bytes for one character
+    "escaped": "\\u5feb",  # 6 bytes for one character
     "emoji-escaped": "\\ud83d\\ude21",
-    "expanding": "\ufdfa",           # NFKC makes 18 characters of it
+    "expanding": "\ufdfa",  # NFKC makes 18 characters of it
     "space": " ",
 }
 
 
 @examples(40)
-@given(st.sampled_from(sorted(_PADDING)), st.booleans(),
-       st.sampled_from((4_096, 5_461, 8_192, 10_922, 16_384, 21_845, 32_768, 65_536)),
-       st.integers(-30, 5), st.sampled_from(SEPARATORS), personal_data)
+@given(
+    st.sampled_from(sorted(_PADDING)),
+    st.booleans(),
+    st.sampled_from((4_096, 5_461, 8_192, 10_922, 16_384, 21_845, 32_768, 65_536)),
+    st.integers(-30, 5),
+    st.sampled_from(SEPARATORS),
+    personal_data,
+)
 def test_personal_data_anywhere_in_a_huge_message_stays_out_of_its_dead_letter(
-        padding: str, email_first: bool, position: int, shift: int, separator: str,
-        pii: Pii) -> None:
+    padding: str, email_first: bool, position: int, shift: int, separator: str, pii: Pii
+) -> None:
     """Only the start of a huge message is masked and kept; a number at the end of that
     start, cut there, does not show. The positions are around what 4 KiB (kept), 8 Ki
     characters and 64 KiB (scanned) come to in each padding; a long e-mail address first
     shrinks the masked text so that the cut end is within what is kept."""
     head = ("x" * 9_000 + "@example.cn" + separator) if email_first else ""
     units = max(0, position + shift - len(head))
-    raw = (head + _PADDING[padding] * units + separator + pii.written + separator
-           + "尾" * 100).encode()
+    raw = (
+        head + _PADDING[padding] * units + separator + pii.written + separator + "尾" * 100
+    ).encode()
     record, seconds = timed(dead_letter, raw)
     assert seconds < 0.5
     assert not Embedded("", (pii,)).leaks(published(record)), (pii, record["raw"][-80:])
@@ -228,4 +256,3 @@ def test_a_huge_bad_time_is_rejected_cheaply(message: Message, value: str) -> No
     assert (error.reason, error.field) == ("invalid_time", name)
     assert len(error.detail) < 200
     assert seconds < 0.5
-

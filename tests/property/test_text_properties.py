@@ -58,13 +58,14 @@ _REMOVED = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff\ud800
 
 # --- normalize ------------------------------------------------------------------------------
 
+
 @given(texts, st.none() | st.integers(1, 300))
 def test_normalize_gives_clean_bounded_text(text: str, max_chars: int | None) -> None:
     limit = MAX_CHARS if max_chars is None else max_chars
     result = normalize(text) if max_chars is None else normalize(text, max_chars=max_chars)
     assert len(result) <= limit
     assert not _REMOVED.search(result), ascii(result)
-    result.encode("utf-8")   # publishable as it is
+    result.encode("utf-8")  # publishable as it is
     assert result == result.strip()
     assert "  " not in result
     assert all(c == " " or not c.isspace() for c in result)
@@ -96,14 +97,14 @@ def test_normalize_of_a_megabyte_is_fast(text: str) -> None:
 
 # --- PII masking ----------------------------------------------------------------------------
 
+
 @given(texts)
 def test_masking_any_text_is_bounded_and_idempotent(text: str) -> None:
     masked = mask_pii(text)
     assert set(masked.kinds) <= set(TOKENS)
     # Each match replaced is at least 6 characters (a@b.cn), each token at most 7 ([PHONE]).
     assert len(masked.text) <= math.ceil(len(text) * 7 / 6)
-    assert sum(masked.text.count(TOKENS[kind]) for kind in set(masked.kinds)) >= len(
-        masked.kinds)
+    assert sum(masked.text.count(TOKENS[kind]) for kind in set(masked.kinds)) >= len(masked.kinds)
     again = mask_pii(masked.text)
     assert again.text == masked.text
     assert again.kinds == ()
@@ -117,16 +118,23 @@ def test_personal_data_in_any_text_is_masked(case: Embedded) -> None:
     assert len(masked.kinds) >= len(case.items)
 
 
-@given(st.sampled_from(("", "，", "金额 ", "上月")), st.text(string.digits, max_size=6),
-       st.sampled_from((" ", "-")), personal_data, st.sampled_from((" ", "-")),
-       st.text(string.digits, max_size=6), st.sampled_from(("", "次", "月扣费", "元")))
+@given(
+    st.sampled_from(("", "，", "金额 ", "上月")),
+    st.text(string.digits, max_size=6),
+    st.sampled_from((" ", "-")),
+    personal_data,
+    st.sampled_from((" ", "-")),
+    st.text(string.digits, max_size=6),
+    st.sampled_from(("", "次", "月扣费", "元")),
+)
 def test_a_number_one_separator_away_does_not_hide_personal_data(
-        head: str, before: str, left: str, pii: Pii, right: str, after: str, tail: str
+    head: str, before: str, left: str, pii: Pii, right: str, after: str, tail: str
 ) -> None:
     """Another number next to the data, a space or dash away (a count, a date, an
     amount: "卡号 6222 5212 3456 7893 3 次") does not make it unrecognizable."""
-    text = f"{head}{before}{left if before else ''}{pii.written}{right if after else ''}" \
-           f"{after}{tail}"
+    text = (
+        f"{head}{before}{left if before else ''}{pii.written}{right if after else ''}{after}{tail}"
+    )
     masked = mask_pii(text)
     assert not Embedded(text, (pii,)).leaks(masked.text), (text, masked.text)
 
@@ -137,26 +145,33 @@ def test_full_width_personal_data_is_redacted(case: Embedded) -> None:
     assert not case.leaks(result), (case.items, result)
 
 
-@given(texts_with_personal_data(filler=digit_free_filler, separators=(*SEPARATORS, " "),
-                                max_items=2), st.data())
-def test_no_part_of_a_number_survives_the_length_cut(case: Embedded,
-                                                     data: st.DataObject) -> None:
+@given(
+    texts_with_personal_data(filler=digit_free_filler, separators=(*SEPARATORS, " "), max_items=2),
+    st.data(),
+)
+def test_no_part_of_a_number_survives_the_length_cut(case: Embedded, data: st.DataObject) -> None:
     """Wherever the length bound cuts, what reaches the masking is either a whole number
     (masked) or none of it: the filler has no digit and no "@", so any in the output leaked.
     Cuts are drawn anywhere, and often just after a character of the personal data."""
     clean = normalize(case.text)
     marks = [i for i, c in enumerate(clean) if c.isdigit() or c == "@"]
-    cut = data.draw(st.integers(1, len(clean) + 2) | st.builds(
-        lambda i, after: i + after, st.sampled_from(marks), st.integers(1, 100)))
+    cut = data.draw(
+        st.integers(1, len(clean) + 2)
+        | st.builds(lambda i, after: i + after, st.sampled_from(marks), st.integers(1, 100))
+    )
     result = mask_pii(normalize(case.text, max_chars=cut)).text
     assert not re.search(r"[0-9@]", result), (cut, case.items, result)
 
 
-@given(digit_free_filler, personal_data,
-       st.text(string.ascii_letters + " ,.", min_size=70, max_size=150), st.integers(1, 120))
-def test_a_cut_in_latin_text_after_a_number_leaves_no_part_of_it(before: str, pii: Pii,
-                                                                 latin: str, after: int
-                                                                 ) -> None:
+@given(
+    digit_free_filler,
+    personal_data,
+    st.text(string.ascii_letters + " ,.", min_size=70, max_size=150),
+    st.integers(1, 120),
+)
+def test_a_cut_in_latin_text_after_a_number_leaves_no_part_of_it(
+    before: str, pii: Pii, latin: str, after: int
+) -> None:
     """The cut drops what may be left of a number at the end; Latin letters and spaces can
     be part of an address or number, so a long run of them must not hide a cut number."""
     text = before + "：" + pii.written + " " + latin
@@ -206,10 +221,16 @@ def test_redacting_the_start_of_a_megabyte_is_fast(text: str, limit: int) -> Non
     assert result == redact(text[:limit]) or redact(text[:limit]).startswith(result)
 
 
-@given(digit_free_filler, personal_data, digit_free_filler, st.sampled_from(SEPARATORS),
-       st.integers(0, 40))
+@given(
+    digit_free_filler,
+    personal_data,
+    digit_free_filler,
+    st.sampled_from(SEPARATORS),
+    st.integers(0, 40),
+)
 def test_a_redacted_start_shows_no_part_of_a_number_cut_there(
-        before: str, pii: Pii, after: str, separator: str, past: int) -> None:
+    before: str, pii: Pii, after: str, separator: str, past: int
+) -> None:
     """The fillers have no digit and no "@": any in the result leaked from the data."""
     text = before + separator + pii.written + separator + after
     result = redact_start(text, len(before) + len(separator) + past)
@@ -217,6 +238,7 @@ def test_a_redacted_start_shows_no_part_of_a_number_cut_there(
 
 
 # --- tokenize -------------------------------------------------------------------------------
+
 
 @given(texts)
 def test_tokens_are_pieces_of_the_text(text: str) -> None:
@@ -229,8 +251,10 @@ def test_tokens_are_pieces_of_the_text(text: str) -> None:
 
 # --- the whole analysis ---------------------------------------------------------------------
 
-def check_analysis(analyzer: Analyzer, text: str, signals: Signals | None = None,
-                   channel: str | None = None) -> float:
+
+def check_analysis(
+    analyzer: Analyzer, text: str, signals: Signals | None = None, channel: str | None = None
+) -> float:
     """Analyse ``text``, check the result is well formed, return the seconds it took."""
     analysis, seconds = timed(analyzer.analyze, text, signals, channel=channel)
     assert 0.0 <= analysis.sentiment <= 1.0
@@ -252,8 +276,9 @@ def check_analysis(analyzer: Analyzer, text: str, signals: Signals | None = None
 
 
 @given(texts, st.none() | st.sampled_from(CHANNELS))
-def test_analysis_of_any_text_is_well_formed(analyzer: Analyzer, text: str,
-                                             channel: str | None) -> None:
+def test_analysis_of_any_text_is_well_formed(
+    analyzer: Analyzer, text: str, channel: str | None
+) -> None:
     assert check_analysis(analyzer, text, channel=channel) < SECONDS_PER_MEGABYTE
 
 
@@ -268,8 +293,9 @@ _signals = st.builds(
 
 
 @given(hostile_text(max_pieces=4), _signals, st.sampled_from(CHANNELS))
-def test_analysis_with_any_event_signals(analyzer: Analyzer, text: str, signals: Signals,
-                                         channel: str) -> None:
+def test_analysis_with_any_event_signals(
+    analyzer: Analyzer, text: str, signals: Signals, channel: str
+) -> None:
     check_analysis(analyzer, text, signals, channel)
 
 
@@ -286,8 +312,27 @@ def test_analysis_of_a_megabyte_is_bounded_in_memory(analyzer: Analyzer, text: s
 
 
 @examples(4)
-@given(repeated_to(MEGABYTE, st.sampled_from(
-    ["😡", "😡\ufe0f", "👨‍👩‍👧‍👦", "\x00", "\u200b", "!?", "。", "a", "1", " ", "\ud800", "快递"])))
+@given(
+    repeated_to(
+        MEGABYTE,
+        st.sampled_from(
+            [
+                "😡",
+                "😡\ufe0f",
+                "👨‍👩‍👧‍👦",
+                "\x00",
+                "\u200b",
+                "!?",
+                "。",
+                "a",
+                "1",
+                " ",
+                "\ud800",
+                "快递",
+            ]
+        ),
+    )
+)
 def test_analysis_of_a_megabyte_of_one_thing(analyzer: Analyzer, text: str) -> None:
     assert check_analysis(analyzer, text) < SECONDS_PER_MEGABYTE
 

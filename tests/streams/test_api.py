@@ -28,11 +28,29 @@ from vocwatch.metrics import Metrics
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
 KEY = "channel=app,category=logistics"
-RULES = parse_rules({"rules": [
-    {"name": "burst", "key": ["channel", "category"], "window": "1m",
-     "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"},
-    {"name": "severe", "key": ["channel", "category"], "window": "1m",
-     "measure": "p1_count", "threshold": 1, "priority": "P1"}]})
+RULES = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "burst",
+                "key": ["channel", "category"],
+                "window": "1m",
+                "measure": "negative_count",
+                "threshold": 5,
+                "min_count": 5,
+                "priority": "P2",
+            },
+            {
+                "name": "severe",
+                "key": ["channel", "category"],
+                "window": "1m",
+                "measure": "p1_count",
+                "threshold": 1,
+                "priority": "P1",
+            },
+        ]
+    }
+)
 
 
 @dataclass
@@ -43,21 +61,31 @@ class Served:
     http: aiohttp.ClientSession
     clock: list[float]
 
-    async def call(self, method: str, path: str, *, token: str | None = "secret",
-                   **kwargs: Any) -> tuple[int, Any]:
-        headers = {**({"Authorization": f"Bearer {token}"} if token else {}),
-                   **kwargs.pop("headers", {})}
-        async with self.http.request(method, self.url + path, headers=headers,
-                                     **kwargs) as response:
+    async def call(
+        self, method: str, path: str, *, token: str | None = "secret", **kwargs: Any
+    ) -> tuple[int, Any]:
+        headers = {
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+            **kwargs.pop("headers", {}),
+        }
+        async with self.http.request(
+            method, self.url + path, headers=headers, **kwargs
+        ) as response:
             return response.status, await response.json()
 
 
 def make_engine(client: aioredis.Redis, prefix: str) -> AlertEngine:
     """An engine as a worker builds it: state in Redis, the live feed through pub/sub."""
     windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[60])
-    return AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix), [ListSink()],
-                       Metrics.create(CollectorRegistry()), update_seconds=0,
-                       live_channel=f"{prefix}:alerts:live")
+    return AlertEngine(
+        RULES,
+        windows,
+        RedisAlertStore(client, prefix=prefix),
+        [ListSink()],
+        Metrics.create(CollectorRegistry()),
+        update_seconds=0,
+        live_channel=f"{prefix}:alerts:live",
+    )
 
 
 @pytest.fixture
@@ -67,8 +95,9 @@ async def served(redis_url: str, unique: str) -> AsyncIterator[Served]:
     clock = [NOW]
     app = web.Application(client_max_size=4096)
     series = RedisSeries(client, prefix=unique)
-    AlertApi(engine, clock=lambda: clock[0], token="secret", max_body_bytes=2048,
-             series=series).install(app.router)
+    AlertApi(
+        engine, clock=lambda: clock[0], token="secret", max_body_bytes=2048, series=series
+    ).install(app.router)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -80,10 +109,10 @@ async def served(redis_url: str, unique: str) -> AsyncIterator[Served]:
     await client.aclose()
 
 
-async def incident(engine: AlertEngine, *, p1: bool = False, n: int = 6,
-                   now: float = NOW) -> None:
+async def incident(engine: AlertEngine, *, p1: bool = False, n: int = 6, now: float = NOW) -> None:
     states = await engine.windows.record(
-        {KEY: [Observation(f"e{i}-{p1}", now, True, p1) for i in range(n)]}, now)
+        {KEY: [Observation(f"e{i}-{p1}", now, True, p1) for i in range(n)]}, now
+    )
     engine.activity.add_samples(KEY, [Sample("e0", "快递<b>丢了</b>", "P1" if p1 else "P2", now)])
     await engine.on_batch({"severe" if p1 else "burst": [KEY]}, states, now)
 
@@ -93,9 +122,11 @@ async def test_list_sorted_by_priority_then_time_and_filtered_by_status(served: 
     await incident(served.engine, p1=True, n=1)
     status, body = await served.call("GET", "/api/alerts")
     assert status == 200
-    assert [(a["rule"], a["priority"]) for a in body["alerts"]] == [("severe", "P1"),
-                                                                   ("burst", "P2")]
-    assert body["alerts"][1]["samples"][0]["text"] == "快递<b>丢了</b>"   # JSON, not HTML
+    assert [(a["rule"], a["priority"]) for a in body["alerts"]] == [
+        ("severe", "P1"),
+        ("burst", "P2"),
+    ]
+    assert body["alerts"][1]["samples"][0]["text"] == "快递<b>丢了</b>"  # JSON, not HTML
     status, body = await served.call("GET", "/api/alerts?status=resolved")
     assert (status, body["alerts"]) == (200, [])
     status, body = await served.call("GET", "/api/alerts?status=bogus")
@@ -105,8 +136,9 @@ async def test_list_sorted_by_priority_then_time_and_filtered_by_status(served: 
 async def test_acknowledge_then_resolved_alerts_are_listed(served: Served) -> None:
     await incident(served.engine)
     (alert,) = (await served.call("GET", "/api/alerts"))[1]["alerts"]
-    status, body = await served.call("POST", f"/api/alerts/{alert['id']}/ack",
-                                     json={"by": "张三", "note": "已联系快递"})
+    status, body = await served.call(
+        "POST", f"/api/alerts/{alert['id']}/ack", json={"by": "张三", "note": "已联系快递"}
+    )
     assert status == 200 and body["acknowledged"]["by"] == "张三"
     status, body = await served.call("GET", f"/api/alerts/{alert['id']}")
     assert body["acknowledged"]["note"] == "已联系快递"
@@ -121,8 +153,14 @@ async def test_acknowledge_then_resolved_alerts_are_listed(served: Served) -> No
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "by"), ({"by": ""}, "by"), ({"by": 5}, "by"), ({"by": "x", "note": 5}, "note"),
-     ({"by": "x" * 201}, "by")])
+    [
+        ({}, "by"),
+        ({"by": ""}, "by"),
+        ({"by": 5}, "by"),
+        ({"by": "x", "note": 5}, "note"),
+        ({"by": "x" * 201}, "by"),
+    ],
+)
 async def test_acknowledge_rejects_bad_bodies(served: Served, body: Any, field: str) -> None:
     await incident(served.engine)
     (alert,) = (await served.call("GET", "/api/alerts"))[1]["alerts"]
@@ -131,29 +169,42 @@ async def test_acknowledge_rejects_bad_bodies(served: Served, body: Any, field: 
 
 
 async def test_silences_create_list_expire_and_delete(served: Served) -> None:
-    status, silence = await served.call("POST", "/api/silences", json={
-        "matchers": {"category": "logistics"}, "duration_seconds": 600, "created_by": "张三",
-        "comment": "快递公司已知故障"})
+    status, silence = await served.call(
+        "POST",
+        "/api/silences",
+        json={
+            "matchers": {"category": "logistics"},
+            "duration_seconds": 600,
+            "created_by": "张三",
+            "comment": "快递公司已知故障",
+        },
+    )
     assert status == 201 and silence["ends_at"] == NOW + 600
     await incident(served.engine)
     (alert,) = (await served.call("GET", "/api/alerts"))[1]["alerts"]
     assert alert["silenced_by"] == silence["id"]
     assert [s["id"] for s in (await served.call("GET", "/api/silences"))[1]["silences"]] == [
-        silence["id"]]
+        silence["id"]
+    ]
     served.clock[0] = NOW + 601
     assert (await served.call("GET", "/api/silences"))[1]["silences"] == []
     status, _ = await served.call("DELETE", f"/api/silences/{silence['id']}")
-    assert status == 404                                   # expired ones are gone already
+    assert status == 404  # expired ones are gone already
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"duration_seconds": 60, "created_by": "x"}, "matchers"),
-     ({"matchers": {"city": "x"}, "duration_seconds": 60, "created_by": "x"}, "matchers"),
-     ({"matchers": {"rule": "x"}, "duration_seconds": 0, "created_by": "x"}, "duration_seconds"),
-     ({"matchers": {"rule": "x"}, "duration_seconds": 10**9, "created_by": "x"},
-      "duration_seconds"),
-     ({"matchers": {"rule": "x"}, "duration_seconds": 60}, "created_by")])
+    [
+        ({"duration_seconds": 60, "created_by": "x"}, "matchers"),
+        ({"matchers": {"city": "x"}, "duration_seconds": 60, "created_by": "x"}, "matchers"),
+        ({"matchers": {"rule": "x"}, "duration_seconds": 0, "created_by": "x"}, "duration_seconds"),
+        (
+            {"matchers": {"rule": "x"}, "duration_seconds": 10**9, "created_by": "x"},
+            "duration_seconds",
+        ),
+        ({"matchers": {"rule": "x"}, "duration_seconds": 60}, "created_by"),
+    ],
+)
 async def test_silence_validation_names_the_field(served: Served, body: Any, field: str) -> None:
     status, reply = await served.call("POST", "/api/silences", json=body)
     assert (status, reply["field"]) == (400, field)
@@ -172,18 +223,24 @@ async def test_token_is_required_when_configured(served: Served) -> None:
 
 
 async def test_oversized_and_malformed_bodies_are_refused(served: Served) -> None:
-    status, body = await served.call("POST", "/api/silences", data=b"{" + b" " * 3000 + b"}",
-                                     headers={"Content-Type": "application/json"})
+    status, body = await served.call(
+        "POST",
+        "/api/silences",
+        data=b"{" + b" " * 3000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 413 and body["field"] == "body"
-    status, body = await served.call("POST", "/api/silences", data=b"\xff\xfe{",
-                                     headers={"Content-Type": "application/json"})
+    status, body = await served.call(
+        "POST", "/api/silences", data=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and "JSON" in body["error"]
     status, body = await served.call("POST", "/api/silences", json=[1, 2])
     assert status == 400 and body["field"] == "body"
 
 
 async def test_the_event_stream_carries_the_alerts_of_every_worker(
-        served: Served, redis_url: str) -> None:
+    served: Served, redis_url: str
+) -> None:
     other_client = aioredis.Redis.from_url(redis_url)
     other = make_engine(other_client, served.engine.windows.prefix)
     events: list[dict[str, Any]] = []
@@ -197,7 +254,7 @@ async def test_the_event_stream_carries_the_alerts_of_every_worker(
 
     task = asyncio.create_task(listen())
     await asyncio.sleep(0.5)
-    await incident(other)                          # another worker raises the alert
+    await incident(other)  # another worker raises the alert
     await asyncio.wait_for(task, timeout=5)
     assert [(e["rule"], e["notification"]) for e in events] == [("burst", "new")]
     await other_client.aclose()
@@ -218,8 +275,11 @@ async def test_the_event_stream_carries_new_alerts_and_acks(served: Served) -> N
     task = asyncio.create_task(listen())
     await asyncio.sleep(0.2)
     await incident(served.engine)
-    alert_id = events[0]["id"] if events else (await served.call("GET", "/api/alerts"))[1][
-        "alerts"][0]["id"]
+    alert_id = (
+        events[0]["id"]
+        if events
+        else (await served.call("GET", "/api/alerts"))[1]["alerts"][0]["id"]
+    )
     await served.call("POST", f"/api/alerts/{alert_id}/ack", json={"by": "张三"})
     await asyncio.wait_for(task, timeout=5)
     assert [e["notification"] for e in events] == ["new", "acknowledged"]
@@ -229,30 +289,49 @@ async def test_the_event_stream_carries_new_alerts_and_acks(served: Served) -> N
 async def test_social_series_per_platform_and_the_posts_that_drive_it(served: Served) -> None:
     minute = int(NOW // 60)
     await served.series.add(
-        [Point("platform", "weibo", minute - 10, True, 5000.0),
-         Point("platform", "weibo", minute - 10, False),
-         Point("platform", "douyin", minute - 2, True, 10.0),
-         Point("platform", "weibo", minute - 400, True, 1.0)],         # older than 6 h
-        [{"id": "s1", "platform": "weibo", "reach": 5000.0, "text": "曝光！<a>", "sentiment": 0.1,
-          "priority": "P1", "time": NOW - 600},
-         {"id": "s2", "platform": "douyin", "reach": 10.0, "text": "差评", "sentiment": 0.2,
-          "priority": "P3", "time": NOW - 120}])
+        [
+            Point("platform", "weibo", minute - 10, True, 5000.0),
+            Point("platform", "weibo", minute - 10, False),
+            Point("platform", "douyin", minute - 2, True, 10.0),
+            Point("platform", "weibo", minute - 400, True, 1.0),
+        ],  # older than 6 h
+        [
+            {
+                "id": "s1",
+                "platform": "weibo",
+                "reach": 5000.0,
+                "text": "曝光！<a>",
+                "sentiment": 0.1,
+                "priority": "P1",
+                "time": NOW - 600,
+            },
+            {
+                "id": "s2",
+                "platform": "douyin",
+                "reach": 10.0,
+                "text": "差评",
+                "sentiment": 0.2,
+                "priority": "P3",
+                "time": NOW - 120,
+            },
+        ],
+    )
     status, body = await served.call("GET", "/api/social?hours=6")
     assert status == 200 and body["step_seconds"] == 300
     assert set(body["platforms"]) == {"weibo", "douyin", "xiaohongshu", "wechat", "other"}
     weibo = [p for p in body["platforms"]["weibo"] if p["count"]]
-    assert [(p["count"], p["negative"], p["negative_share"], p["reach_negative"])
-            for p in weibo] == [(2, 1, 0.5, 5000.0)]
+    assert [
+        (p["count"], p["negative"], p["negative_share"], p["reach_negative"]) for p in weibo
+    ] == [(2, 1, 0.5, 5000.0)]
     assert sum(p["count"] for p in body["platforms"]["douyin"]) == 1
-    assert [p["id"] for p in body["posts"]] == ["s1", "s2"]      # by reach
-    assert body["posts"][0]["text"] == "曝光！<a>"                 # data; the page escapes it
+    assert [p["id"] for p in body["posts"]] == ["s1", "s2"]  # by reach
+    assert body["posts"][0]["text"] == "曝光！<a>"  # data; the page escapes it
     for bad in ("0", "49", "x"):
         status, reply = await served.call("GET", f"/api/social?hours={bad}")
         assert (status, reply["field"]) == (400, "hours")
 
 
-async def test_overview_compares_the_last_15_minutes_with_the_day_before(
-        served: Served) -> None:
+async def test_overview_compares_the_last_15_minutes_with_the_day_before(served: Served) -> None:
     minute = int(NOW // 60)
     before = [Point("category", "logistics", minute - 60 - i, False) for i in range(60)]
     recent = [Point("category", "logistics", minute - i % 15, i % 2 == 0) for i in range(45)]

@@ -19,20 +19,32 @@ from vocwatch.settings import Settings
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:
     # Nothing connects while the service is built: no broker or Redis needed.
-    return Settings(broker_url="kafka://127.0.0.1:1", redis_url="redis://127.0.0.1:1/0",
-                    data_dir=tmp_path / "data", **overrides)
+    return Settings(
+        broker_url="kafka://127.0.0.1:1",
+        redis_url="redis://127.0.0.1:1/0",
+        data_dir=tmp_path / "data",
+        **overrides,
+    )
 
 
 def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
     polarity = tmp_path / "polarity.yaml"
-    polarity.write_text("default: {negative_below: 0.2, positive_from: 0.8}\n"
-                        "channels: {social: {positive_from: 0.9}}\n", encoding="utf-8")
+    polarity.write_text(
+        "default: {negative_below: 0.2, positive_from: 0.8}\n"
+        "channels: {social: {positive_from: 0.9}}\n",
+        encoding="utf-8",
+    )
     priority = tmp_path / "priority.yaml"
-    priority.write_text(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
-        "levels: {P1: 6, P2: 3}", "levels: {P1: 5, P2: 2}"), encoding="utf-8")
-    service = create_service(settings(tmp_path, polarity_file=polarity, priority_file=priority,
-                                      analysis_processes=0),
-                             registry=CollectorRegistry())
+    priority.write_text(
+        DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
+            "levels: {P1: 6, P2: 3}", "levels: {P1: 5, P2: 2}"
+        ),
+        encoding="utf-8",
+    )
+    service = create_service(
+        settings(tmp_path, polarity_file=polarity, priority_file=priority, analysis_processes=0),
+        registry=CollectorRegistry(),
+    )
     runner = service.pipeline.runner
     assert isinstance(runner, InlineRunner)
     analyzer = runner.analyzer
@@ -44,11 +56,12 @@ def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
 def test_an_invalid_policy_file_stops_the_service(tmp_path: Path) -> None:
     polarity = tmp_path / "polarity.yaml"
     polarity.write_text("default: {negative_below: 0.4}\n", encoding="utf-8")
-    for processes in (0, 1):      # also when the policies are used in another process
+    for processes in (0, 1):  # also when the policies are used in another process
         with pytest.raises(ConfigError, match=r"default\.positive_from"):
-            create_service(settings(tmp_path, polarity_file=polarity,
-                                    analysis_processes=processes),
-                           registry=CollectorRegistry())
+            create_service(
+                settings(tmp_path, polarity_file=polarity, analysis_processes=processes),
+                registry=CollectorRegistry(),
+            )
 
 
 def test_analysis_runs_in_a_second_process_by_default(tmp_path: Path) -> None:
@@ -64,13 +77,16 @@ def test_the_worker_keeps_the_root_logger_at_its_level() -> None:
     import subprocess
     import sys
 
-    script = ("import logging, os, faust\n"
-              "from streams.app import faust_worker\n"
-              "app = faust.App('t', broker='kafka://127.0.0.1:1', autodiscover=False)\n"
-              "worker = faust_worker(app, 'warning')\n"
-              "worker._setup_logging()\n"
-              "level = logging.getLogger('faust.topics').getEffectiveLevel()\n"
-              "os.write(1, f'{worker.spinner} {level}'.encode())\n")  # stdout is redirected
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, timeout=60)
+    script = (
+        "import logging, os, faust\n"
+        "from streams.app import faust_worker\n"
+        "app = faust.App('t', broker='kafka://127.0.0.1:1', autodiscover=False)\n"
+        "worker = faust_worker(app, 'warning')\n"
+        "worker._setup_logging()\n"
+        "level = logging.getLogger('faust.topics').getEffectiveLevel()\n"
+        "os.write(1, f'{worker.spinner} {level}'.encode())\n"
+    )  # stdout is redirected
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.split()[-2:] == ["None", str(logging.WARNING)]

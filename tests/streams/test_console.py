@@ -30,7 +30,7 @@ from vocwatch.metrics import Metrics
 
 PAGE_PATH = Path(__file__).resolve().parents[2] / "streams" / "console" / "index.html"
 PAGE = PAGE_PATH.read_text(encoding="utf-8")
-SCRIPT = PAGE[PAGE.index("<script>"):PAGE.index("</script>")]
+SCRIPT = PAGE[PAGE.index("<script>") : PAGE.index("</script>")]
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
@@ -64,8 +64,9 @@ async def test_the_page_is_served_with_a_strict_policy(console_url: str) -> None
         assert reply.content_type == "text/html" and reply.charset == "utf-8"
         assert await reply.read() == PAGE_PATH.read_bytes() == console_html()
         headers = reply.headers
-    policy = dict(part.strip().split(" ", 1) for part in
-                  headers["Content-Security-Policy"].split(";"))
+    policy = dict(
+        part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";")
+    )
     assert policy["default-src"] == "'self'"
     assert policy["script-src"] == "'self' 'unsafe-inline'"
     assert policy["style-src"] == "'self' 'unsafe-inline'"
@@ -78,23 +79,28 @@ async def test_the_page_is_served_with_a_strict_policy(console_url: str) -> None
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 async def test_root_redirects_to_the_console_and_other_routes_are_untouched(
-        console_url: str, method: str) -> None:
+    console_url: str, method: str
+) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.request(method, console_url + "/", allow_redirects=False) as reply:
             assert (reply.status, reply.headers["Location"]) == (302, "/console")
         async with http.get(console_url + "/other") as reply:
             assert (reply.status, await reply.json()) == (200, {"status": "OK"})
         async with http.post(console_url + "/", allow_redirects=False) as reply:
-            assert reply.status == 405                       # only GET / HEAD redirect
+            assert reply.status == 405  # only GET / HEAD redirect
 
 
 @pytest.mark.integration
 async def test_the_page_needs_no_token_but_the_api_does(redis_url: str, unique: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
-    engine = AlertEngine((), RedisWindowStore(client, prefix=unique, bucket_seconds=10,
-                                              spans=[60]),
-                         RedisAlertStore(client, prefix=unique), [ListSink()],
-                         Metrics.create(CollectorRegistry()), update_seconds=0)
+    engine = AlertEngine(
+        (),
+        RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[60]),
+        RedisAlertStore(client, prefix=unique),
+        [ListSink()],
+        Metrics.create(CollectorRegistry()),
+        update_seconds=0,
+    )
     app = web.Application()
     AlertApi(engine, clock=time.time, token="secret").install(app.router)
     install_console(app)
@@ -114,7 +120,8 @@ async def test_the_page_needs_no_token_but_the_api_does(redis_url: str, unique: 
 
 HTML_SINKS = re.compile(
     r"\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|\beval\s*\(|new\s+Function"
-    r"|srcdoc|createContextualFragment|DOMParser|\.html\s*\(")
+    r"|srcdoc|createContextualFragment|DOMParser|\.html\s*\("
+)
 
 
 def html_sinks(text: str) -> list[str]:
@@ -130,17 +137,30 @@ def external_references(text: str) -> list[str]:
     return [url for url in found if url != SVG_NAMESPACE]
 
 
-@pytest.mark.parametrize("snippet", [
-    "node.innerHTML = record.text;", "list.insertAdjacentHTML('beforeend', row);",
-    "document.write(x)", "eval(data)", "new Function(body)"])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "node.innerHTML = record.text;",
+        "list.insertAdjacentHTML('beforeend', row);",
+        "document.write(x)",
+        "eval(data)",
+        "new Function(body)",
+    ],
+)
 def test_the_sink_check_catches_markup_from_strings(snippet: str) -> None:
     assert html_sinks(snippet)
 
 
-@pytest.mark.parametrize("snippet", [
-    '<script src="https://cdn.example.com/vue.js"></script>',
-    '<link rel="stylesheet" href="//fonts.example.com/css">',
-    "@import 'x.css';", "background: url(/bg.png)", "fetch('https://api.example.com/x')"])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<script src="https://cdn.example.com/vue.js"></script>',
+        '<link rel="stylesheet" href="//fonts.example.com/css">',
+        "@import 'x.css';",
+        "background: url(/bg.png)",
+        "fetch('https://api.example.com/x')",
+    ],
+)
 def test_the_reference_check_catches_outside_urls(snippet: str) -> None:
     assert external_references(snippet)
 
@@ -148,23 +168,34 @@ def test_the_reference_check_catches_outside_urls(snippet: str) -> None:
 def test_the_page_turns_no_data_into_markup_and_loads_nothing_from_elsewhere() -> None:
     assert html_sinks(PAGE) == []
     assert external_references(PAGE) == []
-    assert PAGE.count("<script") == 1 and "<script>" in PAGE      # inline, no src=
+    assert PAGE.count("<script") == 1 and "<script>" in PAGE  # inline, no src=
     assert "<iframe" not in PAGE and "<object" not in PAGE
 
 
 def test_every_element_the_script_looks_up_exists() -> None:
     ids = set(re.findall(r'\bid="([\w-]+)"', PAGE))
     looked_up = set(re.findall(r"\$\('([\w-]+)'\)", SCRIPT))
-    looked_up |= {f"{prefix}-{name}" for prefix in ("filter",)
-                  for name in ("team", "channel", "category", "priority")}
-    looked_up |= {f"count-{name}" for name in ("firing", "pending", "acknowledged",
-                                               "silenced")}
+    looked_up |= {
+        f"{prefix}-{name}"
+        for prefix in ("filter",)
+        for name in ("team", "channel", "category", "priority")
+    }
+    looked_up |= {f"count-{name}" for name in ("firing", "pending", "acknowledged", "silenced")}
     assert looked_up and looked_up <= ids, sorted(looked_up - ids)
 
 
 def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
-    for pair in ("告警", "舆情", "概览", "严重度 severity", "基线 baseline", "阈值 threshold",
-                 "确认 ack", "静默 silence", "负面占比 negative share"):
+    for pair in (
+        "告警",
+        "舆情",
+        "概览",
+        "严重度 severity",
+        "基线 baseline",
+        "阈值 threshold",
+        "确认 ack",
+        "静默 silence",
+        "负面占比 negative share",
+    ):
         assert pair in PAGE, pair
     assert '<html lang="zh-CN">' in PAGE
 
@@ -172,23 +203,54 @@ def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
 # --- the API as the console reads it -------------------------------------------------------
 
 # Every field of an alert record the page reads (as ``r.<field>`` / ``record.<field>``).
-ALERT_FIELDS = {"id", "rule", "description", "priority", "status", "notification",
-                "acknowledged", "silenced_by", "key", "channels", "window", "measure",
-                "value", "threshold", "baseline", "severity", "count", "negative_count",
-                "p1_count", "terms", "samples", "route", "first_seen", "fired_at",
-                "updated_at", "resolved_at", "sequence", "fingerprint"}
+ALERT_FIELDS = {
+    "id",
+    "rule",
+    "description",
+    "priority",
+    "status",
+    "notification",
+    "acknowledged",
+    "silenced_by",
+    "key",
+    "channels",
+    "window",
+    "measure",
+    "value",
+    "threshold",
+    "baseline",
+    "severity",
+    "count",
+    "negative_count",
+    "p1_count",
+    "terms",
+    "samples",
+    "route",
+    "first_seen",
+    "fired_at",
+    "updated_at",
+    "resolved_at",
+    "sequence",
+    "fingerprint",
+}
 SAMPLE_FIELDS = {"id", "text", "priority", "source", "channel"}
 SOCIAL_POINT_FIELDS = {"t", "count", "negative", "negative_share", "reach_negative"}
 POST_FIELDS = {"id", "platform", "text", "reach", "sentiment", "priority", "time"}
-CATEGORY_FIELDS = {"category", "name", "count", "rate_per_minute", "baseline_per_minute",
-                   "ratio", "negative_share"}
+CATEGORY_FIELDS = {
+    "category",
+    "name",
+    "count",
+    "rate_per_minute",
+    "baseline_per_minute",
+    "ratio",
+    "negative_share",
+}
 
 
 def test_the_field_lists_below_are_what_the_page_reads() -> None:
     read = set(re.findall(r"\b(?:r|record)\.(\w+)", SCRIPT))
     assert read == ALERT_FIELDS, (sorted(read - ALERT_FIELDS), sorted(ALERT_FIELDS - read))
-    for fields, variable in ((SAMPLE_FIELDS, "s"), (POST_FIELDS, "p"),
-                             (CATEGORY_FIELDS, "c")):
+    for fields, variable in ((SAMPLE_FIELDS, "s"), (POST_FIELDS, "p"), (CATEGORY_FIELDS, "c")):
         for field in fields:
             assert f"{variable}.{field}" in SCRIPT, (variable, field)
 
@@ -196,26 +258,56 @@ def test_the_field_lists_below_are_what_the_page_reads() -> None:
 @pytest.mark.integration
 async def test_the_api_sends_every_field_the_page_reads(redis_url: str, unique: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
-    rules = parse_rules({"rules": [{
-        "name": "burst", "key": ["channel", "category"], "window": "1m",
-        "measure": "negative_count", "threshold": 5, "min_count": 5, "priority": "P2"}]})
-    engine = AlertEngine(rules, RedisWindowStore(client, prefix=unique, bucket_seconds=10,
-                                                 spans=[60]),
-                         RedisAlertStore(client, prefix=unique), [ListSink()],
-                         Metrics.create(CollectorRegistry()), update_seconds=0)
+    rules = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "burst",
+                    "key": ["channel", "category"],
+                    "window": "1m",
+                    "measure": "negative_count",
+                    "threshold": 5,
+                    "min_count": 5,
+                    "priority": "P2",
+                }
+            ]
+        }
+    )
+    engine = AlertEngine(
+        rules,
+        RedisWindowStore(client, prefix=unique, bucket_seconds=10, spans=[60]),
+        RedisAlertStore(client, prefix=unique),
+        [ListSink()],
+        Metrics.create(CollectorRegistry()),
+        update_seconds=0,
+    )
     series = RedisSeries(client, prefix=unique)
     now = time.time()
     key = "channel=app,category=logistics"
     states = await engine.windows.record(
-        {key: [Observation(f"e{i}", now, True, False) for i in range(6)]}, now)
-    engine.activity.add_samples(key, [Sample("e0", "快递丢了", "P2", now, source="complaint",
-                                             channel="app")])
+        {key: [Observation(f"e{i}", now, True, False) for i in range(6)]}, now
+    )
+    engine.activity.add_samples(
+        key, [Sample("e0", "快递丢了", "P2", now, source="complaint", channel="app")]
+    )
     await engine.on_batch({"burst": [key]}, states, now)
     await series.add(
-        [Point("platform", "weibo", int(now // 60), True, 1200.0),
-         Point("category", "logistics", int(now // 60), True)],
-        [{"id": "p1", "platform": "weibo", "text": "快递太慢", "reach": 1200.0,
-          "sentiment": 0.1, "priority": "P2", "time": now}])
+        [
+            Point("platform", "weibo", int(now // 60), True, 1200.0),
+            Point("category", "logistics", int(now // 60), True),
+        ],
+        [
+            {
+                "id": "p1",
+                "platform": "weibo",
+                "text": "快递太慢",
+                "reach": 1200.0,
+                "sentiment": 0.1,
+                "priority": "P2",
+                "time": now,
+            }
+        ],
+    )
     app = web.Application()
     AlertApi(engine, clock=time.time, series=series).install(app.router)
     runner, url = await serve(app)

@@ -14,29 +14,60 @@ from streams.events import MAX_ID, MAX_TEXT, Event, decode, parse_time
 from vocwatch.errors import InvalidEvent
 
 MAX_BYTES = 256 * 1024
-T = datetime(2024, 5, 1, 2, 0, tzinfo=UTC).timestamp()   # 2024-05-01 10:00 in Beijing
+T = datetime(2024, 5, 1, 2, 0, tzinfo=UTC).timestamp()  # 2024-05-01 10:00 in Beijing
 T_ISO = "2024-05-01T10:00:00+08:00"
-DROP = object()   # marks a field to leave out of a message
+DROP = object()  # marks a field to leave out of a message
 
 
 def complaint(**changes: Any) -> dict[str, Any]:
-    return _apply({"id": "c-0000001", "customer_id": "u1", "channel": "app",
-                   "text": "快递三天没到，客服也不理人", "created_at": T_ISO,
-                   "product": "智能手表X2", "region": "北京"}, changes)
+    return _apply(
+        {
+            "id": "c-0000001",
+            "customer_id": "u1",
+            "channel": "app",
+            "text": "快递三天没到，客服也不理人",
+            "created_at": T_ISO,
+            "product": "智能手表X2",
+            "region": "北京",
+        },
+        changes,
+    )
 
 
 def call(**changes: Any) -> dict[str, Any]:
-    return _apply({"id": "call-0000002", "customer_id": "u2", "agent_id": "a007",
-                   "started_at": int(T * 1000), "wait_seconds": 320.5, "talk_seconds": 600,
-                   "resolved_first_contact": False, "transfers": 2, "satisfaction": 1,
-                   "text": "客户来电：重复扣费"}, changes)
+    return _apply(
+        {
+            "id": "call-0000002",
+            "customer_id": "u2",
+            "agent_id": "a007",
+            "started_at": int(T * 1000),
+            "wait_seconds": 320.5,
+            "talk_seconds": 600,
+            "resolved_first_contact": False,
+            "transfers": 2,
+            "satisfaction": 1,
+            "text": "客户来电：重复扣费",
+        },
+        changes,
+    )
 
 
 def social(**changes: Any) -> dict[str, Any]:
-    return _apply({"id": "post-0000003", "platform": "weibo", "author": "用户12345",
-                   "followers": 50_000, "likes": 100, "reposts": 30, "comments": 20,
-                   "text": "物流太慢了", "url": "https://weibo.example/p/1",
-                   "posted_at": int(T)}, changes)
+    return _apply(
+        {
+            "id": "post-0000003",
+            "platform": "weibo",
+            "author": "用户12345",
+            "followers": 50_000,
+            "likes": 100,
+            "reposts": 30,
+            "comments": 20,
+            "text": "物流太慢了",
+            "url": "https://weibo.example/p/1",
+            "posted_at": int(T),
+        },
+        changes,
+    )
 
 
 BUILDERS = {"complaint": complaint, "call": call, "social": social}
@@ -63,14 +94,26 @@ def decode_error(source: str, raw: bytes | None, max_bytes: int = MAX_BYTES) -> 
 
 # --- valid examples ------------------------------------------------------------------
 
+
 def test_valid_complaint() -> None:
     event = decode_ok("complaint", complaint())
-    assert event == Event(source="complaint", id="c-0000001", text="快递三天没到，客服也不理人",
-                          event_time=T, channel="app", product="智能手表X2", region="北京",
-                          fields={"customer_id": "u1", "channel": "app"})
+    assert event == Event(
+        source="complaint",
+        id="c-0000001",
+        text="快递三天没到，客服也不理人",
+        event_time=T,
+        channel="app",
+        product="智能手表X2",
+        region="北京",
+        fields={"customer_id": "u1", "channel": "app"},
+    )
     assert event.signals == Signals()
-    assert event.dimensions() == {"source": "complaint", "channel": "app",
-                                  "product": "智能手表X2", "region": "北京"}
+    assert event.dimensions() == {
+        "source": "complaint",
+        "channel": "app",
+        "product": "智能手表X2",
+        "region": "北京",
+    }
 
 
 @pytest.mark.parametrize("channel", ["hotline", "email", "app", "web", "wechat", "store"])
@@ -86,11 +129,18 @@ def test_valid_call() -> None:
     assert event.event_time == T
     assert event.text == "客户来电：重复扣费"
     assert (event.product, event.region) == (None, None)
-    assert event.fields == {"customer_id": "u2", "agent_id": "a007", "wait_seconds": 320.5,
-                            "talk_seconds": 600, "resolved_first_contact": False,
-                            "transfers": 2, "satisfaction": 1}
-    assert event.signals == Signals(wait_seconds=320.5, transfers=2,
-                                    resolved_first_contact=False, satisfaction=1)
+    assert event.fields == {
+        "customer_id": "u2",
+        "agent_id": "a007",
+        "wait_seconds": 320.5,
+        "talk_seconds": 600,
+        "resolved_first_contact": False,
+        "transfers": 2,
+        "satisfaction": 1,
+    }
+    assert event.signals == Signals(
+        wait_seconds=320.5, transfers=2, resolved_first_contact=False, satisfaction=1
+    )
     assert event.dimensions() == {"source": "call", "channel": "call"}
 
 
@@ -106,19 +156,30 @@ def test_valid_social_post() -> None:
     event = decode_ok("social", social(product="蓝牙耳机Pro", region="上海"))
     assert (event.source, event.id, event.channel) == ("social", "post-0000003", "social")
     assert event.event_time == T
-    assert event.fields == {"platform": "weibo", "author": "用户12345", "followers": 50_000,
-                            "likes": 100, "reposts": 30, "comments": 20,
-                            "url": "https://weibo.example/p/1"}
+    assert event.fields == {
+        "platform": "weibo",
+        "author": "用户12345",
+        "followers": 50_000,
+        "likes": 100,
+        "reposts": 30,
+        "comments": 20,
+        "url": "https://weibo.example/p/1",
+    }
     # reach = followers + 10 × reposts + 2 × comments + likes
     assert event.signals == Signals(reach=50_000 + 300 + 40 + 100)
-    assert event.dimensions() == {"source": "social", "channel": "social",
-                                  "product": "蓝牙耳机Pro", "region": "上海",
-                                  "platform": "weibo"}
+    assert event.dimensions() == {
+        "source": "social",
+        "channel": "social",
+        "product": "蓝牙耳机Pro",
+        "region": "上海",
+        "platform": "weibo",
+    }
 
 
 def test_social_counts_default_to_zero() -> None:
-    event = decode_ok("social", social(followers=DROP, likes=DROP, reposts=DROP,
-                                       comments=DROP, url=DROP))
+    event = decode_ok(
+        "social", social(followers=DROP, likes=DROP, reposts=DROP, comments=DROP, url=DROP)
+    )
     assert [event.fields[k] for k in ("followers", "likes", "reposts", "comments")] == [0] * 4
     assert event.fields["url"] is None
     assert event.signals == Signals(reach=0)
@@ -131,8 +192,14 @@ def test_every_platform(platform: str) -> None:
 
 @pytest.mark.parametrize(
     ("source", "field"),
-    [("complaint", "id"), ("complaint", "customer_id"), ("call", "id"),
-     ("call", "customer_id"), ("call", "agent_id"), ("social", "id")],
+    [
+        ("complaint", "id"),
+        ("complaint", "customer_id"),
+        ("call", "id"),
+        ("call", "customer_id"),
+        ("call", "agent_id"),
+        ("social", "id"),
+    ],
 )
 def test_integer_ids_become_strings(source: str, field: str) -> None:
     event = decode_ok(source, BUILDERS[source](**{field: 12345}))
@@ -166,6 +233,7 @@ def test_text_at_its_length_limit_is_accepted() -> None:
 
 # --- times ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -175,11 +243,11 @@ def test_text_at_its_length_limit_is_accepted() -> None:
         ("2024-04-30T21:00:00-05:00", T),
         ("2024-05-01 10:00:00+08:00", T),
         ("2024-05-01T10:00:00.250+08:00", T + 0.25),
-        (int(T), T),                       # epoch seconds
+        (int(T), T),  # epoch seconds
         (T + 0.5, T + 0.5),
-        (int(T * 1000), T),                # epoch milliseconds
+        (int(T * 1000), T),  # epoch milliseconds
         (int(T * 1000) + 250, T + 0.25),
-        (946_684_800, 946_684_800.0),      # 2000-01-01T00:00:00Z, the first valid second
+        (946_684_800, 946_684_800.0),  # 2000-01-01T00:00:00Z, the first valid second
     ],
 )
 def test_parse_time_accepts(value: Any, expected: float) -> None:
@@ -188,8 +256,12 @@ def test_parse_time_accepts(value: Any, expected: float) -> None:
 
 @pytest.mark.parametrize(
     ("source", "field", "value"),
-    [("complaint", "created_at", "2024-05-01T02:00:00Z"), ("call", "started_at", int(T)),
-     ("social", "posted_at", T_ISO), ("call", "started_at", int(T * 1000))],
+    [
+        ("complaint", "created_at", "2024-05-01T02:00:00Z"),
+        ("call", "started_at", int(T)),
+        ("social", "posted_at", T_ISO),
+        ("call", "started_at", int(T * 1000)),
+    ],
 )
 def test_every_source_accepts_every_time_form(source: str, field: str, value: Any) -> None:
     assert decode_ok(source, BUILDERS[source](**{field: value})).event_time == T
@@ -198,19 +270,19 @@ def test_every_source_accepts_every_time_form(source: str, field: str, value: An
 @pytest.mark.parametrize(
     "value",
     [
-        "2024-05-01T10:00:00",             # naive: no offset
-        "2024-05-01",                      # a date is naive too
+        "2024-05-01T10:00:00",  # naive: no offset
+        "2024-05-01",  # a date is naive too
         "yesterday",
-        "1714528800",                      # a number in a string is no ISO time
-        "1999-12-31T23:59:59+00:00",       # before 2000
-        "2100-01-01T00:00:00+00:00",       # 2100 is excluded
+        "1714528800",  # a number in a string is no ISO time
+        "1999-12-31T23:59:59+00:00",  # before 2000
+        "2100-01-01T00:00:00+00:00",  # 2100 is excluded
         0,
         -1,
-        946_684_799,                       # one second before 2000
-        4_102_444_800,                     # 2100-01-01 in seconds
-        50_000_000_000,                    # neither plausible seconds nor milliseconds
-        946_684_799_999,                   # milliseconds, just before 2000
-        4_102_444_800_000,                 # milliseconds, 2100
+        946_684_799,  # one second before 2000
+        4_102_444_800,  # 2100-01-01 in seconds
+        50_000_000_000,  # neither plausible seconds nor milliseconds
+        946_684_799_999,  # milliseconds, just before 2000
+        4_102_444_800_000,  # milliseconds, 2100
         float("inf"),
         float("nan"),
     ],
@@ -239,8 +311,7 @@ def test_huge_integer_time_is_an_invalid_event() -> None:
     assert (error.reason, error.field) == ("invalid_time", "created_at")
 
 
-@pytest.mark.parametrize(("source", "field"), [("call", "wait_seconds"),
-                                                ("social", "followers")])
+@pytest.mark.parametrize(("source", "field"), [("call", "wait_seconds"), ("social", "followers")])
 def test_huge_integer_count_is_an_invalid_event(source: str, field: str) -> None:
     raw = encode(BUILDERS[source](**{field: "HUGE"})).replace(b'"HUGE"', b"9" * 400)
     error = decode_error(source, raw)
@@ -254,8 +325,8 @@ MESSAGE_CASES: list[tuple[str, str, bytes | None]] = [
     ("not_utf8", "call", b"\xff\xfe{}"),
     ("not_json", "complaint", b"{not json"),
     ("not_json", "call", b""),
-    ("not_json", "social", None),                          # a tombstone
-    ("not_json", "complaint", b"[" * 100_000),             # nesting too deep for the parser
+    ("not_json", "social", None),  # a tombstone
+    ("not_json", "complaint", b"[" * 100_000),  # nesting too deep for the parser
     ("not_json", "complaint", encode(complaint()) + b"}"),
     ("not_object", "complaint", b"[1, 2, 3]"),
     ("not_object", "call", b'"just a string"'),
@@ -285,8 +356,16 @@ def test_too_large_is_checked_before_parsing() -> None:
 
 REQUIRED = {
     "complaint": ["id", "customer_id", "channel", "text", "created_at"],
-    "call": ["id", "customer_id", "agent_id", "started_at", "wait_seconds", "talk_seconds",
-             "resolved_first_contact", "text"],
+    "call": [
+        "id",
+        "customer_id",
+        "agent_id",
+        "started_at",
+        "wait_seconds",
+        "talk_seconds",
+        "resolved_first_contact",
+        "text",
+    ],
     "social": ["id", "platform", "author", "text", "posted_at"],
 }
 FIELD_CASES: list[tuple[str, str, str, Any]] = [
@@ -345,8 +424,9 @@ FIELD_CASES: list[tuple[str, str, str, Any]] = [
 
 
 @pytest.mark.parametrize(("reason", "source", "field", "value"), FIELD_CASES)
-def test_field_level_reasons_name_the_field(reason: str, source: str, field: str,
-                                            value: Any) -> None:
+def test_field_level_reasons_name_the_field(
+    reason: str, source: str, field: str, value: Any
+) -> None:
     error = decode_error(source, encode(BUILDERS[source](**{field: value})))
     assert error.reason == reason
     assert error.field == field
@@ -368,8 +448,7 @@ def test_infinity_is_an_invalid_value() -> None:
 
 
 def test_every_reason_decode_can_produce_is_covered() -> None:
-    covered = ({r for r, _, _ in MESSAGE_CASES} | {r for r, _, _, _ in FIELD_CASES}
-               | {"too_large"})
+    covered = {r for r, _, _ in MESSAGE_CASES} | {r for r, _, _, _ in FIELD_CASES} | {"too_large"}
     # processing_error is for failures after decoding (analysis, a batch): not decode's.
     assert covered == InvalidEvent.REASONS - {"processing_error"}
 

@@ -34,12 +34,13 @@ class Recorder:
     async def complete(self, i: int, batch: Sequence[int]) -> None:
         self.log.append(f"complete {i}")
         await self.gates[i].wait()
-        self.acked.extend(batch)           # acknowledged only after the work
+        self.acked.extend(batch)  # acknowledged only after the work
         self.log.append(f"done {i}")
 
     def run(self, grace: float = 1.0) -> asyncio.Task[None]:
-        return asyncio.create_task(overlapped(self.take(), self.analyse, self.complete,
-                                              grace_seconds=grace))
+        return asyncio.create_task(
+            overlapped(self.take(), self.analyse, self.complete, grace_seconds=grace)
+        )
 
 
 async def until(condition: object, what: str) -> None:
@@ -54,7 +55,7 @@ async def test_the_next_batch_is_analysed_while_the_previous_completes() -> None
     r = Recorder([[1, 2], [3, 4], [5]])
     task = r.run()
     await until(lambda: "analyse 1" in r.log, "batch 1 to be analysed")
-    assert "done 0" not in r.log             # batch 0 still completing: overlap
+    assert "done 0" not in r.log  # batch 0 still completing: overlap
     r.gates[0].set()
     await until(lambda: "complete 1" in r.log, "batch 1 to complete")
     r.gates[1].set()
@@ -68,7 +69,7 @@ async def test_the_next_batch_is_analysed_while_the_previous_completes() -> None
 async def test_completions_run_one_at_a_time_in_order_and_acknowledge_in_order() -> None:
     r = Recorder([[i] for i in range(6)])
     task = r.run()
-    for i in reversed(range(6)):           # later gates open first: order must still hold
+    for i in reversed(range(6)):  # later gates open first: order must still hold
         r.gates[i].set()
     await task
     assert r.acked == list(range(6))
@@ -81,7 +82,7 @@ async def test_no_more_than_one_batch_is_taken_ahead_of_a_slow_completion() -> N
     task = r.run()
     await until(lambda: "analyse 1" in r.log, "batch 1 to be analysed")
     await asyncio.sleep(0.02)
-    assert "take 2" not in r.log             # back-pressure: batch 0 has not completed
+    assert "take 2" not in r.log  # back-pressure: batch 0 has not completed
     r.gates[0].set()
     await until(lambda: "take 2" in r.log, "batch 2 to be taken")
     for gate in r.gates.values():
@@ -95,10 +96,10 @@ async def test_a_stop_lets_the_completing_batch_finish_within_the_grace() -> Non
     await until(lambda: "analyse 1" in r.log and "complete 0" in r.log, "overlap")
     task.cancel()
     await asyncio.sleep(0.01)
-    r.gates[0].set()                         # finishes during the grace
+    r.gates[0].set()  # finishes during the grace
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert r.acked == [1]                    # batch 1 was analysed, never acknowledged
+    assert r.acked == [1]  # batch 1 was analysed, never acknowledged
 
 
 async def test_a_batch_that_cannot_finish_in_the_grace_is_left_unacknowledged() -> None:
@@ -108,7 +109,7 @@ async def test_a_batch_that_cannot_finish_in_the_grace_is_left_unacknowledged() 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert r.acked == []                     # redelivered after the restart, not lost
+    assert r.acked == []  # redelivered after the restart, not lost
     assert "done 0" not in r.log
 
 

@@ -27,9 +27,21 @@ from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
-RULES = parse_rules({"rules": [{
-    "name": "burst", "key": ["channel", "category"], "window": "5m",
-    "measure": "negative_count", "threshold": 10, "min_count": 10, "priority": "P2"}]})
+RULES = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "burst",
+                "key": ["channel", "category"],
+                "window": "5m",
+                "measure": "negative_count",
+                "threshold": 10,
+                "min_count": 10,
+                "priority": "P2",
+            }
+        ]
+    }
+)
 
 
 class MemoryPublisher:
@@ -48,29 +60,49 @@ def analyzer() -> Analyzer:
     return Analyzer()
 
 
-def build(client: aioredis.Redis, prefix: str, analyzer: Analyzer,
-          registry: CollectorRegistry) -> tuple[Pipeline, MemoryPublisher, ListSink]:
+def build(
+    client: aioredis.Redis, prefix: str, analyzer: Analyzer, registry: CollectorRegistry
+) -> tuple[Pipeline, MemoryPublisher, ListSink]:
     settings = Settings(app_id=prefix, retry_max_seconds=0.2)
     metrics = Metrics.create(registry)
     windows = RedisWindowStore(client, prefix=prefix, bucket_seconds=10, spans=[300])
     sink = ListSink()
-    engine = AlertEngine(RULES, windows, RedisAlertStore(client, prefix=prefix), [sink],
-                         metrics, update_seconds=30)
+    engine = AlertEngine(
+        RULES, windows, RedisAlertStore(client, prefix=prefix), [sink], metrics, update_seconds=30
+    )
     publisher = MemoryPublisher()
-    pipeline = Pipeline(settings=settings, analyzer=analyzer, rules=RULES, windows=windows,
-                        engine=engine, publisher=publisher, metrics=metrics, clock=lambda: NOW,
-                        series=RedisSeries(client, prefix=prefix))
+    pipeline = Pipeline(
+        settings=settings,
+        analyzer=analyzer,
+        rules=RULES,
+        windows=windows,
+        engine=engine,
+        publisher=publisher,
+        metrics=metrics,
+        clock=lambda: NOW,
+        series=RedisSeries(client, prefix=prefix),
+    )
     return pipeline, publisher, sink
 
 
 def complaint(i: int, text: str, channel: str = "app") -> bytes:
-    return json.dumps({"id": f"c{i}", "customer_id": "13812345678", "channel": channel,
-                       "text": text, "created_at": NOW - 30}, ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "id": f"c{i}",
+            "customer_id": "13812345678",
+            "channel": channel,
+            "text": text,
+            "created_at": NOW - 30,
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 def messages(values: list[bytes], first_offset: int = 0) -> list[RawMessage]:
-    return [RawMessage(v, "vocwatch.complaints", 2, first_offset + i, NOW - 30)
-            for i, v in enumerate(values)]
+    return [
+        RawMessage(v, "vocwatch.complaints", 2, first_offset + i, NOW - 30)
+        for i, v in enumerate(values)
+    ]
 
 
 @pytest.fixture
@@ -81,33 +113,46 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def test_bad_messages_are_dead_lettered_with_reason_and_origin(
-        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
     registry = CollectorRegistry()
     pipeline, publisher, _ = build(client, unique, analyzer, registry)
-    batch = messages([complaint(1, "快递员态度很差，电话13912345678"), b"{oops",
-                      b'{"id": "c2", "channel": "app"}', None])
+    batch = messages(
+        [
+            complaint(1, "快递员态度很差，电话13912345678"),
+            b"{oops",
+            b'{"id": "c2", "channel": "app"}',
+            None,
+        ]
+    )
     outcome = await pipeline.process("complaint", batch)
 
     assert (outcome.valid, outcome.dead_lettered) == (1, 3)
     dead = [record for _, record in publisher.sent["vocwatch.deadletter"]]
     assert [d["reason"] for d in dead] == ["not_json", "missing_field", "not_json"]
     assert [d["origin"]["offset"] for d in dead] == [1, 2, 3]
-    assert all(d["origin"]["topic"] == "vocwatch.complaints" and d["origin"]["partition"] == 2
-               for d in dead)
+    assert all(
+        d["origin"]["topic"] == "vocwatch.complaints" and d["origin"]["partition"] == 2
+        for d in dead
+    )
     assert "customer_id" in dead[1]["detail"]
     [(key, scored)] = publisher.sent["vocwatch.scored"]
     assert key == b"c1"
     assert "13912345678" not in json.dumps(scored, ensure_ascii=False)
     assert scored["fields"]["customer_id"] == "[PHONE]"
     assert "[PHONE]" in scored["text"]
-    assert registry.get_sample_value("vocwatch_events_dead_lettered_total",
-                                     {"source": "complaint", "reason": "not_json"}) == 2
-    assert registry.get_sample_value("vocwatch_events_received_total",
-                                     {"source": "complaint"}) == 4
+    assert (
+        registry.get_sample_value(
+            "vocwatch_events_dead_lettered_total", {"source": "complaint", "reason": "not_json"}
+        )
+        == 2
+    )
+    assert registry.get_sample_value("vocwatch_events_received_total", {"source": "complaint"}) == 4
 
 
 async def test_replayed_events_do_not_count_twice_or_realert(
-        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
     registry = CollectorRegistry()
     pipeline, _, sink = build(client, unique, analyzer, registry)
     burst = messages([complaint(i, "快递丢件了，包裹一直没收到，物流太慢了") for i in range(12)])
@@ -119,10 +164,10 @@ async def test_replayed_events_do_not_count_twice_or_realert(
     assert [r["status"] for r in sink.records] == ["firing"]
     assert sink.records[0]["key"] == {"channel": "app", "category": "logistics"}
     assert sink.records[0]["count"] == 12
-    assert registry.get_sample_value("vocwatch_events_valid_total",
-                                     {"source": "complaint"}) == 12
-    assert registry.get_sample_value("vocwatch_events_duplicate_total",
-                                     {"source": "complaint"}) == 12
+    assert registry.get_sample_value("vocwatch_events_valid_total", {"source": "complaint"}) == 12
+    assert (
+        registry.get_sample_value("vocwatch_events_duplicate_total", {"source": "complaint"}) == 12
+    )
     # The console's minute series counted each event once too.
     assert pipeline.series is not None
     series = await pipeline.series.read("category", NOW - 120, NOW)
@@ -130,17 +175,24 @@ async def test_replayed_events_do_not_count_twice_or_realert(
 
 
 async def test_normal_traffic_raises_no_alert(
-        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
     pipeline, _, sink = build(client, unique, analyzer, CollectorRegistry())
-    texts = ["东西很好，物流很快，好评", "快递有点慢", "客服态度不错", "价格有点贵",
-             "APP偶尔卡顿", "请问怎么退货"]
-    await pipeline.process("complaint", messages([complaint(i, texts[i % len(texts)])
-                                                  for i in range(30)]))
+    texts = [
+        "东西很好，物流很快，好评",
+        "快递有点慢",
+        "客服态度不错",
+        "价格有点贵",
+        "APP偶尔卡顿",
+        "请问怎么退货",
+    ]
+    await pipeline.process(
+        "complaint", messages([complaint(i, texts[i % len(texts)]) for i in range(30)])
+    )
     assert sink.records == []
 
 
-async def test_redis_outage_is_retried_until_it_passes(
-        unique: str, analyzer: Analyzer) -> None:
+async def test_redis_outage_is_retried_until_it_passes(unique: str, analyzer: Analyzer) -> None:
     port = embedded.free_port()
     client = redis_client(f"redis://127.0.0.1:{port}/0")
     registry = CollectorRegistry()
@@ -161,15 +213,17 @@ async def test_redis_outage_is_retried_until_it_passes(
 
 
 async def test_an_unexpected_error_dead_letters_the_batch(
-        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
     pipeline, publisher, _ = build(client, unique, analyzer, CollectorRegistry())
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug")
 
     pipeline.engine.on_batch = broken  # type: ignore[method-assign]
-    outcome = await pipeline.process("complaint", messages([complaint(1, "慢"),
-                                                            complaint(2, "差")]))
+    outcome = await pipeline.process(
+        "complaint", messages([complaint(1, "慢"), complaint(2, "差")])
+    )
     assert outcome.dead_lettered == 2
     reasons = [d["reason"] for _, d in publisher.sent["vocwatch.deadletter"]]
     assert reasons == ["processing_error", "processing_error"]
@@ -196,7 +250,8 @@ class FlakyPublisher(MemoryPublisher):
 
 
 async def test_records_kafka_refuses_are_resent_before_the_batch_returns(
-        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
     registry = CollectorRegistry()
     pipeline, _, _ = build(client, unique, analyzer, registry)
     flaky = FlakyPublisher()
@@ -205,8 +260,10 @@ async def test_records_kafka_refuses_are_resent_before_the_batch_returns(
     assert (outcome.valid, outcome.dead_lettered) == (1, 1)
     assert [k for k, _ in flaky.sent["vocwatch.scored"]] == [b"c1"]
     assert len(flaky.sent["vocwatch.deadletter"]) == 1
-    errors = sum(registry.get_sample_value("vocwatch_publish_errors_total", {"topic": t}) or 0
-                 for t in ("vocwatch.scored", "vocwatch.deadletter"))
+    errors = sum(
+        registry.get_sample_value("vocwatch_publish_errors_total", {"topic": t}) or 0
+        for t in ("vocwatch.scored", "vocwatch.deadletter")
+    )
     assert errors == 2
 
 
@@ -218,51 +275,83 @@ class FixedScorer:
 
 
 async def test_polarity_uses_the_cutoffs_of_the_event_channel(
-        client: aioredis.Redis, unique: str) -> None:
+    client: aioredis.Redis, unique: str
+) -> None:
     from classifiers.polarity import Cutoffs, PolarityPolicy
 
     # 0.35 is negative by default, neutral where negative means below 0.3.
     policy = PolarityPolicy(Cutoffs(0.4, 0.6), {"store": Cutoffs(0.3, 0.6)})
     analyzer = Analyzer(scorer=FixedScorer(), polarity=policy)
     pipeline, publisher, _ = build(client, unique, analyzer, CollectorRegistry())
-    await pipeline.process("complaint", messages([complaint(1, "快递没到", "app"),
-                                                  complaint(2, "快递没到", "store")]))
-    scored = {record["channel"]: record["sentiment"]
-              for _, record in publisher.sent["vocwatch.scored"]}
-    assert scored == {"app": {"score": 0.35, "polarity": "negative", "model": "fixed"},
-                      "store": {"score": 0.35, "polarity": "neutral", "model": "fixed"}}
+    await pipeline.process(
+        "complaint", messages([complaint(1, "快递没到", "app"), complaint(2, "快递没到", "store")])
+    )
+    scored = {
+        record["channel"]: record["sentiment"] for _, record in publisher.sent["vocwatch.scored"]
+    }
+    assert scored == {
+        "app": {"score": 0.35, "polarity": "negative", "model": "fixed"},
+        "store": {"score": 0.35, "polarity": "neutral", "model": "fixed"},
+    }
 
 
 async def test_calls_social_posts_products_and_regions_feed_their_metrics(
-        client: aioredis.Redis, unique: str, analyzer: Analyzer) -> None:
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
     registry = CollectorRegistry()
     pipeline, _, _ = build(client, unique, analyzer, registry)
-    pipeline.settings = Settings(app_id=unique, metric_products=("智能手表X2",),
-                                 metric_regions=("上海",))
-    call = {"id": "k1", "customer_id": "u", "agent_id": "a", "started_at": NOW - 60,
-            "wait_seconds": 420, "talk_seconds": 60, "resolved_first_contact": False,
-            "transfers": 2, "satisfaction": 2, "text": "客户来电投诉快递丢件，非常不满",
-            "product": "智能手表X2", "region": "上海"}
-    post = {"id": "p1", "platform": "weibo", "author": "a", "followers": 1000, "likes": 10,
-            "reposts": 5, "comments": 20, "text": "这家快递太差了，一周都没到，差评！",
-            "posted_at": NOW - 60, "product": "扫地机器人", "region": "火星"}
-    await pipeline.process("call", [RawMessage(json.dumps(call, ensure_ascii=False).encode(),
-                                               "vocwatch.calls", 0, 0, NOW)])
-    await pipeline.process("social", [RawMessage(json.dumps(post, ensure_ascii=False).encode(),
-                                                 "vocwatch.social", 0, 0, NOW)])
+    pipeline.settings = Settings(
+        app_id=unique, metric_products=("智能手表X2",), metric_regions=("上海",)
+    )
+    call = {
+        "id": "k1",
+        "customer_id": "u",
+        "agent_id": "a",
+        "started_at": NOW - 60,
+        "wait_seconds": 420,
+        "talk_seconds": 60,
+        "resolved_first_contact": False,
+        "transfers": 2,
+        "satisfaction": 2,
+        "text": "客户来电投诉快递丢件，非常不满",
+        "product": "智能手表X2",
+        "region": "上海",
+    }
+    post = {
+        "id": "p1",
+        "platform": "weibo",
+        "author": "a",
+        "followers": 1000,
+        "likes": 10,
+        "reposts": 5,
+        "comments": 20,
+        "text": "这家快递太差了，一周都没到，差评！",
+        "posted_at": NOW - 60,
+        "product": "扫地机器人",
+        "region": "火星",
+    }
+    await pipeline.process(
+        "call",
+        [RawMessage(json.dumps(call, ensure_ascii=False).encode(), "vocwatch.calls", 0, 0, NOW)],
+    )
+    await pipeline.process(
+        "social",
+        [RawMessage(json.dumps(post, ensure_ascii=False).encode(), "vocwatch.social", 0, 0, NOW)],
+    )
     value = registry.get_sample_value
     assert value("vocwatch_call_wait_seconds_count") == 1
     assert value("vocwatch_call_wait_seconds_bucket", {"le": "300.0"}) == 0
     assert value("vocwatch_call_wait_seconds_bucket", {"le": "600.0"}) == 1
     assert value("vocwatch_call_first_contact_total", {"resolved": "false"}) == 1
     assert value("vocwatch_call_satisfaction_sum") == 2
-    assert value("vocwatch_social_posts_total", {"platform": "weibo",
-                                                 "polarity": "negative"}) == 1
-    assert value("vocwatch_social_negative_reach_total", {"platform": "weibo"}) == \
-        1000 + 10 * 5 + 2 * 20 + 10
-    assert value("vocwatch_events_by_product_total",
-                 {"source": "call", "product": "智能手表X2"}) == 1
-    assert value("vocwatch_events_by_product_total",
-                 {"source": "social", "product": "other"}) == 1
+    assert value("vocwatch_social_posts_total", {"platform": "weibo", "polarity": "negative"}) == 1
+    assert (
+        value("vocwatch_social_negative_reach_total", {"platform": "weibo"})
+        == 1000 + 10 * 5 + 2 * 20 + 10
+    )
+    assert (
+        value("vocwatch_events_by_product_total", {"source": "call", "product": "智能手表X2"}) == 1
+    )
+    assert value("vocwatch_events_by_product_total", {"source": "social", "product": "other"}) == 1
     assert value("vocwatch_events_by_region_total", {"source": "social", "region": "other"}) == 1
     assert pipeline.next_offsets == {("vocwatch.calls", 0): 1, ("vocwatch.social", 0): 1}

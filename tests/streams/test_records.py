@@ -48,10 +48,15 @@ def test_dumps_is_compact_utf8_json() -> None:
 
 
 def _complaint_event() -> Event:
-    message = {"id": "c-1", "customer_id": "13812345678", "channel": "app",
-               "text": "快递三天没到，客服电话13812345678，邮箱zs@example.com",
-               "created_at": "2024-05-01T10:00:00+08:00", "product": "智能手表X2",
-               "region": "北京"}
+    message = {
+        "id": "c-1",
+        "customer_id": "13812345678",
+        "channel": "app",
+        "text": "快递三天没到，客服电话13812345678，邮箱zs@example.com",
+        "created_at": "2024-05-01T10:00:00+08:00",
+        "product": "智能手表X2",
+        "region": "北京",
+    }
     return decode("complaint", json.dumps(message).encode(), max_bytes=10_000)
 
 
@@ -89,28 +94,49 @@ def test_scored_record_text_and_fields_carry_no_personal_data() -> None:
 
 
 def test_scored_record_masks_string_fields_and_keeps_numbers() -> None:
-    message = {"id": "p-1", "platform": "weibo", "author": "张三 138-1234-5678",
-               "followers": 13812345678, "text": "物流太慢", "posted_at": int(T),
-               "url": "https://weibo.example/u/zs@example.com"}
+    message = {
+        "id": "p-1",
+        "platform": "weibo",
+        "author": "张三 138-1234-5678",
+        "followers": 13812345678,
+        "text": "物流太慢",
+        "posted_at": int(T),
+        "url": "https://weibo.example/u/zs@example.com",
+    }
     event = decode("social", json.dumps(message).encode(), max_bytes=10_000)
     record = make_scored(event, ANALYZER.analyze(event.text), model="fixed", now=NOW)
     assert record["fields"]["author"] == f"张三 {PHONE}"
     assert record["fields"]["url"] == f"https://weibo.example/u/{EMAIL}"
-    assert record["fields"]["followers"] == 13812345678      # a count, not a string
+    assert record["fields"]["followers"] == 13812345678  # a count, not a string
     assert record["fields"]["platform"] == "weibo"
     assert record["fields"]["comments"] == 0
 
 
 def test_scored_record_from_a_hand_made_analysis() -> None:
-    event = Event("call", "call-9", "t", T, "call", None, None,
-                  {"agent_id": "a1", "wait_seconds": 1.0, "satisfaction": None})
-    analysis = Analysis(text="t", tokens=("t",), pii=(), sentiment=0.7, polarity="positive",
-                        categories=(CategoryScore("service", 1.0),
-                                    CategoryScore("technical", 0.75)),
-                        priority=Priority("P3", 1, ("category:service=medium",)))
+    event = Event(
+        "call",
+        "call-9",
+        "t",
+        T,
+        "call",
+        None,
+        None,
+        {"agent_id": "a1", "wait_seconds": 1.0, "satisfaction": None},
+    )
+    analysis = Analysis(
+        text="t",
+        tokens=("t",),
+        pii=(),
+        sentiment=0.7,
+        polarity="positive",
+        categories=(CategoryScore("service", 1.0), CategoryScore("technical", 0.75)),
+        priority=Priority("P3", 1, ("category:service=medium",)),
+    )
     record = make_scored(event, analysis, model="m", now=T)
-    assert record["categories"] == [{"code": "service", "score": 1.0},
-                                    {"code": "technical", "score": 0.75}]
+    assert record["categories"] == [
+        {"code": "service", "score": 1.0},
+        {"code": "technical", "score": 0.75},
+    ]
     assert record["category"] == "service"
     assert record["pii_masked"] == []
     assert (record["product"], record["region"]) == (None, None)
@@ -121,21 +147,28 @@ def test_scored_record_from_a_hand_made_analysis() -> None:
 
 # --- dead letters --------------------------------------------------------------------
 
+
 def message(value: bytes | None, timestamp: float | None = T) -> RawMessage:
-    return RawMessage(value=value, topic="vocwatch.complaints", partition=3, offset=1234,
-                      timestamp=timestamp)
+    return RawMessage(
+        value=value, topic="vocwatch.complaints", partition=3, offset=1234, timestamp=timestamp
+    )
 
 
 def test_dead_letter_record_fields() -> None:
     raw = b'{"id": "c-bad", "channel": "fax", "text": "\xe6\xb5\x8b\xe8\xaf\x95"}'
-    record = dead_letter_record(message(raw), "complaint", "unknown_enum",
-                                "field 'channel' is 'fax'", now=NOW)
+    record = dead_letter_record(
+        message(raw), "complaint", "unknown_enum", "field 'channel' is 'fax'", now=NOW
+    )
     assert record == {
         "reason": "unknown_enum",
         "detail": "field 'channel' is 'fax'",
         "source": "complaint",
-        "origin": {"topic": "vocwatch.complaints", "partition": 3, "offset": 1234,
-                   "timestamp": T_ISO_UTC},
+        "origin": {
+            "topic": "vocwatch.complaints",
+            "partition": 3,
+            "offset": 1234,
+            "timestamp": T_ISO_UTC,
+        },
         "raw": raw.decode(),
         "raw_bytes": len(raw),
         "dead_lettered_at": NOW_ISO,
@@ -144,8 +177,13 @@ def test_dead_letter_record_fields() -> None:
 
 
 def test_dead_letter_without_timestamp_or_value() -> None:
-    record = dead_letter_record(message(None, timestamp=None), "social", "not_json",
-                                "message has no value (tombstone)", now=NOW)
+    record = dead_letter_record(
+        message(None, timestamp=None),
+        "social",
+        "not_json",
+        "message has no value (tombstone)",
+        now=NOW,
+    )
     assert record["origin"]["timestamp"] is None
     assert record["raw"] == ""
     assert record["raw_bytes"] == 0
@@ -156,22 +194,29 @@ def test_dead_letter_of_invalid_utf8_keeps_the_rest() -> None:
     record = dead_letter_record(message(raw), "complaint", "not_utf8", "not UTF-8", now=NOW)
     assert record["raw"] == '{"text": "快\ufffd"}'
     assert record["raw_bytes"] == len(raw)
-    dumps(record)   # still serializable
+    dumps(record)  # still serializable
 
 
 def test_dead_letter_masks_raw_and_detail() -> None:
-    raw = json.dumps({"id": "c-1", "channel": "fax", "customer_id": "13812345678",
-                      "text": "邮箱zs@example.com，座机010-62345678"},
-                     ensure_ascii=False).encode()
-    record = dead_letter_record(message(raw), "complaint", "unknown_enum",
-                                "field 'customer_id' is '13812345678'", now=NOW)
+    raw = json.dumps(
+        {
+            "id": "c-1",
+            "channel": "fax",
+            "customer_id": "13812345678",
+            "text": "邮箱zs@example.com，座机010-62345678",
+        },
+        ensure_ascii=False,
+    ).encode()
+    record = dead_letter_record(
+        message(raw), "complaint", "unknown_enum", "field 'customer_id' is '13812345678'", now=NOW
+    )
     assert "13812345678" not in record["raw"]
     assert "zs@example.com" not in record["raw"]
     assert "62345678" not in record["raw"]
     assert record["raw"].count(PHONE) == 2
     assert EMAIL in record["raw"]
     assert record["detail"] == f"field 'customer_id' is '{PHONE}'"
-    assert record["raw_bytes"] == len(raw)     # the size of the original message
+    assert record["raw_bytes"] == len(raw)  # the size of the original message
 
 
 def test_dead_letter_raw_is_truncated_after_masking() -> None:
@@ -200,8 +245,9 @@ def test_dead_letter_short_raw_is_not_truncated() -> None:
 def test_dead_letter_masks_full_width_phone_in_raw(phone: str) -> None:
     # Chinese input methods often produce full-width digits. The scored text is normalized
     # before masking; the raw text of a dead letter must not leak such a number either.
-    raw = json.dumps({"id": "c-1", "channel": "fax", "text": f"手机{phone}请回电"},
-                     ensure_ascii=False).encode()
+    raw = json.dumps(
+        {"id": "c-1", "channel": "fax", "text": f"手机{phone}请回电"}, ensure_ascii=False
+    ).encode()
     record = dead_letter_record(message(raw), "complaint", "unknown_enum", "x", now=NOW)
     assert phone not in record["raw"]
     assert PHONE in record["raw"]
@@ -209,8 +255,13 @@ def test_dead_letter_masks_full_width_phone_in_raw(phone: str) -> None:
 
 def test_scored_record_masks_full_width_phone_in_fields() -> None:
     # Event text is normalized before masking; string fields must be protected the same way.
-    message = {"id": "p-1", "platform": "weibo", "author": "张三１３８１２３４５６７８",
-               "text": "物流太慢", "posted_at": int(T)}
+    message = {
+        "id": "p-1",
+        "platform": "weibo",
+        "author": "张三１３８１２３４５６７８",
+        "text": "物流太慢",
+        "posted_at": int(T),
+    }
     event = decode("social", json.dumps(message, ensure_ascii=False).encode(), max_bytes=10_000)
     record = make_scored(event, ANALYZER.analyze(event.text), model="fixed", now=NOW)
     assert "１３８１２３４５６７８" not in record["fields"]["author"]

@@ -27,13 +27,18 @@ async def test_a_cluster_client_with_the_same_intent() -> None:
     assert isinstance(client, ClusterClient)
     kwargs = client.get_connection_kwargs()
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (5, 5)
-    assert client.retry.get_retries() == 0          # no silent retries: the pipeline's own
+    assert client.retry.get_retries() == 0  # no silent retries: the pipeline's own
     await client.aclose()
 
 
 async def test_tools_and_the_service_build_the_client_the_settings_name(tmp_path: Path) -> None:
-    settings = Settings(broker_url="kafka://127.0.0.1:1", redis_url="redis://127.0.0.1:1/0",
-                        redis_cluster=True, data_dir=tmp_path / "data", analysis_processes=0)
+    settings = Settings(
+        broker_url="kafka://127.0.0.1:1",
+        redis_url="redis://127.0.0.1:1/0",
+        redis_cluster=True,
+        data_dir=tmp_path / "data",
+        analysis_processes=0,
+    )
     tool_client = redis_client_for(settings)
     assert isinstance(tool_client, ClusterClient)
     await tool_client.aclose()
@@ -42,8 +47,14 @@ async def test_tools_and_the_service_build_the_client_the_settings_name(tmp_path
     assert service.engine.store.redis is service.redis
     assert service.pipeline.windows.redis is service.redis
     await service.redis.aclose()
-    plain = create_service(Settings(broker_url="kafka://127.0.0.1:1", data_dir=tmp_path / "d",
-                                    redis_url="redis://127.0.0.1:1/0", analysis_processes=0),
-                           registry=CollectorRegistry())
+    plain = create_service(
+        Settings(
+            broker_url="kafka://127.0.0.1:1",
+            data_dir=tmp_path / "d",
+            redis_url="redis://127.0.0.1:1/0",
+            analysis_processes=0,
+        ),
+        registry=CollectorRegistry(),
+    )
     assert not isinstance(plain.redis, ClusterClient)
     await plain.redis.aclose()

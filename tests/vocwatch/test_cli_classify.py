@@ -19,8 +19,17 @@ from classifiers.polarity import CHANNELS, POLARITIES
 from vocwatch.cli import main
 
 VOCWATCH = Path(sys.executable).with_name("vocwatch")
-FIELDS = {"channel", "masked_text", "sentiment", "polarity", "category", "categories",
-          "priority", "reasons", "pii_masked"}
+FIELDS = {
+    "channel",
+    "masked_text",
+    "sentiment",
+    "polarity",
+    "category",
+    "categories",
+    "priority",
+    "reasons",
+    "pii_masked",
+}
 
 
 @functools.cache
@@ -30,8 +39,12 @@ def analyzer() -> Analyzer:
 
 def jsonl(*items: Any) -> bytes:
     """Input lines: objects are dumped as JSON, strings and bytes are taken as they are."""
-    lines = [i if isinstance(i, bytes) else (i if isinstance(i, str) else json.dumps(
-        i, ensure_ascii=False)).encode() for i in items]
+    lines = [
+        i
+        if isinstance(i, bytes)
+        else (i if isinstance(i, str) else json.dumps(i, ensure_ascii=False)).encode()
+        for i in items
+    ]
     return b"\n".join(lines) + b"\n"
 
 
@@ -41,8 +54,9 @@ class Run:
         self.capsys = capsys
 
     def __call__(self, stdin: bytes = b"", *args: str) -> tuple[int, list[dict[str, Any]], str]:
-        self.monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin),
-                                                                encoding="utf-8"))
+        self.monkeypatch.setattr(
+            sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+        )
         code = main(["classify", *args])
         out, err = self.capsys.readouterr()
         assert out == "" or out.endswith("\n")
@@ -58,11 +72,17 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 
 def expected(text: str, channel: str | None = None) -> dict[str, Any]:
     a = analyzer().analyze(text, channel=channel)
-    return {"channel": channel, "masked_text": a.text, "sentiment": a.sentiment,
-            "polarity": a.polarity, "category": a.category,
-            "categories": [{"code": c.code, "score": c.score} for c in a.categories],
-            "priority": a.priority.level, "reasons": list(a.priority.reasons),
-            "pii_masked": list(a.pii)}
+    return {
+        "channel": channel,
+        "masked_text": a.text,
+        "sentiment": a.sentiment,
+        "polarity": a.polarity,
+        "category": a.category,
+        "categories": [{"code": c.code, "score": c.score} for c in a.categories],
+        "priority": a.priority.level,
+        "reasons": list(a.priority.reasons),
+        "pii_masked": list(a.pii),
+    }
 
 
 TEXTS = [
@@ -74,8 +94,9 @@ TEXTS = [
 
 
 def test_one_line_per_input_in_order_with_the_analysis(run: Run) -> None:
-    code, lines, _ = run(jsonl(*({"text": t, "channel": c} if c else {"text": t}
-                                 for t, c in TEXTS)))
+    code, lines, _ = run(
+        jsonl(*({"text": t, "channel": c} if c else {"text": t} for t, c in TEXTS))
+    )
     assert code == 0
     assert [line["line"] for line in lines] == [1, 2, 3, 4]
     for line, (text, channel) in zip(lines, TEXTS, strict=True):
@@ -107,7 +128,7 @@ def test_personal_data_never_reaches_the_output(run: Run) -> None:
 BAD_LINES = [
     (b"not json", "not JSON"),
     (b'{"text": "unterminated', "not JSON"),
-    (b"[" * 100_000, "not JSON"),                    # nested too deep for the parser
+    (b"[" * 100_000, "not JSON"),  # nested too deep for the parser
     (b'["text"]', "expected a JSON object, got list"),
     (b'"just a string"', "expected a JSON object, got str"),
     (b"null", "expected a JSON object, got NoneType"),
@@ -124,14 +145,14 @@ BAD_LINES = [
     (b'{"text": "ok", "channel": "APP"}', "field 'channel' is 'APP'"),
     (b'{"text": "ok", "channel": 3}', "field 'channel' must be a string, got int"),
     (b'{"text": "ok", "channel": "13812345678"}', "field 'channel' is '[PHONE]'"),
-    (b'{"text": "\xe5\xbf"}', "not UTF-8 at byte 10"),     # half a 快
+    (b'{"text": "\xe5\xbf"}', "not UTF-8 at byte 10"),  # half a 快
 ]
 
 
-@pytest.mark.parametrize(("raw", "error"), BAD_LINES,
-                         ids=[str(i) for i in range(len(BAD_LINES))])
+@pytest.mark.parametrize(("raw", "error"), BAD_LINES, ids=[str(i) for i in range(len(BAD_LINES))])
 def test_a_bad_line_gets_an_error_line_and_the_run_goes_on(
-        run: Run, raw: bytes, error: str) -> None:
+    run: Run, raw: bytes, error: str
+) -> None:
     code, lines, _ = run(jsonl({"text": "快递没到"}, raw, {"text": "客服不理人"}))
     assert code == 0
     assert len(lines) == 3
@@ -179,9 +200,10 @@ def test_unknown_fields_are_ignored(run: Run) -> None:
 
 
 def test_a_huge_text_is_analysed_on_its_first_characters(
-        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOCWATCH_MAX_MESSAGE_BYTES", str(10 * 2**20))
-    code, [line], _ = run(jsonl({"text": "快递没到！" * 200_000}))     # 3 MB
+    code, [line], _ = run(jsonl({"text": "快递没到！" * 200_000}))  # 3 MB
     assert code == 0
     assert len(line["masked_text"]) <= 20_000
     code, [line], _ = run(b"", "--text", "快递没到！" * 200_000)
@@ -189,17 +211,24 @@ def test_a_huge_text_is_analysed_on_its_first_characters(
 
 
 def test_a_line_over_the_message_limit_is_an_error_line(
-        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOCWATCH_MAX_MESSAGE_BYTES", "100")
-    long = json.dumps({"text": "快" * 400}, ensure_ascii=False)      # 1,200+ bytes
-    exactly = json.dumps({"text": "a" * 88}).encode()                 # 100 bytes
+    long = json.dumps({"text": "快" * 400}, ensure_ascii=False)  # 1,200+ bytes
+    exactly = json.dumps({"text": "a" * 88}).encode()  # 100 bytes
     assert len(exactly) == 100
-    code, lines, _ = run(jsonl({"text": "快递没到"}, long, exactly, long + "\n" + long,
-                               {"text": "客服不理人"}))
+    code, lines, _ = run(
+        jsonl({"text": "快递没到"}, long, exactly, long + "\n" + long, {"text": "客服不理人"})
+    )
     assert code == 0
     assert [line.get("error", "")[:29] for line in lines] == [
-        "", "line is longer than 100 bytes", "", "line is longer than 100 bytes",
-        "line is longer than 100 bytes", ""]
+        "",
+        "line is longer than 100 bytes",
+        "",
+        "line is longer than 100 bytes",
+        "line is longer than 100 bytes",
+        "",
+    ]
     assert [line["line"] for line in lines] == [1, 2, 3, 4, 5, 6]
     assert lines[5]["masked_text"] == "客服不理人"
 
@@ -227,8 +256,9 @@ def test_the_analyzer_is_built_once(run: Run, monkeypatch: pytest.MonkeyPatch) -
     assert len(built) == 1
 
 
-def test_an_analysis_failure_is_an_error_line(run: Run, monkeypatch: pytest.MonkeyPatch,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_an_analysis_failure_is_an_error_line(
+    run: Run, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     original = Analyzer.analyze
 
     def analyze(self: Analyzer, text: str, *args: Any, **kwargs: Any) -> Any:
@@ -241,7 +271,7 @@ def test_an_analysis_failure_is_an_error_line(run: Run, monkeypatch: pytest.Monk
     assert code == 0
     assert lines[0] == {"line": 1, "error": "analysis failed: RuntimeError"}
     assert lines[1]["masked_text"] == "快递没到"
-    assert "classifier bug" in caplog.text     # the traceback is logged for the operator
+    assert "classifier bug" in caplog.text  # the traceback is logged for the operator
 
 
 # --- channels and the policy files ------------------------------------------------------
@@ -255,25 +285,33 @@ channels:
 
 
 def test_the_channel_picks_the_cutoffs_of_the_configured_file(
-        run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     policy = tmp_path / "polarity.yaml"
     policy.write_text(EXTREME, encoding="utf-8")
     monkeypatch.setenv("VOCWATCH_POLARITY_FILE", str(policy))
     text = "快递三天没到，客服也不理人"
-    _, lines, _ = run(jsonl({"text": text, "channel": "app"}, {"text": text, "channel": "store"},
-                            {"text": text}))
-    assert [line["polarity"] for line in lines] == ["positive", "negative",
-                                                    expected(text)["polarity"]]
-    assert len({line["sentiment"] for line in lines}) == 1   # the score does not change
+    _, lines, _ = run(
+        jsonl({"text": text, "channel": "app"}, {"text": text, "channel": "store"}, {"text": text})
+    )
+    assert [line["polarity"] for line in lines] == [
+        "positive",
+        "negative",
+        expected(text)["polarity"],
+    ]
+    assert len({line["sentiment"] for line in lines}) == 1  # the score does not change
 
 
 def test_the_configured_priority_file_is_used(
-        run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from classifiers.priority import DEFAULT_POLICY_FILE
 
     policy = tmp_path / "priority.yaml"
-    policy.write_text(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
-        "[12315, ", "[退款, 12315, "), encoding="utf-8")
+    policy.write_text(
+        DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace("[12315, ", "[退款, 12315, "),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("VOCWATCH_PRIORITY_FILE", str(policy))
     _, [line], _ = run(jsonl({"text": "申请退款"}))
     assert line["priority"] == "P1"
@@ -281,7 +319,8 @@ def test_the_configured_priority_file_is_used(
 
 
 def test_an_invalid_policy_file_stops_the_run_before_reading(
-        run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     policy = tmp_path / "polarity.yaml"
     policy.write_text("default: {negative_below: 0.9, positive_from: 0.1}\n", encoding="utf-8")
     monkeypatch.setenv("VOCWATCH_POLARITY_FILE", str(policy))
@@ -299,6 +338,7 @@ def test_every_channel_is_accepted(run: Run, channel: str) -> None:
 
 
 # --- --text -------------------------------------------------------------------------------
+
 
 def test_text_option_analyses_one_text_and_ignores_stdin(run: Run) -> None:
     text = "APP一直闪退，重复扣费99元，再不处理我就打12315！联系我13812345678"
@@ -321,7 +361,8 @@ def test_text_option_with_an_empty_text_is_an_error_line(run: Run, text: str) ->
 
 
 def test_text_option_with_an_unknown_channel_is_a_usage_error(
-        run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["classify", "--text", "x", "--channel", "fax"])
     assert caught.value.code == 2
@@ -336,12 +377,15 @@ def test_the_old_positional_form_is_a_usage_error(capsys: pytest.CaptureFixture[
 
 # --- the installed command, through a real pipe -----------------------------------------
 
+
 def test_console_script_reads_a_pipe_to_the_end() -> None:
-    items = [{"text": f"第{i}单快递没到", "channel": CHANNELS[i % len(CHANNELS)]}
-             for i in range(200)]
+    items = [
+        {"text": f"第{i}单快递没到", "channel": CHANNELS[i % len(CHANNELS)]} for i in range(200)
+    ]
     stdin = jsonl(*items[:100], b"\xff\xfe bad bytes", b"{", *items[100:])
-    done = subprocess.run([str(VOCWATCH), "classify"], input=stdin, capture_output=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [str(VOCWATCH), "classify"], input=stdin, capture_output=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr.decode()
     out = done.stdout.decode("utf-8")
     assert out.endswith("\n")

@@ -21,10 +21,11 @@ print(json.dumps({"before": before, "after": gc.get_threshold(), "frozen": froze
 
 
 def test_settle_heap_freezes_the_start_up_objects_and_collects_young_ones_less_often() -> None:
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, timeout=60
+    )
     figures = json.loads(out.stdout)
-    assert figures["frozen"] >= 50_000                # the start-up objects
-    assert figures["tracked"] < 1_000                 # …no longer walked by collections
+    assert figures["frozen"] >= 50_000  # the start-up objects
+    assert figures["tracked"] < 1_000  # …no longer walked by collections
     assert figures["after"] == [figures["young"], *figures["before"][1:]]
     assert figures["young"] > figures["before"][0]

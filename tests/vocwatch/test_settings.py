@@ -20,8 +20,9 @@ def test_defaults_from_an_empty_environment() -> None:
 
 
 def test_other_variables_are_ignored() -> None:
-    settings = Settings.from_env({"PATH": "/usr/bin", "HOME": "/root", "VOCWATCHX": "1",
-                                  "KAFKA_PARTITIONS": "x"})
+    settings = Settings.from_env(
+        {"PATH": "/usr/bin", "HOME": "/root", "VOCWATCHX": "1", "KAFKA_PARTITIONS": "x"}
+    )
     assert settings == Settings()
 
 
@@ -31,9 +32,13 @@ def test_every_field_has_a_variable() -> None:
 
 
 def test_sink_variables_are_gathered_and_secrets_stay_out_of_repr() -> None:
-    env = {"VOCWATCH_SINK_WECOM_SUPPORT_URL": "https://qyapi.example/send?key=SECRETKEY",
-           "VOCWATCH_SINK_DINGTALK_TECH_SECRET": "SECsecret", "VOCWATCH_API_TOKEN": "tok123",
-           "VOCWATCH_API_MAX_BODY_BYTES": "1000", "VOCWATCH_BASELINE_STEP_SECONDS": "30"}
+    env = {
+        "VOCWATCH_SINK_WECOM_SUPPORT_URL": "https://qyapi.example/send?key=SECRETKEY",
+        "VOCWATCH_SINK_DINGTALK_TECH_SECRET": "SECsecret",
+        "VOCWATCH_API_TOKEN": "tok123",
+        "VOCWATCH_API_MAX_BODY_BYTES": "1000",
+        "VOCWATCH_BASELINE_STEP_SECONDS": "30",
+    }
     settings = Settings.from_env(env)
     assert settings.sink_env == {k: v for k, v in env.items() if "_SINK_" in k}
     assert (settings.api_token, settings.api_max_body_bytes) == ("tok123", 1000)
@@ -49,7 +54,7 @@ def test_from_env_parses_types(tmp_path: Path) -> None:
         "VOCWATCH_APP_ID": "vocwatch-test",
         "VOCWATCH_TOPIC_PREFIX": "acme.",
         "VOCWATCH_PARTITIONS": "8",
-        "VOCWATCH_WEB_HOST": "0.0.0.0",   # noqa: S104 — a value under test, nothing binds it
+        "VOCWATCH_WEB_HOST": "0.0.0.0",  # noqa: S104 — a value under test, nothing binds it
         "VOCWATCH_WEB_PORT": "8080",
         "VOCWATCH_RULES_FILE": str(tmp_path / "rules.yaml"),
         "VOCWATCH_ALERTS_OUT": str(tmp_path / "alerts.jsonl"),
@@ -65,13 +70,25 @@ def test_from_env_parses_types(tmp_path: Path) -> None:
     }
     settings = Settings.from_env(env)
     assert settings == Settings(
-        broker_url="kafka://k1:9092;k2:9093", redis_url="rediss://cache:6380/2",
-        app_id="vocwatch-test", topic_prefix="acme.", partitions=8, web_host="0.0.0.0",  # noqa: S104
-        web_port=8080, rules_file=tmp_path / "rules.yaml",
-        alerts_out=tmp_path / "alerts.jsonl", batch_size=50, batch_seconds=0.5,
-        bucket_seconds=5, max_message_bytes=1024,
-        alert_update_seconds=10.0, evaluation_seconds=2.5, retry_max_seconds=60.0,
-        data_dir=tmp_path / "data", log_level="debug")
+        broker_url="kafka://k1:9092;k2:9093",
+        redis_url="rediss://cache:6380/2",
+        app_id="vocwatch-test",
+        topic_prefix="acme.",
+        partitions=8,
+        web_host="0.0.0.0",  # noqa: S104
+        web_port=8080,
+        rules_file=tmp_path / "rules.yaml",
+        alerts_out=tmp_path / "alerts.jsonl",
+        batch_size=50,
+        batch_seconds=0.5,
+        bucket_seconds=5,
+        max_message_bytes=1024,
+        alert_update_seconds=10.0,
+        evaluation_seconds=2.5,
+        retry_max_seconds=60.0,
+        data_dir=tmp_path / "data",
+        log_level="debug",
+    )
     assert isinstance(settings.partitions, int)
     assert isinstance(settings.batch_seconds, float)
     assert isinstance(settings.alert_update_seconds, float)
@@ -103,15 +120,20 @@ def test_unknown_variable_is_an_error_naming_it(name: str) -> None:
         Settings.from_env({name: "1"})
     assert str(info.value).startswith(f"{name}: unknown variable")
     assert info.value.source == name
-    assert "VOCWATCH_PARTITIONS" in str(info.value)   # the known names are listed
+    assert "VOCWATCH_PARTITIONS" in str(info.value)  # the known names are listed
     assert isinstance(info.value, VocwatchError)
 
 
 @pytest.mark.parametrize(
     ("name", "raw"),
-    [("VOCWATCH_PARTITIONS", "four"), ("VOCWATCH_PARTITIONS", "4.0"),
-     ("VOCWATCH_WEB_PORT", ""), ("VOCWATCH_BATCH_SIZE", "1e3"),
-     ("VOCWATCH_BATCH_SECONDS", "fast"), ("VOCWATCH_BUCKET_SECONDS", "10s")],
+    [
+        ("VOCWATCH_PARTITIONS", "four"),
+        ("VOCWATCH_PARTITIONS", "4.0"),
+        ("VOCWATCH_WEB_PORT", ""),
+        ("VOCWATCH_BATCH_SIZE", "1e3"),
+        ("VOCWATCH_BATCH_SECONDS", "fast"),
+        ("VOCWATCH_BUCKET_SECONDS", "10s"),
+    ],
 )
 def test_unparsable_value_names_the_variable(name: str, raw: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -122,11 +144,16 @@ def test_unparsable_value_names_the_variable(name: str, raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "raw"),
-    [("VOCWATCH_PARTITIONS", "0"), ("VOCWATCH_BATCH_SIZE", "-1"),
-     ("VOCWATCH_BATCH_SECONDS", "0"), ("VOCWATCH_BUCKET_SECONDS", "0"),
-     ("VOCWATCH_MAX_MESSAGE_BYTES", "0"),
-     ("VOCWATCH_ALERT_UPDATE_SECONDS", "-0.1"), ("VOCWATCH_EVALUATION_SECONDS", "0"),
-     ("VOCWATCH_RETRY_MAX_SECONDS", "0")],
+    [
+        ("VOCWATCH_PARTITIONS", "0"),
+        ("VOCWATCH_BATCH_SIZE", "-1"),
+        ("VOCWATCH_BATCH_SECONDS", "0"),
+        ("VOCWATCH_BUCKET_SECONDS", "0"),
+        ("VOCWATCH_MAX_MESSAGE_BYTES", "0"),
+        ("VOCWATCH_ALERT_UPDATE_SECONDS", "-0.1"),
+        ("VOCWATCH_EVALUATION_SECONDS", "0"),
+        ("VOCWATCH_RETRY_MAX_SECONDS", "0"),
+    ],
 )
 def test_values_that_must_be_positive(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match="must be greater than 0") as info:
@@ -189,10 +216,19 @@ def test_derived_topic_names() -> None:
     assert settings.scored_topic == "acme.voc.scored"
     assert settings.deadletter_topic == "acme.voc.deadletter"
     assert settings.alerts_topic == "acme.voc.alerts"
-    assert settings.input_topics == {"complaint": "acme.voc.complaints",
-                                     "call": "acme.voc.calls", "social": "acme.voc.social"}
-    assert settings.all_topics == ["acme.voc.complaints", "acme.voc.calls", "acme.voc.social",
-                                   "acme.voc.scored", "acme.voc.deadletter", "acme.voc.alerts"]
+    assert settings.input_topics == {
+        "complaint": "acme.voc.complaints",
+        "call": "acme.voc.calls",
+        "social": "acme.voc.social",
+    }
+    assert settings.all_topics == [
+        "acme.voc.complaints",
+        "acme.voc.calls",
+        "acme.voc.social",
+        "acme.voc.scored",
+        "acme.voc.deadletter",
+        "acme.voc.alerts",
+    ]
 
 
 def test_default_topic_names_are_distinct() -> None:
@@ -220,14 +256,19 @@ def test_text_analysis_policy_files(tmp_path: Path) -> None:
     assert settings.priority_file == priority.DEFAULT_POLICY_FILE
     assert settings.polarity_file == polarity.DEFAULT_POLARITY_FILE
     assert settings.priority_file.is_file() and settings.polarity_file.is_file()
-    settings = Settings.from_env({"VOCWATCH_PRIORITY_FILE": str(tmp_path / "p.yaml"),
-                                  "VOCWATCH_POLARITY_FILE": str(tmp_path / "q.yaml")})
+    settings = Settings.from_env(
+        {
+            "VOCWATCH_PRIORITY_FILE": str(tmp_path / "p.yaml"),
+            "VOCWATCH_POLARITY_FILE": str(tmp_path / "q.yaml"),
+        }
+    )
     assert settings.priority_file == tmp_path / "p.yaml"
     assert settings.polarity_file == tmp_path / "q.yaml"
 
 
 def test_metric_label_lists_are_comma_separated_and_deduplicated() -> None:
-    settings = Settings.from_env({"VOCWATCH_METRIC_PRODUCTS": " 手表 ,耳机,,手表",
-                                  "VOCWATCH_METRIC_REGIONS": ""})
+    settings = Settings.from_env(
+        {"VOCWATCH_METRIC_PRODUCTS": " 手表 ,耳机,,手表", "VOCWATCH_METRIC_REGIONS": ""}
+    )
     assert settings.metric_products == ("手表", "耳机")
     assert settings.metric_regions == ()

