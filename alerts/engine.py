@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from alerts.baseline import Baseline
 from alerts.evaluate import Evaluation, evaluate
 from alerts.explain import KeyActivity
-from alerts.lifecycle import NOTIFY, Ack, Alert, Member, Window, advance, fingerprint
+from alerts.lifecycle import Ack, Alert, Member, Window, advance, fingerprint
 from alerts.routing import Router
 from alerts.rules import Rule, WindowCounts, parse_window_key
 from alerts.silences import Silence
@@ -35,10 +35,11 @@ from alerts.sinks import AlertSink
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import KeyState, RedisWindowStore
 from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import CHAT_NOTIFICATIONS, AlertStatus, Notification
 
 log = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any], Sequence[str]], None]
-REFRESH = "refresh"  # a firing alert re-sent, unchanged, to sinks that expire alerts
+REFRESH = Notification.REFRESH  # a firing alert re-sent, unchanged, to sinks that expire alerts
 
 
 def _no_notify(record: dict[str, Any], sinks: Sequence[str]) -> None:
@@ -150,10 +151,10 @@ class AlertEngine:
             result = await self._advance(rule, alert.key, members, now, alert)
             if result is not None:
                 emitted.append(result)
-        gone = {a.fingerprint for a in emitted if a.status == "resolved"}
+        gone = {a.fingerprint for a in emitted if a.status == AlertStatus.RESOLVED}
         self._refresh([a for a in active if a.fingerprint not in gone], emitted, now)
         firing = Counter(
-            a.rule for a in active if a.fingerprint not in gone and a.status == "firing"
+            a.rule for a in active if a.fingerprint not in gone and a.status == AlertStatus.FIRING
         )
         for name in {*self.rules, *firing}:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
@@ -172,7 +173,9 @@ class AlertEngine:
     async def acknowledge(self, alert_id: str, by: str, note: str, now: float) -> Alert | None:
         alert = await self.store.acknowledge(alert_id, Ack(by, now, note))
         if alert is not None:
-            await self._publish_live(alert.to_record() | {"notification": "acknowledged"})
+            await self._publish_live(
+                alert.to_record() | {"notification": Notification.ACKNOWLEDGED}
+            )
         return alert
 
     async def add_silence(self, silence: Silence) -> None:
@@ -344,7 +347,7 @@ class AlertEngine:
                 s
                 for s in alert.route.sinks
                 if s not in self.chat_sinks
-                or (alert.notification in NOTIFY and alert.silenced_by is None)
+                or (alert.notification in CHAT_NOTIFICATIONS and alert.silenced_by is None)
             ]
             if targets:
                 self.notify(record, targets)
@@ -360,7 +363,11 @@ class AlertEngine:
                 s for s in (alert.route.sinks if alert.route else ()) if s in self.refresh_sinks
             ]
             last = self._refreshed.setdefault(alert.fingerprint, alert.updated_at)
-            if alert.status == "firing" and targets and now - last >= self.refresh_seconds:
+            if (
+                alert.status == AlertStatus.FIRING
+                and targets
+                and now - last >= self.refresh_seconds
+            ):
                 self._refreshed[alert.fingerprint] = now
                 self.notify(alert.to_record() | {"notification": REFRESH}, targets)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from alerts.baseline import Baseline, binomial_tail, poisson_tail
 from alerts.rules import COUNTS, Rule, WindowCounts
+from vocwatch.vocabulary import Measure
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,12 @@ def _noise_floor(rule: Rule, expected: float, trials: int) -> float:
     shares; it keeps a perfectly steady baseline (variance 0) from making any change a
     spike."""
     if rule.measure in COUNTS:
-        per_window = rule.window_seconds / 60.0 if rule.measure == "rate_per_minute" else 1.0
+        per_window = rule.window_seconds / 60.0 if rule.measure == Measure.RATE_PER_MINUTE else 1.0
         return math.sqrt(max(expected * per_window, 1.0)) / per_window
-    if rule.measure in ("negative_share", "first_contact_resolution"):
+    if rule.measure in (Measure.NEGATIVE_SHARE, Measure.FIRST_CONTACT_RESOLUTION):
         p = min(max(expected, 0.05), 0.95)
         return math.sqrt(p * (1 - p) / max(trials, 1))
-    if rule.measure == "mean_sentiment":
+    if rule.measure == Measure.MEAN_SENTIMENT:
         return 0.25 / math.sqrt(max(trials, 1))
     return max(abs(expected) * 0.1, 1e-6)
 
@@ -107,14 +108,14 @@ def _improbable(rule: Rule, counts: WindowCounts, expected: float) -> bool:
     p_value = rule.spike.p_value if rule.spike else 0.001
     measure = rule.measure
     if measure in COUNTS:
-        scale = rule.window_seconds / 60.0 if measure == "rate_per_minute" else 1.0
+        scale = rule.window_seconds / 60.0 if measure == Measure.RATE_PER_MINUTE else 1.0
         observed = round(counts.measure(measure, rule.window_seconds) * scale)
         # The same floor as the noise: at least one event per window is "expected", so a
         # key that has always been silent needs a real burst, not three stray events.
         return poisson_tail(observed, max(expected * scale, 1.0)) < p_value
-    if measure == "negative_share":
+    if measure == Measure.NEGATIVE_SHARE:
         return binomial_tail(counts.negative, counts.count, expected) < p_value
-    if measure == "first_contact_resolution":  # too few resolved = too many unresolved
+    if measure == Measure.FIRST_CONTACT_RESOLUTION:  # too few resolved = too many unresolved
         unresolved = counts.calls - counts.first_contact
         return binomial_tail(unresolved, counts.calls, 1 - expected) < p_value
     return True

@@ -27,15 +27,21 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from alerts.evaluate import Evaluation
 from alerts.rules import Rule, WindowCounts, parse_window_key
+from vocwatch.vocabulary import (
+    CHAT_NOTIFICATIONS,
+    AlertStatus,
+    Measure,
+    Notification,
+    Priority,
+    priority_rank,
+)
 
 MAX_SAMPLES = 3
 SAMPLE_CHARS = 200
-_RANK = {"P1": 0, "P2": 1, "P3": 2}
-NOTIFY = frozenset({"new", "escalation", "reminder", "resolved"})  # what chat robots get
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class Sample:
 
     event_id: str
     text: str
-    priority: str
+    priority: Priority
     event_time: float
     negative: bool = True
     source: str = ""
@@ -103,13 +109,13 @@ class Alert:
     fingerprint: str
     rule: str
     description: str
-    priority: str
-    status: str  # pending / firing / resolved
+    priority: Priority
+    status: AlertStatus
     key: str  # incident key, e.g. channel=app,category=logistics
     window_seconds: int
     window_start: float
     window_end: float
-    measure: str
+    measure: Measure
     value: float
     threshold: float | None
     expected: float | None  # spike rules: the baseline …
@@ -129,7 +135,7 @@ class Alert:
     resolved_at: float | None = None
     notified_at: float | None = None  # last time chat robots were told
     notified_severity: float | None = None
-    notification: str = ""  # why the last record was emitted
+    notification: Notification | Literal[""] = ""  # why the last record was emitted
     updates: int = 0  # records of this alert emitted before
     acknowledged: Ack | None = None
     silenced_by: str | None = None
@@ -138,9 +144,9 @@ class Alert:
     emitted_counts: WindowCounts | None = None
     emitted_samples: tuple[str, ...] = ()
 
-    def emitting(self, now: float, kind: str) -> Alert:
+    def emitting(self, now: float, kind: Notification) -> Alert:
         """This alert as emitted now, for ``kind`` (see the module docstring)."""
-        told = kind in NOTIFY
+        told = kind in CHAT_NOTIFICATIONS
         return dataclasses.replace(
             self,
             updated_at=now,
@@ -224,15 +230,23 @@ class Alert:
         def counts(value: Mapping[str, Any]) -> WindowCounts:
             return WindowCounts(**value)
 
+        def sample(value: Mapping[str, Any]) -> Sample:
+            return Sample(**{**value, "priority": Priority(value["priority"])})
+
+        notification = state.get("notification", "")
         return cls(
             **{
                 **state,
+                "priority": Priority(state["priority"]),
+                "status": AlertStatus(state["status"]),
+                "measure": Measure(state["measure"]),
+                "notification": Notification(notification) if notification else "",
                 "counts": counts(state["counts"]),
                 "members": tuple(
                     Member(**{**m, "counts": counts(m["counts"])}) for m in state.get("members", ())
                 ),
                 "channels": tuple(state.get("channels", ())),
-                "samples": tuple(Sample(**s) for s in state.get("samples", ())),
+                "samples": tuple(sample(s) for s in state.get("samples", ())),
                 "terms": tuple(Term(**t) for t in state.get("terms", ())),
                 "route": opt(state.get("route"), lambda r: Route(r["team"], tuple(r["sinks"]))),
                 "acknowledged": opt(state.get("acknowledged"), lambda a: Ack(**a)),
@@ -258,7 +272,8 @@ def merge_samples(current: Iterable[Sample], new: Iterable[Sample]) -> tuple[Sam
     """Keep the three most telling examples: highest priority, negative, most recent first."""
     by_id = {s.event_id: s for s in (*current, *new)}
     ranked = sorted(
-        by_id.values(), key=lambda s: (_RANK.get(s.priority, 9), not s.negative, -s.event_time)
+        by_id.values(),
+        key=lambda s: (priority_rank(s.priority), not s.negative, -s.event_time),
     )
     return tuple(ranked[:MAX_SAMPLES])
 
@@ -274,7 +289,7 @@ def advance(
     *,
     update_seconds: float,
     members: tuple[Member, ...] = (),
-) -> tuple[Alert | None, str | None]:
+) -> tuple[Alert | None, Notification | None]:
     """Next state of the alert of ``rule`` for incident ``key``, and what to emit.
 
     Returns ``(None, None)`` when there is no alert (any more: a pending alert whose
@@ -290,7 +305,7 @@ def advance(
             rule=rule.name,
             description=rule.description,
             priority=rule.priority,
-            status="pending",
+            status=AlertStatus.PENDING,
             key=key,
             window_seconds=rule.window_seconds,
             window_start=window.start,
@@ -324,43 +339,43 @@ def advance(
         samples=merge_samples(current.samples, samples),
         last_seen=now if evaluation.breached else current.last_seen,
     )
-    if current.status == "pending":
+    if current.status == AlertStatus.PENDING:
         return _pending_or_firing(rule, updated, now) if evaluation.breached else (None, None)
     if not evaluation.holds:
         resolved = dataclasses.replace(
-            updated, status="resolved", resolved_at=now, updates=current.updates + 1
+            updated, status=AlertStatus.RESOLVED, resolved_at=now, updates=current.updates + 1
         )
-        return resolved.emitting(now, "resolved"), "resolved"
+        return resolved.emitting(now, Notification.RESOLVED), Notification.RESOLVED
     kind = _firing_news(rule, updated, current, now, update_seconds)
     if kind is None:
         return updated, None
     return dataclasses.replace(updated, updates=current.updates + 1).emitting(now, kind), kind
 
 
-def _pending_or_firing(rule: Rule, alert: Alert, now: float) -> tuple[Alert, str | None]:
+def _pending_or_firing(rule: Rule, alert: Alert, now: float) -> tuple[Alert, Notification | None]:
     if now - alert.first_seen < rule.for_seconds:
         return alert, None
-    fired = dataclasses.replace(alert, status="firing", fired_at=now)
-    return fired.emitting(now, "new"), "new"
+    fired = dataclasses.replace(alert, status=AlertStatus.FIRING, fired_at=now)
+    return fired.emitting(now, Notification.NEW), Notification.NEW
 
 
 def _firing_news(
     rule: Rule, updated: Alert, current: Alert, now: float, update_seconds: float
-) -> str | None:
+) -> Notification | None:
     if _escalated(updated):
-        return "escalation"
+        return Notification.ESCALATION
     if (
         rule.repeat_seconds
         and updated.acknowledged is None
         and now - (current.notified_at or current.first_seen) >= rule.repeat_seconds
     ):
-        return "reminder"
+        return Notification.REMINDER
     changed = (
         updated.counts != current.emitted_counts
         or tuple(s.event_id for s in updated.samples) != current.emitted_samples
     )
     if changed and now - current.updated_at >= update_seconds:
-        return "update"
+        return Notification.UPDATE
     return None
 
 

@@ -33,7 +33,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from classifiers.category import CATEGORY_NAMES_ZH
+from vocwatch.vocabulary import (
+    CATEGORY_NAMES_ZH,
+    AlertStatus,
+    Measure,
+    Notification,
+    Priority,
+    priority_rank,
+)
 
 Record = Mapping[str, Any]
 Body = dict[str, Any]
@@ -48,27 +55,32 @@ TRUNCATED = "\n…（内容过长，已截断）"
 RESOLVE_MARGIN = 5.0  # seconds; see render_alertmanager
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 
-STATUS_ZH = {
-    "new": "告警",
-    "update": "更新",
-    "escalation": "升级",
-    "reminder": "提醒",
-    "resolved": "已恢复",
-    "refresh": "告警",
+# Chinese labels by vocabulary member; looked up with a record's plain strings.
+STATUS_ZH: dict[str, str] = {
+    Notification.NEW: "告警",
+    Notification.UPDATE: "更新",
+    Notification.ESCALATION: "升级",
+    Notification.REMINDER: "提醒",
+    Notification.RESOLVED: "已恢复",
+    Notification.REFRESH: "告警",
 }
-STATE_ZH = {"pending": "待定", "firing": "告警", "resolved": "已恢复"}
-MEASURE_ZH = {
-    "count": "事件数",
-    "rate_per_minute": "每分钟事件数",
-    "negative_count": "负面数",
-    "negative_share": "负面占比",
-    "mean_sentiment": "平均情感分",
-    "p1_count": "P1 事件数",
-    "reach_negative": "负面传播量",
-    "first_contact_resolution": "一次解决率",
-    "mean_wait_seconds": "平均等待秒数",
+STATE_ZH: dict[str, str] = {
+    AlertStatus.PENDING: "待定",
+    AlertStatus.FIRING: "告警",
+    AlertStatus.RESOLVED: "已恢复",
 }
-_PERCENT = frozenset({"negative_share", "first_contact_resolution"})
+MEASURE_ZH: dict[str, str] = {
+    Measure.COUNT: "事件数",
+    Measure.RATE_PER_MINUTE: "每分钟事件数",
+    Measure.NEGATIVE_COUNT: "负面数",
+    Measure.NEGATIVE_SHARE: "负面占比",
+    Measure.MEAN_SENTIMENT: "平均情感分",
+    Measure.P1_COUNT: "P1 事件数",
+    Measure.REACH_NEGATIVE: "负面传播量",
+    Measure.FIRST_CONTACT_RESOLUTION: "一次解决率",
+    Measure.MEAN_WAIT_SECONDS: "平均等待秒数",
+}
+_PERCENT = frozenset({Measure.NEGATIVE_SHARE, Measure.FIRST_CONTACT_RESOLUTION})
 DIMENSION_ZH = {
     "source": "来源",
     "channel": "渠道",
@@ -77,8 +89,16 @@ DIMENSION_ZH = {
     "product": "产品",
     "region": "地区",
 }
-FEISHU_TEMPLATE = {"P1": "red", "P2": "orange", "P3": "yellow"}
-WECOM_COLOUR = {"P1": "warning", "P2": "warning", "P3": "comment"}
+FEISHU_TEMPLATE: dict[str, str] = {
+    Priority.P1: "red",
+    Priority.P2: "orange",
+    Priority.P3: "yellow",
+}
+WECOM_COLOUR: dict[str, str] = {
+    Priority.P1: "warning",
+    Priority.P2: "warning",
+    Priority.P3: "comment",
+}
 
 # Markdown and HTML specials become their full-width look-alikes: the text reads the same
 # but no chat client parses it as markup (backslash escapes are not honoured everywhere).
@@ -188,8 +208,8 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
 
 def status_label(record: Record) -> str:
     """告警 / 更新 / 提醒 / 已恢复 (or 待定 for a pending alert)."""
-    if record.get("status") == "resolved":
-        return STATUS_ZH["resolved"]
+    if record.get("status") == AlertStatus.RESOLVED:
+        return STATUS_ZH[Notification.RESOLVED]
     notification = record.get("notification")
     if notification in STATUS_ZH:
         return STATUS_ZH[notification]
@@ -312,7 +332,7 @@ def render_wecom(records: Sequence[Record]) -> list[Body]:
     def full(record: Record) -> str:
         colour = (
             "info"
-            if record.get("status") == "resolved"
+            if record.get("status") == AlertStatus.RESOLVED
             else WECOM_COLOUR.get(str(record.get("priority")), "warning")
         )
         return "\n".join(
@@ -396,7 +416,7 @@ def render_alertmanager(
     :data:`RESOLVE_MARGIN` seconds (nor earlier than ``startsAt``)."""
     alerts = []
     for record in records:
-        if record.get("status") == "pending":
+        if record.get("status") == AlertStatus.PENDING:
             continue
         alert: Body = {
             "labels": alertmanager_labels(record),
@@ -519,10 +539,10 @@ def pack(
 
 
 def _template(records: Sequence[Record]) -> str:
-    firing = [r for r in records if r.get("status") != "resolved"]
+    firing = [r for r in records if r.get("status") != AlertStatus.RESOLVED]
     if not firing:
         return "green"
-    worst = min(str(r.get("priority", "P3")) for r in firing)
+    worst = min((str(r.get("priority", Priority.P3)) for r in firing), key=priority_rank)
     return FEISHU_TEMPLATE.get(worst, "orange")
 
 
@@ -592,7 +612,7 @@ def _when(iso: Any) -> str:
 
 
 def _alertmanager_end(record: Record, firing_ttl: float, now: datetime | None) -> str | None:
-    if record.get("status") != "resolved":
+    if record.get("status") != AlertStatus.RESOLVED:
         last = _parse_time(record.get("updated_at") or record.get("last_seen"))
         return _iso(last + timedelta(seconds=firing_ttl)) if last else None
     resolved = _parse_time(record.get("resolved_at") or record.get("updated_at"))

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.lifecycle import Route
-from alerts.rules import DIMENSIONS, PRIORITIES, AlertConfig, Lines, Rule, location
+from alerts.rules import DIMENSIONS, AlertConfig, Lines, Rule, location
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import Priority
 
 MATCH_FIELDS = ("rule", "priority", *DIMENSIONS)
 _CHANNEL_DIMS = frozenset({"channel", "platform", "source"})
@@ -116,8 +117,8 @@ def _parse_route(
             source=where,
             field="match",
         )
-    if "priority" in match and not set(match["priority"]) <= set(PRIORITIES):
-        raise ConfigError("priorities are P1, P2, P3", source=where, field="match")
+    if "priority" in match and not set(match["priority"]) <= set(Priority):
+        raise ConfigError(f"priorities are {', '.join(Priority)}", source=where, field="match")
     return RouteRule(
         {f: frozenset(str(v) for v in values) for f, values in match.items()}, item["team"]
     )

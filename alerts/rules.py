@@ -19,26 +19,22 @@ from urllib.parse import quote, unquote
 import yaml
 
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import Measure, MeasureName, Priority
 
 DIMENSIONS = ("source", "channel", "platform", "category", "product", "region")
 KEYS_MEMO_SIZE = 10_000  # remembered dimension combinations per rule
-MEASURES = (
-    "count",
-    "rate_per_minute",
-    "negative_count",
-    "negative_share",
-    "mean_sentiment",
-    "p1_count",
-    "reach_negative",
-    "first_contact_resolution",
-    "mean_wait_seconds",
-)
+MEASURES: tuple[Measure, ...] = tuple(Measure)
 # Measures where lower is worse: a threshold or spike on them means "fell below".
-FALLING = frozenset({"mean_sentiment", "first_contact_resolution"})
-SHARES = frozenset({"negative_share", "mean_sentiment", "first_contact_resolution"})
+FALLING = frozenset({Measure.MEAN_SENTIMENT, Measure.FIRST_CONTACT_RESOLUTION})
+SHARES = frozenset(
+    {Measure.NEGATIVE_SHARE, Measure.MEAN_SENTIMENT, Measure.FIRST_CONTACT_RESOLUTION}
+)
 # Counts of events, for which a Poisson guard makes sense at low volume.
-COUNTS = frozenset({"count", "rate_per_minute", "negative_count", "p1_count"})
-PRIORITIES = ("P1", "P2", "P3")
+COUNTS = frozenset(
+    {Measure.COUNT, Measure.RATE_PER_MINUTE, Measure.NEGATIVE_COUNT, Measure.P1_COUNT}
+)
+# Measures taken over the calls of a window, not over all its events.
+_PER_CALL = frozenset({Measure.FIRST_CONTACT_RESOLUTION, Measure.MEAN_WAIT_SECONDS})
 _SPAN = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -59,30 +55,28 @@ class WindowCounts:
     first_contact: int = 0  # calls resolved on first contact
     wait: float = 0.0  # sum of call wait seconds
 
-    def measure(self, name: str, seconds: float = 60.0) -> float:
-        if name == "count":
+    def measure(self, name: Measure | MeasureName, seconds: float = 60.0) -> float:
+        if name == Measure.COUNT:
             return self.count
-        if name == "rate_per_minute":
+        if name == Measure.RATE_PER_MINUTE:
             return self.count * 60.0 / seconds
-        if name == "negative_count":
+        if name == Measure.NEGATIVE_COUNT:
             return self.negative
-        if name == "p1_count":
+        if name == Measure.P1_COUNT:
             return self.p1
-        if name == "negative_share":
+        if name == Measure.NEGATIVE_SHARE:
             return self.negative / self.count if self.count else 0.0
-        if name == "mean_sentiment":
+        if name == Measure.MEAN_SENTIMENT:
             return self.sentiment / self.count if self.count else 0.5
-        if name == "reach_negative":
+        if name == Measure.REACH_NEGATIVE:
             return self.reach_negative
-        if name == "first_contact_resolution":
+        if name == Measure.FIRST_CONTACT_RESOLUTION:
             return self.first_contact / self.calls if self.calls else 1.0
         return self.wait / self.calls if self.calls else 0.0  # mean_wait_seconds
 
-    def trials(self, name: str) -> int:
+    def trials(self, name: Measure | MeasureName) -> int:
         """How many events a measure is taken over (the guard's sample size)."""
-        return (
-            self.calls if name in ("first_contact_resolution", "mean_wait_seconds") else self.count
-        )
+        return self.calls if name in _PER_CALL else self.count
 
     def plus(self, other: WindowCounts) -> WindowCounts:
         return WindowCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -107,11 +101,11 @@ class Rule:
     key: tuple[str, ...]  # dimensions, in DIMENSIONS order
     where: Mapping[str, frozenset[str]]
     window_seconds: int
-    measure: str
+    measure: Measure
     threshold: float | None  # None: a spike rule
     min_count: int
     resolve_ratio: float
-    priority: str
+    priority: Priority
     spike: Spike | None = None
     for_seconds: int = 0  # pending this long before firing
     repeat_seconds: int = 3600  # reminder interval; 0 = none
@@ -123,6 +117,9 @@ class Rule:
     )
 
     def __post_init__(self) -> None:
+        # A rule built in code may name its measure and priority as plain strings.
+        object.__setattr__(self, "measure", Measure(self.measure))
+        object.__setattr__(self, "priority", Priority(self.priority))
         object.__setattr__(self, "falling", self.measure in FALLING)
         # the dimensions that decide the keys, besides the categories
         object.__setattr__(
@@ -371,7 +368,7 @@ def _parse_rule(item: Any, index: int, source: str, lines: Lines | None) -> Rule
         1,
     )
     ratio = r.need("resolve_ratio", lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]", 0.8)
-    priority = r.need("priority", PRIORITIES.__contains__, "P1, P2 or P3")
+    priority = r.need("priority", tuple(Priority).__contains__, f"one of {', '.join(Priority)}")
     description = r.need("description", lambda v: isinstance(v, str), "a text", "")
     pending = r.need("for", _span_or_zero, "a span like 1m, or 0", 0)
     repeat = r.need("repeat", _span_or_zero, "a span like 1h, or 0", "1h")
@@ -387,12 +384,12 @@ def _parse_rule(item: Any, index: int, source: str, lines: Lines | None) -> Rule
         key=tuple(d for d in DIMENSIONS if d in key),
         where={d: frozenset(str(v) for v in values) for d, values in filters.items()},
         window_seconds=parse_span(window),
-        measure=measure,
+        measure=Measure(measure),
         threshold=None if threshold is None else float(threshold),
         spike=spike,
         min_count=min_count,
         resolve_ratio=float(ratio),
-        priority=priority,
+        priority=Priority(priority),
         for_seconds=0 if pending == 0 else parse_span(pending),
         repeat_seconds=0 if repeat == 0 else parse_span(repeat),
         correlate=tuple(d for d in DIMENSIONS if d in correlate),

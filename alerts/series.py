@@ -6,7 +6,8 @@ The alert windows keep only as much history as the longest rule needs; people lo
 at the last hours need more, at a coarser grain. Only events counted for the first time
 are added (the windows' dedup decides), so replays change nothing here either.
 
-Redis keys (each command touches one key, so this works on Redis Cluster too):
+Redis keys (named in :mod:`vocwatch.redis_keys`; each command touches one key, so this
+works on Redis Cluster too):
 
 * ``<prefix>:series:<dimension>:<day>`` — hash: ``<minute>|<value>|c`` (events),
   ``…|n`` (negative), ``…|r`` (reach of negative posts), expiring after the retention;
@@ -21,6 +22,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from vocwatch import redis_keys
 
 DAY = 86400
 RETENTION_SECONDS = 2 * DAY
@@ -51,7 +54,7 @@ class RedisSeries:
         self.prefix = prefix
 
     def _key(self, dimension: str, day: int) -> str:
-        return f"{self.prefix}:series:{dimension}:{day}"
+        return redis_keys.series(self.prefix, dimension, day)
 
     async def add(self, points: Iterable[Point], posts: Iterable[Mapping[str, Any]] = ()) -> None:
         """Add a batch's points (summed per field first) and negative posts."""
@@ -74,7 +77,7 @@ class RedisSeries:
                     pipe.hincrby(key, name, int(amount))
             pipe.expire(key, RETENTION_SECONDS + DAY)
         for post in posts:
-            key = f"{self.prefix}:posts:{int(post['time'] // 3600)}"
+            key = redis_keys.posts(self.prefix, int(post["time"] // 3600))
             pipe.zadd(key, {json.dumps(post, ensure_ascii=False): post["reach"]})
             pipe.zremrangebyrank(key, 0, -POSTS_PER_HOUR - 1)
             pipe.expire(key, RETENTION_SECONDS)
@@ -113,7 +116,7 @@ class RedisSeries:
         """The most-reached negative posts between ``since`` and ``until``."""
         pipe = self.redis.pipeline(transaction=False)
         for hour in range(int(since // 3600), int(until // 3600) + 1):
-            pipe.zrevrange(f"{self.prefix}:posts:{hour}", 0, limit - 1)
+            pipe.zrevrange(redis_keys.posts(self.prefix, hour), 0, limit - 1)
         posts = [json.loads(raw) for reply in await pipe.execute() for raw in reply]
         posts = [p for p in posts if since <= p["time"] < until]
         posts.sort(key=lambda p: -p["reach"])

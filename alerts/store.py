@@ -14,6 +14,7 @@
 
 Every command touches one key, and the step lock is a one-key script, so this works on
 Redis Cluster as it is (pipelines are non-transactional, split per node by the client).
+The key names are made in :mod:`vocwatch.redis_keys`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 from alerts.baseline import Baseline
 from alerts.lifecycle import Ack, Alert
 from alerts.silences import Silence
+from vocwatch import redis_keys
+from vocwatch.vocabulary import AlertStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,10 @@ KEY_RETENTION_SECONDS = 14 * 86400  # keys unseen this long stop being learned
 class RedisAlertStore:
     def __init__(self, redis: Any, *, prefix: str, history: int = 500) -> None:
         self.redis = redis
-        self.key = f"{prefix}:alerts:active"
-        self.acks_key = f"{prefix}:alerts:acks"
-        self.history_key = f"{prefix}:alerts:history"
-        self.silences_key = f"{prefix}:silences"
+        self.key = redis_keys.alerts_active(prefix)
+        self.acks_key = redis_keys.alerts_acks(prefix)
+        self.history_key = redis_keys.alerts_history(prefix)
+        self.silences_key = redis_keys.silences(prefix)
         self.history_size = history
 
     async def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
@@ -67,7 +70,7 @@ class RedisAlertStore:
         return bool(await self.redis.hsetnx(self.key, alert.fingerprint, _dump(alert)))
 
     async def save(self, alert: Alert) -> None:
-        if alert.status != "resolved":
+        if alert.status != AlertStatus.RESOLVED:
             await self.redis.hset(self.key, alert.fingerprint, _dump(alert))
             return
         pipe = self.redis.pipeline(transaction=False)
@@ -121,7 +124,7 @@ class RedisBaselineStore:
         self.prefix = prefix
 
     def _key(self, rule: str) -> str:
-        return f"{self.prefix}:baseline:{{{rule}}}"
+        return redis_keys.baselines(self.prefix, rule)
 
     async def claim_step(self, step: int) -> bool:
         """True for the one worker that takes baseline step ``step`` (a step number only
@@ -131,7 +134,7 @@ class RedisBaselineStore:
             "if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1]) "
             "return 1 end return 0"
         )
-        return bool(await self.redis.eval(script, 1, f"{self.prefix}:baseline:step", step))
+        return bool(await self.redis.eval(script, 1, redis_keys.baseline_step(self.prefix), step))
 
     async def load(self, rules: Iterable[str]) -> dict[str, dict[str, Baseline]]:
         names = list(rules)
@@ -155,11 +158,13 @@ class RedisBaselineStore:
     async def register(self, rule: str, keys: Iterable[str], now: float) -> None:
         keys = list(keys)
         if keys:
-            await self.redis.zadd(f"{self._key(rule)}:keys", dict.fromkeys(keys, now))
+            await self.redis.zadd(
+                redis_keys.baseline_keys(self.prefix, rule), dict.fromkeys(keys, now)
+            )
 
     async def keys(self, rule: str, now: float) -> list[str]:
         """The rule's keys seen lately; the ones not seen for two weeks are forgotten."""
-        zset = f"{self._key(rule)}:keys"
+        zset = redis_keys.baseline_keys(self.prefix, rule)
         stale = now - KEY_RETENTION_SECONDS
         old = [_text(k) for k in await self.redis.zrangebyscore(zset, "-inf", stale)]
         if old:

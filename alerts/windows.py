@@ -1,7 +1,7 @@
 """Sliding windows (滑动窗口) of event counts per dimension key, kept in Redis.
 
-Each dimension key has two Redis keys that share a hash tag, so one Lua script touches
-only one cluster slot:
+Each dimension key has two Redis keys (named in :mod:`vocwatch.redis_keys`) that share a
+hash tag, so one Lua script touches only one cluster slot:
 
 * ``<prefix>:{<key>}:b`` — a hash of time buckets: field ``<bucket>`` counts events, and
   ``<bucket>:<m>`` the other sums (see :data:`FIELDS`): negative and P1 events, sentiment,
@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from redis.exceptions import NoScriptError
 
 from alerts.rules import WindowCounts
+from vocwatch.redis_keys import window_buckets, window_ids
 
 NEW, DUPLICATE, LATE = 1, 0, 2
 
@@ -189,7 +190,7 @@ class RedisWindowStore:
         self.skew_seconds = skew_seconds
 
     def redis_keys(self, key: str) -> list[str]:
-        return [f"{self.prefix}:{{{key}}}:b", f"{self.prefix}:{{{key}}}:ids"]
+        return [window_buckets(self.prefix, key), window_ids(self.prefix, key)]
 
     def window_start(self, span: int, now: float) -> float:
         """Start of the bucket-aligned window of ``span`` seconds that ends at ``now``."""

@@ -11,6 +11,7 @@ from classifiers.polarity import PolarityPolicy
 from classifiers.priority import Priority, PriorityPolicy, Signals
 from classifiers.sentiment import SentimentScorer, load_scorer
 from classifiers.tokenize import tokenize, warm_up
+from vocwatch.vocabulary import Category, Polarity
 
 
 @dataclass(frozen=True)
@@ -19,17 +20,17 @@ class Analysis:
     tokens: tuple[str, ...]
     pii: tuple[str, ...]  # kinds of personal data that were masked
     sentiment: float  # probability of positive, [0, 1]
-    polarity: str  # negative / neutral / positive, per channel
+    polarity: Polarity  # per channel
     categories: tuple[CategoryScore, ...]  # best first, never empty
     priority: Priority
 
     @property
-    def category(self) -> str:
+    def category(self) -> Category:
         return self.categories[0].code
 
     @property
     def negative(self) -> bool:
-        return self.polarity == "negative"
+        return self.polarity == Polarity.NEGATIVE
 
 
 class Analyzer:

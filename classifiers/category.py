@@ -1,10 +1,11 @@
 """Issue categories (问题分类): multi-label with scores, from a lexicon and a learned model.
 
-The taxonomy is the one in DESIGN.md. :class:`CategoryModel` is a one-vs-rest logistic
-regression, one weight vector per category (``other`` included), over the features of
-:mod:`classifiers.category_features`: word and character n-grams plus one lexicon score per
-category. It is trained offline on ``data/categories/labelled.csv`` (``vocwatch
-train-categories``) and shipped as ``data/category_model.json.gz``, which also carries the
+The taxonomy is :class:`vocwatch.vocabulary.Category` (table: docs/classifiers.md).
+:class:`CategoryModel` is a one-vs-rest logistic regression, one weight vector per
+category (``other`` included), over the features of :mod:`classifiers.category_features`:
+word and character n-grams plus one lexicon score per category. It is trained offline on
+``data/categories/labelled.csv`` (``vocwatch train-categories``) and shipped as
+``data/category_model.json.gz``, which also carries the
 lexicon it was trained with. Scoring is pure Python: a dictionary lookup per feature.
 
 :class:`CategoryClassifier` turns the per-category probabilities into the answer: the most
@@ -30,26 +31,10 @@ from classifiers.category_features import (
     ngram_features,
 )
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import CATEGORY_NAMES_ZH as CATEGORY_NAMES_ZH  # re-exported
+from vocwatch.vocabulary import Category
 
-CATEGORIES = (
-    "product_quality",
-    "logistics",
-    "service",
-    "price",
-    "after_sales",
-    "technical",
-    "other",
-)
-
-CATEGORY_NAMES_ZH = {
-    "product_quality": "产品质量",
-    "logistics": "物流配送",
-    "service": "服务体验",
-    "price": "价格费用",
-    "after_sales": "售后退换",
-    "technical": "技术故障",
-    "other": "其他",
-}
+CATEGORIES: tuple[Category, ...] = tuple(Category)
 
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "category_model.json.gz"
 MODEL_FORMAT = "vocwatch-category-model/1"
@@ -58,7 +43,7 @@ _SMALLEST_SCORE = 0.001  # scores are rounded to 3 places and must stay above 0
 
 @dataclass(frozen=True)
 class CategoryScore:
-    code: str
+    code: Category
     score: float
 
 
@@ -66,14 +51,14 @@ class CategoryScore:
 class CategoryModel:
     """Linear one-vs-rest model: P(category | text) = sigmoid(bias + Σ weight × feature)."""
 
-    categories: tuple[str, ...]
+    categories: tuple[Category, ...]
     bias: tuple[float, ...]
     weights: Mapping[str, Sequence[float]]  # feature name → one weight per category
     lexicon: Lexicon
     settings: FeatureSettings
     info: Mapping[str, Any]  # how it was trained (data, sizes, figures)
 
-    def probabilities(self, tokens: Sequence[str]) -> dict[str, float]:
+    def probabilities(self, tokens: Sequence[str]) -> dict[Category, float]:
         logits = list(self.bias)
         # Every n-gram feature of a text has the same value (1/√n): sum the weight rows of
         # those present column by column (in C), then scale once. Profiled: this was 15 %
@@ -110,10 +95,11 @@ class CategoryModel:
                 "retrain with `vocwatch train-categories`",
                 source=source,
             )
-        categories = tuple(data["categories"])
-        unknown = set(categories) - set(CATEGORIES)
-        if unknown or not categories:
+        codes = tuple(data["categories"])
+        unknown = set(codes) - set(CATEGORIES)
+        if unknown or not codes:
             raise ConfigError(f"unknown categories {sorted(unknown)}", source=source)
+        categories = tuple(Category(code) for code in codes)
         width = len(categories)
         weights = {name: tuple(row) for name, row in data["weights"].items()}
         if len(data["bias"]) != width or any(len(row) != width for row in weights.values()):
@@ -170,9 +156,11 @@ class CategoryClassifier:
         )
         best, best_p = ranked[0]
         chosen = [(best, best_p)]
-        if best != "other":
+        if best != Category.OTHER:
             chosen += [
-                (code, p) for code, p in ranked[1:] if code != "other" and p >= self.threshold
+                (code, p)
+                for code, p in ranked[1:]
+                if code != Category.OTHER and p >= self.threshold
             ]
         return tuple(
             CategoryScore(code, max(round(p, 3), _SMALLEST_SCORE))

@@ -17,13 +17,14 @@ from typing import Any
 import yaml
 
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import Channel, Polarity
 
 DEFAULT_POLARITY_FILE = Path(__file__).resolve().parent / "data" / "polarity.yaml"
 
-#: Every channel an event can carry: a complaint's contact channel, "call" for call
-#: records, "social" for social posts (streams.events).
-CHANNELS = ("hotline", "email", "app", "web", "wechat", "store", "call", "social")
-POLARITIES = ("negative", "neutral", "positive")
+#: Every channel an event can carry (:class:`~vocwatch.vocabulary.Channel`), as plain
+#: strings: the CLI offers them as argparse choices, which it shows with ``repr()``.
+CHANNELS: tuple[str, ...] = tuple(channel.value for channel in Channel)
+POLARITIES: tuple[Polarity, ...] = tuple(Polarity)
 _CUTOFF_FIELDS = ("negative_below", "positive_from")
 
 
@@ -42,12 +43,12 @@ class Cutoffs:
                 f"positive_from ({self.positive_from}) <= 1"
             )
 
-    def polarity(self, score: float) -> str:
+    def polarity(self, score: float) -> Polarity:
         if score < self.negative_below:
-            return "negative"
+            return Polarity.NEGATIVE
         if score >= self.positive_from:
-            return "positive"
-        return "neutral"
+            return Polarity.POSITIVE
+        return Polarity.NEUTRAL
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class PolarityPolicy:
             raise ValueError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
         return self.channels.get(channel, self.default)
 
-    def polarity(self, score: float, channel: str | None = None) -> str:
+    def polarity(self, score: float, channel: str | None = None) -> Polarity:
         """negative / neutral / positive for ``score`` on ``channel``."""
         return self.cutoffs(channel).polarity(score)
 

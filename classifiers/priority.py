@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from vocwatch import vocabulary
 from vocwatch.errors import ConfigError
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "data" / "priority.yaml"
@@ -33,7 +34,9 @@ class Signals:
 
 @dataclass(frozen=True)
 class Priority:
-    level: str  # "P1", "P2" or "P3"
+    """An event's priority level (P1 / P2 / P3) and how it was reached."""
+
+    level: vocabulary.Priority
     points: int
     reasons: tuple[str, ...]  # e.g. ("escalation:12315", "category:technical=high")
 
@@ -70,8 +73,8 @@ class PriorityPolicy:
                 long_wait_seconds=float(data["call"]["long_wait_seconds"]),
                 many_transfers=int(data["call"]["many_transfers"]),
                 low_satisfaction=int(data["call"]["low_satisfaction"]),
-                p1_points=int(data["levels"]["P1"]),
-                p2_points=int(data["levels"]["P2"]),
+                p1_points=int(data["levels"][vocabulary.Priority.P1]),
+                p2_points=int(data["levels"][vocabulary.Priority.P2]),
             )
         except (OSError, KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
             raise ConfigError(f"missing or invalid entry: {exc}", source=str(path)) from exc
@@ -97,11 +100,11 @@ class PriorityPolicy:
         points += self._call_points(signals, reasons)
 
         if escalation or safety or points >= self.p1_points:
-            level = "P1"
+            level = vocabulary.Priority.P1
         elif points >= self.p2_points:
-            level = "P2"
+            level = vocabulary.Priority.P2
         else:
-            level = "P3"
+            level = vocabulary.Priority.P3
         return Priority(level, points, tuple(reasons))
 
     def _reach_points(self, signals: Signals, negative: bool, reasons: list[str]) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +33,7 @@ from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import InvalidEvent
 from vocwatch.memory import settle_heap
+from vocwatch.processes import stop_with_parent
 from vocwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,10 @@ Result = Analyzed | Rejected
 
 class Runner(Protocol):
     async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]: ...
+
+    def pids(self) -> list[int]:
+        """The analysis processes' pids (none when analysis runs in the worker)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -102,6 +108,9 @@ class InlineRunner:
             self.analyzer, source, values, max_bytes=self.max_bytes, now=self.clock()
         )
 
+    def pids(self) -> list[int]:
+        return []
+
     def close(self) -> None:
         return None
 
@@ -111,8 +120,9 @@ _analyzer: Analyzer | None = None
 _max_bytes = 0
 
 
-def _start_process(settings: Settings) -> None:
+def _start_process(settings: Settings, worker_pid: int) -> None:
     global _analyzer, _max_bytes  # one analyzer per analysis process
+    stop_with_parent(worker_pid)  # a worker killed outright leaves no analysis process
     _analyzer = build_analyzer(settings)
     _max_bytes = settings.max_message_bytes
     settle_heap()  # the models' objects are never garbage
@@ -139,7 +149,7 @@ class ProcessRunner:
             self.settings.analysis_processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_process,
-            initargs=(self.settings,),
+            initargs=(self.settings, os.getpid()),
         )
 
     async def warm_up(self) -> None:
@@ -172,6 +182,10 @@ class ProcessRunner:
                     clock=self.clock,
                 )
             return await self._fallback.run(source, values)
+
+    def pids(self) -> list[int]:
+        # The worker starts no other multiprocessing children than this pool's.
+        return sorted(child.pid for child in multiprocessing.active_children() if child.pid)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

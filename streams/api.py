@@ -10,7 +10,9 @@
 ``POST /api/silences``                      ``{"matchers": {...}, "duration_seconds": 3600,
                                             "created_by": "张三", "comment": "…"}``
 ``DELETE /api/silences/{id}``               end a silence
-``GET  /api/stream``                        server-sent events: every alert record as it
+``POST /api/stream/ticket``                 a short-lived ticket for the event stream:
+                                            ``{"ticket": "…", "expires_in": 60}``
+``GET  /api/stream?ticket=…``               server-sent events: every alert record as it
                                             is emitted or acknowledged
 ``GET  /api/social?hours=6``                per platform, negative share and reach-weighted
                                             negative volume over the last hours, and the
@@ -20,16 +22,29 @@
 ``GET  /healthz``                           health (also ``/health``); no token needed
 ==========================================  ==============================================
 
-When ``VOCWATCH_API_TOKEN`` is set, every ``/api/`` request needs
-``Authorization: Bearer <token>`` (also accepted as ``?token=`` for the event stream, which
-browsers open without headers). Request bodies over ``VOCWATCH_API_MAX_BODY_BYTES`` are
-refused with 413. Errors are JSON: ``{"error": "...", "field": "..."}``.
+Access (docs/alerts.md, "HTTP API"):
+
+* When ``VOCWATCH_API_TOKEN`` is set, every ``/api/`` request needs
+  ``Authorization: Bearer <token>``. Browsers open an event stream without headers, and a
+  token in a URL stays in proxy logs and browser history: the stream takes a *ticket*
+  instead, obtained with the token and valid for :data:`TICKET_SECONDS` (an HMAC of its
+  expiry under the token, so any worker that shares the token accepts it).
+* Without a token, a worker that listens on loopback only serves everything to whoever
+  can reach it there (one machine, ``vocwatch dev``). One that listens on another
+  address serves the API **read-only**: acknowledging and silencing (every ``POST`` and
+  ``DELETE`` but the ticket) answer 403, since anyone on the network could otherwise
+  silence every alert. It says so at start, in ``/health`` (``"api": "read-only"``) and in
+  each refusal.
+
+Request bodies over ``VOCWATCH_API_MAX_BODY_BYTES`` are refused with 413. Errors are JSON:
+``{"error": "...", "field": "..."}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -45,10 +60,16 @@ from alerts.series import RedisSeries, Totals
 from alerts.silences import MAX_TEXT, new_silence
 from classifiers.category import CATEGORIES, CATEGORY_NAMES_ZH
 from streams.events import PLATFORMS
+from vocwatch.vocabulary import AlertStatus, priority_rank
 
 log = logging.getLogger(__name__)
-_RANK = {"P1": 0, "P2": 1, "P3": 2}
-STATUSES = ("active", "pending", "firing", "resolved", "all")
+TICKET_SECONDS = 60
+READ_ONLY = (
+    "read-only: this worker listens on a non-loopback address without VOCWATCH_API_TOKEN; "
+    "set a token to acknowledge or silence alerts"
+)
+# ?status=: every alert status, and two selections of them
+STATUSES = ("active", *(status.value for status in AlertStatus), "all")
 OVERVIEW_WINDOW = 900
 BASELINE_SPAN = 86400
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,26 +83,36 @@ class AlertApi:
         *,
         clock: Callable[[], float],
         token: str = "",
+        writable: bool = True,
         max_body_bytes: int = 64 * 1024,
         health: Health | None = None,
         series: RedisSeries | None = None,
     ) -> None:
+        """``writable``: whether requests that change state are served without a token
+        (false on a non-loopback address); with a token they always are."""
         self.engine = engine
         self.series = series
         self.clock = clock
         self.token = token
+        self.writable = writable or bool(token)
         self.max_body_bytes = max_body_bytes
         self.health = health
 
+    @property
+    def mode(self) -> str:
+        """``read-write`` or ``read-only``, as ``/health`` reports it."""
+        return "read-write" if self.writable else "read-only"
+
     def install(self, router: web.UrlDispatcher) -> None:
-        api = self._guarded
+        api, write = self._guarded, self._writing
         router.add_get("/api/alerts", api(self.list_alerts))
         router.add_get("/api/alerts/{id}", api(self.get_alert))
-        router.add_post("/api/alerts/{id}/ack", api(self.acknowledge))
+        router.add_post("/api/alerts/{id}/ack", write(self.acknowledge))
         router.add_get("/api/silences", api(self.list_silences))
-        router.add_post("/api/silences", api(self.create_silence))
-        router.add_delete("/api/silences/{id}", api(self.delete_silence))
-        router.add_get("/api/stream", api(self.stream))
+        router.add_post("/api/silences", write(self.create_silence))
+        router.add_delete("/api/silences/{id}", write(self.delete_silence))
+        router.add_post("/api/stream/ticket", api(self.stream_ticket))
+        router.add_get("/api/stream", self._ticketed(self.stream))
         router.add_get("/api/social", api(self.social))
         router.add_get("/api/overview", api(self.overview))
         router.add_get("/healthz", self.healthz)
@@ -92,7 +123,13 @@ class AlertApi:
         if status not in STATUSES:
             return _error(400, f"status must be one of {', '.join(STATUSES)}", "status")
         alerts = await self._alerts(status)
-        alerts.sort(key=lambda a: (a.status == "resolved", _RANK.get(a.priority, 9), -a.first_seen))
+        alerts.sort(
+            key=lambda a: (
+                a.status == AlertStatus.RESOLVED,
+                priority_rank(a.priority),
+                -a.first_seen,
+            )
+        )
         return _json({"alerts": [a.to_record() for a in alerts]})
 
     async def get_alert(self, request: web.Request) -> web.Response:
@@ -141,6 +178,15 @@ class AlertApi:
             ]
             return _json({"deleted": request.match_info["id"]})
         return _error(404, "no such silence", "id")
+
+    async def stream_ticket(self, request: web.Request) -> web.Response:
+        """A ticket for ``GET /api/stream?ticket=…``; empty when no token is configured
+        (the stream then needs none)."""
+        if not self.token:
+            return _json({"ticket": "", "expires_in": None})
+        return _json(
+            {"ticket": issue_ticket(self.token, self.clock()), "expires_in": TICKET_SECONDS}
+        )
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: one ``alert`` event per record, a comment every 15 s."""
@@ -257,11 +303,13 @@ class AlertApi:
     # --- helpers -----------------------------------------------------------------------
     async def _alerts(self, status: str) -> list[Alert]:
         active: list[Alert] = []
-        if status != "resolved":
+        if status != AlertStatus.RESOLVED:
             active = await self.engine.store.all_active()
-            if status in ("pending", "firing"):
+            if status in (AlertStatus.PENDING, AlertStatus.FIRING):
                 active = [a for a in active if a.status == status]
-        resolved = (await self.engine.store.history()) if status in ("resolved", "all") else []
+        resolved = (
+            (await self.engine.store.history()) if status in (AlertStatus.RESOLVED, "all") else []
+        )
         return active + resolved
 
     def _guarded(self, handler: Handler) -> Handler:
@@ -277,11 +325,38 @@ class AlertApi:
 
         return guarded
 
+    def _writing(self, handler: Handler) -> Handler:
+        """A handler that changes state: refused (403) on a read-only worker."""
+        guarded = self._guarded(handler)
+
+        async def writing(request: web.Request) -> web.StreamResponse:
+            if not self.writable:
+                return _error(403, READ_ONLY, "Authorization")
+            return await guarded(request)
+
+        return writing
+
+    def _ticketed(self, handler: Handler) -> Handler:
+        """The event stream: a valid ticket (or the bearer token itself, for clients that
+        can send headers) when a token is configured."""
+
+        async def ticketed(request: web.Request) -> web.StreamResponse:
+            ticket = request.query.get("ticket", "")
+            if self.token and not (
+                valid_ticket(self.token, ticket, self.clock()) or self._authorized(request)
+            ):
+                return _error(
+                    401,
+                    "missing, wrong or expired ticket: POST /api/stream/ticket for a new one",
+                    "ticket",
+                )
+            return await handler(request)
+
+        return ticketed
+
     def _authorized(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
-        # Browsers open an EventSource without headers: only the stream takes ?token=.
-        query = request.query.get("token", "") if request.path == "/api/stream" else ""
-        given = header[7:] if header.startswith("Bearer ") else query
+        given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
         return hmac.compare_digest(given.encode(), self.token.encode())
 
     async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
@@ -323,3 +398,22 @@ def _error(
     if headers:
         response.headers.update(headers)
     return response
+
+
+def issue_ticket(token: str, now: float) -> str:
+    """``<expiry>.<signature>``: the expiry (unix seconds) signed with the token."""
+    expiry = str(int(now) + TICKET_SECONDS)
+    return f"{expiry}.{_signature(token, expiry)}"
+
+
+def valid_ticket(token: str, ticket: str, now: float) -> bool:
+    """Whether ``ticket`` was issued with ``token`` and has not expired."""
+    expiry, _, signature = ticket.partition(".")
+    if not expiry.isdigit() or int(expiry) < now or int(expiry) > now + TICKET_SECONDS:
+        return False
+    return hmac.compare_digest(signature.encode(), _signature(token, expiry).encode())
+
+
+def _signature(token: str, expiry: str) -> str:
+    key = hashlib.sha256(b"vocwatch stream ticket:" + token.encode()).digest()
+    return hmac.new(key, expiry.encode(), hashlib.sha256).hexdigest()

@@ -10,7 +10,6 @@ in order, so offsets are never committed past an unfinished batch.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,11 +37,13 @@ from classifiers.priority import PriorityPolicy
 from streams.analysis import InlineRunner, ProcessRunner, Runner, build_analyzer
 from streams.api import AlertApi
 from streams.console import install_console
-from streams.liveness import STALLED_EXIT_CODE, StallWatch
+from streams.liveness import StallWatch
 from streams.overlap import overlapped
 from streams.pipeline import AnalysedBatch, Outgoing, Pipeline
+from streams.progress import ConsumerProgress
 from streams.records import RawMessage
-from vocwatch.metrics import Metrics
+from vocwatch import redis_keys
+from vocwatch.metrics import Metrics, register_collectors
 from vocwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Service:
     metrics: Metrics
     stall_watch: StallWatch
     delivery: AlertDelivery
+    api: AlertApi | None = None  # set once the HTTP pages are added
 
 
 class FaustPublisher:
@@ -194,7 +196,7 @@ def create_service(
         chat_sinks=alerting.chat_sinks,
         refresh_sinks=alerting.refresh_sinks,
         baseline_step_seconds=settings.baseline_step_seconds,
-        live_channel=f"{prefix}:alerts:live",
+        live_channel=redis_keys.live_channel(prefix),
     )
     series = RedisSeries(redis, prefix=prefix)
     pipeline = Pipeline(
@@ -237,8 +239,8 @@ def create_service(
 
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
-    _add_lag_timer(service, settings)
-    _add_pages(service, settings, clock)
+    _add_progress(service, settings)
+    service.api = _add_pages(service, settings, clock)
     return service
 
 
@@ -345,45 +347,26 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 
 
-def _add_lag_timer(service: Service, settings: Settings) -> None:
-    """Consumer lag per input topic: the broker's end offsets of this worker's partitions
-    minus the offset after the last message it processed (its start, if none yet)."""
-    app, pipeline, watch = service.app, service.pipeline, service.stall_watch
-    inputs = set(settings.input_topics.values())
-
-    async def report_consumer_lag() -> None:
-        partitions = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
-        if not partitions:
-            return
-        try:
-            ends = await app.consumer.highwaters(*partitions)
-            starts = await app.consumer.earliest_offsets(*partitions)
-        except Exception as exc:  # the broker may be away: keep the last value
-            log.warning("consumer lag not measured: %s", exc)
-            return
-        lag = dict.fromkeys(inputs, 0)
-        for tp in partitions:
-            done = pipeline.next_offsets.get((tp.topic, tp.partition), starts.get(tp, 0))
-            lag[tp.topic] += max(0, (ends.get(tp) or 0) - done)
-        for topic, value in lag.items():
-            service.metrics.consumer_lag.labels(topic).set(value)
-        stalled_for = watch.observe(time.monotonic(), sum(lag.values()), pipeline.next_offsets)
-        service.metrics.stalled.set(stalled_for)
-        if watch.stalled(time.monotonic()):
-            log.error(
-                "no input offset has moved for %.0f s while %d messages wait: the "
-                "consumer is stalled; exiting (code %d) to be restarted",
-                stalled_for,
-                sum(lag.values()),
-                STALLED_EXIT_CODE,
-            )
-            # Nothing is lost: unacknowledged batches are redelivered to the next worker.
-            os._exit(STALLED_EXIT_CODE)
-
-    app.timer(settings.evaluation_seconds)(report_consumer_lag)
+def _add_progress(service: Service, settings: Settings) -> None:
+    """Consumer lag and stall time as scrape-time metrics; the broker's end offsets
+    refreshed, and the stall watchdog run, every ``evaluation_seconds``."""
+    progress = ConsumerProgress(
+        service.app,
+        service.pipeline.next_offsets,
+        set(settings.input_topics.values()),
+        service.stall_watch,
+    )
+    runner = service.pipeline.runner
+    register_collectors(
+        service.registry,
+        analysis_pids=runner.pids,
+        consumer_lag=progress.lag,
+        stalled_seconds=progress.stalled_seconds,
+    )
+    service.app.timer(settings.evaluation_seconds)(progress.refresh)
 
 
-def _add_pages(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
+def _add_pages(service: Service, settings: Settings, clock: Callable[[], float]) -> AlertApi:
     app, registry = service.app, service.registry
     sources = list(settings.input_topics)
 
@@ -404,6 +387,7 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
             "status": "ok" if healthy else "degraded",
             "stalled_seconds": round(stalled, 1),
             "redis": redis_ok,
+            "api": api.mode,
             "last_batch_age_seconds": {
                 s: round(now - last[s], 3) if s in last else None for s in sources
             },
@@ -418,13 +402,21 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
         service.engine,
         clock=clock,
         token=settings.api_token,
+        writable=settings.web_loopback,
         max_body_bytes=settings.api_max_body_bytes,
         health=health,
         series=service.pipeline.series,
     )
+    if not api.writable:
+        log.warning(
+            "the HTTP API is read-only: this worker listens on %s without VOCWATCH_API_TOKEN, "
+            "so acknowledging and silencing alerts are refused; set a token to allow them",
+            settings.web_host,
+        )
 
     def on_webserver_init(web: Any) -> None:
         api.install(web.web_app.router)
         install_console(web.web_app)
 
     app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]  # Faust's hook
+    return api

@@ -11,35 +11,37 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from classifiers.pii import redact, redact_start
 from classifiers.priority import Signals
 from vocwatch.errors import InvalidEvent
+from vocwatch.vocabulary import COMPLAINT_CHANNELS, Channel, Platform, Source
 
-SOURCES = ("complaint", "call", "social")
-COMPLAINT_CHANNELS = ("hotline", "email", "app", "web", "wechat", "store")
-PLATFORMS = ("weibo", "douyin", "xiaohongshu", "wechat", "other")
+SOURCES: tuple[Source, ...] = tuple(Source)
+PLATFORMS: tuple[Platform, ...] = tuple(Platform)
 
 MAX_ID = 128
 MAX_NAME = 128
-MAX_TEXT = {"complaint": 5_000, "call": 20_000, "social": 5_000}
+MAX_TEXT: dict[str, int] = {Source.COMPLAINT: 5_000, Source.CALL: 20_000, Source.SOCIAL: 5_000}
 MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+Member = TypeVar("Member", bound=StrEnum)  # of a vocabulary (vocwatch.vocabulary)
 
 
 @dataclass(frozen=True)
 class Event:
     """What every source has in common, plus the dimensions windows are keyed on."""
 
-    source: str  # complaint / call / social
+    source: Source
     id: str
     text: str
     event_time: float  # unix seconds
-    channel: str  # complaint: its contact channel; "call"; "social"
+    channel: Channel  # complaint: its contact channel; call; social
     product: str | None
     region: str | None
     fields: Mapping[str, Any]  # the validated source-specific fields, for the scored record
@@ -47,10 +49,10 @@ class Event:
     @property
     def signals(self) -> Signals:
         f = self.fields
-        if self.source == "social":
+        if self.source == Source.SOCIAL:
             reach = f["followers"] + 10 * f["reposts"] + 2 * f["comments"] + f["likes"]
             return Signals(reach=reach)
-        if self.source == "call":
+        if self.source == Source.CALL:
             return Signals(
                 wait_seconds=f["wait_seconds"],
                 transfers=f["transfers"],
@@ -60,12 +62,12 @@ class Event:
         return Signals()
 
     def dimensions(self) -> dict[str, str]:
-        dims = {"source": self.source, "channel": self.channel}
+        dims: dict[str, str] = {"source": self.source, "channel": self.channel}
         if self.product:
             dims["product"] = self.product
         if self.region:
             dims["region"] = self.region
-        if self.source == "social":
+        if self.source == Source.SOCIAL:
             dims["platform"] = self.fields["platform"]
         return dims
 
@@ -145,15 +147,17 @@ class _Fields:
             )
         return _text(name, value)
 
-    def enum(self, name: str, allowed: tuple[str, ...]) -> str:
+    def enum(self, name: str, allowed: Sequence[Member]) -> Member:
+        """One of ``allowed`` (members of a vocabulary), given as its string."""
         value = self.string(name)
-        if value not in allowed:
-            raise InvalidEvent(
-                "unknown_enum",
-                f"field {name!r} is {_quoted(value)}; expected one of {', '.join(allowed)}",
-                field=name,
-            )
-        return str(value)
+        for member in allowed:
+            if member == value:
+                return member
+        raise InvalidEvent(
+            "unknown_enum",
+            f"field {name!r} is {_quoted(value)}; expected one of {', '.join(allowed)}",
+            field=name,
+        )
 
     def number(
         self,
@@ -252,9 +256,9 @@ def _complaint(f: _Fields) -> Event:
     channel = f.enum("channel", COMPLAINT_CHANNELS)
     fields = {"customer_id": f.identifier("customer_id"), "channel": channel}
     return Event(
-        "complaint",
+        Source.COMPLAINT,
         f.identifier("id"),
-        f.string("text", max_len=MAX_TEXT["complaint"]),
+        f.string("text", max_len=MAX_TEXT[Source.COMPLAINT]),
         f.time("created_at"),
         channel,
         f.dimension("product"),
@@ -276,11 +280,11 @@ def _call(f: _Fields) -> Event:
         ),
     }
     return Event(
-        "call",
+        Source.CALL,
         f.identifier("id"),
-        f.string("text", max_len=MAX_TEXT["call"]),
+        f.string("text", max_len=MAX_TEXT[Source.CALL]),
         f.time("started_at"),
-        "call",
+        Channel.CALL,
         f.dimension("product"),
         f.dimension("region"),
         fields,
@@ -299,11 +303,11 @@ def _social(f: _Fields) -> Event:
         "url": f.string("url", max_len=2048, required=False),
     }
     return Event(
-        "social",
+        Source.SOCIAL,
         f.identifier("id"),
-        f.string("text", max_len=MAX_TEXT["social"]),
+        f.string("text", max_len=MAX_TEXT[Source.SOCIAL]),
         f.time("posted_at"),
-        "social",
+        Channel.SOCIAL,
         f.dimension("product"),
         f.dimension("region"),
         fields,
@@ -311,7 +315,7 @@ def _social(f: _Fields) -> Event:
 
 
 _DECODERS: dict[str, Callable[[_Fields], Event]] = {
-    "complaint": _complaint,
-    "call": _call,
-    "social": _social,
+    Source.COMPLAINT: _complaint,
+    Source.CALL: _call,
+    Source.SOCIAL: _social,
 }

@@ -11,7 +11,7 @@ and a redelivered event changes no window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 STALLED_EXIT_CODE = 3
@@ -39,3 +39,22 @@ class StallWatch:
 
     def stalled(self, now: float) -> bool:
         return self.stalled_for(now) >= self.limit_seconds
+
+
+Partition = tuple[str, int]  # (topic, partition)
+
+
+def consumer_lag(
+    topics: Iterable[str],
+    ends: Mapping[Partition, int],
+    starts: Mapping[Partition, int],
+    done: Mapping[Partition, int],
+) -> dict[str, int]:
+    """Messages waiting per topic: for each partition, its end offset minus the offset after
+    the last message processed (``done``; the partition's start if none yet), summed."""
+    lag = dict.fromkeys(topics, 0)
+    for (topic, partition), end in ends.items():
+        if topic in lag:
+            processed = done.get((topic, partition), starts.get((topic, partition), 0))
+            lag[topic] += max(0, end - processed)
+    return lag

@@ -32,6 +32,7 @@ from streams.events import Event
 from streams.records import RawMessage, dead_letter_record, dumps
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import Measure, Priority, Source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -218,7 +219,7 @@ class Pipeline:
                 labels = (dims["channel"], dims["category"], f"{span}s")
                 self.metrics.window_events.labels(*labels).set(counts.count)
                 self.metrics.window_negative_share.labels(*labels).set(
-                    counts.measure("negative_share")
+                    counts.measure(Measure.NEGATIVE_SHARE)
                 )
 
     def _keyed(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]) -> _Keyed:
@@ -304,12 +305,12 @@ class Pipeline:
         counts[
             (m.events_by_region, (source, _bounded(event.region, self.settings.metric_regions)))
         ] += 1
-        if source == "call":
+        if source == Source.CALL:
             m.call_wait.observe(fields["wait_seconds"])
             counts[(m.call_first_contact, (str(fields["resolved_first_contact"]).lower(),))] += 1
             if fields["satisfaction"] is not None:
                 m.call_satisfaction.observe(fields["satisfaction"])
-        elif source == "social":
+        elif source == Source.SOCIAL:
             counts[(m.social_posts, (fields["platform"], analysis.polarity))] += 1
             if analysis.negative:
                 counts[(m.social_negative_reach, (fields["platform"],))] += event.signals.reach
@@ -380,7 +381,7 @@ def _series_points(
     for event, analysis in new:
         minute = int(event.event_time // 60)
         points.append(Point("category", analysis.category, minute, analysis.negative))
-        if event.source == "social":
+        if event.source == Source.SOCIAL:
             platform, reach = event.fields["platform"], float(event.signals.reach)
             points.append(Point("platform", platform, minute, analysis.negative, reach))
             if analysis.negative:
@@ -405,12 +406,12 @@ def _observation(event: Event, analysis: Analysis) -> Observation:
         event.id,
         event.event_time,
         analysis.negative,
-        analysis.priority.level == "P1",
+        analysis.priority.level == Priority.P1,
         sentiment=analysis.sentiment,
         reach_negative=float(signals.reach)
-        if analysis.negative and event.source == "social"
+        if analysis.negative and event.source == Source.SOCIAL
         else 0.0,
-        call=event.source == "call",
+        call=event.source == Source.CALL,
         first_contact=bool(signals.resolved_first_contact),
         wait_seconds=float(signals.wait_seconds or 0.0),
     )

@@ -1,13 +1,75 @@
-"""Helpers for tests that read what the worker publishes."""
+"""Helpers for tests that read what the worker publishes: its topics, its /metrics, its
+Redis windows; and ``eventually``, the one way a test waits for a condition."""
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+if TYPE_CHECKING:
+    from vocwatch.settings import Settings
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+# The counters that, summed, say how many input messages a worker has dealt with: each
+# message ends in exactly one of them (received counts it on arrival, before the batch).
+ACCOUNTED = (
+    "vocwatch_events_valid_total",
+    "vocwatch_events_duplicate_total",
+    "vocwatch_events_late_total",
+    "vocwatch_events_dead_lettered_total",
+)
+T = TypeVar("T")
+
+
+class Server(Protocol):
+    """Where a server listens: an embedded ChildServer, a RedisCluster (its first node)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
+def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
+    """The first true answer of ``check``, asked every 0.2 s; AssertionError naming
+    ``what`` if none comes within ``timeout`` seconds. Exceptions of ``check`` propagate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.2)
+
+
+def metric_samples(text_or_url: str, name: str, **labels: str) -> list[Sample]:
+    """The samples called ``name`` whose labels include ``labels``, from a Prometheus text
+    exposition or the URL that serves one. ``name`` is the sample's name as exposed
+    (``vocwatch_events_valid_total``, ``…_seconds_count``): the parser strips ``_total``
+    from a counter's family name, not from its samples."""
+    text = text_or_url
+    if text_or_url.startswith(("http://", "https://")):
+        with urllib.request.urlopen(text_or_url, timeout=5) as reply:  # noqa: S310 (loopback)
+            text = reply.read().decode()
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    ]
+
+
+def metric_value(text_or_url: str, name: str, **labels: str) -> float:
+    """The sum of the samples :func:`metric_samples` finds (0 when there are none)."""
+    return sum(sample.value for sample in metric_samples(text_or_url, name, **labels))
 
 
 class HttpReceiver:
@@ -37,7 +99,7 @@ class HttpReceiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> HttpReceiver:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -116,7 +178,7 @@ def valid_event_ids(messages: list[tuple[str, bytes, bytes]]) -> set[tuple[str, 
 
 
 def worker_env(
-    broker: Any, redis: Any, tmp: Any, rules: str | None, *, name: str, **extra: str
+    broker: Server, redis: Server, tmp: Any, rules: str | None, *, name: str, **extra: str
 ) -> dict[str, str]:
     """The environment of a test worker: its own app id and topic prefix, a free web port,
     the rules given (None: the packaged ones), fast evaluation (1 s) and updates (2 s),
@@ -176,9 +238,25 @@ def start_alertmanager(config: Any, workdir: Any) -> Any:
     return server
 
 
-def events_received(port: int) -> float:
-    """Input messages a worker on ``port`` has received; -1 while its /metrics cannot be
-    read (the worker is starting)."""
-    from vocwatch.bench.harness import metric_total
+def counted_events(settings: Settings, span: int = 900) -> int:
+    """Valid events the Redis windows of the worker configured by ``settings`` hold over
+    the last ``span`` seconds, all sources (each source keeps a window of its own)."""
+    import asyncio
 
-    return metric_total(f"http://127.0.0.1:{port}", "vocwatch_events_received_total")
+    from alerts.rules import window_key
+    from alerts.windows import RedisWindowStore
+    from streams.app import redis_client_for
+
+    async def read() -> int:
+        client = redis_client_for(settings)
+        try:
+            store = RedisWindowStore(
+                client, prefix=settings.app_id, bucket_seconds=settings.bucket_seconds, spans=[span]
+            )
+            keys = [window_key({"source": s}) for s in settings.input_topics]
+            states = await store.read(keys, time.time())
+            return sum(s.totals[span].count for s in states.values())
+        finally:
+            await client.aclose()
+
+    return asyncio.run(read())

@@ -12,6 +12,7 @@ vocwatch rules check FILE                                    validate a rules fi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from classifiers.pii import redact
 from classifiers.polarity import CHANNELS
 from vocwatch.errors import VocwatchError
+from vocwatch.processes import StopRequested, stop_on_signals
 from vocwatch.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,12 +42,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for chatty in ("kafka", "aiokafka"):  # connection-level chatter, not ours to show
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # dev, demo and bench stop cleanly on SIGTERM and SIGINT (vocwatch/processes.py); the
+    # worker's own Faust worker handles both signals the same way itself.
+    stoppable = stop_on_signals() if args.stoppable else contextlib.nullcontext()
     try:
-        code: int = args.run(args)
+        with stoppable:
+            code: int = args.run(args)
         return code
     except VocwatchError as exc:
         print(f"vocwatch: {exc}", file=sys.stderr)
         return 2
+    except StopRequested as stop:
+        log.info("vocwatch %s: %s; everything it started is stopped", args.command, stop)
+        return 0
     except KeyboardInterrupt:
         return 130
 
@@ -55,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="vocwatch",
         description="Real-time voice-of-customer monitor for Chinese customer service.",
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser.set_defaults(stoppable=False)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     dev = commands.add_parser("dev", help="run broker, Redis and a worker locally")
     dev.add_argument("--demo", action="store_true", help="feed synthetic traffic with an incident")
@@ -67,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write every alert record to FILE (JSON lines)",
     )
     dev.add_argument("--web-port", type=int, help="HTTP port (default: a free one)")
-    dev.set_defaults(run=_dev)
+    dev.set_defaults(run=_dev, stoppable=True)
 
     worker = commands.add_parser(
         "worker", help="run the Faust worker against VOCWATCH_BROKER_URL and VOCWATCH_REDIS_URL"
@@ -77,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="produce demo traffic to VOCWATCH_BROKER_URL")
     demo.add_argument("--seconds", type=float, default=120.0)
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=_demo, stoppable=True)
 
     topics = commands.add_parser("topics", help="create vocwatch's topics if missing")
     topics.set_defaults(run=_topics)
@@ -97,10 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.set_defaults(run=_classify)
 
-    for name, module, summary in TEXT_TOOLS:
+    for name, module, summary, stoppable in TOOLS:
         tool = commands.add_parser(name, help=summary)
         importlib.import_module(module).configure(tool)
-        tool.set_defaults(run=_text_tool(module))
+        tool.set_defaults(run=_tool(module), stoppable=stoppable)
 
     rules = commands.add_parser("rules", help="alert rules")
     rules_commands = rules.add_subparsers(required=True, metavar="ACTION")
@@ -110,21 +120,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: (command, module, help): offline text-model tools in classifiers/train/.
-TEXT_TOOLS = (
-    ("train-sentiment", "classifiers.train.sentiment", "train the sentiment model"),
+#: (command, module, help, stops cleanly on signals): the offline text-model tools in
+#: classifiers/train/ and the benchmark, each a module with configure(parser) and run(args).
+TOOLS = (
+    ("train-sentiment", "classifiers.train.sentiment", "train the sentiment model", False),
     (
         "eval-sentiment",
         "classifiers.train.sentiment_eval",
         "evaluate sentiment on a labelled CSV (label,text)",
+        False,
     ),
-    ("train-categories", "classifiers.train.categories", "train the category model"),
-    ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model"),
-    ("bench", "vocwatch.bench.harness", "throughput, detection latency and memory of one worker"),
+    ("train-categories", "classifiers.train.categories", "train the category model", False),
+    ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model", False),
+    (
+        "bench",
+        "vocwatch.bench.harness",
+        "throughput, detection latency and memory of one worker",
+        True,
+    ),
 )
 
 
-def _text_tool(module: str) -> Callable[[argparse.Namespace], int]:
+def _tool(module: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         code: int = importlib.import_module(module).run(args)
         return code

@@ -1,16 +1,37 @@
 """Every Prometheus metric of vocwatch, created against a registry that is passed in.
 
-Code calls the named hooks below rather than touching metric objects, so that names,
-units and label sets live in one place (catalogue: docs/metrics.md). Every label has a
-bounded set of values: event sources, dead-letter reasons, categories, priorities and
-rule names come from code or configuration, never from free text.
+Two kinds, both defined here so that names, units and label sets live in one place
+(catalogue: docs/metrics.md):
+
+* :class:`Metrics` — counters, gauges and histograms the code updates as events pass
+  (``metrics.events_valid.labels("call").inc(n)``);
+* collectors (:func:`register_collectors`) — values computed when Prometheus scrapes, from
+  callables handed in: the process, platform and garbage-collector metrics of the worker
+  (prometheus_client's own collectors), the memory and CPU of its analysis processes, and
+  consumer lag and stall time.
+
+Every label has a bounded set of values: event sources, dead-letter reasons, categories,
+priorities and rule names come from code or configuration, never from free text.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 NAMESPACE = "vocwatch"
 
@@ -47,8 +68,6 @@ class Metrics:
     events_by_region: Counter
     sink_deliveries: Counter
     sink_queue_depth: Gauge
-    consumer_lag: Gauge
-    stalled: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -183,16 +202,117 @@ class Metrics:
             sink_queue_depth=gauge(
                 "sink_queue_depth", "Alert records waiting to be delivered to a sink.", ("sink",)
             ),
-            consumer_lag=gauge(
-                "consumer_lag_messages",
-                "Input messages not yet processed by this worker, "
-                "summed over its partitions of the topic.",
-                ("topic",),
-            ),
-            stalled=gauge(
-                "stalled_seconds",
-                "For how long input has waited while no offset moved "
-                "(0 when healthy); the worker exits to be restarted past VOCWATCH_STALL_SECONDS.",
-                (),
-            ),
         )
+
+
+ANALYSIS_PREFIX = f"{NAMESPACE}_analysis"
+
+
+def register_collectors(
+    registry: CollectorRegistry,
+    *,
+    analysis_pids: Callable[[], Sequence[int]],
+    consumer_lag: Callable[[], Mapping[str, int]],
+    stalled_seconds: Callable[[], float],
+) -> None:
+    """Register the scrape-time collectors of a worker on ``registry``:
+
+    * ``process_*`` (memory, CPU, file descriptors of the worker), ``python_info`` and
+      ``python_gc_*`` — prometheus_client's own collectors;
+    * ``vocwatch_analysis_process_*{process="0"}`` — the same process metrics for each
+      analysis process, ``analysis_pids()`` giving their pids;
+    * ``vocwatch_consumer_lag_messages{topic}`` and ``vocwatch_stalled_seconds``, from the
+      two callables.
+    """
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(AnalysisProcessCollector(analysis_pids))
+    registry.register(ConsumerProgressCollector(consumer_lag, stalled_seconds))
+
+
+class AnalysisProcessCollector(Collector):
+    """What :class:`prometheus_client.ProcessCollector` reports of a process, for each
+    analysis process, with a ``process`` label (0, 1 …) and the ``vocwatch_analysis_``
+    prefix: ``vocwatch_analysis_process_resident_memory_bytes{process="0"}``,
+    ``vocwatch_analysis_process_cpu_seconds_total{process="0"}`` … Read from /proc when
+    scraped; a process that has just exited is left out."""
+
+    def __init__(self, pids: Callable[[], Sequence[int]]) -> None:
+        self.pids = pids
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # the families depend on the platform: checked at scrape time
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for index, pid in enumerate(self.pids()):
+            process = ProcessCollector(
+                namespace=ANALYSIS_PREFIX, pid=functools.partial(int, pid), registry=None
+            )
+            for family in process.collect():
+                merged = families.setdefault(
+                    family.name,
+                    Metric(
+                        family.name, family.documentation + " (an analysis process)", family.type
+                    ),
+                )
+                for sample in family.samples:
+                    merged.add_sample(
+                        sample.name, {**sample.labels, "process": str(index)}, sample.value
+                    )
+        return list(families.values())
+
+
+class ConsumerProgressCollector(Collector):
+    """Consumer lag per input topic and the stall time, computed when scraped."""
+
+    def __init__(
+        self, lag: Callable[[], Mapping[str, int]], stalled_seconds: Callable[[], float]
+    ) -> None:
+        self.lag = lag
+        self.stalled_seconds = stalled_seconds
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._lag_family(), self._stalled_family()]
+
+    def collect(self) -> Iterable[Metric]:
+        lag = self._lag_family()
+        for topic, messages in sorted(self.lag().items()):
+            lag.add_metric([topic], messages)
+        stalled = self._stalled_family()
+        stalled.add_metric([], self.stalled_seconds())
+        return [lag, stalled]
+
+    @staticmethod
+    def _lag_family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            f"{NAMESPACE}_consumer_lag_messages",
+            "Input messages not yet processed by this worker, summed over its partitions of "
+            "the topic.",
+            labels=["topic"],
+        )
+
+    @staticmethod
+    def _stalled_family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            f"{NAMESPACE}_stalled_seconds",
+            "For how long input has waited while no offset moved (0 when healthy); the "
+            "worker exits to be restarted past VOCWATCH_STALL_SECONDS.",
+        )
+
+
+def catalogue() -> tuple[CollectorRegistry, Metrics]:
+    """A registry with everything a worker exposes — its :class:`Metrics` (returned too)
+    and every collector of :func:`register_collectors`, with this process standing in for
+    an analysis process and one input topic for the lag — against which docs/metrics.md,
+    the dashboards and the Prometheus rules are checked."""
+    registry = CollectorRegistry()
+    metrics = Metrics.create(registry)
+    register_collectors(
+        registry,
+        analysis_pids=lambda: [os.getpid()],
+        consumer_lag=lambda: {"vocwatch.complaints": 0},
+        stalled_seconds=lambda: 0.0,
+    )
+    return registry, metrics

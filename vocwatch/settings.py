@@ -7,6 +7,7 @@ from the same data); nothing else in the code reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import Source
 
 PREFIX = "VOCWATCH_"
 SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file's sinks
@@ -93,9 +95,9 @@ class Settings:
     def input_topics(self) -> dict[str, str]:
         """Input topic per event source (complaint / call / social)."""
         return {
-            "complaint": self.complaints_topic,
-            "call": self.calls_topic,
-            "social": self.social_topic,
+            Source.COMPLAINT: self.complaints_topic,
+            Source.CALL: self.calls_topic,
+            Source.SOCIAL: self.social_topic,
         }
 
     @property
@@ -106,6 +108,17 @@ class Settings:
             self.deadletter_topic,
             self.alerts_topic,
         ]
+
+    @property
+    def web_loopback(self) -> bool:
+        """Whether the HTTP server listens on a loopback address only (127.0.0.0/8, ::1,
+        localhost): only then is the writing API served without a token."""
+        if self.web_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.web_host).is_loopback
+        except ValueError:  # a host name: it may resolve to anything
+            return False
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -307,8 +320,9 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     ),
     "api_token": (
         str,
-        "bearer token the HTTP API (/api/…) and the console require; no "
-        "token needed when unset. Never logged",
+        "bearer token the HTTP API (/api/…) and the console require. Unset: no token "
+        "needed on a loopback `VOCWATCH_WEB_HOST`; on any other address the API is "
+        "read-only (acknowledging and silencing refused). Never logged",
     ),
     "api_max_body_bytes": (int, "larger HTTP API request bodies are refused (413)"),
     "data_dir": (Path, "Faust's local data directory"),

@@ -98,7 +98,9 @@ def figures(predicted: Sequence[Sequence[str]], true: Sequence[Sequence[str]]) -
     tp = sum(len(set(p) & set(t)) for p, t in pairs)
     n_pred = sum(len(set(p)) for p, _ in pairs)
     n_true = sum(len(set(t)) for _, t in pairs)
-    per_category = {code: _top_label_figures(code, pairs) for code in CATEGORIES}
+    per_category: dict[str, dict[str, float]] = {
+        code: _top_label_figures(code, pairs) for code in CATEGORIES
+    }
     return CategoryFigures(
         rows=len(pairs),
         top_in_true=round(hits / n, 4),

@@ -27,6 +27,7 @@ from streams.redis_cluster import ClusterClientError
 from tests.support import ListSink
 from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import Priority
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -105,7 +106,7 @@ async def incident(engine: AlertEngine, n: int = 6) -> None:
     states = await engine.windows.record(
         {KEY: [Observation(f"e{i}", NOW - 1, True, False) for i in range(n)]}, NOW
     )
-    engine.activity.add_samples(KEY, [Sample("e0", "快递丢了", "P2", NOW - 1)])
+    engine.activity.add_samples(KEY, [Sample("e0", "快递丢了", Priority.P2, NOW - 1)])
     await engine.on_batch({"burst": [KEY]}, states, NOW)
 
 

@@ -20,6 +20,7 @@ from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import Observation, RedisWindowStore
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import Priority
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -87,7 +88,9 @@ async def feed(
     engine.activity.add_samples(
         key,
         [
-            Sample(f"{key}/{i}", f"第{i}条 快递丢件", "P2", now - 1, True, "complaint", channel)
+            Sample(
+                f"{key}/{i}", f"第{i}条 快递丢件", Priority.P2, now - 1, True, "complaint", channel
+            )
             for i in ids
         ],
     )

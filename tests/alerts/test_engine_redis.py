@@ -16,6 +16,7 @@ from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import Priority
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -70,7 +71,9 @@ async def feed(
 ) -> list[Any]:
     observations = [Observation(f"e{i}", now - 1, True, False) for i in ids]
     samples = [
-        Sample(f"e{i}", f"快递{i}天没到 电话[PHONE]", "P2", now - 1, True, "complaint", "app")
+        Sample(
+            f"e{i}", f"快递{i}天没到 电话[PHONE]", Priority.P2, now - 1, True, "complaint", "app"
+        )
         for i in ids
     ]
     states = await engine.windows.record({key: observations}, now)

@@ -207,6 +207,7 @@ def test_a_quiet_key_that_jumps_alerts() -> None:
     assert ev.breached and ev.holds
     assert ev.value == 30
     assert ev.expected == pytest.approx(QUIET.mean, abs=1e-3)
+    assert ev.deviation is not None
     assert ev.severity == pytest.approx((30 - QUIET.mean) / ev.deviation, rel=1e-3)
 
 

@@ -9,14 +9,17 @@ import pytest
 
 from alerts.explain import MIN_LIFT, MIN_TERM_COUNT, STOPWORDS, KeyActivity, content_terms
 from alerts.lifecycle import MAX_SAMPLES, Sample, Term
+from vocwatch.vocabulary import Priority, PriorityName
 
 T0 = 1_800_000_000.0
 KEY = "channel=app,category=logistics"
 OTHER = "channel=web,category=billing"
 
 
-def sample(event_id: str, channel: str = "app", priority: str = "P2", at: float = T0) -> Sample:
-    return Sample(event_id, f"text {event_id}", priority, at, True, "complaint", channel)
+def sample(
+    event_id: str, channel: str = "app", priority: PriorityName = "P2", at: float = T0
+) -> Sample:
+    return Sample(event_id, f"text {event_id}", Priority(priority), at, True, "complaint", channel)
 
 
 # --- content terms -------------------------------------------------------------------

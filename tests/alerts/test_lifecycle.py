@@ -7,7 +7,7 @@ import dataclasses
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -15,7 +15,6 @@ from alerts.baseline import Baseline
 from alerts.evaluate import evaluate
 from alerts.lifecycle import (
     MAX_SAMPLES,
-    NOTIFY,
     Ack,
     Alert,
     Member,
@@ -28,6 +27,7 @@ from alerts.lifecycle import (
     merge_samples,
 )
 from alerts.rules import Rule, WindowCounts, parse_rules
+from vocwatch.vocabulary import CHAT_NOTIFICATIONS, Priority, PriorityName
 
 
 def parse_rule(**changes: Any) -> Rule:
@@ -91,12 +91,12 @@ def step(
 
 def sample(
     event_id: str,
-    priority: str = "P2",
+    priority: PriorityName = "P2",
     event_time: float = T0,
     negative: bool = True,
     text: str | None = None,
 ) -> Sample:
-    return Sample(event_id, text or f"text of {event_id}", priority, event_time, negative)
+    return Sample(event_id, text or f"text of {event_id}", Priority(priority), event_time, negative)
 
 
 def fire(negative: int = 12, samples: tuple[Sample, ...] = (), *, rule: Rule = RULE) -> Alert:
@@ -162,8 +162,8 @@ def test_the_same_incident_later_has_the_same_fingerprint_but_a_new_id() -> None
 
 def test_notify_kinds() -> None:
     # Chat robots hear of everything but routine updates.
-    assert {"new", "escalation", "reminder", "resolved"} == NOTIFY
-    assert "update" not in NOTIFY
+    assert {"new", "escalation", "reminder", "resolved"} == CHAT_NOTIFICATIONS
+    assert "update" not in CHAT_NOTIFICATIONS
 
 
 # --- pending: the rule's `for:` span -------------------------------------------------
@@ -466,7 +466,7 @@ def explained(alert: Alert) -> Alert:
 
 def test_to_record_explains_the_alert() -> None:
     record = explained(
-        fire(12, (Sample("e1", "包裹三天没到", "P1", T0, True, "complaint", "app"),))
+        fire(12, (Sample("e1", "包裹三天没到", Priority.P1, T0, True, "complaint", "app"),))
     ).to_record()
     assert record["channels"] == ["app", "weibo"]
     assert record["terms"] == [
@@ -647,7 +647,8 @@ def test_merge_samples_dedupes_by_event_id() -> None:
 
 
 def test_merge_samples_unknown_priority_last() -> None:
-    merged = merge_samples([], [sample("odd", "P9", T0 + 100), sample("p3", "P3", T0)])
+    odd = Sample("odd", "text of odd", cast(Priority, "P9"), T0 + 100)  # built untyped
+    merged = merge_samples([], [odd, sample("p3", "P3", T0)])
     assert ids(merged) == ["p3", "odd"]
 
 

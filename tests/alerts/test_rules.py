@@ -27,6 +27,7 @@ from alerts.rules import (
 )
 from vocwatch.errors import ConfigError
 from vocwatch.settings import DEFAULT_RULES_FILE
+from vocwatch.vocabulary import MeasureName
 
 PACKAGED = Path(alerts.rules.__file__).resolve().parent / "rules.yaml"
 
@@ -662,7 +663,7 @@ COUNTS = WindowCounts(
         ("mean_wait_seconds", 120.0),
     ],
 )
-def test_window_counts_measure(measure: str, value: float) -> None:
+def test_window_counts_measure(measure: MeasureName, value: float) -> None:
     assert COUNTS.measure(measure, 300) == pytest.approx(value)
 
 

@@ -27,6 +27,7 @@ from classifiers.category_features import (
 )
 from classifiers.train.category_data import LABELLED_CSV, load_labelled, text_tokens
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import Category
 
 CLASSIFIER = CategoryClassifier.default()
 
@@ -175,8 +176,8 @@ def toy_model(bias: dict[str, float], weights: dict[str, dict[str, float]]) -> C
 def test_probabilities_are_sigmoids_of_bias_plus_weights() -> None:
     # One token → one feature of value 1/sqrt(1) = 1: logit = 0 + 2 → sigmoid 0.8808.
     model = toy_model({"price": 0.0}, {"w:贵": {"price": 2.0}})
-    assert model.probabilities(["贵"])["price"] == pytest.approx(0.880797)
-    assert model.probabilities([])["price"] == pytest.approx(0.5)
+    assert model.probabilities(["贵"])[Category.PRICE] == pytest.approx(0.880797)
+    assert model.probabilities([])[Category.PRICE] == pytest.approx(0.5)
 
 
 def test_second_labels_need_the_threshold_and_are_capped() -> None:

@@ -13,8 +13,8 @@ from classifiers.polarity import (
     Cutoffs,
     PolarityPolicy,
 )
-from streams.events import COMPLAINT_CHANNELS
 from vocwatch.errors import ConfigError, VocwatchError
+from vocwatch.vocabulary import COMPLAINT_CHANNELS
 
 
 def test_channels_are_the_ones_events_carry() -> None:

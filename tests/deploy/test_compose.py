@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,8 +26,9 @@ THIRD_PARTY = {"kafka", "redis", "prometheus", "alertmanager", "grafana"}
 PUBLISHED = {"prometheus": 9090, "alertmanager": 9093, "grafana": 3000}
 
 
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return loaded
 
 
 def test_compose_file_is_valid_against_the_compose_spec() -> None:
@@ -83,7 +85,7 @@ def test_dockerfile_copies_what_exists() -> None:
 # --- the observability stack ------------------------------------------------------------
 
 
-def bind_mounts(service: dict) -> list[tuple[str, str]]:
+def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     """(host path, container path) of every bind mount of a service (short or long syntax)."""
     mounts = []
     for volume in service.get("volumes", []):
@@ -97,7 +99,7 @@ def bind_mounts(service: dict) -> list[tuple[str, str]]:
     return mounts
 
 
-def container_path(service: dict, host_path: Path) -> str | None:
+def container_path(service: dict[str, Any], host_path: Path) -> str | None:
     """Where a repository file appears inside the service's container, if it is mounted."""
     for source, target in bind_mounts(service):
         mounted = (ROOT / source).resolve()
@@ -108,7 +110,7 @@ def container_path(service: dict, host_path: Path) -> str | None:
     return None
 
 
-def published_ports(service: dict) -> dict[int, int]:
+def published_ports(service: dict[str, Any]) -> dict[int, int]:
     """Container port → host port of a service's short-syntax port mappings."""
     ports = {}
     for mapping in service.get("ports", []):
@@ -117,9 +119,10 @@ def published_ports(service: dict) -> dict[int, int]:
     return ports
 
 
-def prometheus_config() -> dict:
+def prometheus_config() -> dict[str, Any]:
     assert PROMETHEUS_CONFIG.exists(), f"{PROMETHEUS_CONFIG} is mounted but missing"
-    return yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    return loaded
 
 
 def host_port(target: str) -> tuple[str, int]:
@@ -247,7 +250,7 @@ def test_grafana_datasource_points_at_the_compose_prometheus() -> None:
     assert datasource["jsonData"]["timeInterval"] == scrape_interval
 
 
-def _depends_on(service: dict) -> set[str]:
+def _depends_on(service: dict[str, Any]) -> set[str]:
     depends = service.get("depends_on", [])
     return set(depends if isinstance(depends, list) else depends.keys())
 
@@ -286,3 +289,13 @@ def test_alertmanager_gets_its_config_from_the_repo() -> None:
     flags = [a for a in alertmanager.get("command", []) if a.startswith("--config.file=")]
     expected = flags[0].split("=", 1)[1] if flags else "/etc/alertmanager/alertmanager.yml"
     assert container_path(alertmanager, config.resolve()) == expected
+
+
+def test_the_worker_reads_its_api_token_from_an_env_file_that_is_never_committed() -> None:
+    worker = compose()["services"]["worker"]
+    assert worker["env_file"] == [{"path": "./vocwatch.env", "required": True}]
+    assert "VOCWATCH_API_TOKEN" not in worker["environment"]  # not in the public file
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "vocwatch.env" in ignored
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "> vocwatch.env" in deploy  # the docs say how to make it

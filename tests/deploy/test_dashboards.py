@@ -31,7 +31,7 @@ from typing import Any
 import promql_parser as promql
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import start_http_server
 
 from alerts.rules import load_rules
 from classifiers.category import CATEGORIES
@@ -39,7 +39,7 @@ from classifiers.polarity import CHANNELS, POLARITIES
 from streams.events import PLATFORMS, SOURCES
 from vocwatch.dev.embedded import ChildServer, free_port, wait_until
 from vocwatch.errors import InvalidEvent
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import Metrics, catalogue
 from vocwatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,9 +84,11 @@ def _metric_objects(metrics: Metrics) -> list[Any]:
 
 @cache
 def vocwatch_series() -> dict[str, Series]:
-    """Every series name vocwatch exposes, with its labels (those Prometheus adds too)."""
+    """Every series name vocwatch exposes, with its labels (those Prometheus adds too):
+    the metrics of :class:`Metrics` and what the scrape-time collectors report."""
+    registry, metrics = catalogue()
     series: dict[str, Series] = {}
-    for metric in _metric_objects(Metrics.create(CollectorRegistry())):
+    for metric in _metric_objects(metrics):
         family = metric.describe()[0]
         # prometheus_client has no public accessor for a metric's label names.
         labels = frozenset(metric._labelnames) | TARGET_LABELS
@@ -102,6 +104,11 @@ def vocwatch_series() -> dict[str, Series]:
             names = {family.name: labels}
         for name, label_set in names.items():
             series[name] = Series(name, family.type, label_set)
+    for family in registry.collect():  # the collectors' families carry samples
+        for sample in family.samples:
+            if sample.name not in series:
+                labels = frozenset(sample.labels) | TARGET_LABELS
+                series[sample.name] = Series(sample.name, family.type, labels)
     return series
 
 
@@ -165,7 +172,8 @@ def dashboard_files() -> list[Path]:
 
 
 def load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    dashboard: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return dashboard
 
 
 def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
@@ -225,7 +233,8 @@ QUERY_IDS = [q[0] for q in QUERIES]
 
 def provisioned_datasource() -> dict[str, Any]:
     data = yaml.safe_load(DATASOURCES.read_text(encoding="utf-8"))
-    (datasource,) = data["datasources"]
+    datasources: list[dict[str, Any]] = data["datasources"]
+    (datasource,) = datasources
     return datasource
 
 
@@ -499,8 +508,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("prometheus is not installed (README's test command installs it)")
         pytest.skip("prometheus is not installed: apt-get install prometheus")
-    registry = CollectorRegistry()
-    metrics = Metrics.create(registry)
+    registry, metrics = catalogue()
     fill(metrics, 0)
     exporter_port = free_port()
     server, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
@@ -592,6 +600,7 @@ def _query(url: str, expr: str) -> list[Any]:
     return result if answer["data"]["resultType"] != "scalar" else [{"value": result}]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("name", "expr", "target", "board"), QUERIES, ids=QUERY_IDS)
 def test_query_returns_data_from_a_real_prometheus(
     prometheus: str, name: str, expr: str, target: dict[str, Any], board: dict[str, Any]

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import catalogue
 from vocwatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +117,7 @@ def test_every_alert_severity_has_a_route() -> None:
 
 def test_inhibit_rules_name_existing_alerts() -> None:
     config = load(ALERTMANAGER_CONFIG)
-    named = set()
+    named: set[str] = set()
     for rule in config["inhibit_rules"]:
         for matcher in rule["source_matchers"] + rule["target_matchers"]:
             match = re.fullmatch(r'alertname(=~|!=|=)"(.+)"', matcher)
@@ -225,8 +224,7 @@ def test_recording_rule_name_is_level_metric_operations(rule: dict[str, Any]) ->
 
 def metric_names() -> set[str]:
     """Every series name the worker's registry can expose."""
-    registry = CollectorRegistry()
-    Metrics.create(registry)
+    registry, _ = catalogue()
     names = set()
     for family in registry.collect():
         if family.type == "counter":

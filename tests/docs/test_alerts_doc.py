@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ import pytest
 import yaml
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
-from prometheus_client import CollectorRegistry
 
 from alerts import payloads
 from alerts.baseline import Baseline
@@ -39,7 +38,7 @@ from alerts.config import Alerting, alerting_from, load_alerting
 from alerts.delivery import DEFAULT_LIMITS, QueueLimits
 from alerts.engine import REFRESH
 from alerts.evaluate import evaluate
-from alerts.lifecycle import NOTIFY, Ack, Alert, Member, Sample, Term, fingerprint
+from alerts.lifecycle import Ack, Alert, Member, Sample, Term, fingerprint
 from alerts.routing import MATCH_FIELDS
 from alerts.rules import (
     _FIELDS,
@@ -66,8 +65,9 @@ from alerts.windows import RedisWindowStore
 from streams.api import STATUSES, AlertApi
 from tests.docs.test_docs import Block, blocks_with, fenced_blocks
 from vocwatch.cli import main
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import catalogue
 from vocwatch.settings import DEFAULT_RULES_FILE, ENVIRONMENT, PREFIX, Settings
+from vocwatch.vocabulary import CHAT_NOTIFICATIONS, AlertStatus, Notification, Priority
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "alerts.md"
@@ -173,7 +173,7 @@ def example_alert() -> Alert:
         rule=rule.name,
         description=rule.description,
         priority=rule.priority,
-        status="firing",
+        status=AlertStatus.FIRING,
         key=key,
         window_seconds=rule.window_seconds,
         window_start=windows.window_start(rule.window_seconds, NOW),
@@ -195,7 +195,7 @@ def example_alert() -> Alert:
             Sample(
                 "c-20250310-004518",
                 "顺丰快递丢件了,包裹一直显示运输中,打客服[PHONE]也没人管,再不处理我就投诉到12315!",
-                "P1",
+                Priority.P1,
                 NOW - 200,
                 True,
                 "complaint",
@@ -204,7 +204,7 @@ def example_alert() -> Alert:
             Sample(
                 "c-20250310-004391",
                 "快递三天了还没送到,物流信息一直不更新,太慢了",
-                "P2",
+                Priority.P2,
                 NOW - 340,
                 True,
                 "complaint",
@@ -213,7 +213,7 @@ def example_alert() -> Alert:
             Sample(
                 "k-20250310-001207",
                 "打了三次电话问快递进度,每次都说在查,包裹到底在哪",
-                "P3",
+                Priority.P3,
                 NOW - 95,
                 True,
                 "call",
@@ -230,7 +230,7 @@ def example_alert() -> Alert:
         fired_at=FIRED_AT,
         notified_at=NOW,
         notified_severity=worst.severity,
-        notification="escalation",
+        notification=Notification.ESCALATION,
         updates=4,
         acknowledged=Ack("张三", ACK_AT, "已联系快递公司核实"),
     )
@@ -241,6 +241,9 @@ class _NoRedis:
         return None
 
     def pipeline(self, transaction: bool = False) -> None:
+        raise AssertionError("no Redis here")
+
+    def script_load(self, script: str) -> Awaitable[Any]:
         raise AssertionError("no Redis here")
 
 
@@ -370,8 +373,8 @@ def sent(
     notifier = make_notifier(
         spec,
         documented_env(),
-        session,
-        None,  # type: ignore[arg-type]
+        session,  # type: ignore[arg-type]  # posts like aiohttp's session, without a network
+        None,
         clock=lambda: clock,
     )
     asyncio.run(notifier.send(records))
@@ -513,8 +516,10 @@ def test_routing_example_is_valid_with_the_packaged_sinks() -> None:
     router = alerting_from(config).router
     rules = RULES["severe_event"], RULES["negative_burst"]
     technical = {"channel": "app", "category": "technical"}
-    assert [router.route(rule, technical, ["app"]) for rule in rules][1].team == "技术支持"
-    assert router.route(rules[1], {"channel": "app", "category": "logistics"}).team == "客服主管"
+    technical_route = [router.route(rule, technical, ["app"]) for rule in rules][1]
+    assert technical_route is not None and technical_route.team == "技术支持"
+    logistics_route = router.route(rules[1], {"channel": "app", "category": "logistics"})
+    assert logistics_route is not None and logistics_route.team == "客服主管"
 
 
 @pytest.mark.parametrize("block", blocks_with(PAGE, "yaml rule"), ids=lambda b: str(b.line))
@@ -613,9 +618,9 @@ def test_rules_check_shows_a_valid_and_an_invalid_file() -> None:
 
 def test_every_notification_kind_is_explained() -> None:
     documented = first_cells(section("Lifecycle"), "notification")
-    assert set(documented) == NOTIFY | {"update", REFRESH}
+    assert set(documented) == CHAT_NOTIFICATIONS | {"update", REFRESH}
     for kind, row in documented.items():
-        chat = "yes" if kind in NOTIFY else "no"
+        chat = "yes" if kind in CHAT_NOTIFICATIONS else "no"
         assert row[-1] == chat, f"{kind}: chat robots column must say {chat}"
 
 
@@ -671,8 +676,7 @@ def test_queue_limits_are_the_code_s() -> None:
 
 
 def test_metrics_named_here_exist() -> None:
-    registry = CollectorRegistry()
-    Metrics.create(registry)
+    registry, _ = catalogue()
     names = {f"{m.name}_total" if m.type == "counter" else m.name for m in registry.collect()}
     named = set(re.findall(r"`(vocwatch_[a-z_]+)", TEXT))
     assert named and named <= names, named - names
@@ -773,9 +777,9 @@ TOKEN = "example-token"
 def api_app(engine: FakeEngine) -> web.Application:
     app = web.Application()
     AlertApi(
-        engine,
+        engine,  # type: ignore[arg-type]  # what the API reads of an engine, over one alert
         clock=lambda: ACK_AT,
-        token=TOKEN,  # type: ignore[arg-type]
+        token=TOKEN,
         max_body_bytes=Settings().api_max_body_bytes,
     ).install(app.router)
     return app
@@ -905,16 +909,18 @@ def test_event_stream_example_is_what_the_stream_sends() -> None:
         engine = FakeEngine()
         server = await serve(engine)
         try:
-            async with (
-                ClientSession() as http,
-                http.get(server.make_url("/api/stream"), params={"token": TOKEN}) as reply,
-            ):
+            bearer = {"Authorization": f"Bearer {TOKEN}"}
+            async with ClientSession() as http:
+                async with http.post(server.make_url("/api/stream/ticket"), headers=bearer) as r:
+                    ticket = (await r.json())["ticket"]
+                reply = await http.get(server.make_url("/api/stream"), params={"ticket": ticket})
                 assert reply.headers["Content-Type"] == "text/event-stream"
                 received = await reply.content.readuntil(b"\n\n")
                 while not engine.subscribers:
                     await asyncio.sleep(0.01)
                 engine.subscribers[0](record)
                 received += await reply.content.readuntil(b"\n\n")
+                reply.close()
         finally:
             await server.close()
         return received.decode()

@@ -22,7 +22,8 @@ def dashboards_section() -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    dashboard: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return dashboard
 
 
 def test_there_are_dashboards_to_document() -> None:

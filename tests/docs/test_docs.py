@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
 from alerts.lifecycle import Alert
 from alerts.rules import WindowCounts, parse_rules
 from streams.events import SOURCES, decode
 from streams.records import RawMessage, dead_letter_record
 from vocwatch.errors import InvalidEvent
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import catalogue
 from vocwatch.settings import ENVIRONMENT, PREFIX, Settings
+from vocwatch.vocabulary import AlertStatus, Measure, Priority
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -171,13 +171,13 @@ def test_alert_record_example_has_the_record_fields() -> None:
         fingerprint="f",
         rule="r",
         description="",
-        priority="P2",
-        status="firing",
+        priority=Priority.P2,
+        status=AlertStatus.FIRING,
         key="channel=app",
         window_seconds=300,
         window_start=0.0,
         window_end=1.0,
-        measure="count",
+        measure=Measure.COUNT,
         value=1.0,
         threshold=1.0,
         expected=None,
@@ -198,15 +198,17 @@ def test_alert_record_example_has_the_record_fields() -> None:
 
 
 def exposed_metric_names() -> list[str]:
-    registry = CollectorRegistry()
-    Metrics.create(registry)
+    registry, _ = catalogue()
     # client_python reports a counter's family name without _total; /metrics shows it with.
     return [f"{m.name}_total" if m.type == "counter" else m.name for m in registry.collect()]
 
 
 def test_every_metric_is_in_the_catalogue() -> None:
     names = exposed_metric_names()
-    assert len(names) >= 10 and all(n.startswith("vocwatch_") for n in names), names
+    assert len(names) >= 10, names
+    assert all(n.startswith(("vocwatch_", "process_", "python_")) for n in names), names
+    assert "process_resident_memory_bytes" in names
+    assert "vocwatch_analysis_process_resident_memory_bytes" in names
     text = (DOCS / "metrics.md").read_text(encoding="utf-8")
     missing = [n for n in names if not re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)]
     assert not missing, f"metrics missing from docs/metrics.md: {missing}"

@@ -84,7 +84,7 @@ class Webhook(HttpReceiver):
 
 
 def _test_config(webhook_url: str) -> dict[str, Any]:
-    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    config: dict[str, Any] = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     for receiver in config["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             hook["url"] = webhook_url + urlsplit(hook["url"]).path

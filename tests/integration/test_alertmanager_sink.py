@@ -27,6 +27,7 @@ from alerts.notifiers import AlertmanagerNotifier
 from alerts.sinkconfig import build_dispatcher, parse_sinks
 from tests import support
 from tests.alerts.test_payloads import example_record
+from tests.support import eventually
 from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
 
@@ -98,20 +99,13 @@ def listed(url: str, fingerprint: str) -> list[dict[str, Any]]:
     return alerts
 
 
-def wait_until(check: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
 async def test_firing_record_becomes_an_alert_and_resolved_record_ends_it(
     alertmanager_url: str, session: aiohttp.ClientSession
 ) -> None:
     firing, resolved = live_records("a1b2c3d4e5f60718")
     notifier = AlertmanagerNotifier(session, alertmanager_url)
     await notifier.send([firing])
-    wait_until(lambda: listed(alertmanager_url, "a1b2c3d4e5f60718"), "firing alert not listed")
+    eventually(lambda: listed(alertmanager_url, "a1b2c3d4e5f60718"), 10, "the firing alert listed")
     [alert] = listed(alertmanager_url, "a1b2c3d4e5f60718")
     assert alert["labels"] == {
         "alertname": "negative_burst",
@@ -129,9 +123,10 @@ async def test_firing_record_becomes_an_alert_and_resolved_record_ends_it(
     assert starts == datetime.fromisoformat(firing["first_seen"])
 
     await notifier.send([resolved])
-    wait_until(
+    eventually(
         lambda: listed(alertmanager_url, "a1b2c3d4e5f60718") == [],
-        "resolved alert still listed as active",
+        10,
+        "the resolved alert no longer listed as active",
     )
 
 
@@ -158,9 +153,10 @@ async def test_dispatcher_sends_firing_then_resolved_to_alertmanager(
         dispatcher.dispatch(resolved, ["alertmanager"])
     finally:
         await dispatcher.stop(5.0)
-    wait_until(
+    eventually(
         lambda: listed(alertmanager_url, "0f1e2d3c4b5a6978") == [],
-        "resolved alert still listed as active",
+        10,
+        "the resolved alert no longer listed as active",
     )
     assert (
         registry.get_sample_value(

@@ -11,22 +11,17 @@ people to look at.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
-from tests.support import worker_env
-from vocwatch.dev import embedded
+from tests.support import eventually
+from tests.workers import LiveWorker, WorkerFactory
 from vocwatch.dev.demo import DemoPlan, DemoTraffic
-from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -61,62 +56,15 @@ sinks:
 MARKUP = '<img src=x onerror="window.__xss=1">'
 
 
-@dataclass
-class Service:
-    settings: Settings
-    base_url: str
-    producer: KafkaProducer
-    log: Path
-
-    def api(self, method: str, path: str, *, token: str | None = TOKEN) -> Any:
-        request = urllib.request.Request(  # noqa: S310 (loopback)
-            self.base_url + path,
-            method=method,
-            headers={"Authorization": f"Bearer {token}"} if token else {},
-        )
-        with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310
-            return json.load(reply)
-
-    def produce(self, messages: list[tuple[str, bytes, bytes]]) -> None:
-        for source, key, value in messages:
-            self.producer.send(self.settings.input_topics[source], key=key, value=value)
-        self.producer.flush(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def service(
-    broker_server: embedded.ChildServer,
-    redis_server: embedded.ChildServer,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Service]:
-    tmp = tmp_path_factory.mktemp("console")
-    env = worker_env(
-        broker_server, redis_server, tmp, RULES, name="console", VOCWATCH_API_TOKEN=TOKEN
-    )
-    port = int(env["VOCWATCH_WEB_PORT"])
-    settings = Settings.from_env(env)
-    log = tmp / "worker.log"
-    process = embedded.start_worker(env, log)
-    base_url = f"http://127.0.0.1:{port}"
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    try:
-        embedded.wait_until(
-            lambda: _healthy(base_url), timeout=90, what="worker /health", process=process
-        )
-        yield Service(settings, base_url, producer, log)
-    finally:
-        producer.close()
-        embedded.stop_process(process)
-        sys.stdout.write(log.read_text(errors="replace")[-4000:])
+def service(module_worker_factory: WorkerFactory) -> LiveWorker:
+    return module_worker_factory(RULES, name="console", VOCWATCH_API_TOKEN=TOKEN)
 
 
-def _healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:  # noqa: S310
-            return bool(json.load(reply)["status"] == "ok")
-    except urllib.error.HTTPError as error:  # 503 while starting
-        error.close()
-        return False
+def produce(service: LiveWorker, messages: list[tuple[str, bytes, bytes]]) -> None:
+    for source, key, value in messages:
+        service.send(source, value, key=key)
+    service.flush(timeout=10)
 
 
 def _background(count: int) -> list[tuple[str, bytes, bytes]]:
@@ -138,17 +86,7 @@ def _burst(count: int) -> list[tuple[str, bytes, bytes]]:
     return messages
 
 
-def _eventually(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
-
-
-def _social_ready(service: Service) -> bool:
+def _social_ready(service: LiveWorker) -> bool:
     body = service.api("GET", "/api/social?hours=1")
     return any(p["count"] for points in body["platforms"].values() for p in points) and bool(
         body["posts"]
@@ -169,7 +107,9 @@ def _browser() -> Any:
 
 
 @pytest.mark.timeout(180)
-def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(service: Service) -> None:
+def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(
+    service: LiveWorker,
+) -> None:
     try:
         with urllib.request.urlopen(f"{service.base_url}/console", timeout=5):  # noqa: S310
             pass
@@ -180,7 +120,7 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(service:
             "streams.console.install_console called in streams/app.py?"
         )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    service.produce(_background(150))
+    produce(service, _background(150))
     page_errors: list[str] = []
     with _browser() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
@@ -198,7 +138,7 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(service:
             assert page.evaluate("sessionStorage.getItem('vocwatch.token')") == TOKEN
             assert page.locator(".card").count() == 0
 
-            service.produce(_burst(24))
+            produce(service, _burst(24))
             card = page.locator(".card[data-rule='delivery_burst']")
             card.wait_for(timeout=30_000)
             assert card.get_attribute("data-via") == "stream"  # live, not reloaded
@@ -254,7 +194,7 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(service:
             page.screenshot(path=ARTIFACTS / "2-alerts-acknowledged.png", full_page=True)
 
             # 舆情: a chart per platform and the negative posts with the most reach.
-            _eventually(lambda: _social_ready(service), 30, "social series and posts")
+            eventually(lambda: _social_ready(service), 30, "social series and posts")
             page.click("#tab-social")
             page.wait_for_selector(
                 ".platform-chart[data-platform='weibo'] .line-share", timeout=10_000
@@ -284,12 +224,12 @@ def test_console_shows_acknowledges_silences_and_fades_out_a_live_alert(service:
     assert page_errors == []
 
 
-def test_the_console_itself_needs_no_token_but_its_api_calls_do(service: Service) -> None:
+def test_the_console_itself_needs_no_token_but_its_api_calls_do(service: LiveWorker) -> None:
     with urllib.request.urlopen(f"{service.base_url}/console", timeout=5) as reply:  # noqa: S310
         assert reply.status == 200
         assert "default-src 'self'" in reply.headers["Content-Security-Policy"]
     with pytest.raises(urllib.error.HTTPError) as refused:
-        service.api("GET", "/api/alerts", token=None)
+        service.api("GET", "/api/alerts", auth=False)
     refused.value.close()
     assert refused.value.code == 401
     with urllib.request.urlopen(f"{service.base_url}/", timeout=5) as reply:  # noqa: S310

@@ -10,61 +10,49 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka import KafkaProducer
 
 from streams.liveness import STALLED_EXIT_CODE
-from tests.support import events_received
-from vocwatch.bench.harness import _accounted, counted_events
+from streams.topics import ensure_topics
+from tests.support import ACCOUNTED, Server, counted_events, eventually, metric_value
+from tests.workers import LiveWorker, WorkerFactory
 from vocwatch.dev import embedded
 from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
+RECEIVED = "vocwatch_events_received_total"
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return embedded.start_worker(env, log)
-
-
-def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    embedded.stop_process(process, sig)
+def fault_worker(factory: WorkerFactory, redis: Server | None = None) -> LiveWorker:
+    """A quiet worker (not started yet) that retries Redis each second, with the service's
+    own evaluation and bucket sizes rather than the fast ones of the other tests."""
+    return factory(
+        name="fault",
+        redis=redis,
+        start=False,
+        VOCWATCH_LOG_LEVEL="warning",
+        VOCWATCH_RETRY_MAX_SECONDS="1",
+        VOCWATCH_EVALUATION_SECONDS=None,
+        VOCWATCH_BUCKET_SECONDS=None,
+    )
 
 
 def counted(settings: Settings) -> int:
     return counted_events(settings, span=900)
 
 
-def metrics_accounted(port: int) -> float:
-    return _accounted(f"http://127.0.0.1:{port}")
-
-
-@pytest.fixture
-def stack(
-    broker_server: embedded.ChildServer, redis_server: embedded.ChildServer, tmp_path: Path
-) -> Iterator[tuple[dict[str, str], Settings]]:
-    app_id = f"fault{uuid.uuid4().hex[:8]}"
-    env = {
-        "VOCWATCH_BROKER_URL": f"kafka://{broker_server.host}:{broker_server.port}",
-        "VOCWATCH_REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}/0",
-        "VOCWATCH_APP_ID": app_id,
-        "VOCWATCH_TOPIC_PREFIX": f"{app_id}.",
-        "VOCWATCH_WEB_PORT": str(embedded.free_port()),
-        "VOCWATCH_DATA_DIR": str(tmp_path / "data"),
-        "VOCWATCH_LOG_LEVEL": "warning",
-        "VOCWATCH_RETRY_MAX_SECONDS": "1",
-        "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
-    }
-    yield env, Settings.from_env(env)
+def accounted(worker: LiveWorker) -> float:
+    """Messages the worker has dealt with, by its /metrics."""
+    text = worker.metrics_text()
+    return sum(metric_value(text, name) for name in ACCOUNTED)
 
 
 def produce(settings: Settings, count: int, seed: int) -> int:
@@ -139,41 +127,27 @@ def an_incident_alerts(settings: Settings) -> None:
 
 
 def test_a_worker_killed_mid_stream_and_restarted_counts_each_event_once(
-    stack: tuple[dict[str, str], Settings], tmp_path: Path
+    worker_factory: WorkerFactory,
 ) -> None:
-    env, settings = stack
-    from streams.topics import ensure_topics
-
+    worker = fault_worker(worker_factory)
+    settings = worker.settings
     ensure_topics(settings)
     valid = produce(settings, 6000, seed=21)
-    log = tmp_path / "worker.log"
-    port = int(env["VOCWATCH_WEB_PORT"])
-    worker = start_worker(env, log)
-    try:
-        embedded.wait_until(
-            lambda: metrics_accounted(port) >= 1500,
-            timeout=90,
-            what="the first worker to be mid-stream",
-            process=worker,
-        )
-    finally:
-        stop(worker, signal.SIGKILL)  # no shutdown, no final commit
+    worker.start(wait=False)
+    worker.wait_until(
+        lambda: accounted(worker) >= 1500, timeout=90, what="the first worker to be mid-stream"
+    )
+    worker.stop(signal.SIGKILL)  # no shutdown, no final commit
     assert counted(settings) < valid, "the kill must land mid-stream for this test to mean much"
 
-    restarted = start_worker(env, log)
-    try:
-        embedded.wait_until(
-            lambda: counted(settings) >= valid,
-            timeout=120,
-            what="the restarted worker to catch up",
-            process=restarted,
-        )
-        time.sleep(2)  # let any redelivered batch land
-        assert counted(settings) == valid
-        assert restarted.poll() is None, log.read_text(errors="replace")[-2000:]
-        an_incident_alerts(settings)
-    finally:
-        stop(restarted)
+    worker.start(wait=False)  # the same settings and log
+    worker.wait_until(
+        lambda: counted(settings) >= valid, timeout=120, what="the restarted worker to catch up"
+    )
+    time.sleep(2)  # let any redelivered batch land
+    assert counted(settings) == valid
+    assert worker.running, worker.log_tail(2000)
+    an_incident_alerts(settings)
 
 
 def produce_with_offsets(settings: Settings, count: int, seed: int) -> dict[Any, int]:
@@ -204,126 +178,103 @@ def committed_offsets(settings: Settings, partitions: list[Any]) -> dict[Any, in
 
 
 def test_a_stopped_worker_commits_every_offset_and_its_restart_replays_nothing(
-    stack: tuple[dict[str, str], Settings], tmp_path: Path
+    worker_factory: WorkerFactory,
 ) -> None:
     """Batches are acknowledged by the agents themselves, after they complete (the next
     batch is analysed meanwhile): the consumer group's offsets must still reach the end,
     or every restart would re-read everything (which the windows would hide)."""
-    env, settings = stack
-    from streams.topics import ensure_topics
-
+    worker = fault_worker(worker_factory)
+    settings = worker.settings
     ensure_topics(settings)
     produced = 3000
     ends = produce_with_offsets(settings, produced, seed=25)
-    log = tmp_path / "worker.log"
-    port = int(env["VOCWATCH_WEB_PORT"])
-    worker = start_worker(env, log)
-    try:
-        embedded.wait_until(
-            lambda: metrics_accounted(port) >= produced,
-            timeout=90,
-            what="the worker to process the messages",
-            process=worker,
-        )
-    finally:
-        stop(worker)  # graceful: final commit
+    worker.start(wait=False)
+    worker.wait_until(
+        lambda: accounted(worker) >= produced,
+        timeout=90,
+        what="the worker to process the messages",
+    )
+    worker.stop()  # graceful: final commit
     assert len(ends) == 3 * settings.partitions and sum(ends.values()) == produced
     assert committed_offsets(settings, list(ends)) == ends
 
-    restarted = start_worker(env, log)
-    try:
-        more = 30
-        embedded.wait_until(
-            lambda: events_received(port) >= 0,
-            timeout=60,
-            what="the restarted worker to serve /metrics",
-            process=restarted,
-        )
-        produce(settings, more, seed=26)
-        embedded.wait_until(
-            lambda: events_received(port) >= more,
-            timeout=60,
-            what="the restarted worker to consume",
-            process=restarted,
-        )
-        time.sleep(2)  # anything replayed would arrive by now
-        assert events_received(port) == more  # only the new messages, nothing replayed
-    finally:
-        stop(restarted)
+    worker.start(wait=False)
+    more = 30
+    worker.wait_until(
+        lambda: worker.metric(RECEIVED) >= 0,
+        timeout=60,
+        what="the restarted worker to serve /metrics",
+    )
+    produce(settings, more, seed=26)
+    worker.wait_until(
+        lambda: worker.metric(RECEIVED) >= more,
+        timeout=60,
+        what="the restarted worker to consume",
+    )
+    time.sleep(2)  # anything replayed would arrive by now
+    assert worker.metric(RECEIVED) == more  # only the new messages, nothing replayed
 
 
 def test_redis_restart_mid_stream_is_waited_out_and_nothing_is_lost(
-    stack: tuple[dict[str, str], Settings], tmp_path: Path
+    worker_factory: WorkerFactory,
 ) -> None:
-    env, _ = stack
     redis = embedded.redis_server()  # a Redis of its own, to restart
-    redis.start()
-    env = {**env, "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
-    settings = Settings.from_env(env)
-    from streams.topics import ensure_topics
-
+    worker = fault_worker(worker_factory, redis)
+    settings = worker.settings
     ensure_topics(settings)
-    log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
-    port = int(env["VOCWATCH_WEB_PORT"])
+    redis.start()
     try:
+        worker.start(wait=False)
         first = produce(settings, 1500, seed=31)
-        embedded.wait_until(
-            lambda: counted(settings) >= first,
-            timeout=90,
-            what="the first part to be counted",
-            process=worker,
+        worker.wait_until(
+            lambda: counted(settings) >= first, timeout=90, what="the first part to be counted"
         )
         redis.stop()  # everything in it is gone (no persistence)
         second = produce(settings, 1500, seed=32)
         time.sleep(3)
-        assert worker.poll() is None, "the worker must wait for Redis, not crash"
+        assert worker.running, "the worker must wait for Redis, not crash"
         with pytest.raises(urllib.error.HTTPError) as health:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10)
+            urllib.request.urlopen(f"{worker.base_url}/health", timeout=10)  # noqa: S310 (loopback)
         assert health.value.code == 503
         redis.start()
-        embedded.wait_until(
+        worker.wait_until(
             lambda: counted(settings) >= second,
             timeout=90,
             what="the second part to be counted after Redis is back",
-            process=worker,
         )
         assert counted(settings) == second  # the stated bound: windows restart empty
-        assert metrics_accounted(port) >= first + second
+        assert accounted(worker) >= first + second
         an_incident_alerts(settings)
     finally:
-        stop(worker)
+        worker.stop()  # before its Redis
         redis.stop()
 
 
 @pytest.mark.timeout(200)
-def test_a_broker_outage_is_survived_without_a_manual_restart(tmp_path: Path) -> None:
+def test_a_broker_outage_is_survived_without_a_manual_restart(
+    worker_factory: WorkerFactory,
+) -> None:
     """Tansu keeps data in memory, so a real restart would lose the topics themselves; the
     outage is a frozen broker (SIGSTOP) for longer than the consumer session timeout."""
-    from streams.topics import ensure_topics
-
     with embedded.broker() as kafka, embedded.redis_server() as redis:
-        env = {
-            "VOCWATCH_BROKER_URL": f"kafka://127.0.0.1:{kafka.port}",
-            "VOCWATCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-            "VOCWATCH_STALL_SECONDS": "20",
-            "VOCWATCH_EVALUATION_SECONDS": "2",
-            "VOCWATCH_ALERT_UPDATE_SECONDS": "2",
-            "VOCWATCH_WEB_PORT": str(embedded.free_port()),
-            "VOCWATCH_DATA_DIR": str(tmp_path / "data"),
-            "VOCWATCH_LOG_LEVEL": "warning",
-        }
-        settings = Settings.from_env(env)
+        worker = worker_factory(
+            name="outage",
+            broker=kafka,
+            redis=redis,
+            start=False,
+            VOCWATCH_STALL_SECONDS="20",
+            VOCWATCH_EVALUATION_SECONDS="2",
+            VOCWATCH_BUCKET_SECONDS=None,
+            VOCWATCH_LOG_LEVEL="warning",
+        )
+        settings = worker.settings
         ensure_topics(settings)
-        worker = start_worker(env, tmp_path / "worker.log")
+        worker.start(wait=False)
         try:
             first_ids = produce_ids(settings, 800, seed=41)
             first = len(first_ids)
-            embedded.wait_until(
-                lambda: counted(settings) >= first,
-                timeout=90,
-                what="the first part to be counted",
-                process=worker,
+            worker.wait_until(
+                lambda: counted(settings) >= first, timeout=90, what="the first part to be counted"
             )
             kafka.kill(signal.SIGSTOP)
             time.sleep(15)  # past the 10 s session timeout
@@ -332,19 +283,16 @@ def test_a_broker_outage_is_survived_without_a_manual_restart(tmp_path: Path) ->
             second = len(second_ids - first_ids)  # new events only
 
             def resumed() -> bool:
-                nonlocal worker
-                if worker.poll() == STALLED_EXIT_CODE:  # what compose's restart: policy does
-                    worker = start_worker(env, tmp_path / "worker.log")
+                if worker.returncode == STALLED_EXIT_CODE:  # what compose's restart: policy does
+                    worker.start(wait=False)
                 return counted(settings) >= first + second
 
             try:
-                embedded.wait_until(
-                    resumed, timeout=60, what="the worker to resume after the outage"
-                )
-            except Exception as exc:
+                eventually(resumed, timeout=60, what="the worker to resume after the outage")
+            except AssertionError as exc:
                 raise AssertionError(f"counted {counted(settings)} of {first} + {second}") from exc
             assert counted(settings) == first + second
             an_incident_alerts(settings)
         finally:
             kafka.kill(signal.SIGCONT)
-            stop(worker)
+            worker.stop()  # before its broker and Redis

@@ -26,11 +26,10 @@ from typing import Any
 
 import pytest
 import yaml
-from kafka import KafkaProducer
 
-from tests.support import worker_env
+from tests.support import metric_samples
+from tests.workers import LiveWorker, WorkerFactory
 from vocwatch.dev import demo, embedded
-from vocwatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
@@ -210,7 +209,7 @@ def test_dashboard_queries_include_rows_and_read_variables(tmp_path: Path) -> No
 
 @dataclass
 class Stack:
-    worker_url: str
+    worker: LiveWorker
     prometheus_url: str
     metrics_seen: str = ""
 
@@ -232,10 +231,6 @@ class Stack:
         if data["resultType"] in {"scalar", "string"}:
             return [{"metric": {}, "value": data["result"]}]
         return list(data["result"])
-
-    def worker_metrics(self) -> str:
-        with urllib.request.urlopen(f"{self.worker_url}/metrics", timeout=5) as reply:  # noqa: S310
-            return str(reply.read().decode())
 
 
 class QueryError(Exception):
@@ -265,71 +260,51 @@ def _ready(url: str) -> bool:
         return bool(reply.status == 200)
 
 
-def _healthy(base_url: str) -> bool:
-    with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:  # noqa: S310
-        return bool(json.load(reply)["status"] == "ok")
-
-
-def _replays_and_a_late_event(settings: Settings) -> None:
+def _replays_and_a_late_event(worker: LiveWorker) -> None:
     """Demo traffic has neither: send a complaint three times and one two hours old, so that
     the duplicate and late counters have series too."""
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    try:
-        tag = uuid.uuid4().hex[:8]
-        now = time.time()
-        for event_id, created in [(f"dup-{tag}", now)] * 3 + [(f"late-{tag}", now - 7200)]:
-            event = {
-                "id": event_id,
-                "customer_id": "u1",
-                "channel": "web",
-                "text": "快递太慢了",
-                "created_at": created,
-            }
-            producer.send(
-                settings.input_topics["complaint"], json.dumps(event, ensure_ascii=False).encode()
-            )
-        producer.flush(10)
-    finally:
-        producer.close(5)
+    tag = uuid.uuid4().hex[:8]
+    now = time.time()
+    for event_id, created in [(f"dup-{tag}", now)] * 3 + [(f"late-{tag}", now - 7200)]:
+        event = {
+            "id": event_id,
+            "customer_id": "u1",
+            "channel": "web",
+            "text": "快递太慢了",
+            "created_at": created,
+        }
+        worker.send("complaint", event)
+    worker.flush(10)
 
 
 @pytest.fixture(scope="module")
 def stack(
-    broker_server: embedded.ChildServer,
-    redis_server: embedded.ChildServer,
-    tmp_path_factory: pytest.TempPathFactory,
+    module_worker_factory: WorkerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     binary = _prometheus_binary()
     tmp = tmp_path_factory.mktemp("prometheus-live")
-    worker_port, prometheus_port = embedded.free_port(), embedded.free_port()
-    env = worker_env(
-        broker_server,
-        redis_server,
-        tmp,
+    prometheus_port = embedded.free_port()
+    worker = module_worker_factory(
         None,
         name="prom",
-        VOCWATCH_WEB_PORT=str(worker_port),
-        VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
         VOCWATCH_METRIC_PRODUCTS=",".join(demo.PRODUCTS[:3]),
         VOCWATCH_METRIC_REGIONS=",".join(demo.REGIONS[:3]),
     )
-    settings = Settings.from_env(env)
-    worker_log = tmp / "worker.log"
-    worker = embedded.start_worker(env, worker_log)
-    worker_url = f"http://127.0.0.1:{worker_port}"
     stop_demo = threading.Event()
     traffic = threading.Thread(
         target=demo.run,
         name="demo",
         daemon=True,
         kwargs={
-            "settings": settings,
+            "settings": worker.settings,
             "stop": stop_demo,
             "plan": demo.DemoPlan(rate=40, incident_start=0, incident_seconds=30, incident_rate=20),
         },
     )
     config = tmp / "prometheus.yml"
-    config.write_text(yaml.safe_dump(_prometheus_config(worker_port)), encoding="utf-8")
+    config.write_text(
+        yaml.safe_dump(_prometheus_config(worker.settings.web_port)), encoding="utf-8"
+    )
     prometheus_url = f"http://127.0.0.1:{prometheus_port}"
     prometheus = embedded.ChildServer(
         "prometheus",
@@ -344,13 +319,10 @@ def stack(
         prometheus_port,
         lambda host, port: _ready(f"{prometheus_url}/-/ready"),
     )
-    stack = Stack(worker_url, prometheus_url)
+    stack = Stack(worker, prometheus_url)
     try:
-        embedded.wait_until(
-            lambda: _healthy(worker_url), timeout=60, what="worker /health", process=worker
-        )
         traffic.start()
-        _replays_and_a_late_event(settings)
+        _replays_and_a_late_event(worker)
         prometheus.start(timeout=20)
         # Enough scrapes for 1-minute rates, and the demo incident has raised an alert.
         embedded.wait_until(
@@ -361,15 +333,13 @@ def stack(
             timeout=60,
             what="Prometheus scraping the worker with alerts emitted",
         )
-        stack.metrics_seen = stack.worker_metrics()
+        stack.metrics_seen = worker.metrics_text()
         yield stack
     finally:
         stop_demo.set()
         if traffic.ident is not None:
             traffic.join(15)
         prometheus.stop()
-        embedded.stop_process(worker)
-        sys.stdout.write(worker_log.read_text(errors="replace")[-3000:])
         sys.stdout.write(prometheus.log_path.read_text(errors="replace")[-3000:])
 
 
@@ -379,7 +349,7 @@ def _describe(result: list[dict[str, Any]]) -> str:
 
 def _has_samples(exposition: str, metric: str) -> bool:
     """Whether /metrics holds a sample of ``metric`` (not only its HELP and TYPE lines)."""
-    return re.search(rf"^{re.escape(metric)}[{{ ]", exposition, re.M) is not None
+    return bool(metric_samples(exposition, metric))
 
 
 def _all_nan(result: list[dict[str, Any]]) -> bool:

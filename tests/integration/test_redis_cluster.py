@@ -11,26 +11,22 @@ import contextlib
 import itertools
 import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import redis
-from kafka import KafkaProducer
 from redis.crc import key_slot
 
 from alerts.rules import window_key
 from alerts.store import RedisAlertStore
 from alerts.windows import RedisWindowStore
 from streams.app import redis_client_for
-from tests.support import worker_env
+from tests.support import eventually
+from tests.workers import LiveWorker, WorkerFactory
 from vocwatch.dev import embedded
-from vocwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
 TOKEN = "cluster-token"
@@ -60,86 +56,33 @@ sinks:
 """
 
 
-@dataclass
-class Worker:
-    settings: Settings
-    cluster: embedded.RedisCluster
-    base_url: str
-    producer: KafkaProducer
-
-    def send(self, event: dict[str, Any]) -> None:
-        self.producer.send(
-            self.settings.complaints_topic, value=json.dumps(event, ensure_ascii=False).encode()
-        )
-
-    def metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as reply:  # noqa: S310
-            lines = reply.read().decode().splitlines()
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in lines
-            if line.startswith(name + "{") and 'source="complaint"' in line
-        )
-
-    async def redis(self, use: Callable[[Any], Awaitable[Any]]) -> Any:
-        """``use(client)`` with the client every vocwatch tool builds from the settings."""
-        client = redis_client_for(self.settings)
-        try:
-            return await use(client)
-        finally:
-            await client.aclose()
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[embedded.RedisCluster]:
+    with embedded.RedisCluster() as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
-def worker(
-    broker_server: embedded.ChildServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Worker]:
-    tmp = tmp_path_factory.mktemp("cluster")
-    log = tmp / "worker.log"
-    with embedded.RedisCluster() as cluster:
-        env = worker_env(
-            broker_server,
-            cluster,
-            tmp,
-            RULES,
-            name="cluster",
-            VOCWATCH_REDIS_CLUSTER="true",
-            VOCWATCH_API_TOKEN=TOKEN,
-            VOCWATCH_ANALYSIS_PROCESSES="0",
-        )
-        settings = Settings.from_env(env)
-        assert settings.redis_cluster
-        base_url = f"http://127.0.0.1:{settings.web_port}"
-        process = embedded.start_worker(env, log)
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-        try:
-            embedded.wait_until(
-                lambda: _healthy(base_url), timeout=90, what="worker /health", process=process
-            )
-            yield Worker(settings, cluster, base_url, producer)
-        finally:
-            producer.close()
-            embedded.stop_process(process)
-            print(_tail(log))
+def worker(cluster: embedded.RedisCluster, module_worker_factory: WorkerFactory) -> LiveWorker:
+    worker = module_worker_factory(
+        RULES,
+        name="cluster",
+        redis=cluster,
+        VOCWATCH_REDIS_CLUSTER="true",
+        VOCWATCH_API_TOKEN=TOKEN,
+        VOCWATCH_ANALYSIS_PROCESSES="0",
+    )
+    assert worker.settings.redis_cluster
+    return worker
 
 
-def _healthy(base_url: str) -> bool:
-    with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:  # noqa: S310
-        body = json.load(reply)
-    return bool(body["status"] == "ok" and body["redis"] is True)
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:] if log.exists() else ""
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout} s: {what}")
+async def with_redis(worker: LiveWorker, use: Callable[[Any], Awaitable[Any]]) -> Any:
+    """``use(client)`` with the client every vocwatch tool builds from the settings."""
+    client = redis_client_for(worker.settings)
+    try:
+        return await use(client)
+    finally:
+        await client.aclose()
 
 
 def complaint(event_id: str, text: str, **extra: Any) -> dict[str, Any]:
@@ -171,9 +114,11 @@ def regions_on_every_node(
     raise AssertionError("unreachable")
 
 
-def test_events_are_counted_once_in_windows_spread_over_every_node(worker: Worker) -> None:
+def test_events_are_counted_once_in_windows_spread_over_every_node(
+    cluster: embedded.RedisCluster, worker: LiveWorker
+) -> None:
     tag = uuid.uuid4().hex[:6]
-    regions = regions_on_every_node(worker.cluster, per_node=2, tag=tag)
+    regions = regions_on_every_node(cluster, per_node=2, tag=tag)
     names = [r for per_node in regions.values() for r in per_node]
     events = [
         complaint(f"r-{tag}-{i}-{j}", "物流有点慢", region=region)
@@ -181,42 +126,45 @@ def test_events_are_counted_once_in_windows_spread_over_every_node(worker: Worke
         for j in range(5)
     ]
     for event in events + events[:10]:  # ten duplicates in the first pass
-        worker.send(event)
-    worker.producer.flush()
-    store_args = {
-        "prefix": worker.settings.app_id,
-        "bucket_seconds": worker.settings.bucket_seconds,
-        "spans": [300],
-    }
+        worker.send("complaint", event)
+    worker.flush()
+
+    def window_store(client: Any) -> RedisWindowStore:
+        settings = worker.settings
+        return RedisWindowStore(
+            client, prefix=settings.app_id, bucket_seconds=settings.bucket_seconds, spans=[300]
+        )
 
     def counts() -> dict[str, int]:
         async def read(client: Any) -> dict[str, int]:
             keys = [window_key({"region": r}) for r in names]
-            states = await RedisWindowStore(client, **store_args).read(keys, time.time())
+            states = await window_store(client).read(keys, time.time())
             return {r: states[k].totals[300].count for r, k in zip(names, keys, strict=True)}
 
-        return dict(asyncio.run(worker.redis(read)))
+        return dict(asyncio.run(with_redis(worker, read)))
 
     eventually(
         lambda: counts() == dict.fromkeys(names, 5),
         timeout=60,
         what="5 events in each region's window",
     )
-    duplicates = worker.metric("vocwatch_events_duplicate_total")
+    duplicates = worker.metric("vocwatch_events_duplicate_total", source="complaint")
     for event in events:  # a full replay
-        worker.send(event)
-    worker.producer.flush()
+        worker.send("complaint", event)
+    worker.flush()
     eventually(
-        lambda: worker.metric("vocwatch_events_duplicate_total") >= duplicates + 30,
+        lambda: (
+            worker.metric("vocwatch_events_duplicate_total", source="complaint") >= duplicates + 30
+        ),
         timeout=30,
         what="the replay is seen as duplicates",
     )
     assert counts() == dict.fromkeys(names, 5)
 
     # Each region's two keys are on the node that serves its slot: state is spread out.
-    store = RedisWindowStore(object(), **store_args)  # for its key names only
+    store = window_store(None)  # for its key names only
     for node, per_node in regions.items():
-        server = worker.cluster.nodes[node]
+        server = cluster.nodes[node]
         with redis.Redis(host=server.host, port=server.port) as plain:
             held = {
                 k.decode() for k in plain.scan_iter(match=f"{worker.settings.app_id}:*", count=1000)
@@ -244,7 +192,7 @@ async def stream_into(http: aiohttp.ClientSession, url: str, records: list[dict[
                 records.append(json.loads(line[6:]))
 
 
-async def test_a_burst_alert_is_listed_acknowledged_and_streamed(worker: Worker) -> None:
+async def test_a_burst_alert_is_listed_acknowledged_and_streamed(worker: LiveWorker) -> None:
     tag = uuid.uuid4().hex[:6]
     key = {"channel": "email", "category": "logistics"}
     streamed: list[dict[str, Any]] = []
@@ -253,8 +201,8 @@ async def test_a_burst_alert_is_listed_acknowledged_and_streamed(worker: Worker)
         await asyncio.sleep(1)
         text = "快递丢件了，包裹一直没收到，物流太慢了，差评"
         for i in range(15):
-            worker.send(complaint(f"b-{tag}-{i}", text, channel="email"))
-        await asyncio.to_thread(worker.producer.flush)
+            worker.send("complaint", complaint(f"b-{tag}-{i}", text, channel="email"))
+        await asyncio.to_thread(worker.flush)
 
         async def firing() -> dict[str, Any] | None:
             async with http.get(f"{worker.base_url}/api/alerts") as response:
@@ -285,7 +233,7 @@ async def test_a_burst_alert_is_listed_acknowledged_and_streamed(worker: Worker)
         active = await RedisAlertStore(client, prefix=worker.settings.app_id).all_active()
         return active, await client.xrange(STREAM)
 
-    active, stream = await worker.redis(read_back)
+    active, stream = await with_redis(worker, read_back)
     (stored,) = [a for a in active if a.id == alert["id"]]
     assert stored.acknowledged is not None and stored.acknowledged.by == "张三"
     records = [json.loads(fields[b"record"]) for _, fields in stream]

@@ -12,20 +12,17 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from kafka import KafkaProducer
 
 from alerts.rules import window_key
 from alerts.windows import RedisWindowStore
-from tests.support import HttpReceiver, read_topic, values, worker_env
-from vocwatch.dev import embedded
-from vocwatch.settings import Settings
+from tests.support import HttpReceiver, eventually, read_topic, values
+from tests.workers import LiveWorker, WorkerFactory
 
 pytestmark = pytest.mark.integration
 
@@ -58,105 +55,24 @@ sinks:
 PHONE = re.compile(r"1[3-9]\d{9}")
 
 
-@dataclass
-class Worker:
-    settings: Settings
-    alerts_out: Path
-    log: Path
-    base_url: str
-    producer: KafkaProducer
-    hook: HttpReceiver
-
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(  # noqa: S310 (loopback)
-            self.base_url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": "Bearer e2e-token"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310
-            return json.load(reply)
-
-    def send(self, source: str, event: dict[str, Any] | bytes) -> Any:
-        value = (
-            event if isinstance(event, bytes) else json.dumps(event, ensure_ascii=False).encode()
-        )
-        return self.producer.send(self.settings.input_topics[source], value=value)
-
-    def alerts(self) -> list[dict[str, Any]]:
-        if not self.alerts_out.exists():
-            return []
-        return [json.loads(line) for line in self.alerts_out.read_text().splitlines()]
-
-    def metrics_text(self) -> str:
-        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as reply:  # noqa: S310
-            return str(reply.read().decode())
-
-    def metric(self, name: str, labels: str = "") -> float:
-        """Sum of the samples of ``name`` whose labels include every pair in ``labels``
-        (e.g. 'source="complaint"'), read from the worker's /metrics."""
-        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as reply:  # noqa: S310
-            text = reply.read().decode()
-        wanted = [pair for pair in labels.split(",") if pair]
-        pattern = re.compile(rf"^{re.escape(name)}(?:{{(.*)}})? (\S+)$", re.M)
-        return sum(
-            float(value)
-            for found, value in pattern.findall(text)
-            if all(pair in found.split(",") for pair in wanted)
-        )
+@pytest.fixture(scope="module")
+def hook() -> Iterator[HttpReceiver]:
+    """The webhook the rules route every alert to."""
+    with HttpReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module")
-def worker(
-    broker_server: embedded.ChildServer,
-    redis_server: embedded.ChildServer,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Worker]:
-    tmp = tmp_path_factory.mktemp("worker")
-    env = worker_env(
-        broker_server,
-        redis_server,
-        tmp,
+def worker(hook: HttpReceiver, module_worker_factory: WorkerFactory) -> LiveWorker:
+    return module_worker_factory(
         RULES,
         name="e2e",
-        VOCWATCH_ALERTS_OUT=str(tmp / "alerts.jsonl"),
         VOCWATCH_API_TOKEN="e2e-token",
+        VOCWATCH_SINK_HOOK_URL=hook.url + "/hook",
     )
-    port = int(env["VOCWATCH_WEB_PORT"])
-    hook = HttpReceiver().__enter__()
-    env["VOCWATCH_SINK_HOOK_URL"] = hook.url + "/hook"
-    settings = Settings.from_env(env)
-    log = tmp / "worker.log"
-    process = embedded.start_worker(env, log)
-    base_url = f"http://127.0.0.1:{port}"
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    try:
-        embedded.wait_until(
-            lambda: _healthy(base_url), timeout=90, what="worker /health", process=process
-        )
-        yield Worker(settings, tmp / "alerts.jsonl", log, base_url, producer, hook)
-    finally:
-        hook.__exit__()
-        producer.close()
-        embedded.stop_process(process)
-        sys.stdout.write(log.read_text(errors="replace")[-4000:])
 
 
-def _healthy(base_url: str) -> bool:
-    with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:  # noqa: S310
-        return bool(json.load(reply)["status"] == "ok")
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
-def scored_ids(worker: Worker, ids: set[str], timeout: float = 45) -> list[dict[str, Any]]:
+def scored_ids(worker: LiveWorker, ids: set[str], timeout: float = 45) -> list[dict[str, Any]]:
     records = read_topic(
         worker.settings.bootstrap_servers,
         worker.settings.scored_topic,
@@ -177,7 +93,7 @@ def complaint(event_id: str, text: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_valid_events_are_scored_masked_and_published(worker: Worker) -> None:
+def test_valid_events_are_scored_masked_and_published(worker: LiveWorker) -> None:
     tag = uuid.uuid4().hex[:6]
     now = time.time()
     events = {
@@ -210,7 +126,7 @@ def test_valid_events_are_scored_masked_and_published(worker: Worker) -> None:
     }
     for source, event in events.items():
         worker.send(source, event)
-    worker.producer.flush()
+    worker.flush()
 
     scored = {r["source"]: r for r in scored_ids(worker, {e["id"] for e in events.values()})}
     assert set(scored) == {"complaint", "call", "social"}
@@ -226,7 +142,7 @@ def test_valid_events_are_scored_masked_and_published(worker: Worker) -> None:
     assert scored["social"]["channel"] == "social"
 
 
-def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: Worker) -> None:
+def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: LiveWorker) -> None:
     bad = [
         ("complaint", b"\xff\xfe not utf-8", "not_utf8"),
         ("complaint", b"{broken json", "not_json"),
@@ -280,12 +196,12 @@ def test_bad_input_is_dead_lettered_with_reason_and_origin(worker: Worker) -> No
     assert worker.metric("vocwatch_events_dead_lettered_total") >= len(bad)
 
 
-def test_windows_count_unique_events_and_replays_change_nothing(worker: Worker) -> None:
+def test_windows_count_unique_events_and_replays_change_nothing(worker: LiveWorker) -> None:
     region = f"测试区{uuid.uuid4().hex[:6]}"
     events = [complaint(f"w-{region}-{i}", "物流有点慢", region=region) for i in range(15)]
     for event in events + events[:5]:  # five duplicates in the first pass
         worker.send("complaint", event)
-    worker.producer.flush()
+    worker.flush()
     scored_ids(worker, {e["id"] for e in events})
 
     def window_count() -> int:
@@ -306,13 +222,13 @@ def test_windows_count_unique_events_and_replays_change_nothing(worker: Worker) 
         return asyncio.run(read())
 
     eventually(lambda: window_count() == 15, what="15 unique events in the window")
-    duplicates_before = worker.metric("vocwatch_events_duplicate_total", 'source="complaint"')
+    duplicates_before = worker.metric("vocwatch_events_duplicate_total", source="complaint")
     for event in events:  # a full replay
         worker.send("complaint", event)
-    worker.producer.flush()
+    worker.flush()
     eventually(
         lambda: (
-            worker.metric("vocwatch_events_duplicate_total", 'source="complaint"')
+            worker.metric("vocwatch_events_duplicate_total", source="complaint")
             >= duplicates_before + 15
         ),
         what="the replay is seen as duplicates",
@@ -320,7 +236,9 @@ def test_windows_count_unique_events_and_replays_change_nothing(worker: Worker) 
     assert window_count() == 15
 
 
-def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> None:
+def test_a_burst_raises_one_alert_and_normal_traffic_none(
+    worker: LiveWorker, hook: HttpReceiver
+) -> None:
     tag = uuid.uuid4().hex[:6]
     normal = [
         "东西很好，物流很快，好评",
@@ -335,7 +253,7 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
     ]
     for event in normal_events:
         worker.send("complaint", event)
-    worker.producer.flush()
+    worker.flush()
     scored_ids(worker, {e["id"] for e in normal_events})
     time.sleep(2)  # two evaluation ticks
     assert [a for a in worker.alerts() if a["key"].get("channel") == "store"] == []
@@ -344,7 +262,7 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
     burst = [complaint(f"b-{tag}-{i}", text.format(i), channel="email") for i in range(30)]
     for event in burst:
         worker.send("complaint", event)
-    worker.producer.flush()
+    worker.flush()
     key = {"channel": "email", "category": "logistics"}
     eventually(
         lambda: any(a["key"] == key for a in worker.alerts()),
@@ -383,7 +301,7 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
         )
     )
     assert any(a["id"] == alert["id"] for a in published)
-    assert worker.metric("vocwatch_alerts_total", 'rule="burst",status="firing"') >= 1
+    assert worker.metric("vocwatch_alerts_total", rule="burst", status="firing") >= 1
     assert alert["route"] == {"team": "客服主管", "sinks": ["hook"]}
     assert alert["channels"] == ["email"] and alert["severity"] >= 1
     assert {t["term"] for t in alert["terms"]} & {"快递", "丢件", "包裹", "物流"}
@@ -401,47 +319,47 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(worker: Worker) -> Non
         what="the alert resolves",
     )
     eventually(
-        lambda: _hook_statuses(worker, alert["id"])[-1:] == ["resolved"],
+        lambda: _hook_statuses(hook, alert["id"])[-1:] == ["resolved"],
         timeout=15,
         what="the webhook hears the resolution",
     )
-    assert _hook_statuses(worker, alert["id"])[0] == "firing"
+    assert _hook_statuses(hook, alert["id"])[0] == "firing"
     assert len({a["id"] for a in worker.alerts() if a["key"] == key}) == 1
     resolved = worker.api("GET", "/api/alerts?status=resolved")["alerts"]
     assert [a["acknowledged"]["by"] for a in resolved if a["id"] == alert["id"]] == ["张三"]
 
 
-def _hook_statuses(worker: Worker, alert_id: str) -> list[str]:
+def _hook_statuses(hook: HttpReceiver, alert_id: str) -> list[str]:
     return [
         a["status"]
-        for path, body in worker.hook.received
+        for path, body in hook.received
         if path == "/hook"
         for a in body["alerts"]
         if a["id"] == alert_id
     ]
 
 
-def test_metrics_and_health_are_served(worker: Worker) -> None:
+def test_metrics_and_health_are_served(worker: LiveWorker) -> None:
     with urllib.request.urlopen(f"{worker.base_url}/health", timeout=5) as reply:  # noqa: S310
         health = json.load(reply)
     assert health["status"] == "ok" and health["redis"] is True
     worker.send("complaint", complaint(f"m-{uuid.uuid4().hex[:6]}", "客服态度差"))
-    worker.producer.flush()
+    worker.flush()
     eventually(
-        lambda: worker.metric("vocwatch_events_valid_total", 'source="complaint"') > 0,
+        lambda: worker.metric("vocwatch_events_valid_total", source="complaint") > 0,
         what="events counted in /metrics",
     )
     assert worker.metric("vocwatch_processing_latency_seconds_count") > 0
-    complaints = f'topic="{worker.settings.complaints_topic}"'
+    complaints = worker.settings.complaints_topic
     eventually(
         lambda: (
-            "vocwatch_consumer_lag_messages{" + complaints in worker.metrics_text()
-            and worker.metric("vocwatch_consumer_lag_messages", complaints) == 0
+            bool(worker.samples("vocwatch_consumer_lag_messages", topic=complaints))
+            and worker.metric("vocwatch_consumer_lag_messages", topic=complaints) == 0
         ),
         what="consumer lag measured and caught up",
     )
     # the burst rule keys windows by channel × category: their gauges are set per batch
-    assert worker.metric("vocwatch_window_events", 'channel="web",window="300s"') > 0
+    assert worker.metric("vocwatch_window_events", channel="web", window="300s") > 0
 
 
 def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
@@ -462,7 +380,7 @@ def test_worker_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
     assert "rule 'x'" in result.stderr and "window" in result.stderr
 
 
-def test_no_personal_data_leaves_the_process(worker: Worker) -> None:
+def test_no_personal_data_leaves_the_process(worker: LiveWorker) -> None:
     """Runs last in this module: everything the worker wrote after events seeded with phone
     numbers, e-mails, an ID number and a bank card holds none of them."""
     seeded = {
@@ -478,7 +396,7 @@ def test_no_personal_data_leaves_the_process(worker: Worker) -> None:
     tag = uuid.uuid4().hex[:6]
     worker.send("complaint", complaint(f"pii-{tag}", text, product="手机13700001111"))
     worker.send("complaint", text.encode())  # a dead letter too
-    worker.producer.flush()
+    worker.flush()
     scored_ids(worker, {f"pii-{tag}"})
     time.sleep(1.5)
 

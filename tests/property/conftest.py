@@ -4,8 +4,9 @@ The default profile is deterministic and database-less, for CI: the same example
 run, no example database (hypothesis still caches Unicode tables in its self-ignored
 ``.hypothesis/``), no per-example deadline (a megabyte text takes
 longer than hypothesis' 200 ms default; the tests assert their own time bounds). Set
-``VOCWATCH_HYPOTHESIS_PROFILE=explore`` to search with fresh random examples, ten times as
-many of them.
+``HYPOTHESIS_PROFILE=explore`` to search with fresh random examples, ten times as
+many of them. (Not a ``VOCWATCH_`` name: that prefix is the service's, and
+``Settings.from_env`` refuses variables of it that it does not know.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ settings.register_profile(
 settings.register_profile(
     "explore", parent=settings.get_profile("ci"), derandomize=False, max_examples=600
 )
-settings.load_profile(os.environ.get("VOCWATCH_HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from streams.events import COMPLAINT_CHANNELS, MAX_ID, MAX_NAME, PLATFORMS, SOURCES
+from streams.events import MAX_ID, MAX_NAME, PLATFORMS, SOURCES
+from vocwatch.vocabulary import COMPLAINT_CHANNELS
 
 # --- hostile text --------------------------------------------------------------------
 
@@ -465,7 +466,7 @@ def valid_messages(draw: st.DrawFn, source: str | None = None) -> Message:
         channel = draw(st.sampled_from(COMPLAINT_CHANNELS))
         customer = draw(identifiers)
         data |= {"customer_id": customer, "channel": channel, "created_at": time_value}
-        fields = {"customer_id": str(customer), "channel": channel}
+        fields: dict[str, Any] = {"customer_id": str(customer), "channel": channel}
         expected["channel"] = channel
     elif source == "call":
         customer, agent = draw(identifiers), draw(identifiers)
@@ -573,4 +574,4 @@ TIME_FIELDS = {"complaint": "created_at", "call": "started_at", "social": "poste
 def examples(count: int) -> settings:
     """``count`` examples under the CI profile, proportionally more under ``explore``:
     for the tests whose examples are expensive (megabyte texts)."""
-    return settings(max_examples=max(1, count * settings.default.max_examples // 60))
+    return settings(max_examples=max(1, count * settings().max_examples // 60))  # the profile's

@@ -4,6 +4,7 @@ port: list, acknowledge, silence, the event stream, the bearer token, body limit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,9 +22,10 @@ from alerts.rules import parse_rules
 from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
-from streams.api import AlertApi
+from streams.api import TICKET_SECONDS, AlertApi, issue_ticket
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import Priority
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -73,6 +75,11 @@ class Served:
         ) as response:
             return response.status, await response.json()
 
+    async def ticket(self) -> str:
+        status, body = await self.call("POST", "/api/stream/ticket")
+        assert status == 200, body
+        return str(body["ticket"])
+
 
 def make_engine(client: aioredis.Redis, prefix: str) -> AlertEngine:
     """An engine as a worker builds it: state in Redis, the live feed through pub/sub."""
@@ -88,32 +95,42 @@ def make_engine(client: aioredis.Redis, prefix: str) -> AlertEngine:
     )
 
 
-@pytest.fixture
-async def served(redis_url: str, unique: str) -> AsyncIterator[Served]:
+@contextlib.asynccontextmanager
+async def serve(redis_url: str, prefix: str, **options: Any) -> AsyncIterator[Served]:
+    """The API over a real Redis on a free loopback port, with ``AlertApi`` ``options``."""
     client = aioredis.Redis.from_url(redis_url)
-    engine = make_engine(client, unique)
+    engine = make_engine(client, prefix)
     clock = [NOW]
     app = web.Application(client_max_size=4096)
-    series = RedisSeries(client, prefix=unique)
-    AlertApi(
-        engine, clock=lambda: clock[0], token="secret", max_body_bytes=2048, series=series
-    ).install(app.router)
+    series = RedisSeries(client, prefix=prefix)
+    AlertApi(engine, clock=lambda: clock[0], max_body_bytes=2048, series=series, **options).install(
+        app.router
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    async with aiohttp.ClientSession() as http:
-        yield Served(engine, series, f"http://127.0.0.1:{port}", http, clock)
-    await runner.cleanup()
-    await client.aclose()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Served(engine, series, f"http://127.0.0.1:{port}", http, clock)
+    finally:
+        await runner.cleanup()
+        await client.aclose()
+
+
+@pytest.fixture
+async def served(redis_url: str, unique: str) -> AsyncIterator[Served]:
+    async with serve(redis_url, unique, token="secret") as served:
+        yield served
 
 
 async def incident(engine: AlertEngine, *, p1: bool = False, n: int = 6, now: float = NOW) -> None:
     states = await engine.windows.record(
         {KEY: [Observation(f"e{i}-{p1}", now, True, p1) for i in range(n)]}, now
     )
-    engine.activity.add_samples(KEY, [Sample("e0", "快递<b>丢了</b>", "P1" if p1 else "P2", now)])
+    priority = Priority.P1 if p1 else Priority.P2
+    engine.activity.add_samples(KEY, [Sample("e0", "快递<b>丢了</b>", priority, now)])
     await engine.on_batch({"severe" if p1 else "burst": [KEY]}, states, now)
 
 
@@ -214,8 +231,7 @@ async def test_token_is_required_when_configured(served: Served) -> None:
     for token in (None, "wrong"):
         status, body = await served.call("GET", "/api/alerts", token=token)
         assert status == 401 and body["field"] == "Authorization"
-    # ?token= is for the event stream only (a browser's EventSource sends no headers);
-    # elsewhere a token in the URL would end up in access logs.
+    # A token in a URL would end up in access logs and browser history: never accepted.
     status, _ = await served.call("GET", "/api/alerts?token=secret", token=None)
     assert status == 401
     status, body = await served.call("GET", "/healthz", token=None)
@@ -244,9 +260,10 @@ async def test_the_event_stream_carries_the_alerts_of_every_worker(
     other_client = aioredis.Redis.from_url(redis_url)
     other = make_engine(other_client, served.engine.windows.prefix)
     events: list[dict[str, Any]] = []
+    ticket = await served.ticket()
 
     async def listen() -> None:
-        async with served.http.get(served.url + "/api/stream?token=secret") as response:
+        async with served.http.get(served.url + f"/api/stream?ticket={ticket}") as response:
             async for line in response.content:
                 if line.startswith(b"data: "):
                     events.append(json.loads(line[6:]))
@@ -262,9 +279,10 @@ async def test_the_event_stream_carries_the_alerts_of_every_worker(
 
 async def test_the_event_stream_carries_new_alerts_and_acks(served: Served) -> None:
     events: list[dict[str, Any]] = []
+    ticket = await served.ticket()
 
     async def listen() -> None:
-        async with served.http.get(served.url + "/api/stream?token=secret") as response:
+        async with served.http.get(served.url + f"/api/stream?ticket={ticket}") as response:
             assert response.headers["Content-Type"].startswith("text/event-stream")
             async for line in response.content:
                 if line.startswith(b"data: "):
@@ -348,3 +366,62 @@ async def test_overview_compares_the_last_15_minutes_with_the_day_before(served:
     assert logistics["ratio"] == pytest.approx(3.0 / (60 / 105), abs=0.05)
     assert logistics["negative_share"] == pytest.approx(23 / 45, abs=1e-3)
     assert rows["technical"]["count"] == 0
+
+
+async def _stream_status(served: Served, query: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with served.http.get(served.url + "/api/stream" + query, headers=headers) as response:
+        return response.status
+
+
+async def test_the_event_stream_takes_a_short_lived_ticket_not_the_token(served: Served) -> None:
+    ticket = await served.ticket()
+    assert await _stream_status(served, f"?ticket={ticket}") == 200
+    assert await _stream_status(served, "?token=secret") == 401  # the token stays out of URLs
+    assert await _stream_status(served, "") == 401
+    expiry, _, signature = ticket.partition(".")
+    forged = f"{int(expiry) + 3600}.{signature}"  # a later expiry with the old signature
+    assert await _stream_status(served, f"?ticket={forged}") == 401
+    assert await _stream_status(served, f"?ticket={issue_ticket('other-token', NOW)}") == 401
+    served.clock[0] = NOW + TICKET_SECONDS + 1  # expired
+    assert await _stream_status(served, f"?ticket={ticket}") == 401
+    # a client that can send headers may still use the token itself
+    assert await _stream_status(served, "", token="secret") == 200
+    status, _ = await served.call("POST", "/api/stream/ticket", token=None)
+    assert status == 401  # a ticket needs the token
+
+
+async def test_without_a_token_off_loopback_the_api_is_read_only(
+    redis_url: str, unique: str
+) -> None:
+    async with serve(redis_url, unique, writable=False) as served:
+        await incident(served.engine)
+        status, body = await served.call("GET", "/api/alerts", token=None)
+        assert status == 200 and len(body["alerts"]) == 1
+        alert_id = body["alerts"][0]["id"]
+        writes = [
+            ("POST", f"/api/alerts/{alert_id}/ack", {"by": "张三"}),
+            (
+                "POST",
+                "/api/silences",
+                {"matchers": {"rule": "burst"}, "duration_seconds": 60, "created_by": "张三"},
+            ),
+            ("DELETE", "/api/silences/x", None),
+        ]
+        for method, path, payload in writes:
+            status, reply = await served.call(method, path, token=None, json=payload)
+            assert status == 403, (method, path, reply)
+            assert "VOCWATCH_API_TOKEN" in reply["error"]
+        status, body = await served.call("GET", "/api/alerts", token=None)
+        assert body["alerts"][0]["acknowledged"] is None  # nothing changed
+        status, ticket = await served.call("POST", "/api/stream/ticket", token=None)
+        assert (status, ticket["ticket"]) == (200, "")
+        assert await _stream_status(served, "") == 200  # reading needs no ticket here
+
+
+async def test_a_token_makes_the_api_writable_on_any_address(redis_url: str, unique: str) -> None:
+    async with serve(redis_url, unique, writable=False, token="secret") as served:
+        await incident(served.engine)
+        alert_id = (await served.call("GET", "/api/alerts"))[1]["alerts"][0]["id"]
+        status, body = await served.call("POST", f"/api/alerts/{alert_id}/ack", json={"by": "李四"})
+        assert status == 200 and body["acknowledged"]["by"] == "李四"

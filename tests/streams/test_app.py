@@ -90,3 +90,48 @@ def test_the_worker_keeps_the_root_logger_at_its_level() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.split()[-2:] == ["None", str(logging.WARNING)]
+
+
+@pytest.mark.parametrize(
+    ("host", "writable"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104 — classified, never bound
+        ("10.1.2.3", False),
+        ("worker.internal", False),
+    ],
+)
+def test_without_a_token_only_a_loopback_worker_serves_the_writing_api(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, host: str, writable: bool
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="streams.app"):
+        service = create_service(
+            settings(tmp_path, web_host=host, analysis_processes=0), registry=CollectorRegistry()
+        )
+    assert service.api is not None and service.api.writable is writable
+    assert service.api.mode == ("read-write" if writable else "read-only")
+    warned = [r.getMessage() for r in caplog.records if "read-only" in r.getMessage()]
+    assert bool(warned) is not writable
+
+
+def test_a_token_makes_the_writing_api_available_on_any_address(tmp_path: Path) -> None:
+    service = create_service(
+        settings(tmp_path, web_host="0.0.0.0", api_token="t0ken", analysis_processes=0),  # noqa: S104
+        registry=CollectorRegistry(),
+    )
+    assert service.api is not None and service.api.writable
+
+
+def test_the_registry_reports_process_memory_of_the_worker_and_analysis_processes(
+    tmp_path: Path,
+) -> None:
+    registry = CollectorRegistry()
+    create_service(settings(tmp_path, analysis_processes=0), registry=registry)
+    assert (registry.get_sample_value("process_resident_memory_bytes") or 0) > 0
+    assert registry.get_sample_value("process_cpu_seconds_total") is not None
+    assert registry.get_sample_value("python_gc_collections_total", {"generation": "0"}) is not None
+    # no analysis process in this configuration, and lag 0 before any partition is assigned
+    names = {family.name for family in registry.collect()}
+    assert "vocwatch_consumer_lag_messages" in names
+    assert registry.get_sample_value("vocwatch_stalled_seconds", {}) == 0

@@ -27,6 +27,7 @@ from streams.api import AlertApi
 from streams.console import CONTENT_SECURITY_POLICY, console_html, install_console
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import Priority
 
 PAGE_PATH = Path(__file__).resolve().parents[2] / "streams" / "console" / "index.html"
 PAGE = PAGE_PATH.read_text(encoding="utf-8")
@@ -288,7 +289,7 @@ async def test_the_api_sends_every_field_the_page_reads(redis_url: str, unique: 
         {key: [Observation(f"e{i}", now, True, False) for i in range(6)]}, now
     )
     engine.activity.add_samples(
-        key, [Sample("e0", "快递丢了", "P2", now, source="complaint", channel="app")]
+        key, [Sample("e0", "快递丢了", Priority.P2, now, source="complaint", channel="app")]
     )
     await engine.on_batch({"burst": [key]}, states, now)
     await series.add(

@@ -12,6 +12,7 @@ import pytest
 from classifiers.priority import Signals
 from streams.events import MAX_ID, MAX_TEXT, Event, decode, parse_time
 from vocwatch.errors import InvalidEvent
+from vocwatch.vocabulary import Channel, Source
 
 MAX_BYTES = 256 * 1024
 T = datetime(2024, 5, 1, 2, 0, tzinfo=UTC).timestamp()  # 2024-05-01 10:00 in Beijing
@@ -98,11 +99,11 @@ def decode_error(source: str, raw: bytes | None, max_bytes: int = MAX_BYTES) -> 
 def test_valid_complaint() -> None:
     event = decode_ok("complaint", complaint())
     assert event == Event(
-        source="complaint",
+        source=Source.COMPLAINT,
         id="c-0000001",
         text="快递三天没到，客服也不理人",
         event_time=T,
-        channel="app",
+        channel=Channel.APP,
         product="智能手表X2",
         region="北京",
         fields={"customer_id": "u1", "channel": "app"},

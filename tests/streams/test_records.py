@@ -16,6 +16,8 @@ from classifiers.priority import Priority
 from streams.events import Event, decode
 from streams.records import DEAD_LETTER_RAW_CHARS, RawMessage, dead_letter_record, dumps, iso
 from streams.records import scored_record as make_scored
+from vocwatch import vocabulary
+from vocwatch.vocabulary import Category, Channel, Polarity, Source
 
 T = datetime(2024, 5, 1, 2, 0, tzinfo=UTC).timestamp()
 T_ISO_UTC = "2024-05-01T02:00:00.000+00:00"
@@ -114,11 +116,11 @@ def test_scored_record_masks_string_fields_and_keeps_numbers() -> None:
 
 def test_scored_record_from_a_hand_made_analysis() -> None:
     event = Event(
-        "call",
+        Source.CALL,
         "call-9",
         "t",
         T,
-        "call",
+        Channel.CALL,
         None,
         None,
         {"agent_id": "a1", "wait_seconds": 1.0, "satisfaction": None},
@@ -128,9 +130,9 @@ def test_scored_record_from_a_hand_made_analysis() -> None:
         tokens=("t",),
         pii=(),
         sentiment=0.7,
-        polarity="positive",
-        categories=(CategoryScore("service", 1.0), CategoryScore("technical", 0.75)),
-        priority=Priority("P3", 1, ("category:service=medium",)),
+        polarity=Polarity.POSITIVE,
+        categories=(CategoryScore(Category.SERVICE, 1.0), CategoryScore(Category.TECHNICAL, 0.75)),
+        priority=Priority(vocabulary.Priority.P3, 1, ("category:service=medium",)),
     )
     record = make_scored(event, analysis, model="m", now=T)
     assert record["categories"] == [

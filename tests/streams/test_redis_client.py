@@ -18,7 +18,8 @@ async def test_one_server_by_default() -> None:
     assert isinstance(client, aioredis.Redis) and not isinstance(client, ClusterClient)
     kwargs = client.connection_pool.connection_kwargs
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (5, 5)
-    assert client.get_retry().get_retries() == 0
+    retry = client.get_retry()
+    assert retry is not None and retry.get_retries() == 0
     await client.aclose()
 
 
@@ -43,10 +44,11 @@ async def test_tools_and_the_service_build_the_client_the_settings_name(tmp_path
     assert isinstance(tool_client, ClusterClient)
     await tool_client.aclose()
     service = create_service(settings, registry=CollectorRegistry())
-    assert isinstance(service.redis, ClusterClient)
+    redis = service.redis
+    assert isinstance(redis, ClusterClient)
     assert service.engine.store.redis is service.redis
     assert service.pipeline.windows.redis is service.redis
-    await service.redis.aclose()
+    await redis.aclose()
     plain = create_service(
         Settings(
             broker_url="kafka://127.0.0.1:1",

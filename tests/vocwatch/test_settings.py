@@ -272,3 +272,20 @@ def test_metric_label_lists_are_comma_separated_and_deduplicated() -> None:
     )
     assert settings.metric_products == ("手表", "耳机")
     assert settings.metric_regions == ()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104 — classified, never bound
+        ("::", False),
+        ("192.168.1.20", False),
+        ("worker.internal", False),  # a name may resolve to anything
+    ],
+)
+def test_web_loopback_is_true_only_for_loopback_addresses(host: str, loopback: bool) -> None:
+    assert Settings(web_host=host).web_loopback is loopback

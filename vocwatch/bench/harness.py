@@ -43,6 +43,7 @@ from streams.topics import ensure_topics
 from vocwatch.dev import embedded
 from vocwatch.dev.demo import DemoTraffic
 from vocwatch.memory import settle_heap
+from vocwatch.processes import child_options, descendants, die_with_parent
 from vocwatch.settings import Settings
 
 RULES = """
@@ -173,7 +174,7 @@ def bench(
                 seconds=latency_seconds,
             )
             rss_mb = _peak_rss_mb(process.pid)
-            children_mb = sum(_peak_rss_mb(child) for child in _descendants(process.pid))
+            children_mb = sum(_peak_rss_mb(child) for child in descendants(process.pid))
         producer.close()
     events_per_s = events / max(last - first, 1e-9)
     ceiling = 1 / (1 / passthrough + 1 / scoring)
@@ -229,7 +230,7 @@ def _passthrough(env: dict[str, str], expected: int, work: Path) -> float:
         env=child_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        **child_options(),
     )
     try:
         embedded.wait_until(
@@ -307,8 +308,9 @@ def _profiled(pid: int, directory: Path | None) -> Iterator[None]:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(signal.SIGINT),  # SIGINT: py-spy writes what it has
         )
-        for name, p in [("worker", pid)] + [(f"child-{c}", c) for c in _descendants(pid)]
+        for name, p in [("worker", pid)] + [(f"child-{c}", c) for c in descendants(pid)]
     ]
     try:
         yield
@@ -446,14 +448,6 @@ def counted_events(settings: Settings, span: int = 3600) -> int:
             await client.aclose()
 
     return asyncio.run(read())
-
-
-def _descendants(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        children += [int(c) for c in text]
-    return children + [d for c in children for d in _descendants(c)]
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -22,9 +22,10 @@ from typing import Any
 from kafka import KafkaProducer
 
 from streams.topics import ensure_topics
-from vocwatch.bench.harness import RULES, _descendants, _valid_ids, counted_events, metric_total
+from vocwatch.bench.harness import RULES, _valid_ids, counted_events, metric_total
 from vocwatch.dev import embedded
 from vocwatch.dev.demo import DemoTraffic
+from vocwatch.processes import descendants
 from vocwatch.settings import Settings
 
 
@@ -39,7 +40,7 @@ def accounted(ports: list[int]) -> float:
 def pin(workers: list[Any]) -> None:
     cores = sorted(os.sched_getaffinity(0))
     for i, worker in enumerate(workers):
-        for pid in [worker.pid, *_descendants(worker.pid)]:
+        for pid in [worker.pid, *descendants(worker.pid)]:
             os.sched_setaffinity(pid, {cores[i % len(cores)]})
 
 

@@ -322,8 +322,7 @@ def run(
                 producer.send(topics[source], key=key, value=value)
                 sent += 1
             last = now
-        producer.flush(timeout=10)
-    finally:
-        producer.close(timeout=5)
-    log.info("demo produced %d messages", sent)
+    finally:  # also on a stop request: what was sent is delivered before the producer closes
+        producer.close(timeout=10)
+        log.info("demo produced %d messages", sent)
     return sent

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vocwatch.errors import StackError
+from vocwatch.processes import child_options
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class ChildServer:
         log.info("starting %s on %s:%d (log: %s)", self.name, self.host, self.port, self.log_path)
         with self.log_path.open("ab") as output:  # the child keeps its own descriptor
             self.process = subprocess.Popen(  # noqa: S603 — argv is built here, not from input
-                self.argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv, stdout=output, stderr=subprocess.STDOUT, **child_options()
             )
         try:
             wait_until(
@@ -89,7 +90,7 @@ class ChildServer:
                 what=f"{self.name} ({self.log_path})",
                 process=self.process,
             )
-        except StackError:
+        except BaseException:  # also a stop requested while it starts: never left behind
             self.stop()
             raise
 
@@ -307,18 +308,22 @@ def _free_ports(host: str, count: int, taken: set[int]) -> list[int]:
     return ports
 
 
-def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``vocwatch worker`` as a child process in its own process group, its output appended
-    to ``log``. Its settings come from ``env`` alone: this process's ``VOCWATCH_*``
-    variables are not passed on."""
+def start_worker(env: Mapping[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+    """``vocwatch worker`` as a child process in its own process group that stops with this
+    one (:func:`vocwatch.processes.child_options`), its output appended to ``log`` (None:
+    this process's own output). Its settings come from ``env`` alone: this process's
+    ``VOCWATCH_*`` variables are not passed on."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("VOCWATCH_")}
+    argv = [sys.executable, "-m", "vocwatch.cli", "worker"]
+    if log is None:
+        return subprocess.Popen(argv, env={**inherited, **env}, **child_options())  # noqa: S603
     with log.open("ab") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "vocwatch.cli", "worker"],
+        return subprocess.Popen(  # noqa: S603 — our own interpreter and module
+            argv,
             env={**inherited, **env},
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            **child_options(),
         )
 
 

@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -87,18 +86,16 @@ class DevStack:
         self._wait_healthy(timeout=90)
 
     def _start_worker(self) -> None:
-        self.worker = subprocess.Popen(  # our own interpreter and module
-            [sys.executable, "-m", "vocwatch.cli", "worker"],
-            env=self.environ,
-            start_new_session=True,
-        )
+        self.worker = embedded.start_worker(self.environ, log=None)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
     def run(self, *, demo_traffic: bool = False, exit_after: float | None = None) -> int:
-        """Serve until ``exit_after`` seconds pass, Ctrl-C, or the worker dies."""
+        """Serve until ``exit_after`` seconds pass or the worker dies; a stop request
+        (:class:`vocwatch.processes.StopRequested`, from SIGTERM or SIGINT) ends it too, and
+        leaving the ``with`` block then stops the worker, the broker and Redis, in that order."""
         if self.settings is None or self.worker is None:
             raise StackError("DevStack.run() needs a started stack: use it in a with block")
         print(
@@ -131,8 +128,6 @@ class DevStack:
                     code = 1
                     break
                 time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
         finally:
             stop.set()
             if producer is not None:

@@ -1,0 +1,88 @@
+"""The scrape-time collectors of vocwatch/metrics.py, on a fresh registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from vocwatch.metrics import Metrics, catalogue, register_collectors
+
+
+def _samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(registry).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_each_analysis_process_reports_its_own_memory_and_cpu() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        registry = CollectorRegistry()
+        register_collectors(
+            registry,
+            analysis_pids=lambda: [os.getpid(), child.pid],
+            consumer_lag=dict,
+            stalled_seconds=lambda: 0.0,
+        )
+        samples = _samples(registry)
+    finally:
+        child.kill()
+        child.wait()
+    name = "vocwatch_analysis_process_resident_memory_bytes"
+    ours = samples[(name, (("process", "0"),))]
+    theirs = samples[(name, (("process", "1"),))]
+    assert ours > theirs > 1_000_000  # this test process is larger than an idle interpreter
+    assert samples[("process_resident_memory_bytes", ())] == ours  # the same process, twice
+    assert samples[("vocwatch_analysis_process_cpu_seconds_total", (("process", "0"),))] > 0
+
+
+def test_a_process_that_is_gone_is_left_out() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    registry = CollectorRegistry()
+    register_collectors(
+        registry,
+        analysis_pids=lambda: [child.pid],
+        consumer_lag=dict,
+        stalled_seconds=lambda: 0.0,
+    )
+    names = {name for name, _ in _samples(registry)}
+    assert not any(name.startswith("vocwatch_analysis_") for name in names)
+
+
+def test_lag_and_stall_are_computed_when_scraped() -> None:
+    lag = {"vocwatch.complaints": 3}
+    stalled = [0.0]
+    registry = CollectorRegistry()
+    register_collectors(
+        registry,
+        analysis_pids=list,
+        consumer_lag=lambda: lag,
+        stalled_seconds=lambda: stalled[0],
+    )
+    before = _samples(registry)
+    lag["vocwatch.complaints"], stalled[0] = 0, 12.5
+    after = _samples(registry)
+    key = ("vocwatch_consumer_lag_messages", (("topic", "vocwatch.complaints"),))
+    assert (before[key], after[key]) == (3, 0)
+    assert after[("vocwatch_stalled_seconds", ())] == 12.5
+
+
+def test_the_catalogue_holds_every_metric_and_collector() -> None:
+    registry, metrics = catalogue()
+    assert isinstance(metrics, Metrics)
+    names = {family.name for family in registry.collect()}
+    assert {
+        "vocwatch_events_received",
+        "process_resident_memory_bytes",
+        "vocwatch_analysis_process_resident_memory_bytes",
+        "vocwatch_consumer_lag_messages",
+        "python_gc_collections",
+    } <= names

@@ -1,0 +1,110 @@
+"""Every Redis key (and the one pub/sub channel) of the service: the whole layout in one place.
+
+Every name starts with ``<prefix>``, the app id (``VOCWATCH_APP_ID``), so that several
+deployments can share one Redis. A part in braces is the key's *hash tag*: Redis Cluster
+(集群) places a key by its first ``{…}``, so the keys one script touches share a slot, and
+different window keys spread over the nodes. (So the app id may not contain braces on a
+cluster: :mod:`vocwatch.settings` refuses it.)
+
+Key — type — owner: what it holds; lifetime or cap.
+
+``<prefix>:{<window key>}:b`` — hash — :mod:`alerts.windows`
+    time buckets of one window key: event counts and sums. EXPIRE the longest window plus
+    two buckets, renewed on every write; older buckets are trimmed.
+``<prefix>:{<window key>}:ids`` — sorted set — :mod:`alerts.windows`
+    ids of the events counted (the dedup), scored by event time. Same EXPIRE; ids older than
+    the longest window are trimmed.
+``<prefix>:series:<dimension>:<day>`` — hash — :mod:`alerts.series`
+    per-minute totals per platform or per category, for the console. EXPIRE 3 days, renewed
+    on every write.
+``<prefix>:posts:<hour>`` — sorted set — :mod:`alerts.series`
+    the hour's negative social posts (masked JSON) by reach. Capped at 50; EXPIRE 2 days.
+``<prefix>:alerts:active`` — hash — :mod:`alerts.store`
+    fingerprint → the pending or firing alert (JSON). No TTL: an entry is deleted when its
+    alert resolves, or is dropped before it fired.
+``<prefix>:alerts:acks`` — hash — :mod:`alerts.store`
+    fingerprint → who acknowledged which alert id. No TTL: deleted with its alert.
+``<prefix>:alerts:history`` — list — :mod:`alerts.store`
+    the last resolved alerts (JSON), newest first. Capped (LTRIM) at 500 by default.
+``<prefix>:silences`` — hash — :mod:`alerts.store`
+    silence id → silence (JSON). No TTL: an expired silence is deleted when read.
+``<prefix>:baseline:{<rule>}`` — hash — :mod:`alerts.store`
+    window key → its learned baseline (JSON), per spike rule. A key unseen for 14 days is
+    deleted.
+``<prefix>:baseline:{<rule>}:keys`` — sorted set — :mod:`alerts.store`
+    the spike rule's window keys by last seen. Unseen for 14 days: removed.
+``<prefix>:baseline:step`` — string — :mod:`alerts.store`
+    the last baseline step taken (a one-key script lets one worker take each step). No TTL.
+``<prefix>:alerts:live`` — pub/sub channel — :mod:`alerts.engine`
+    the live alert feed of every worker's console. A channel: nothing is stored.
+``<stream>`` — stream — :mod:`alerts.notifiers`
+    the records of a ``redis_stream`` sink, under the name its sink configuration gives
+    (``stream:``, not prefixed; see :mod:`alerts.sinkconfig`). XADD ``MAXLEN ~ maxlen``
+    (10 000 by default).
+
+Scripts: the window script touches :func:`window_buckets` and :func:`window_ids` of one window
+key (one slot: the window key's tag); the baseline step lock touches :func:`baseline_step`
+alone. Every other command touches one key. docs/alerts.md describes the values in detail.
+"""
+
+from __future__ import annotations
+
+
+def window_buckets(prefix: str, window_key: str) -> str:
+    """Hash of time buckets of one window key (see :mod:`alerts.windows`)."""
+    return f"{prefix}:{{{window_key}}}:b"
+
+
+def window_ids(prefix: str, window_key: str) -> str:
+    """Sorted set of the event ids a window key counted; shares the buckets' slot."""
+    return f"{prefix}:{{{window_key}}}:ids"
+
+
+def series(prefix: str, dimension: str, day: int) -> str:
+    """Hash of one day's minute totals of a dimension (``platform`` or ``category``)."""
+    return f"{prefix}:series:{dimension}:{day}"
+
+
+def posts(prefix: str, hour: int) -> str:
+    """Sorted set of one hour's most-reached negative social posts."""
+    return f"{prefix}:posts:{hour}"
+
+
+def alerts_active(prefix: str) -> str:
+    """Hash: fingerprint → the pending or firing alert."""
+    return f"{prefix}:alerts:active"
+
+
+def alerts_acks(prefix: str) -> str:
+    """Hash: fingerprint → who acknowledged which alert id."""
+    return f"{prefix}:alerts:acks"
+
+
+def alerts_history(prefix: str) -> str:
+    """List of the last resolved alerts, newest first."""
+    return f"{prefix}:alerts:history"
+
+
+def silences(prefix: str) -> str:
+    """Hash: silence id → silence."""
+    return f"{prefix}:silences"
+
+
+def baselines(prefix: str, rule: str) -> str:
+    """Hash: window key → baseline, of one spike rule."""
+    return f"{prefix}:baseline:{{{rule}}}"
+
+
+def baseline_keys(prefix: str, rule: str) -> str:
+    """Sorted set of a spike rule's window keys by last seen; shares the baselines' slot."""
+    return f"{baselines(prefix, rule)}:keys"
+
+
+def baseline_step(prefix: str) -> str:
+    """The last baseline step taken (the step lock)."""
+    return f"{prefix}:baseline:step"
+
+
+def live_channel(prefix: str) -> str:
+    """The pub/sub channel of the live alert feed (a channel, not a key)."""
+    return f"{prefix}:alerts:live"
