@@ -237,7 +237,7 @@ class Pipeline:
                 event.source,
                 dims.get("platform", event.channel),
             )
-            terms = content_terms(analysis.tokens)
+            terms = content_terms(analysis.tokens, analysis.text)
             activity.add_event(terms, event.event_time)
             categories = [c.code for c in analysis.categories]
             # Every event counts in its source's key: that is where duplicates are detected.

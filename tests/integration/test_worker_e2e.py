@@ -304,7 +304,7 @@ def test_a_burst_raises_one_alert_and_normal_traffic_none(
     assert worker.metric("vocwatch_alerts_total", rule="burst", status="firing") >= 1
     assert alert["route"] == {"team": "客服主管", "sinks": ["hook"]}
     assert alert["channels"] == ["email"] and alert["severity"] >= 1
-    assert {t["term"] for t in alert["terms"]} & {"快递", "丢件", "包裹", "物流"}
+    assert any(w in t["term"] for t in alert["terms"] for w in ("快递", "丢件", "包裹", "物流"))
 
     # The API lists it; a supervisor acknowledges it there.
     listed = [a for a in worker.api("GET", "/api/alerts")["alerts"] if a["id"] == alert["id"]]
