@@ -33,6 +33,7 @@ from alerts.evaluate import Evaluation
 from alerts.rules import Rule, WindowCounts, parse_window_key
 from vocwatch.vocabulary import (
     CHAT_NOTIFICATIONS,
+    AlertKind,
     AlertStatus,
     Measure,
     Notification,
@@ -143,6 +144,11 @@ class Alert:
     # last stored state, so a change held back by the update interval is still sent later.
     emitted_counts: WindowCounts | None = None
     emitted_samples: tuple[str, ...] = ()
+    # What the alert is about: a window key (the rules), a customer, an emerging topic. An
+    # alert of another kind than ``window`` carries its own fields in ``details``: they are
+    # added to its record (JSON-ready values; never one of the common fields).
+    kind: AlertKind = AlertKind.WINDOW
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def emitting(self, now: float, kind: Notification) -> Alert:
         """This alert as emitted now, for ``kind`` (see the module docstring)."""
@@ -164,8 +170,9 @@ class Alert:
             if self.expected is None
             else {"expected": self.expected, "deviation": self.deviation}
         )
-        return {
+        record = {
             "id": self.id,
+            "kind": self.kind,
             "fingerprint": self.fingerprint,
             "rule": self.rule,
             "description": self.description,
@@ -218,6 +225,10 @@ class Alert:
             "resolved_at": _iso_or_none(self.resolved_at),
             "sequence": self.updates,
         }
+        clash = record.keys() & self.details.keys()
+        if clash:
+            raise ValueError(f"details of a {self.kind} alert repeat common fields: {clash}")
+        return {**record, **self.details}
 
     def to_state(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -240,6 +251,8 @@ class Alert:
                 "priority": Priority(state["priority"]),
                 "status": AlertStatus(state["status"]),
                 "measure": Measure(state["measure"]),
+                "kind": AlertKind(state.get("kind", AlertKind.WINDOW)),
+                "details": dict(state.get("details", {})),
                 "notification": Notification(notification) if notification else "",
                 "counts": counts(state["counts"]),
                 "members": tuple(

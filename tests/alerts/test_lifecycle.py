@@ -27,7 +27,7 @@ from alerts.lifecycle import (
     merge_samples,
 )
 from alerts.rules import Rule, WindowCounts, parse_rules
-from vocwatch.vocabulary import CHAT_NOTIFICATIONS, Priority, PriorityName
+from vocwatch.vocabulary import CHAT_NOTIFICATIONS, AlertKind, Priority, PriorityName
 
 
 def parse_rule(**changes: Any) -> Rule:
@@ -654,3 +654,26 @@ def test_merge_samples_unknown_priority_last() -> None:
 
 def test_merge_samples_of_nothing() -> None:
     assert merge_samples([], []) == ()
+
+
+def test_an_alert_of_another_kind_adds_its_details_to_its_record_and_keeps_them() -> None:
+    alert = dataclasses.replace(
+        fire(), kind=AlertKind.CUSTOMER_RISK, details={"score": 72, "reasons": ["repeat:3"]}
+    )
+    record = alert.to_record()
+    assert record["kind"] == "customer_risk"
+    assert (record["score"], record["reasons"]) == (72, ["repeat:3"])
+    assert Alert.from_state(json.loads(json.dumps(alert.to_state()))) == alert
+    assert fire().to_record()["kind"] == "window"
+
+
+def test_details_may_not_replace_a_common_field() -> None:
+    alert = dataclasses.replace(fire(), kind=AlertKind.DETRACTOR, details={"status": "x"})
+    with pytest.raises(ValueError, match="status"):
+        alert.to_record()
+
+
+def test_state_stored_before_kinds_existed_reads_as_a_window_alert() -> None:
+    state = json.loads(json.dumps(fire().to_state()))
+    del state["kind"], state["details"]
+    assert Alert.from_state(state).kind == AlertKind.WINDOW
