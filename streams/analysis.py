@@ -25,10 +25,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
-from classifiers.analyze import Analysis, Analyzer
+from classifiers.analyze import Analysis, Analyzer, Models
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
-from classifiers.sentiment import load_scorer
 from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import InvalidEvent
@@ -68,28 +67,56 @@ class Runner(Protocol):
 def analyze_batch(
     analyzer: Analyzer, source: str, values: Sequence[bytes | None], *, max_bytes: int, now: float
 ) -> list[Result]:
-    """Decode, analyse and encode each message; a bad one becomes :class:`Rejected`."""
-    model = analyzer.scorer.name
-    results: list[Result] = []
-    for value in values:
+    """Decode every message, analyse the valid ones together (one feature matrix for the
+    batch), encode each scored record; a bad message becomes :class:`Rejected`, in place."""
+    results: list[Result | None] = [None] * len(values)
+    events: list[tuple[int, Event]] = []
+    for index, value in enumerate(values):
         try:
-            event = decode(source, value, max_bytes=max_bytes)
-            analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
-            record = dumps(scored_record(event, analysis, model=model, now=now))
-            results.append(Analyzed(event, analysis, record))
+            events.append((index, decode(source, value, max_bytes=max_bytes)))
         except InvalidEvent as exc:
-            results.append(Rejected(exc.reason, exc.detail))
-        except Exception as exc:  # e.g. a classifier bug on an odd text
+            results[index] = Rejected(exc.reason, exc.detail)
+    for (index, event), analysis in zip(events, _analyses(analyzer, source, events), strict=True):
+        if analysis is None:
+            results[index] = Rejected("processing_error", "analysis failed")
+            continue
+        try:
+            record = dumps(scored_record(event, analysis, model=analyzer.model_name, now=now))
+            results[index] = Analyzed(event, analysis, record)
+        except Exception as exc:  # a record that cannot be encoded must not sink the batch
+            log.exception("encoding a scored %s record failed", source)
+            results[index] = Rejected("processing_error", f"{type(exc).__name__} in encoding")
+    return [r for r in results if r is not None]
+
+
+def _analyses(
+    analyzer: Analyzer, source: str, events: Sequence[tuple[int, Event]]
+) -> list[Analysis | None]:
+    """The analyses of the events, as one batch; if the batch fails (a classifier bug on
+    an odd text), one by one, so that only the text that fails is lost to analysis."""
+    texts = [event.text for _, event in events]
+    signals = [event.signals for _, event in events]
+    channels: list[str | None] = [event.channel for _, event in events]
+    try:
+        return list(analyzer.analyze_batch(texts, signals, channels))
+    except Exception:
+        log.exception("analysis of a batch of %d %s events failed; one by one", len(texts), source)
+    analyses: list[Analysis | None] = []
+    for text, signal, channel in zip(texts, signals, channels, strict=True):
+        try:
+            analyses.append(analyzer.analyze(text, signal, channel=channel))
+        except Exception:
             log.exception("analysis of a %s message failed", source)
-            results.append(Rejected("processing_error", f"{type(exc).__name__} during analysis"))
-    return results
+            analyses.append(None)
+    return analyses
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
     return Analyzer(
-        scorer=load_scorer(settings.sentiment_model),
+        Models.load_from(settings.model_dir) if settings.model_dir else None,
         policy=PriorityPolicy.load(settings.priority_file),
         polarity=PolarityPolicy.load(settings.polarity_file),
+        sentiment_model=settings.sentiment_model,
     )
 
 

@@ -32,6 +32,7 @@ from alerts.sinkconfig import SinkSpec, build_dispatcher
 from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
+from classifiers.analyze import Models
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
 from streams.analysis import InlineRunner, ProcessRunner, Runner, build_analyzer
@@ -256,10 +257,12 @@ def faust_worker(app: faust.App, loglevel: str) -> faust.Worker:
 
 def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
     """Text analysis in a second process (``VOCWATCH_ANALYSIS_PROCESSES=1``) or in the
-    worker. The policy files are read here either way, so a bad one stops the worker at
-    start-up, not at its first batch."""
+    worker. The policy files and the folder of models are read here either way, so a bad
+    one stops the worker at start-up, not at its first batch."""
     PriorityPolicy.load(settings.priority_file)
     PolarityPolicy.load(settings.polarity_file)
+    if settings.model_dir is not None:
+        Models.load_from(settings.model_dir)
     if settings.analysis_processes:
         return ProcessRunner(settings, clock)
     return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes, clock=clock)

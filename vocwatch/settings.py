@@ -20,7 +20,7 @@ from vocwatch.vocabulary import Source
 
 PREFIX = "VOCWATCH_"
 SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file's sinks
-SENTIMENT_MODELS = ("vocwatch-linear", "snownlp")
+SENTIMENT_MODELS = ("vocwatch", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
 # The packaged text-analysis policies (the same paths as classifiers.priority and
@@ -45,7 +45,8 @@ class Settings:
     rules_file: Path = DEFAULT_RULES_FILE
     priority_file: Path = DEFAULT_PRIORITY_FILE
     polarity_file: Path = DEFAULT_POLARITY_FILE
-    sentiment_model: str = "vocwatch-linear"
+    sentiment_model: str = "vocwatch"
+    model_dir: Path | None = None
     metric_products: tuple[str, ...] = ()
     metric_regions: tuple[str, ...] = ()
     alerts_out: Path | None = None
@@ -275,8 +276,14 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     ),
     "sentiment_model": (
         str,
-        "`vocwatch-linear` (the shipped, trained model) or `snownlp` "
-        "(stock snownlp, for comparison; about 30× slower)",
+        "`vocwatch` (the shipped three-way model, or the adapted one of "
+        "`VOCWATCH_MODEL_DIR`) or `snownlp` (stock snownlp, for comparison; about 40× slower)",
+    ),
+    "model_dir": (
+        _optional_path,
+        "a folder of text models written by `vocwatch adapt` (sentiment.npz, categories.npz, "
+        "manifest.json) to use instead of the shipped ones; the worker refuses one it cannot "
+        "read",
     ),
     "metric_products": (
         _names,

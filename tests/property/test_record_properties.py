@@ -106,7 +106,7 @@ def test_scored_records_never_carry_personal_data(
     message, embedded = case
     event = decode(message.source, encode(message.data, ascii_only=ascii_only), max_bytes=MAX_BYTES)
     analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
-    out = published(scored_record(event, analysis, model=analyzer.scorer.name, now=NOW))
+    out = published(scored_record(event, analysis, model=analyzer.model_name, now=NOW))
     assert not embedded.leaks(out), (embedded.items, out)
 
 

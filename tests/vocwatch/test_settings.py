@@ -266,6 +266,23 @@ def test_text_analysis_policy_files(tmp_path: Path) -> None:
     assert settings.polarity_file == tmp_path / "q.yaml"
 
 
+def test_text_models(tmp_path: Path) -> None:
+    from classifiers import analyze
+    from vocwatch import settings as settings_module
+
+    settings = Settings.from_env({})
+    assert (settings.sentiment_model, settings.model_dir) == ("vocwatch", None)
+    assert Settings.from_env({"VOCWATCH_MODEL_DIR": ""}).model_dir is None
+    chosen = Settings.from_env(
+        {"VOCWATCH_MODEL_DIR": str(tmp_path), "VOCWATCH_SENTIMENT_MODEL": "snownlp"}
+    )
+    assert (chosen.sentiment_model, chosen.model_dir) == ("snownlp", tmp_path)
+    # the settings allow what the analyzer takes
+    assert settings_module.SENTIMENT_MODELS == analyze.SENTIMENT_MODELS
+    with pytest.raises(ConfigError, match="VOCWATCH_SENTIMENT_MODEL: must be one of vocwatch"):
+        Settings.from_env({"VOCWATCH_SENTIMENT_MODEL": "vocwatch-linear"})  # the old name
+
+
 def test_metric_label_lists_are_comma_separated_and_deduplicated() -> None:
     settings = Settings.from_env(
         {"VOCWATCH_METRIC_PRODUCTS": " 手表 ,耳机,,手表", "VOCWATCH_METRIC_REGIONS": ""}
