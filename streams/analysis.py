@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from classifiers.analyze import Analysis, Analyzer
+from classifiers.category import CategoryScore
 from classifiers.polarity import PolarityPolicy
-from classifiers.priority import PriorityPolicy
+from classifiers.priority import Priority, PriorityPolicy
 from classifiers.sentiment import load_scorer
 from streams.events import Event, decode
 from streams.records import dumps, scored_record
@@ -35,8 +36,22 @@ from vocwatch.errors import InvalidEvent
 from vocwatch.memory import settle_heap
 from vocwatch.processes import stop_with_parent
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import Category, Polarity
+from vocwatch.vocabulary import Priority as Level
 
 log = logging.getLogger(__name__)
+
+#: The analysis of an event without text (a survey response without a comment): there
+#: is nothing to read, so it is neutral, uncategorised and P3 — its score speaks for it.
+WITHOUT_TEXT = Analysis(
+    text="",
+    tokens=(),
+    pii=(),
+    sentiment=0.5,
+    polarity=Polarity.NEUTRAL,
+    categories=(CategoryScore(Category.OTHER, 1.0),),
+    priority=Priority(Level.P3, 0, ("text:none",)),
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,11 @@ def analyze_batch(
     for value in values:
         try:
             event = decode(source, value, max_bytes=max_bytes)
-            analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
+            analysis = (
+                analyzer.analyze(event.text, event.signals, channel=event.channel)
+                if event.text
+                else WITHOUT_TEXT
+            )
             record = dumps(scored_record(event, analysis, model=model, now=now))
             results.append(Analyzed(event, analysis, record))
         except InvalidEvent as exc:

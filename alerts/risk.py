@@ -1,0 +1,350 @@
+"""Customer risk (客户流失风险): a transparent score from 0 to 100 and the reasons behind
+it, from one customer's recent contacts. Pure.
+
+Each :class:`~vocwatch.vocabulary.RiskSignal` that a customer's contacts show adds its
+points (weights and limits are configuration: the ``customers.risk`` section of the alert
+configuration file); the score is their sum, capped at 100. A signal's points halve every
+``half_life_days`` after the last contact behind it, so a risk that is not renewed decays
+away. Signals shown before the customer's latest *resolution* — a call resolved on first
+contact that was not rated low, or a satisfied survey response — count at
+``resolved_discount`` of their points: one angry call that ended with the problem solved
+is not a customer about to leave. Contacts up to the time a person handled the customer's
+last ``customer_risk`` alert do not count at all.
+
+Nothing is a bare number: every signal found is a :class:`Hit` with its points, the
+time it decays from and what it is (which phrases, how many contacts), and
+:attr:`Risk.reasons` says it in one line each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from alerts.contacts import Contact
+from alerts.sections import Section
+from vocwatch.vocabulary import Polarity, RiskSignal, SurveyKind
+
+DAY = 86400.0
+
+# Each signal's parameters besides its points: name → (default, kind). The packaged
+# configuration names them all; docs/customers.md explains them.
+PARAMETERS: dict[RiskSignal, dict[str, tuple[Any, str]]] = {
+    RiskSignal.REPEAT_CONTACTS: {
+        "contacts": (3, "count"),
+        "days": (7, "number"),
+        "same_issue": (False, "flag"),
+    },
+    RiskSignal.UNRESOLVED_CALL: {"most": (2, "count")},
+    RiskSignal.LONG_WAIT: {"seconds": (180, "number")},
+    RiskSignal.TRANSFERS: {"at_least": (2, "count")},
+    RiskSignal.NEGATIVE_CONTACTS: {"most": (3, "count")},
+    RiskSignal.FALLING_SENTIMENT: {"drop": (0.3, "share")},
+    RiskSignal.LOW_RATING: {"at_most": (2, "count")},
+    RiskSignal.DETRACTOR: {"at_most": (6, "count0")},
+    RiskSignal.ESCALATION: {},
+    RiskSignal.CHURN_THREAT: {},
+}
+# What a satisfied survey response scores at least (a resolution): NPS passives and
+# promoters, CSAT 4–5, CES 5–7.
+SATISFIED_FROM = {SurveyKind.NPS: 7, SurveyKind.CSAT: 4, SurveyKind.CES: 5}
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    """The ``customers.risk`` section: weights, limits and decay."""
+
+    points: Mapping[RiskSignal, float]  # a signal left out of the file counts nothing
+    parameters: Mapping[RiskSignal, Mapping[str, Any]]
+    threshold: float = 60.0  # a customer_risk alert fires at this score …
+    resolve_below: float = 40.0  # … and resolves when the decayed score is below this
+    half_life_days: float = 7.0
+    resolved_discount: float = 0.5
+    p1_from: float = 85.0  # the alert is P1 from this score, P2 below
+    repeat_seconds: int = 86400  # reminder of an unacknowledged alert; 0: none
+
+    def param(self, signal: RiskSignal, name: str) -> Any:
+        return self.parameters.get(signal, {}).get(name, PARAMETERS[signal][name][0])
+
+    def decay(self, age_seconds: float) -> float:
+        return float(0.5 ** (max(age_seconds, 0.0) / (self.half_life_days * DAY)))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One signal a customer's contacts show."""
+
+    signal: RiskSignal
+    points: float  # its points when fresh (after the resolved discount)
+    since: float  # event time of the last contact behind it: it decays from here
+    detail: str  # what it is: the phrases, how many contacts …
+
+    def now(self, policy: RiskPolicy, now: float) -> float:
+        """Its points at ``now``."""
+        return self.points * policy.decay(now - self.since)
+
+    def to_json(self, policy: RiskPolicy, now: float) -> dict[str, Any]:
+        return {
+            "signal": self.signal,
+            "points": round(self.now(policy, now), 1),
+            "fresh_points": round(self.points, 1),
+            "since": _iso(self.since),
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Hit:
+        since = datetime.fromisoformat(data["since"]).timestamp()
+        return cls(RiskSignal(data["signal"]), data["fresh_points"], since, data["detail"])
+
+
+@dataclass(frozen=True)
+class Risk:
+    hits: tuple[Hit, ...]
+    score: float  # 0–100, at the time it was assessed
+    contacts: int = 0  # contacts counted (after the handled mark)
+    negative: int = 0
+    p1: int = 0
+    counted: tuple[Contact, ...] = field(default=(), repr=False)
+
+    def reasons(self, policy: RiskPolicy, now: float) -> list[str]:
+        """One line per signal, most points first: ``churn_threat: 销户 (+35)``."""
+        ranked = sorted(self.hits, key=lambda h: -h.now(policy, now))
+        return [f"{h.signal}: {h.detail} (+{h.now(policy, now):.0f})" for h in ranked]
+
+
+def score(hits: Sequence[Hit], policy: RiskPolicy, now: float) -> float:
+    """The score of these signals at ``now``: their decayed points, summed, capped at 100."""
+    return round(min(100.0, sum(h.now(policy, now) for h in hits)), 1)
+
+
+def assess(
+    contacts: Sequence[Contact], policy: RiskPolicy, now: float, *, handled: float | None = None
+) -> Risk:
+    """The risk of a customer with these contacts (any order) at ``now``; contacts up to
+    event time ``handled`` were dealt with and do not count."""
+    counted = tuple(
+        sorted((c for c in contacts if handled is None or c.time > handled), key=_order)
+    )
+    resolved_at = max((c.time for c in counted if _resolution(c)), default=None)
+    hits = []
+    for signal, points in policy.points.items():
+        found = _FINDERS[signal](counted, policy, now)
+        if found is None or not points:
+            continue
+        detail, last, times = found
+        share = policy.resolved_discount if resolved_at is not None and last <= resolved_at else 1
+        hits.append(Hit(signal, points * times * share, last, detail))
+    return Risk(
+        tuple(hits),
+        score(hits, policy, now),
+        len(counted),
+        sum(c.negative for c in counted),
+        sum(c.priority == "P1" for c in counted),
+        counted,
+    )
+
+
+# --- the signals: each finds (detail, time of its last contact, how many times its points)
+
+
+Found = tuple[str, float, int] | None
+
+
+def _repeat_contacts(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    signal = RiskSignal.REPEAT_CONTACTS
+    days = policy.param(signal, "days")
+    recent = [c for c in contacts if c.time > now - days * DAY]
+    if policy.param(signal, "same_issue"):
+        by_issue: dict[str, list[Contact]] = {}
+        for c in recent:
+            if c.survey is None:  # a survey response is about the service, not an issue
+                by_issue.setdefault(c.category, []).append(c)
+        recent = max(by_issue.values(), key=len, default=[])
+    if len(recent) < policy.param(signal, "contacts"):
+        return None
+    return f"{_many(len(recent), 'contact')} in {days:g} days", recent[-1].time, 1
+
+
+def _unresolved_call(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    calls = [c for c in contacts if c.resolved is False]
+    if not calls:
+        return None
+    counted = min(len(calls), policy.param(RiskSignal.UNRESOLVED_CALL, "most"))
+    return _many(len(calls), "unresolved call"), calls[-1].time, counted
+
+
+def _long_wait(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    limit = policy.param(RiskSignal.LONG_WAIT, "seconds")
+    waits = [c for c in contacts if c.wait_seconds is not None and c.wait_seconds >= limit]
+    if not waits:
+        return None
+    longest = max(c.wait_seconds or 0.0 for c in waits)
+    return f"waited up to {longest:.0f} s", waits[-1].time, 1
+
+
+def _transfers(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    least = policy.param(RiskSignal.TRANSFERS, "at_least")
+    calls = [c for c in contacts if c.transfers is not None and c.transfers >= least]
+    if not calls:
+        return None
+    return f"transferred {max(c.transfers or 0 for c in calls)} times", calls[-1].time, 1
+
+
+def _negative_contacts(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    negative = [c for c in contacts if c.negative]
+    if not negative:
+        return None
+    counted = min(len(negative), policy.param(RiskSignal.NEGATIVE_CONTACTS, "most"))
+    return _many(len(negative), "negative contact"), negative[-1].time, counted
+
+
+def _falling_sentiment(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    """The last two texts read clearly worse than the ones before them."""
+    texts = [c for c in contacts if c.text]
+    if len(texts) < 3:
+        return None
+    before = sum(c.sentiment for c in texts[:-2]) / (len(texts) - 2)
+    last = (texts[-1].sentiment + texts[-2].sentiment) / 2
+    if before - last < policy.param(RiskSignal.FALLING_SENTIMENT, "drop"):
+        return None
+    return f"sentiment {before:.2f} → {last:.2f}", texts[-1].time, 1
+
+
+def _low_rating(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    """A call rated, or a CSAT response, at or below ``at_most``."""
+    most = policy.param(RiskSignal.LOW_RATING, "at_most")
+    low = [
+        c
+        for c in contacts
+        if (c.rating is not None and c.rating <= most)
+        or (c.survey == SurveyKind.CSAT and c.score is not None and c.score <= most)
+    ]
+    if not low:
+        return None
+    ratings = "、".join(str(c.rating if c.rating is not None else c.score) for c in low)
+    return f"rated {ratings} of 5", low[-1].time, 1
+
+
+def _detractor(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    most = policy.param(RiskSignal.DETRACTOR, "at_most")
+    low = [
+        c
+        for c in contacts
+        if c.survey == SurveyKind.NPS and c.score is not None and c.score <= most
+    ]
+    if not low:
+        return None
+    return f"NPS {'、'.join(str(c.score) for c in low)}", low[-1].time, 1
+
+
+def _phrases(contacts: Sequence[Contact], which: str) -> Found:
+    """Churn or escalation phrases — in texts the model does not read as positive (a
+    customer who is happy enough to joke about leaving is not leaving)."""
+    said = [c for c in contacts if getattr(c, which) and c.polarity != Polarity.POSITIVE]
+    if not said:
+        return None
+    phrases = list(dict.fromkeys(p for c in said for p in getattr(c, which)))
+    return "、".join(phrases), said[-1].time, 1
+
+
+def _escalation(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    return _phrases(contacts, "escalation")
+
+
+def _churn_threat(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    return _phrases(contacts, "churn")
+
+
+_FINDERS = {
+    RiskSignal.REPEAT_CONTACTS: _repeat_contacts,
+    RiskSignal.UNRESOLVED_CALL: _unresolved_call,
+    RiskSignal.LONG_WAIT: _long_wait,
+    RiskSignal.TRANSFERS: _transfers,
+    RiskSignal.NEGATIVE_CONTACTS: _negative_contacts,
+    RiskSignal.FALLING_SENTIMENT: _falling_sentiment,
+    RiskSignal.LOW_RATING: _low_rating,
+    RiskSignal.DETRACTOR: _detractor,
+    RiskSignal.ESCALATION: _escalation,
+    RiskSignal.CHURN_THREAT: _churn_threat,
+}
+
+
+def _many(count: int, thing: str) -> str:
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
+def _resolution(contact: Contact) -> bool:
+    """A call resolved on first contact and not rated low, or a satisfied response."""
+    if contact.resolved:
+        return contact.rating is None or contact.rating >= 3
+    if contact.survey is not None and contact.score is not None:
+        return contact.score >= SATISFIED_FROM[contact.survey]
+    return False
+
+
+def _order(contact: Contact) -> tuple[float, str]:
+    return contact.time, contact.id
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+def parse_risk(section: Section) -> RiskPolicy:
+    """The ``customers.risk`` section."""
+    section.known(
+        {
+            "threshold",
+            "resolve_below",
+            "half_life_days",
+            "resolved_discount",
+            "p1_from",
+            "repeat",
+            "signals",
+        }
+    )
+    threshold = section.number("threshold", 60, high=100)
+    resolve_below = section.number("resolve_below", 40, high=100)
+    if resolve_below > threshold:
+        raise section.error("must not be above threshold", "resolve_below")
+    signals = section.section("signals")
+    signals.known(set(RiskSignal))
+    points: dict[RiskSignal, float] = {}
+    parameters: dict[RiskSignal, dict[str, Any]] = {}
+    for name in signals.data:
+        signal = RiskSignal(name)
+        spec = signals.section(name)
+        spec.known({"points", *PARAMETERS[signal]})
+        points[signal] = spec.within("points", 0, 0, 100)
+        parameters[signal] = {
+            param: _parameter(spec, param, default, kind)
+            for param, (default, kind) in PARAMETERS[signal].items()
+        }
+    return RiskPolicy(
+        points=points,
+        parameters=parameters,
+        threshold=threshold,
+        resolve_below=resolve_below,
+        half_life_days=section.number("half_life_days", 7),
+        resolved_discount=section.within("resolved_discount", 0.5, 0, 1),
+        p1_from=section.number("p1_from", 85, high=100),
+        repeat_seconds=section.span("repeat", "24h"),
+    )
+
+
+def _parameter(spec: Section, name: str, default: Any, kind: str) -> Any:
+    if kind == "count":
+        return spec.count(name, default)
+    if kind == "count0":
+        return spec.count(name, default, low=0)
+    if kind == "flag":
+        return spec.flag(name, default)
+    if kind == "share":
+        return spec.number(name, default, high=1)
+    return spec.number(name, default)
