@@ -214,11 +214,18 @@ class AlertEngine:
         return await self.settle(following, alert, kind, now)
 
     async def settle(
-        self, alert: Alert | None, current: Alert | None, kind: Notification | None, now: float
+        self,
+        alert: Alert | None,
+        current: Alert | None,
+        kind: Notification | None,
+        now: float,
+        *,
+        again: Callable[[Alert], Step] | None = None,
     ) -> Alert | None:
         """Store the next state of an alert of another kind than ``window`` — routed when
         new, checked against the silences — and emit it if ``kind`` says so; return it if
-        emitted. None drops a pending ``current``."""
+        emitted. None drops a pending ``current``. A new alert that another worker opened
+        a moment before goes on from theirs: ``again`` gives its next state."""
         if alert is None:
             if current is not None:
                 await self.store.drop(current)
@@ -231,7 +238,11 @@ class AlertEngine:
         alert = self._silenced(dataclasses.replace(alert, route=route), now)
         if current is None:
             if not await self.store.create(alert):
-                return None  # another worker opened it a moment ago: it goes on from there
+                existing = (await self.store.get_many([alert.fingerprint])).get(alert.fingerprint)
+                if existing is None or again is None:
+                    return None
+                following, kind = again(existing)
+                return await self.settle(following, existing, kind, now)
         else:
             await self.store.save(alert)
         if kind is None:

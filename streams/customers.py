@@ -2,16 +2,23 @@
 contact in that customer's history, which decides the customer's risk and detractor
 follow-ups, and the KPI sums.
 
-The pipeline makes three calls per batch, each retried on its own: :meth:`record` (one
-round trip: a script call per customer), :meth:`count` (the KPI sums and metrics of the
-contacts counted for the first time) and :meth:`alert` (one read of the customers'
-current alerts, then a write per alert that changed). On the timer and when a person
-acknowledges one, the engine asks this stage, as the :class:`alerts.engine.Follower` of
-``customer_risk`` and ``detractor`` alerts, what becomes of it.
+The pipeline makes three calls per batch, each retried on its own, all three under
+:attr:`CustomerStage.lock`: :meth:`record` (one round trip: a script call per customer),
+:meth:`count` (the KPI sums and metrics of the contacts counted for the first time) and
+:meth:`alert` (one read of the customers' current alerts, then a write per alert that
+changed). The lock keeps the agents of one worker from deciding a customer's alerts on two
+views of the history at once (a complaint and a call of one customer in two batches); a
+customer alert another worker opened a moment before is continued, not opened twice.
+
+On the timer and when a person acknowledges one, the engine asks this stage, as the
+:class:`alerts.engine.Follower` of ``customer_risk`` and ``detractor`` alerts, what becomes
+of it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +31,7 @@ from alerts.engine import AlertEngine, Step
 from alerts.kpis import RedisKpis, contact_sums, scopes
 from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
 from alerts.phrases import PhraseMatcher
-from alerts.risk import DAY, assess
+from alerts.risk import DAY, Risk, assess
 from classifiers.analyze import Analysis
 from streams.events import Event
 from vocwatch.metrics import Metrics
@@ -68,6 +75,7 @@ class CustomerStage:
         self.regions = frozenset(regions)
         self.update_seconds = update_seconds
         self.clock = clock
+        self.lock = asyncio.Lock()
 
     # --- the batch ---------------------------------------------------------------------
     def batch(self, scored: Sequence[tuple[Event, Analysis]]) -> CustomerBatch:
@@ -168,34 +176,20 @@ class CustomerStage:
                 handled=state.handled.get(AlertKind.CUSTOMER_RISK),
             )
             self.metrics.customer_risk.observe(risk.score)
-            was = current.get(fingerprints[(AlertKind.CUSTOMER_RISK, customer)])
-            steps = [
-                (
-                    risk_step(
-                        was, customer, risk, now, self.policy, update_seconds=self.update_seconds
-                    ),
-                    was,
-                )
-            ]
-            was = current.get(fingerprints[(AlertKind.DETRACTOR, customer)])
-            steps.append(
-                (
-                    detractor_step(
-                        was,
-                        customer,
-                        state.contacts,
-                        now,
-                        self.policy,
-                        handled=state.handled.get(AlertKind.DETRACTOR),
-                        update_seconds=self.update_seconds,
-                    ),
-                    was,
-                )
-            )
-            for (alert, kind), previous in steps:
+            steps: dict[AlertKind, Callable[[Alert | None], Step]] = {
+                AlertKind.CUSTOMER_RISK: functools.partial(
+                    _risk, customer, risk, now, self.policy, self.update_seconds
+                ),
+                AlertKind.DETRACTOR: functools.partial(
+                    _detractor, customer, state, now, self.policy, self.update_seconds
+                ),
+            }
+            for kind, step in steps.items():
+                previous = current.get(fingerprints[(kind, customer)])
+                alert, notification = step(previous)
                 if alert is None and previous is None:
                     continue
-                settled = await self.engine.settle(alert, previous, kind, now)
+                settled = await self.engine.settle(alert, previous, notification, now, again=step)
                 if settled is not None:
                     emitted.append(settled)
         return emitted
@@ -211,6 +205,36 @@ class CustomerStage:
         resolved, handled = customer_alerts.acknowledged(alert, alert.acknowledged, now)
         await self.history.mark_handled(alert.details["customer_id"], alert.kind, handled)
         return resolved, Notification.RESOLVED
+
+
+def _risk(
+    customer: str,
+    risk: Risk,
+    now: float,
+    policy: CustomerPolicy,
+    update_seconds: float,
+    current: Alert | None,
+) -> Step:
+    return risk_step(current, customer, risk, now, policy, update_seconds=update_seconds)
+
+
+def _detractor(
+    customer: str,
+    state: CustomerState,
+    now: float,
+    policy: CustomerPolicy,
+    update_seconds: float,
+    current: Alert | None,
+) -> Step:
+    return detractor_step(
+        current,
+        customer,
+        state.contacts,
+        now,
+        policy,
+        handled=state.handled.get(AlertKind.DETRACTOR),
+        update_seconds=update_seconds,
+    )
 
 
 def _bounded(value: str | None, known: frozenset[str]) -> str | None:

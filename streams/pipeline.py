@@ -233,9 +233,10 @@ class Pipeline:
         batch = stage.batch([(event, analysis) for _, event, analysis in scored])
         if not batch.contacts:
             return []
-        states = await self._retry("customer history", lambda: stage.record(batch, now))
-        await self._retry("KPI update", lambda: stage.count(batch, states, now))
-        return await self._retry("customer alerts", lambda: stage.alert(batch, states, now))
+        async with stage.lock:
+            states = await self._retry("customer history", lambda: stage.record(batch, now))
+            await self._retry("KPI update", lambda: stage.count(batch, states, now))
+            return await self._retry("customer alerts", lambda: stage.alert(batch, states, now))
 
     def _window_gauges(self, states: Mapping[str, KeyState]) -> None:
         """Window values per channel × category (bounded label sets) for dashboards."""

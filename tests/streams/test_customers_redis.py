@@ -334,3 +334,46 @@ def _text(world: World) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(world.registry).decode()
+
+
+async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and_shows_kpis(
+    world: World,
+) -> None:
+    from aiohttp import ClientSession, web
+    from aiohttp.test_utils import TestServer
+
+    from alerts.kpis import board
+    from streams.api import AlertApi
+
+    await at_risk(world, "u7")
+    await world.send("survey", survey(1, "u8", "nps", 1, HOUR, comment="太失望了"))
+
+    async def kpis() -> list[dict[str, Any]]:
+        return board(await world.kpis.read(NOW), ALERTING.kpis)
+
+    app = web.Application()
+    AlertApi(world.engine, clock=lambda: NOW + 60, kpis=kpis).install(app.router)
+    async with TestServer(app, host="127.0.0.1") as server, ClientSession() as http:
+
+        async def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+            async with http.request(method, str(server.make_url(path)), json=body) as reply:
+                return reply.status, await reply.json()
+
+        status, body = await call("GET", "/api/alerts?kind=customer_risk")
+        assert status == 200 and [a["customer_id"] for a in body["alerts"]] == ["u7"]
+        status, body = await call("GET", "/api/alerts?kind=detractor")
+        [follow_up] = body["alerts"]
+        assert (await call("GET", "/api/alerts?kind=customers"))[0] == 400
+        status, body = await call("POST", f"/api/alerts/{follow_up['id']}/ack", {"by": "李四"})
+        assert (status, body["field"]) == (400, "note")
+        status, body = await call(
+            "POST", f"/api/alerts/{follow_up['id']}/ack", {"by": "李四", "note": "已回电致歉"}
+        )
+        assert status == 200 and body["status"] == "resolved"
+        assert body["acknowledged"]["note"] == "已回电致歉"
+        status, body = await call("GET", "/api/kpis")
+        rows = {(r["scope"], r["kpi"]): r for r in body["kpis"]}
+        assert body["period_hours"] == 24
+        assert rows[("all", "first_contact_resolution")]["value"] == 0.0
+        assert rows[("all", "first_contact_resolution")]["status"] == "red"
+        assert rows[("all", "nps")]["value"] == -100.0 and rows[("all", "csat")]["value"] is None
