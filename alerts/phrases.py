@@ -10,7 +10,7 @@ A phrase does not count when
 
 * its clause negates it: a negation cue (不会, 不想, 没打算 …) stands before it in the same
   clause — 我不会销户 and 暂时不打算换别家 make no threat, 再不解决我就销户 does;
-* the text says it is joking (开个玩笑 …).
+* the text says it is joking (开个玩笑 …, but not 不是开玩笑的).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from vocwatch.errors import ConfigError
 # then; 。 and 、 have no ASCII form).
 _CLAUSE_END = re.compile(r"[,.!?;:~。、…\s]")
 _LISTS = ("churn", "escalation", "negations", "jokes")
+_NOT_A_JOKE = ("不是", "没", "没有", "不")  # before a joke marker: 不是开玩笑的
 
 
 class PhraseMatcher:
@@ -87,7 +88,7 @@ class PhraseMatcher:
 
     def _found(self, pattern: re.Pattern[str] | None, text: str) -> tuple[str, ...]:
         hits = list(pattern.finditer(text)) if pattern is not None else []
-        if not hits or any(joke in text for joke in self.jokes):
+        if not hits or self._joking(text):
             return ()
         found: list[str] = []
         for hit in hits:
@@ -99,6 +100,14 @@ class PhraseMatcher:
             ):
                 found.append(phrase)
         return tuple(found)
+
+    def _joking(self, text: str) -> bool:
+        """A joke marker, unless denied (不是开玩笑的 says it is no joke)."""
+        return any(
+            not text[max(0, m.start() - 2) : m.start()].endswith(_NOT_A_JOKE)
+            for joke in self.jokes
+            for m in re.finditer(re.escape(joke), text)
+        )
 
     def _negated(self, text: str, start: int) -> bool:
         """Whether the clause that ``start`` is in negates what follows, before ``start``."""

@@ -130,13 +130,13 @@ def assess(
     )
     resolved_at = max((c.time for c in counted if _resolution(c)), default=None)
     hits = []
-    for signal, points in policy.points.items():
-        found = _FINDERS[signal](counted, policy, now)
-        if found is None or not points:
+    for signal, weight in policy.points.items():
+        found = _FINDERS[signal](counted, policy, now) if weight else None
+        if found is None:
             continue
         detail, last, times = found
         share = policy.resolved_discount if resolved_at is not None and last <= resolved_at else 1
-        hits.append(Hit(signal, points * times * share, last, detail))
+        hits.append(Hit(signal, weight * times * share, last, detail))
     return Risk(
         tuple(hits),
         score(hits, policy, now),
@@ -147,20 +147,23 @@ def assess(
     )
 
 
-# --- the signals: each finds (detail, time of its last contact, how many times its points)
+# --- the signals ---------------------------------------------------------------------------
 
 
-Found = tuple[str, float, int] | None
+# (what it is, event time of its last contact, how many times its points it is worth)
+Found = tuple[str, float, float] | None
 
 
 def _repeat_contacts(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
+    """``contacts`` contacts or more within the last ``days`` days — about any issue, or,
+    with ``same_issue``, about one (the category; survey responses are about no issue)."""
     signal = RiskSignal.REPEAT_CONTACTS
     days = policy.param(signal, "days")
     recent = [c for c in contacts if c.time > now - days * DAY]
     if policy.param(signal, "same_issue"):
         by_issue: dict[str, list[Contact]] = {}
         for c in recent:
-            if c.survey is None:  # a survey response is about the service, not an issue
+            if c.survey is None:
                 by_issue.setdefault(c.category, []).append(c)
         recent = max(by_issue.values(), key=len, default=[])
     if len(recent) < policy.param(signal, "contacts"):

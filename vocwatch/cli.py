@@ -138,6 +138,12 @@ TOOLS = (
         "throughput, detection latency and memory of one worker",
         True,
     ),
+    (
+        "eval-customers",
+        "vocwatch.evaluation.customer_risk",
+        "precision and recall of customer_risk alerts on customer journeys",
+        True,
+    ),
 )
 
 

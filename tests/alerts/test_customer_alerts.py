@@ -72,7 +72,7 @@ def test_new_contacts_update_the_alert_at_most_every_update_interval() -> None:
 def test_the_alert_resolves_once_the_risk_has_decayed() -> None:
     alert, _ = step(AT_RISK)
     assert alert is not None
-    almost, kind = reassess(alert, NOW + 2 * DAY, POLICY, update_seconds=UPDATE)
+    almost, kind = reassess(alert, NOW + 3 * DAY, POLICY, update_seconds=UPDATE)
     assert almost is not None and almost.status == AlertStatus.FIRING
     assert almost.details["score"] < alert.details["score"]
     gone, kind = reassess(alert, NOW + 14 * DAY, POLICY, update_seconds=UPDATE)

@@ -481,8 +481,8 @@ def test_a_customer_risk_message_names_the_customer_score_reasons_and_contacts()
     content = body["markdown"]["content"]
     assert "**客户**：客户=u1" in content
     assert "**风险**：风险分" in content and "/ 阈值 60" in content
-    assert "- 流失威胁：销户（+35）" in content
-    assert "- 来电未解决：1 unresolved call（+15）" in content
+    assert "- 流失威胁：销户（+40）" in content  # the packaged weight
+    assert "- 来电未解决：1 unresolved call（+20）" in content
     assert "来电 · call · 物流配送 · 负面 · 未解决" in content
     assert "@所有人" not in content and "＠所有人" in content and "http://" not in content
     assert "**事件数**" not in content  # a customer alert has no window counts

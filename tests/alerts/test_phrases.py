@@ -67,6 +67,10 @@ def test_a_joke_makes_no_threat(text: str) -> None:
     assert churn(text) == ()
 
 
+def test_saying_it_is_no_joke_is_no_joke() -> None:
+    assert churn("我不是开玩笑的，再不退款就销户") == ("销户",)
+
+
 def test_escalation_includes_the_priority_policys_terms() -> None:
     assert escalation("再不处理我就打12315投诉") == ("12315", "投诉")
     assert escalation("找媒体曝光你们") == ("媒体", "曝光")

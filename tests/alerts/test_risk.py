@@ -14,6 +14,9 @@ from vocwatch.errors import ConfigError
 from vocwatch.vocabulary import Polarity, RiskSignal
 
 RISK = POLICY.risk
+CHURN = RISK.points[RiskSignal.CHURN_THREAT]  # the packaged weights, whatever they are
+UNRESOLVED = RISK.points[RiskSignal.UNRESOLVED_CALL]
+REPEAT = RISK.points[RiskSignal.REPEAT_CONTACTS]
 
 
 def points(contacts: list[Any], policy: RiskPolicy = RISK, **kwargs: Any) -> dict[str, float]:
@@ -39,8 +42,8 @@ def test_three_negative_contacts_a_long_unresolved_call_and_a_threat_is_a_high_r
         "long_wait",
     }
     reasons = risk.reasons(RISK, NOW)
-    assert reasons[0] == "churn_threat: 销户 (+35)"  # most points first
-    assert "repeat_contacts: 4 contacts in 7 days (+20)" in reasons
+    assert reasons[0] == f"churn_threat: 销户 (+{CHURN:.0f})"  # most points first
+    assert f"repeat_contacts: 4 contacts in 7 days (+{REPEAT:.0f})" in reasons
     assert (risk.contacts, risk.negative) == (4, 4)
 
 
@@ -50,7 +53,7 @@ def test_an_unresolved_threat_and_a_detractor_saying_the_same_cross_the_threshol
         survey(2, HOUR, "nps", 1, "准备携号转网了", churn=("携号转网",)),
     ]
     assert assess(contacts, RISK, NOW).score >= RISK.threshold
-    assert points(contacts)["churn_threat"] == pytest.approx(35, abs=0.2)  # once, not twice
+    assert points(contacts)["churn_threat"] == pytest.approx(CHURN, rel=0.01)  # once, not twice
 
 
 @pytest.mark.parametrize(
@@ -71,7 +74,7 @@ def test_one_angry_contact_that_was_resolved_counts_at_the_discount() -> None:
     angry = call(1, HOUR, resolved=True, rating=4, churn=("销户",), escalation=("12315",))
     risk = assess([angry], RISK, NOW)
     assert risk.score < RISK.threshold
-    assert points([angry])["churn_threat"] == pytest.approx(35 * 0.5, abs=0.2)
+    assert points([angry])["churn_threat"] == pytest.approx(CHURN * 0.5, rel=0.01)
     # the same call unresolved is a customer at risk
     assert assess([dataclasses.replace(angry, resolved=False)], RISK, NOW).score >= 60
 
@@ -81,18 +84,18 @@ def test_a_new_problem_after_the_resolution_counts_in_full() -> None:
         call(1, 3 * DAY, resolved=True, churn=("销户",)),
         complaint(2, HOUR, churn=("销户",)),
     ]
-    assert points(contacts)["churn_threat"] == pytest.approx(35, abs=0.2)
+    assert points(contacts)["churn_threat"] == pytest.approx(CHURN, rel=0.01)
 
 
 def test_a_low_rated_call_is_no_resolution() -> None:
     contacts = [call(1, HOUR, resolved=True, rating=1, churn=("销户",))]
-    assert points(contacts)["churn_threat"] == pytest.approx(35, abs=0.2)
+    assert points(contacts)["churn_threat"] == pytest.approx(CHURN, rel=0.01)
     assert "low_rating" in points(contacts)
 
 
 def test_a_satisfied_survey_response_is_a_resolution() -> None:
     contacts = [complaint(1, 2 * DAY, churn=("退订",)), survey(2, DAY, "csat", 5)]
-    assert points(contacts)["churn_threat"] < 35 * 0.5
+    assert points(contacts)["churn_threat"] < CHURN * 0.5
 
 
 def test_threats_in_a_positive_text_do_not_count() -> None:
@@ -102,7 +105,7 @@ def test_threats_in_a_positive_text_do_not_count() -> None:
 
 def test_points_halve_every_half_life() -> None:
     contact = complaint(1, RISK.half_life_days * DAY, churn=("销户",))
-    assert points([contact])["churn_threat"] == pytest.approx(17.5, abs=0.1)
+    assert points([contact])["churn_threat"] == pytest.approx(CHURN / 2, abs=0.1)
     hits = assess([contact], RISK, NOW).hits
     assert score(hits, RISK, NOW + RISK.half_life_days * DAY) == pytest.approx(
         score(hits, RISK, NOW) / 2, abs=0.1
@@ -137,7 +140,7 @@ def test_repeat_contacts_of_the_same_issue_when_configured() -> None:
 
 def test_unresolved_calls_and_negative_contacts_count_up_to_their_limit() -> None:
     calls = [call(i, i * HOUR, resolved=False, polarity=Polarity.NEUTRAL) for i in range(1, 5)]
-    assert points(calls)["unresolved_call"] == pytest.approx(30, abs=0.2)  # 2 × 15
+    assert points(calls)["unresolved_call"] == pytest.approx(2 * UNRESOLVED, rel=0.01)  # at most 2
 
 
 def test_falling_sentiment_compares_the_last_two_texts_with_the_ones_before() -> None:
@@ -172,7 +175,7 @@ def risk_section(**risk: Any) -> Section:
 
 
 def test_the_packaged_weights_are_read() -> None:
-    assert RISK.points[RiskSignal.CHURN_THREAT] == 35
+    assert set(RISK.points) == set(RiskSignal)  # every signal weighed
     assert RISK.param(RiskSignal.REPEAT_CONTACTS, "contacts") == 3
     assert (RISK.threshold, RISK.resolve_below, RISK.repeat_seconds) == (60, 40, 86400)
 

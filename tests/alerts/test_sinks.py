@@ -20,6 +20,6 @@ def test_the_log_line_of_a_customer_alert_names_its_score_or_due_time(
             asyncio.run(LogSink().deliver(record))
     first, second = (r.getMessage() for r in caplog.records)
     assert first.startswith("ALERT P1 firing customer_risk [customer_id=u1] score=100")
-    assert "churn_threat: 销户 (+35)" in first and first.endswith(f"id={risk['id']}")
+    assert "churn_threat: 销户 (+40)" in first and first.endswith(f"id={risk['id']}")
     assert second.startswith("ALERT P3 firing detractor [customer_id=u2] due_at=2027-01-17")
     assert "overdue=False" in second

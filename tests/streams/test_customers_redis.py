@@ -231,8 +231,10 @@ async def test_an_unresolved_threat_and_a_detractor_saying_the_same(world: World
     await world.send(
         "survey", survey(2, "u2", "nps", 2, HOUR, comment="信号差，客服也解决不了，准备携号转网了")
     )
-    [risk] = world.records("customer_risk")
-    assert risk["customer_id"] == "u2"
+    [opened] = world.records("customer_risk")
+    active = {a.kind: a.to_record() for a in await world.engine.store.all_active()}
+    risk = active[AlertKind.CUSTOMER_RISK]
+    assert risk["id"] == opened["id"] and risk["customer_id"] == "u2"
     assert {r.split(":")[0] for r in risk["reasons"]} >= {
         "churn_threat",
         "detractor",
