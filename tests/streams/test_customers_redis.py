@@ -26,6 +26,13 @@ from classifiers.priority import PriorityPolicy
 from streams.customers import CustomerStage
 from streams.pipeline import Pipeline
 from streams.records import RawMessage
+from tests.streams.test_console import (
+    CONTACT_FIELDS,
+    CUSTOMER_FIELDS,
+    KPI_FIELDS,
+    RESPONSE_FIELDS,
+    SIGNAL_FIELDS,
+)
 from tests.streams.test_pipeline_redis import MemoryPublisher
 from tests.support import ListSink, metric_value
 from vocwatch.errors import ActionRefused
@@ -363,8 +370,15 @@ async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and
 
         status, body = await call("GET", "/api/alerts?kind=customer_risk")
         assert status == 200 and [a["customer_id"] for a in body["alerts"]] == ["u7"]
+        [risk] = body["alerts"]
         status, body = await call("GET", "/api/alerts?kind=detractor")
         [follow_up] = body["alerts"]
+        # what the console's 客户风险 tab reads is there
+        assert set(risk) >= CUSTOMER_FIELDS - {"due_at", "overdue", "responses"}
+        assert set(follow_up) >= CUSTOMER_FIELDS - {"score", "threshold", "signals", "contacts"}
+        assert set(risk["signals"][0]) >= SIGNAL_FIELDS
+        assert set(risk["contacts"][0]) >= CONTACT_FIELDS
+        assert set(follow_up["responses"][0]) >= RESPONSE_FIELDS
         assert (await call("GET", "/api/alerts?kind=customers"))[0] == 400
         status, body = await call("POST", f"/api/alerts/{follow_up['id']}/ack", {"by": "李四"})
         assert (status, body["field"]) == (400, "note")
@@ -375,6 +389,7 @@ async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and
         assert body["acknowledged"]["note"] == "已回电致歉"
         status, body = await call("GET", "/api/kpis")
         rows = {(r["scope"], r["kpi"]): r for r in body["kpis"]}
+        assert all(set(r) >= KPI_FIELDS for r in body["kpis"])
         assert body["period_hours"] == 24
         assert rows[("all", "first_contact_resolution")]["value"] == 0.0
         assert rows[("all", "first_contact_resolution")]["status"] == "red"
