@@ -401,7 +401,11 @@ def catalogue() -> tuple[CollectorRegistry, Metrics]:
         consumer_lag=lambda: {"vocwatch.complaints": 0},
         stalled_seconds=lambda: 0.0,
         kpis=lambda: (
-            [("first_contact_resolution", "all", "all", 0.8, 0)],
+            [
+                ("first_contact_resolution", "all", "all", 0.8, 0),
+                ("first_contact_resolution", "other", "all", 0.75, 1),
+                ("first_contact_resolution", "all", "other", 0.6, 2),
+            ],
             [("first_contact_resolution", 0.8, 0.7)],
         ),
     )
