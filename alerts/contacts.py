@@ -4,8 +4,8 @@ A contact is an event that names its customer — a complaint, a call, a survey 
 social post with a ``customer_id`` — reduced to what customer risk and the retention team
 need: when, where, how it read (sentiment, polarity, category, priority), how a call went,
 what a survey scored, the churn and escalation phrases it used, and its masked text, cut
-to :data:`alerts.lifecycle.SAMPLE_CHARS`. Stored as compact JSON (short keys, nothing for
-what a contact does not have).
+to :data:`alerts.lifecycle.SAMPLE_CHARS`. Stored as compact JSON: an array of its fields in
+order.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -21,28 +21,7 @@ from urllib.parse import quote
 from classifiers.pii import redact
 from vocwatch.vocabulary import Polarity, Priority, Source, SurveyKind
 
-# field → its key in the stored JSON
-_KEYS = {
-    "id": "i",
-    "time": "t",
-    "source": "s",
-    "channel": "ch",
-    "category": "c",
-    "sentiment": "se",
-    "polarity": "po",
-    "priority": "pr",
-    "text": "x",
-    "resolved": "r",
-    "wait_seconds": "w",
-    "transfers": "tr",
-    "rating": "ra",
-    "survey": "sv",
-    "score": "sc",
-    "touchpoint": "tp",
-    "churn": "ct",
-    "escalation": "es",
-}
-_FIELDS = {short: name for name, short in _KEYS.items()}
+_DIGITS = re.compile(r"\d")  # (any script's digits: ０ and ٣ count)
 
 
 @dataclass(frozen=True)
@@ -79,28 +58,74 @@ class Contact:
         return self.score <= DETRACTOR_AT_MOST[self.survey]
 
     def to_json(self) -> str:
-        values = {
-            _KEYS[name]: list(value) if isinstance(value, tuple) else value
-            for name, value in vars(self).items()
-            if value is not None and value != () and value != ""
-        }
-        return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+        """Compact JSON: the fields in order, as an array (this is written and read for
+        every contact of every batch)."""
+        return json.dumps(
+            [
+                self.id,
+                self.time,
+                self.source,
+                self.channel,
+                self.category,
+                self.sentiment,
+                self.polarity,
+                self.priority,
+                self.text,
+                self.resolved,
+                self.wait_seconds,
+                self.transfers,
+                self.rating,
+                self.survey,
+                self.score,
+                self.touchpoint,
+                self.churn,
+                self.escalation,
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Contact:
-        data: Mapping[str, Any] = json.loads(raw)
-        values = {_FIELDS[key]: value for key, value in data.items() if key in _FIELDS}
+        (
+            contact_id,
+            time,
+            source,
+            channel,
+            category,
+            sentiment,
+            polarity,
+            priority,
+            text,
+            resolved,
+            wait_seconds,
+            transfers,
+            rating,
+            survey,
+            score,
+            touchpoint,
+            churn,
+            escalation,
+        ) = json.loads(raw)
         return cls(
-            **{
-                "channel": "",  # a survey response has none
-                **values,
-                "source": Source(values["source"]),
-                "polarity": Polarity(values["polarity"]),
-                "priority": Priority(values["priority"]),
-                "survey": SurveyKind(values["survey"]) if "survey" in values else None,
-                "churn": tuple(values.get("churn", ())),
-                "escalation": tuple(values.get("escalation", ())),
-            }
+            contact_id,
+            time,
+            Source(source),
+            channel,
+            category,
+            sentiment,
+            Polarity(polarity),
+            Priority(priority),
+            text,
+            resolved,
+            wait_seconds,
+            transfers,
+            rating,
+            None if survey is None else SurveyKind(survey),
+            score,
+            touchpoint,
+            tuple(churn),
+            tuple(escalation),
         )
 
     def timeline_entry(self) -> dict[str, Any]:
@@ -129,7 +154,10 @@ def customer_ref(customer_id: str) -> str:
     """How the service names a customer outside the process: the id itself, or, if the id
     is personal data (a phone number, an e-mail address), its masked form and a short
     hash of it, which tells customers apart without showing the number
-    (``[PHONE]~3b1f0c9a2e``)."""
+    (``[PHONE]~3b1f0c9a2e``). An id without ``@`` and with fewer than seven digits can be
+    no such thing, and is not even looked at."""
+    if "@" not in customer_id and len(_DIGITS.findall(customer_id)) < 7:
+        return customer_id
     masked = redact(customer_id)
     if masked == customer_id:
         return customer_id
@@ -137,6 +165,7 @@ def customer_ref(customer_id: str) -> str:
     return f"{masked}~{digest}"
 
 
+@functools.lru_cache(maxsize=65_536)
 def customer_key(ref: str) -> str:
     """A customer's part of an alert key and of its Redis keys: URL-quoted, so it holds no
     ``,``, ``=``, ``|`` nor the braces of a hash tag."""

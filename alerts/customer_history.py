@@ -1,32 +1,42 @@
 """Each customer's recent contacts (客户接触历史), kept in Redis.
 
-Two Redis keys per customer (named in :mod:`vocwatch.redis_keys`) share the customer's
-hash tag, so the one script that updates them touches one Redis Cluster slot:
+One Redis hash per customer, ``<prefix>:customer:{<customer>}`` (named in
+:mod:`vocwatch.redis_keys`; the customer's hash tag puts it in one Redis Cluster slot):
 
-* ``<prefix>:customer:{<customer>}:c`` — hash: contact id → contact (compact JSON, see
-  :class:`alerts.contacts.Contact`); and ``!customer_risk`` / ``!detractor`` → the event
-  time up to which that kind of follow-up was handled (see :meth:`mark_handled`);
-* ``<prefix>:customer:{<customer>}:t`` — sorted set: contact id → event time.
+* contact id (``<source>:<event id>``) → ``<event time>`` TAB the contact (compact JSON,
+  see :class:`alerts.contacts.Contact`);
+* ``!customer_risk`` / ``!detractor`` → the event time up to which that kind of follow-up
+  was handled (see :meth:`RedisCustomerHistory.mark_handled`);
+* ``!open:customer_risk`` / ``!open:detractor`` → ``1`` while the customer may have an
+  open alert of that kind (see :meth:`RedisCustomerHistory.mark_open`): only then, or when
+  one may open, are the customer's alerts read.
 
 History goes by **event time**: a contact from two hours or two days ago that arrives now
 (a backlog, a replay, a late export) is added where it belongs; only contacts older than
 the horizon (``history_days``) are ignored, and those that age past it are dropped. A
-contact id is added once (the sorted set is the dedup), so a replayed event changes
-nothing. A customer keeps at most ``max_contacts`` contacts, the newest; a contact older
-than every contact of a full history is not added (it would be the first to go), which
-keeps a replay of a contact dropped for the bound from coming back. Both keys expire
-``history_days`` after their last write.
+contact id is added once (the hash is the dedup), so a replayed event changes nothing. A
+customer keeps at most ``max_contacts`` contacts, the newest; a contact older than every
+contact of a full history is not added (it would be the first to go), which keeps a replay
+of a contact dropped for the bound from coming back. The hash expires ``history_days``
+after its last write.
 
-A batch's updates are one pipeline: one round trip, one script call per customer (by
-SHA-1, reloaded after NOSCRIPT, as the window script is: :func:`alerts.windows.run_script`).
+A batch's updates are one round trip: on one server one script call for all the batch's
+customers, on a Redis Cluster one per slot (a script may only touch keys of one slot); by
+SHA-1, reloaded after NOSCRIPT, as the window script is (:func:`alerts.windows.run_script`).
+The script reads each customer's whole hash (a history is small and bounded), decides in
+Lua, and answers one string per customer — the flags, the marks and every contact kept —
+which is cheap to send and to parse: this runs for every customer of every batch.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from redis.crc import key_slot
 
 from alerts.contacts import Contact, customer_key
 from alerts.windows import DUPLICATE, LATE, NEW, RedisLike, run_script
@@ -35,60 +45,92 @@ from vocwatch.vocabulary import AlertKind
 
 __all__ = ["DUPLICATE", "LATE", "NEW", "CustomerState", "RedisCustomerHistory"]
 
-#: The follow-ups whose handling is marked in a customer's history.
+#: The follow-ups whose handling is marked in a customer's history, in the order the
+#: script answers their marks.
 HANDLED = (AlertKind.CUSTOMER_RISK, AlertKind.DETRACTOR)
+_SEPARATOR = "\x1e"  # between the parts of the script's answer (ASCII record separator)
 
-# KEYS: contacts hash, times set. ARGV: now, horizon seconds, max contacts, skew, the
-# handled-mark fields, then per contact: id, event time, JSON. Returns the flags (NEW,
-# DUPLICATE, LATE), every contact kept (oldest first) and the handled marks.
+# KEYS: customers' hashes (of one slot). ARGV: "<now> <horizon seconds> <max contacts>",
+# then per key: how many contacts, and per contact its id and "<event time>\t<JSON>".
+# Answers one string per key: the flags (a digit per contact: 1 NEW, 0 DUPLICATE, 2 LATE),
+# the two handled marks, the two open marks, then every contact kept but those just added
+# (the caller has them) ("<time>\t<JSON>"), separated by \x1e.
 _RECORD = """
-local now, span = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cap, skew = tonumber(ARGV[3]), tonumber(ARGV[4])
-local marks = {ARGV[5], ARGV[6]}
+local now, span, cap = string.match(ARGV[1], '(%S+) (%S+) (%S+)')
+now, span, cap = tonumber(now), tonumber(span), tonumber(cap)
 local horizon = now - span
-local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. horizon)
-if #old > 0 then
-  redis.call('HDEL', KEYS[1], unpack(old))
-  redis.call('ZREM', KEYS[2], unpack(old))
-end
-local flags = {}
-local wrote = false
-for i = 7, #ARGV, 3 do
-  local ts = tonumber(ARGV[i + 1])
-  if ts > now + skew then ts = now end
-  if ts < horizon then
-    flags[#flags + 1] = 2
-  elseif redis.call('ZSCORE', KEYS[2], ARGV[i]) then
-    flags[#flags + 1] = 0
-  else
-    local full = redis.call('ZCARD', KEYS[2]) >= cap
-    if full and ts <= tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]) then
-      flags[#flags + 1] = 2
-    else
-      if full then
-        local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-        redis.call('ZREM', KEYS[2], oldest)
-        redis.call('HDEL', KEYS[1], oldest)
+
+local function record(key, first, n)
+  local stored = redis.call('HGETALL', key)
+  local kept, times, count = {}, {}, 0
+  local oldest, oldest_id = nil, nil
+  local gone = {}
+  for i = 1, #stored, 2 do
+    local id, value = stored[i], stored[i + 1]
+    if string.sub(id, 1, 1) ~= '!' then
+      local ts = tonumber(string.match(value, '^[^\\t]+'))
+      if ts < horizon then
+        gone[#gone + 1] = id
+      else
+        kept[id], times[id], count = value, ts, count + 1
+        if oldest == nil or ts < oldest then oldest, oldest_id = ts, id end
       end
-      redis.call('ZADD', KEYS[2], ts, ARGV[i])
-      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
-      flags[#flags + 1] = 1
-      wrote = true
     end
   end
+  local flags, fresh = {}, {}
+  for i = first, first + 2 * n - 1, 2 do
+    local id, value = ARGV[i], ARGV[i + 1]
+    local ts = tonumber(string.match(value, '^[^\\t]+'))
+    if kept[id] then
+      flags[#flags + 1] = '0'
+    elseif ts < horizon or (count >= cap and ts <= oldest) then
+      flags[#flags + 1] = '2'
+    else
+      if count >= cap then
+        gone[#gone + 1] = oldest_id
+        kept[oldest_id], times[oldest_id], count = nil, nil, count - 1
+        oldest, oldest_id = nil, nil
+        for other, t in pairs(times) do
+          if oldest == nil or t < oldest then oldest, oldest_id = t, other end
+        end
+      end
+      kept[id], times[id], count = value, ts, count + 1
+      if oldest == nil or ts < oldest then oldest, oldest_id = ts, id end
+      fresh[#fresh + 1] = id
+      flags[#flags + 1] = '1'
+    end
+  end
+  if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+  local added = {}
+  for _, id in ipairs(fresh) do
+    if kept[id] then
+      added[#added + 1] = id
+      added[#added + 1] = kept[id]
+    end
+  end
+  if #added > 0 then
+    redis.call('HSET', key, unpack(added))
+    redis.call('EXPIRE', key, span)
+  end
+  local marks = redis.call(
+    'HMGET', key, '!customer_risk', '!detractor', '!open:customer_risk', '!open:detractor')
+  local answer = {table.concat(flags), marks[1] or '', marks[2] or '', marks[3] or '',
+                  marks[4] or ''}
+  local new = {}
+  for _, id in ipairs(fresh) do new[id] = true end
+  for id, value in pairs(kept) do
+    if not new[id] then answer[#answer + 1] = value end
+  end
+  return table.concat(answer, '\\30')
 end
-if wrote then
-  redis.call('EXPIRE', KEYS[1], span)
-  redis.call('EXPIRE', KEYS[2], span)
+
+local answers, at = {}, 2
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  answers[k] = record(KEYS[k], at + 1, n)
+  at = at + 1 + 2 * n
 end
-local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
-ids[#ids + 1] = marks[1]
-ids[#ids + 1] = marks[2]
-local values = redis.call('HMGET', KEYS[1], unpack(ids))
-local handled = {values[#values - 1], values[#values]}
-values[#values] = nil
-values[#values] = nil
-return {flags, values, handled}
+return answers
 """
 _RECORD_SHA = hashlib.sha1(_RECORD.encode(), usedforsecurity=False).hexdigest()
 
@@ -101,6 +143,7 @@ class CustomerState:
     contacts: tuple[Contact, ...]  # every contact kept, oldest first
     # kind → event time up to which that follow-up was handled
     handled: Mapping[AlertKind, float] = field(default_factory=dict)
+    open: frozenset[AlertKind] = frozenset()  # kinds that may have an open alert
 
 
 class RedisCustomerHistory:
@@ -111,66 +154,89 @@ class RedisCustomerHistory:
         prefix: str,
         history_seconds: float,
         max_contacts: int,
-        skew_seconds: int = 60,
+        cluster: bool = False,
     ) -> None:
+        """``cluster``: Redis is a Redis Cluster, where one script call may only touch keys
+        of one slot; on one server a batch's customers are one script call."""
         self.redis = redis
         self.prefix = prefix
         self.history_seconds = history_seconds
         self.max_contacts = max_contacts
-        self.skew_seconds = skew_seconds
+        self.cluster = cluster
 
-    def redis_keys(self, customer: str) -> list[str]:
-        """The two keys of a customer, by its reference (:func:`alerts.contacts.customer_ref`)."""
-        key = customer_key(customer)
-        return [
-            redis_keys.customer_contacts(self.prefix, key),
-            redis_keys.customer_times(self.prefix, key),
-        ]
+    def redis_key(self, customer: str) -> str:
+        """The key of a customer, by its reference (:func:`alerts.contacts.customer_ref`)."""
+        return redis_keys.customer_contacts(self.prefix, customer_key(customer))
 
     async def record(
         self, contacts: Mapping[str, Sequence[Contact]], now: float
     ) -> dict[str, CustomerState]:
         """Add each customer's new contacts; return each customer's history after."""
-        customers = list(contacts)
-        if not customers:
+        if not contacts:
             return {}
-        head = [
-            repr(now),
-            int(self.history_seconds),
-            self.max_contacts,
-            self.skew_seconds,
-            *(_mark(kind) for kind in HANDLED),
-        ]
-        calls = []
-        for customer in customers:
-            args: list[Any] = [*self.redis_keys(customer), *head]
-            for contact in contacts[customer]:
-                args += [contact.id, repr(contact.time), contact.to_json()]
+        head = f"{now!r} {int(self.history_seconds)} {self.max_contacts}"
+        groups: dict[int, list[str]] = defaultdict(list)
+        for customer in contacts:
+            slot = key_slot(self.redis_key(customer).encode()) if self.cluster else 0
+            groups[slot].append(customer)
+        calls, numkeys = [], []
+        for group in groups.values():
+            args: list[Any] = [*(self.redis_key(customer) for customer in group), head]
+            for customer in group:
+                args.append(len(contacts[customer]))
+                for contact in contacts[customer]:
+                    args += [contact.id, f"{contact.time!r}\t{contact.to_json()}"]
             calls.append(args)
-        replies = await run_script(self.redis, _RECORD, _RECORD_SHA, 2, calls)
+            numkeys.append(len(group))
+        replies = await run_script(self.redis, _RECORD, _RECORD_SHA, numkeys, calls)
         return {
-            customer: CustomerState(
-                tuple(int(f) for f in flags),
-                tuple(Contact.from_json(v) for v in values if v is not None),
-                {kind: float(t) for kind, t in zip(HANDLED, handled, strict=True) if t},
-            )
-            for customer, (flags, values, handled) in zip(customers, replies, strict=True)
+            customer: _state(answer, contacts[customer])
+            for group, reply in zip(groups.values(), replies, strict=True)
+            for customer, answer in zip(group, reply, strict=True)
         }
 
     async def read(self, customer: str, now: float) -> CustomerState:
         """A customer's history as it is (nothing added)."""
         return (await self.record({customer: ()}, now))[customer]
 
+    async def mark_open(self, marks: Mapping[tuple[str, AlertKind], bool]) -> None:
+        """Note, per (customer, kind), whether the customer may have an open alert of that
+        kind (one pipeline; a mark set on a customer without history expires with it)."""
+        if not marks:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for (customer, kind), is_open in marks.items():
+            key = self.redis_key(customer)
+            if is_open:
+                pipe.hset(key, f"!open:{kind}", "1")
+                pipe.expire(key, int(self.history_seconds))
+            else:
+                pipe.hdel(key, f"!open:{kind}")
+        await pipe.execute()
+
     async def mark_handled(self, customer: str, kind: AlertKind, up_to: float) -> None:
         """A person handled the customer's ``kind`` follow-up: its contacts up to event time
         ``up_to`` have been dealt with and raise no new one."""
-        contacts = self.redis_keys(customer)[0]
+        key = self.redis_key(customer)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(contacts, _mark(kind), repr(up_to))
-        pipe.expire(contacts, int(self.history_seconds))
+        pipe.hset(key, f"!{kind}", repr(up_to))
+        pipe.expire(key, int(self.history_seconds))
         await pipe.execute()
 
 
-def _mark(kind: AlertKind) -> str:
-    """The hash field of a handled mark (contact ids start with their source, never !)."""
-    return f"!{kind}"
+def _state(reply: bytes | str, given: Sequence[Contact]) -> CustomerState:
+    """A customer's state from the script's answer and the contacts given to it (those
+    added are not sent back)."""
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    flags, *rest = text.split(_SEPARATOR)
+    marks, opened, stored = rest[:2], rest[2:4], rest[4:]
+    kept = [Contact.from_json(value.split("\t", 1)[1]) for value in stored]
+    kept += [c for c, flag in zip(given, flags, strict=True) if flag == "1"]
+    if len(kept) > 1:
+        kept.sort(key=lambda c: (c.time, c.id))
+    return CustomerState(
+        tuple(int(flag) for flag in flags),
+        tuple(kept),
+        {kind: float(mark) for kind, mark in zip(HANDLED, marks, strict=True) if mark},
+        frozenset(kind for kind, mark in zip(HANDLED, opened, strict=True) if mark),
+    )

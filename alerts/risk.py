@@ -18,7 +18,7 @@ time it decays from and what it is (which phrases, how many contacts), and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,154 +124,197 @@ def assess(
     contacts: Sequence[Contact], policy: RiskPolicy, now: float, *, handled: float | None = None
 ) -> Risk:
     """The risk of a customer with these contacts (any order) at ``now``; contacts up to
-    event time ``handled`` were dealt with and do not count."""
+    event time ``handled`` were dealt with and do not count. One pass over the contacts
+    gathers what every signal needs (this runs for every customer of every batch)."""
     counted = tuple(
         sorted((c for c in contacts if handled is None or c.time > handled), key=_order)
     )
-    resolved_at = max((c.time for c in counted if _resolution(c)), default=None)
+    seen = _Evidence(policy, now)
+    for contact in counted:
+        seen.add(contact)
     hits = []
     for signal, weight in policy.points.items():
-        found = _FINDERS[signal](counted, policy, now) if weight else None
+        found = seen.found(signal) if weight else None
         if found is None:
             continue
         detail, last, times = found
-        share = policy.resolved_discount if resolved_at is not None and last <= resolved_at else 1
+        resolved = seen.resolved_at is not None and last <= seen.resolved_at
+        share = policy.resolved_discount if resolved else 1
         hits.append(Hit(signal, weight * times * share, last, detail))
     return Risk(
         tuple(hits),
         score(hits, policy, now),
         len(counted),
-        sum(c.negative for c in counted),
+        seen.negative_count,
         sum(c.priority == "P1" for c in counted),
         counted,
     )
-
-
-# --- the signals ---------------------------------------------------------------------------
 
 
 # (what it is, event time of its last contact, how many times its points it is worth)
 Found = tuple[str, float, float] | None
 
 
-def _repeat_contacts(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    """``contacts`` contacts or more within the last ``days`` days — about any issue, or,
-    with ``same_issue``, about one (the category; survey responses are about no issue)."""
-    signal = RiskSignal.REPEAT_CONTACTS
-    days = policy.param(signal, "days")
-    recent = [c for c in contacts if c.time > now - days * DAY]
-    if policy.param(signal, "same_issue"):
-        by_issue: dict[str, list[Contact]] = {}
-        for c in recent:
-            if c.survey is None:
-                by_issue.setdefault(c.category, []).append(c)
-        recent = max(by_issue.values(), key=len, default=[])
-    if len(recent) < policy.param(signal, "contacts"):
-        return None
-    return f"{_many(len(recent), 'contact')} in {days:g} days", recent[-1].time, 1
+class _Evidence:
+    """What a customer's contacts (given oldest first) show, signal by signal."""
+
+    def __init__(self, policy: RiskPolicy, now: float) -> None:
+        self.policy = policy
+        p = policy.param
+        self.days = p(RiskSignal.REPEAT_CONTACTS, "days")
+        self.since = now - self.days * DAY
+        self.wait_limit = p(RiskSignal.LONG_WAIT, "seconds")
+        self.transfer_limit = p(RiskSignal.TRANSFERS, "at_least")
+        self.low_rating = p(RiskSignal.LOW_RATING, "at_most")
+        self.detractor_at_most = p(RiskSignal.DETRACTOR, "at_most")
+        self.recent: list[Contact] = []
+        self.unresolved: list[Contact] = []
+        self.waits: list[Contact] = []
+        self.transfers: list[Contact] = []
+        self.negative: list[Contact] = []
+        self.texts: list[Contact] = []
+        self.ratings: list[tuple[Contact, int]] = []
+        self.detractors: list[Contact] = []
+        self.phrases: dict[str, list[Contact]] = {"escalation": [], "churn": []}
+        self.resolved_at: float | None = None
+
+    @property
+    def negative_count(self) -> int:
+        return len(self.negative)
+
+    def add(self, c: Contact) -> None:
+        if c.time > self.since:
+            self.recent.append(c)
+        if c.negative:
+            self.negative.append(c)
+        if c.text:
+            self.texts.append(c)
+            if c.polarity != Polarity.POSITIVE:  # a happy customer joking about leaving
+                self._said(c)
+        if c.resolved is not None:
+            self._call(c)
+        elif c.survey is not None:
+            self._survey(c)
+        if _resolution(c):
+            self.resolved_at = c.time
+
+    def _said(self, c: Contact) -> None:
+        if c.escalation:
+            self.phrases["escalation"].append(c)
+        if c.churn:
+            self.phrases["churn"].append(c)
+
+    def _call(self, c: Contact) -> None:
+        if not c.resolved:
+            self.unresolved.append(c)
+        if c.wait_seconds is not None and c.wait_seconds >= self.wait_limit:
+            self.waits.append(c)
+        if c.transfers is not None and c.transfers >= self.transfer_limit:
+            self.transfers.append(c)
+        if c.rating is not None and c.rating <= self.low_rating:
+            self.ratings.append((c, c.rating))
+
+    def _survey(self, c: Contact) -> None:
+        if c.score is None:
+            return
+        if c.survey == SurveyKind.CSAT and c.score <= self.low_rating:
+            self.ratings.append((c, c.score))
+        if c.survey == SurveyKind.NPS and c.score <= self.detractor_at_most:
+            self.detractors.append(c)
+
+    def found(self, signal: RiskSignal) -> Found:
+        return _SIGNALS[signal](self)
+
+    def repeat_contacts(self) -> Found:
+        """``contacts`` contacts or more within the last ``days`` days — about any issue,
+        or, with ``same_issue``, about one (the category; survey responses are about no
+        issue)."""
+        recent = self.recent
+        if self.policy.param(RiskSignal.REPEAT_CONTACTS, "same_issue"):
+            by_issue: dict[str, list[Contact]] = {}
+            for c in recent:
+                if c.survey is None:
+                    by_issue.setdefault(c.category, []).append(c)
+            recent = max(by_issue.values(), key=len, default=[])
+        if len(recent) < self.policy.param(RiskSignal.REPEAT_CONTACTS, "contacts"):
+            return None
+        return f"{_many(len(recent), 'contact')} in {self.days:g} days", recent[-1].time, 1
+
+    def unresolved_call(self) -> Found:
+        if not self.unresolved:
+            return None
+        most = self.policy.param(RiskSignal.UNRESOLVED_CALL, "most")
+        calls = self.unresolved
+        return _many(len(calls), "unresolved call"), calls[-1].time, min(len(calls), most)
+
+    def long_wait(self) -> Found:
+        if not self.waits:
+            return None
+        longest = max(c.wait_seconds or 0.0 for c in self.waits)
+        return f"waited up to {longest:.0f} s", self.waits[-1].time, 1
+
+    def many_transfers(self) -> Found:
+        if not self.transfers:
+            return None
+        most = max(c.transfers or 0 for c in self.transfers)
+        return f"transferred {most} times", self.transfers[-1].time, 1
+
+    def negative_contacts(self) -> Found:
+        if not self.negative:
+            return None
+        most = self.policy.param(RiskSignal.NEGATIVE_CONTACTS, "most")
+        n = len(self.negative)
+        return _many(n, "negative contact"), self.negative[-1].time, min(n, most)
+
+    def falling_sentiment(self) -> Found:
+        """The last two texts read clearly worse than the ones before them."""
+        texts = self.texts
+        if len(texts) < 3:
+            return None
+        before = sum(c.sentiment for c in texts[:-2]) / (len(texts) - 2)
+        last = (texts[-1].sentiment + texts[-2].sentiment) / 2
+        if before - last < self.policy.param(RiskSignal.FALLING_SENTIMENT, "drop"):
+            return None
+        return f"sentiment {before:.2f} → {last:.2f}", texts[-1].time, 1
+
+    def low_ratings(self) -> Found:
+        """A call rated, or a CSAT response, at or below ``at_most``."""
+        if not self.ratings:
+            return None
+        ratings = "、".join(str(rating) for _, rating in self.ratings)
+        return f"rated {ratings} of 5", max(c.time for c, _ in self.ratings), 1
+
+    def nps_detractors(self) -> Found:
+        if not self.detractors:
+            return None
+        scores = "、".join(str(c.score) for c in self.detractors)
+        return f"NPS {scores}", self.detractors[-1].time, 1
+
+    def escalation(self) -> Found:
+        return self._phrases("escalation")
+
+    def churn_threat(self) -> Found:
+        return self._phrases("churn")
+
+    def _phrases(self, which: str) -> Found:
+        said = self.phrases[which]
+        if not said:
+            return None
+        phrases = list(dict.fromkeys(p for c in said for p in getattr(c, which)))
+        return "、".join(phrases), said[-1].time, 1
 
 
-def _unresolved_call(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    calls = [c for c in contacts if c.resolved is False]
-    if not calls:
-        return None
-    counted = min(len(calls), policy.param(RiskSignal.UNRESOLVED_CALL, "most"))
-    return _many(len(calls), "unresolved call"), calls[-1].time, counted
-
-
-def _long_wait(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    limit = policy.param(RiskSignal.LONG_WAIT, "seconds")
-    waits = [c for c in contacts if c.wait_seconds is not None and c.wait_seconds >= limit]
-    if not waits:
-        return None
-    longest = max(c.wait_seconds or 0.0 for c in waits)
-    return f"waited up to {longest:.0f} s", waits[-1].time, 1
-
-
-def _transfers(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    least = policy.param(RiskSignal.TRANSFERS, "at_least")
-    calls = [c for c in contacts if c.transfers is not None and c.transfers >= least]
-    if not calls:
-        return None
-    return f"transferred {max(c.transfers or 0 for c in calls)} times", calls[-1].time, 1
-
-
-def _negative_contacts(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    negative = [c for c in contacts if c.negative]
-    if not negative:
-        return None
-    counted = min(len(negative), policy.param(RiskSignal.NEGATIVE_CONTACTS, "most"))
-    return _many(len(negative), "negative contact"), negative[-1].time, counted
-
-
-def _falling_sentiment(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    """The last two texts read clearly worse than the ones before them."""
-    texts = [c for c in contacts if c.text]
-    if len(texts) < 3:
-        return None
-    before = sum(c.sentiment for c in texts[:-2]) / (len(texts) - 2)
-    last = (texts[-1].sentiment + texts[-2].sentiment) / 2
-    if before - last < policy.param(RiskSignal.FALLING_SENTIMENT, "drop"):
-        return None
-    return f"sentiment {before:.2f} → {last:.2f}", texts[-1].time, 1
-
-
-def _low_rating(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    """A call rated, or a CSAT response, at or below ``at_most``."""
-    most = policy.param(RiskSignal.LOW_RATING, "at_most")
-    low = [
-        c
-        for c in contacts
-        if (c.rating is not None and c.rating <= most)
-        or (c.survey == SurveyKind.CSAT and c.score is not None and c.score <= most)
-    ]
-    if not low:
-        return None
-    ratings = "、".join(str(c.rating if c.rating is not None else c.score) for c in low)
-    return f"rated {ratings} of 5", low[-1].time, 1
-
-
-def _detractor(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    most = policy.param(RiskSignal.DETRACTOR, "at_most")
-    low = [
-        c
-        for c in contacts
-        if c.survey == SurveyKind.NPS and c.score is not None and c.score <= most
-    ]
-    if not low:
-        return None
-    return f"NPS {'、'.join(str(c.score) for c in low)}", low[-1].time, 1
-
-
-def _phrases(contacts: Sequence[Contact], which: str) -> Found:
-    """Churn or escalation phrases — in texts the model does not read as positive (a
-    customer who is happy enough to joke about leaving is not leaving)."""
-    said = [c for c in contacts if getattr(c, which) and c.polarity != Polarity.POSITIVE]
-    if not said:
-        return None
-    phrases = list(dict.fromkeys(p for c in said for p in getattr(c, which)))
-    return "、".join(phrases), said[-1].time, 1
-
-
-def _escalation(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    return _phrases(contacts, "escalation")
-
-
-def _churn_threat(contacts: Sequence[Contact], policy: RiskPolicy, now: float) -> Found:
-    return _phrases(contacts, "churn")
-
-
-_FINDERS = {
-    RiskSignal.REPEAT_CONTACTS: _repeat_contacts,
-    RiskSignal.UNRESOLVED_CALL: _unresolved_call,
-    RiskSignal.LONG_WAIT: _long_wait,
-    RiskSignal.TRANSFERS: _transfers,
-    RiskSignal.NEGATIVE_CONTACTS: _negative_contacts,
-    RiskSignal.FALLING_SENTIMENT: _falling_sentiment,
-    RiskSignal.LOW_RATING: _low_rating,
-    RiskSignal.DETRACTOR: _detractor,
-    RiskSignal.ESCALATION: _escalation,
-    RiskSignal.CHURN_THREAT: _churn_threat,
+_SIGNALS: dict[RiskSignal, Callable[[_Evidence], Found]] = {
+    RiskSignal.REPEAT_CONTACTS: _Evidence.repeat_contacts,
+    RiskSignal.UNRESOLVED_CALL: _Evidence.unresolved_call,
+    RiskSignal.LONG_WAIT: _Evidence.long_wait,
+    RiskSignal.TRANSFERS: _Evidence.many_transfers,
+    RiskSignal.NEGATIVE_CONTACTS: _Evidence.negative_contacts,
+    RiskSignal.FALLING_SENTIMENT: _Evidence.falling_sentiment,
+    RiskSignal.LOW_RATING: _Evidence.low_ratings,
+    RiskSignal.DETRACTOR: _Evidence.nps_detractors,
+    RiskSignal.ESCALATION: _Evidence.escalation,
+    RiskSignal.CHURN_THREAT: _Evidence.churn_threat,
 }
 
 

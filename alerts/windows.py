@@ -279,19 +279,25 @@ class RedisWindowStore:
 
 
 async def run_script(
-    redis: RedisLike, script: str, sha: str, numkeys: int, calls: Sequence[Sequence[Any]]
+    redis: RedisLike,
+    script: str,
+    sha: str,
+    numkeys: int | Sequence[int],
+    calls: Sequence[Sequence[Any]],
 ) -> list[Any]:
-    """Run ``script`` once per call (its ``numkeys`` keys, then its arguments) in one
-    non-transactional pipeline, by SHA-1; the calls answered NOSCRIPT are run again once
-    after ``SCRIPT LOAD``. Works alike on one server and on a cluster (where redis-py's
-    pipeline refuses Script objects, and each node may or may not know the script). Raises
-    the first error a call got; replies in call order."""
+    """Run ``script`` once per call (its ``numkeys`` keys — one number for every call, or
+    one per call — then its arguments) in one non-transactional pipeline, by SHA-1; the
+    calls answered NOSCRIPT are run again once after ``SCRIPT LOAD``. Works alike on one
+    server and on a cluster (where redis-py's pipeline refuses Script objects, and each node
+    may or may not know the script). Raises the first error a call got; replies in call
+    order."""
+    keys = [numkeys] * len(calls) if isinstance(numkeys, int) else list(numkeys)
     replies: list[Any] = [None] * len(calls)
     todo = list(range(len(calls)))
     for attempt in range(2):
         pipe = redis.pipeline(transaction=False)
         for i in todo:
-            pipe.execute_command("EVALSHA", sha, numkeys, *calls[i])
+            pipe.execute_command("EVALSHA", sha, keys[i], *calls[i])
         for i, reply in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
             replies[i] = reply
         todo = [i for i in todo if isinstance(replies[i], NoScriptError)]

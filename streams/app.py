@@ -275,6 +275,7 @@ def _customer_stage(
             prefix=settings.app_id,
             history_seconds=policy.history_seconds,
             max_contacts=policy.max_contacts,
+            cluster=settings.redis_cluster,
         ),
         engine=engine,
         phrases=PhraseMatcher.load(settings.customer_phrases_file, escalation=escalation),

@@ -35,7 +35,7 @@ from alerts.risk import DAY, Risk, assess
 from classifiers.analyze import Analysis
 from streams.events import Event
 from vocwatch.metrics import Metrics
-from vocwatch.vocabulary import AlertKind, Notification, RiskSignal, Source
+from vocwatch.vocabulary import AlertKind, AlertStatus, Notification, RiskSignal, Source
 
 OUTCOMES = {NEW: "new", 0: "duplicate", 2: "late"}
 
@@ -136,7 +136,7 @@ class CustomerStage:
                 outcomes[label] = outcomes.get(label, 0) + 1
                 if flag != NEW:
                     continue
-                repeat = any(
+                repeat = len(state.contacts) > 1 and any(
                     other.id != contact.id
                     and contact.time - days * DAY <= other.time <= contact.time
                     for other in state.contacts
@@ -158,16 +158,11 @@ class CustomerStage:
         self, batch: CustomerBatch, states: Mapping[str, CustomerState], now: float
     ) -> list[Alert]:
         """Advance the risk and detractor alerts of the batch's customers; return those
-        emitted."""
-        customers = list(batch.contacts)
-        fingerprints = {
-            (kind, c): fingerprint(kind, incident_key(c))
-            for c in customers
-            for kind in (AlertKind.CUSTOMER_RISK, AlertKind.DETRACTOR)
-        }
-        current = await self.engine.store.get_many(list(fingerprints.values()))
-        emitted = []
-        for customer in customers:
+        emitted. A customer's alerts are read only if one may be open (its history's open
+        mark) or may open now (its score reaches the threshold, it has an unhandled
+        detractor response): for most customers of a batch, neither."""
+        steps: dict[str, tuple[AlertKind, str, Callable[[Alert | None], Step]]] = {}
+        for customer in batch.contacts:
             state = states[customer]
             risk = assess(
                 state.contacts,
@@ -176,22 +171,37 @@ class CustomerStage:
                 handled=state.handled.get(AlertKind.CUSTOMER_RISK),
             )
             self.metrics.customer_risk.observe(risk.score)
-            steps: dict[AlertKind, Callable[[Alert | None], Step]] = {
-                AlertKind.CUSTOMER_RISK: functools.partial(
+            key = incident_key(customer)
+            step: Callable[[Alert | None], Step]
+            if risk.score >= self.policy.risk.threshold or AlertKind.CUSTOMER_RISK in state.open:
+                step = functools.partial(
                     _risk, customer, risk, now, self.policy, self.update_seconds
-                ),
-                AlertKind.DETRACTOR: functools.partial(
+                )
+                steps[fingerprint(AlertKind.CUSTOMER_RISK, key)] = (
+                    AlertKind.CUSTOMER_RISK,
+                    customer,
+                    step,
+                )
+            if AlertKind.DETRACTOR in state.open or _detractors(state):
+                step = functools.partial(
                     _detractor, customer, state, now, self.policy, self.update_seconds
-                ),
-            }
-            for kind, step in steps.items():
-                previous = current.get(fingerprints[(kind, customer)])
-                alert, notification = step(previous)
-                if alert is None and previous is None:
-                    continue
+                )
+                steps[fingerprint(AlertKind.DETRACTOR, key)] = (AlertKind.DETRACTOR, customer, step)
+        if not steps:
+            return []
+        current = await self.engine.store.get_many(list(steps))
+        emitted, marks = [], {}
+        for fp, (kind, customer, step) in steps.items():
+            previous = current.get(fp)
+            alert, notification = step(previous)
+            if alert is not None or previous is not None:
                 settled = await self.engine.settle(alert, previous, notification, now, again=step)
                 if settled is not None:
                     emitted.append(settled)
+            is_open = alert is not None and alert.status != AlertStatus.RESOLVED
+            if is_open != (kind in states[customer].open):
+                marks[(customer, kind)] = is_open
+        await self.history.mark_open(marks)
         return emitted
 
     # --- the engine's Follower ------------------------------------------------------------
@@ -235,6 +245,12 @@ def _detractor(
         handled=state.handled.get(AlertKind.DETRACTOR),
         update_seconds=update_seconds,
     )
+
+
+def _detractors(state: CustomerState) -> bool:
+    """Whether the customer has a detractor response not yet handled."""
+    handled = state.handled.get(AlertKind.DETRACTOR)
+    return any(c.detractor and (handled is None or c.time > handled) for c in state.contacts)
 
 
 def _bounded(value: str | None, known: frozenset[str]) -> str | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from alerts.contacts import Contact, customer_key, customer_ref
-from tests.alerts.customer_support import HOUR, call, complaint, survey
+from tests.alerts.customer_support import HOUR, NOW, call, complaint, survey
 
 
-def test_a_contact_survives_its_json_which_leaves_out_what_it_does_not_have() -> None:
+def test_a_contact_survives_its_compact_json() -> None:
     for contact in (
         complaint(1, HOUR, churn=("销户",), escalation=("投诉", "12315")),
         call(2, HOUR, resolved=False, rating=1, transfers=3),
@@ -16,7 +16,7 @@ def test_a_contact_survives_its_json_which_leaves_out_what_it_does_not_have() ->
     ):
         assert Contact.from_json(contact.to_json()) == contact
     stored = json.loads(complaint(1, HOUR).to_json())
-    assert set(stored) == {"i", "t", "s", "ch", "c", "se", "po", "pr", "x"}
+    assert isinstance(stored, list) and stored[:3] == ["complaint:c1", NOW - HOUR, "complaint"]
 
 
 def test_detractors_by_kind() -> None:
@@ -37,6 +37,8 @@ def test_a_customer_id_that_is_personal_data_is_masked_but_kept_apart() -> None:
     assert first.startswith("[PHONE]~") and second.startswith("[PHONE]~")
     assert first != second and "1381234" not in first
     assert customer_ref("a.b@example.com").startswith("[EMAIL]~")
+    assert customer_ref("１３８１２３４５６７８").startswith("[PHONE]~")  # full-width digits
+    assert customer_ref("vip-000123") == "vip-000123"  # too few digits to be a number
 
 
 def test_a_customer_key_has_no_separator_of_a_key_nor_a_brace() -> None:

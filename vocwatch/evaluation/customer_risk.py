@@ -23,9 +23,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vocwatch.evaluation.journeys import CASES_FILE, HOUR, Journey, JourneyGenerator, load_cases
+
+if TYPE_CHECKING:
+    from classifiers.analyze import Analyzer
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the simulated month starts here
 SPREAD_DAYS = 10  # journeys start at random times over this many days
@@ -52,25 +55,33 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate(
-    generated: Sequence[Journey], hard: Sequence[Journey], *, seed: int = 17
+    generated: Sequence[Journey],
+    hard: Sequence[Journey],
+    *,
+    seed: int = 17,
+    analyzer: Analyzer | None = None,
 ) -> dict[str, Any]:
-    """The figures of both sets, each journey's customer history in Redis."""
+    """The figures of both sets, each journey's customer history in Redis; ``analyzer``:
+    the text analysis (the packaged models by default)."""
     from vocwatch.dev import embedded
     from vocwatch.settings import Settings
 
     if "VOCWATCH_REDIS_URL" in os.environ:
-        return asyncio.run(
-            _evaluate(Settings.from_env(os.environ).redis_url, generated, hard, seed)
-        )
+        url = Settings.from_env(os.environ).redis_url
+        return asyncio.run(_evaluate(url, generated, hard, seed, analyzer))
     with embedded.redis_server() as redis:
         url = f"redis://{redis.host}:{redis.port}/0"
-        return asyncio.run(_evaluate(url, generated, hard, seed))
+        return asyncio.run(_evaluate(url, generated, hard, seed, analyzer))
 
 
 async def _evaluate(
-    redis_url: str, generated: Sequence[Journey], hard: Sequence[Journey], seed: int
+    redis_url: str,
+    generated: Sequence[Journey],
+    hard: Sequence[Journey],
+    seed: int,
+    analyzer: Analyzer | None,
 ) -> dict[str, Any]:
-    alerted = await _alerted(redis_url, [*generated, *hard], seed)
+    alerted = await _alerted(redis_url, [*generated, *hard], seed, analyzer)
     return {
         "generated": _figures(generated, alerted),
         "hard_cases": _figures(hard, alerted, details=True),
@@ -79,7 +90,9 @@ async def _evaluate(
     }
 
 
-async def _alerted(redis_url: str, journeys: Sequence[Journey], seed: int) -> set[str]:
+async def _alerted(
+    redis_url: str, journeys: Sequence[Journey], seed: int, analyzer: Analyzer | None
+) -> set[str]:
     """The names of the journeys whose customer got a customer_risk alert."""
     import redis.asyncio as aioredis
     from prometheus_client import CollectorRegistry
@@ -137,7 +150,7 @@ async def _alerted(redis_url: str, journeys: Sequence[Journey], seed: int) -> se
         metrics=metrics,
     )
     engine.followers = {AlertKind.CUSTOMER_RISK: stage, AlertKind.DETRACTOR: stage}
-    analyzer = build_analyzer(settings)
+    analyzer = analyzer or build_analyzer(settings)
     rng = random.Random(seed)
     arrivals = sorted(
         (
