@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -63,7 +62,6 @@ class CustomerStage:
         products: Sequence[str] = (),
         regions: Sequence[str] = (),
         update_seconds: float = 30.0,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self.history = history
@@ -74,7 +72,6 @@ class CustomerStage:
         self.products = frozenset(products)
         self.regions = frozenset(regions)
         self.update_seconds = update_seconds
-        self.clock = clock
         self.lock = asyncio.Lock()
 
     # --- the batch ---------------------------------------------------------------------
