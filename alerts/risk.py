@@ -133,7 +133,7 @@ def assess(
     for contact in counted:
         seen.add(contact)
     hits = []
-    for signal, weight in policy.points.items():
+    for signal, weight in () if seen.nothing else policy.points.items():
         found = seen.found(signal) if weight else None
         if found is None:
             continue
@@ -162,6 +162,7 @@ class _Evidence:
         self.policy = policy
         p = policy.param
         self.days = p(RiskSignal.REPEAT_CONTACTS, "days")
+        self.repeat_least = p(RiskSignal.REPEAT_CONTACTS, "contacts")
         self.since = now - self.days * DAY
         self.wait_limit = p(RiskSignal.LONG_WAIT, "seconds")
         self.transfer_limit = p(RiskSignal.TRANSFERS, "at_least")
@@ -181,6 +182,25 @@ class _Evidence:
     @property
     def negative_count(self) -> int:
         return len(self.negative)
+
+    @property
+    def nothing(self) -> bool:
+        """Whether the contacts show no signal at all (most customers: one ordinary
+        contact), so that none needs looking at."""
+        return (
+            len(self.texts) < 3  # falling sentiment needs three
+            and len(self.recent) < self.repeat_least
+            and not (
+                self.unresolved
+                or self.waits
+                or self.transfers
+                or self.negative
+                or self.ratings
+                or self.detractors
+                or self.phrases["escalation"]
+                or self.phrases["churn"]
+            )
+        )
 
     def add(self, c: Contact) -> None:
         if c.time > self.since:
@@ -236,7 +256,7 @@ class _Evidence:
                 if c.survey is None:
                     by_issue.setdefault(c.category, []).append(c)
             recent = max(by_issue.values(), key=len, default=[])
-        if len(recent) < self.policy.param(RiskSignal.REPEAT_CONTACTS, "contacts"):
+        if len(recent) < self.repeat_least:
             return None
         return f"{_many(len(recent), 'contact')} in {self.days:g} days", recent[-1].time, 1
 

@@ -204,3 +204,15 @@ def test_configuration_errors_name_the_field(risk: dict[str, Any], field: str) -
         parse_risk(risk_section(**risk))
     assert caught.value.field == field
     assert str(caught.value).startswith("rules.yaml: customers.risk")
+
+
+def test_a_customer_whose_contacts_show_nothing_scores_0() -> None:
+    quiet = complaint(1, HOUR, polarity=Polarity.POSITIVE, sentiment=0.9)
+    risk = assess([quiet], RISK, NOW)
+    assert (risk.score, risk.hits, risk.contacts) == (0, (), 1)
+    # … but with a repeat of a single contact configured, one contact is a repeat
+    policy = dataclasses.replace(
+        RISK,
+        parameters={**RISK.parameters, RiskSignal.REPEAT_CONTACTS: {"contacts": 1, "days": 7}},
+    )
+    assert "repeat_contacts" in points([quiet], policy)
