@@ -27,7 +27,7 @@ from typing import Any
 
 from alerts.contacts import Contact, customer_key
 from alerts.lifecycle import SAMPLE_CHARS, Ack, Alert, Sample, fingerprint, follow, resolve, start
-from alerts.risk import Hit, Risk, RiskPolicy, parse_risk, score
+from alerts.risk import Hit, Risk, RiskPolicy, parse_risk, ranked, reasons, score
 from alerts.rules import AlertConfig, WindowCounts
 from alerts.sections import Section
 from vocwatch.vocabulary import AlertKind, AlertStatus, Measure, Notification, Priority
@@ -130,13 +130,12 @@ def risk_step(
 def _risk_details(
     customer: str, hits: Sequence[Hit], risk: Risk | None, rules: RiskPolicy, now: float
 ) -> dict[str, Any]:
-    ranked = sorted(hits, key=lambda h: -h.now(rules, now))
     details: dict[str, Any] = {
         "customer_id": customer,
         "score": score(hits, rules, now),
         "threshold": rules.threshold,
-        "reasons": [f"{h.signal}: {h.detail} (+{h.now(rules, now):.0f})" for h in ranked],
-        "signals": [h.to_json(rules, now) for h in ranked],
+        "reasons": reasons(hits, rules, now),
+        "signals": [h.to_json(rules, now) for h in ranked(hits, rules, now)],
     }
     if risk is not None:
         newest = sorted(risk.counted, key=lambda c: -c.time)[:MAX_TIMELINE]

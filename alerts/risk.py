@@ -110,9 +110,19 @@ class Risk:
     counted: tuple[Contact, ...] = field(default=(), repr=False)
 
     def reasons(self, policy: RiskPolicy, now: float) -> list[str]:
-        """One line per signal, most points first: ``churn_threat: 销户 (+35)``."""
-        ranked = sorted(self.hits, key=lambda h: -h.now(policy, now))
-        return [f"{h.signal}: {h.detail} (+{h.now(policy, now):.0f})" for h in ranked]
+        return reasons(self.hits, policy, now)
+
+
+def ranked(hits: Sequence[Hit], policy: RiskPolicy, now: float) -> list[Hit]:
+    """The signals, most points (at ``now``) first."""
+    return sorted(hits, key=lambda h: -h.now(policy, now))
+
+
+def reasons(hits: Sequence[Hit], policy: RiskPolicy, now: float) -> list[str]:
+    """One line per signal, most points first: ``churn_threat: 销户 (+40)``."""
+    return [
+        f"{h.signal}: {h.detail} (+{h.now(policy, now):.0f})" for h in ranked(hits, policy, now)
+    ]
 
 
 def score(hits: Sequence[Hit], policy: RiskPolicy, now: float) -> float:
