@@ -166,8 +166,6 @@ class AlertKind(StrEnum):
 
 
 AlertKindName = Literal["window", "customer_risk", "detractor", "emerging_topic"]
-#: The kinds whose subject is one customer (客户): followed up by the retention team.
-CUSTOMER_KINDS: frozenset[AlertKind] = frozenset({AlertKind.CUSTOMER_RISK, AlertKind.DETRACTOR})
 
 
 class SurveyKind(StrEnum):
