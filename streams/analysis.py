@@ -26,16 +26,31 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from classifiers.analyze import Analysis, Analyzer, Models
+from classifiers.category import CategoryScore
 from classifiers.polarity import PolarityPolicy
-from classifiers.priority import PriorityPolicy
+from classifiers.priority import Priority, PriorityPolicy
 from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import InvalidEvent
 from vocwatch.memory import settle_heap
 from vocwatch.processes import stop_with_parent
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import Category, Polarity
+from vocwatch.vocabulary import Priority as Level
 
 log = logging.getLogger(__name__)
+
+#: The analysis of an event without text (a survey response without a comment): there
+#: is nothing to read, so it is neutral, uncategorised and P3 — its score speaks for it.
+WITHOUT_TEXT = Analysis(
+    text="",
+    tokens=(),
+    pii=(),
+    sentiment=0.5,
+    polarity=Polarity.NEUTRAL,
+    categories=(CategoryScore(Category.OTHER, 1.0),),
+    priority=Priority(Level.P3, 0, ("text:none",)),
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +107,13 @@ def analyze_batch(
 def _analyses(
     analyzer: Analyzer, source: str, events: Sequence[tuple[int, Event]]
 ) -> list[Analysis | None]:
-    """The analyses of the events, as one batch; if the batch fails (a classifier bug on
-    an odd text), one by one, so that only the text that fails is lost to analysis."""
+    """The analyses of the events, as one batch (events without text, such as a survey
+    response without a comment, get :data:`WITHOUT_TEXT`); if the batch fails (a
+    classifier bug on an odd text), one by one, so that only the text that fails is lost."""
+    with_text = [event for _, event in events if event.text]
+    if len(with_text) < len(events):
+        analysed = iter(_analyses(analyzer, source, [(0, e) for e in with_text]))
+        return [next(analysed) if event.text else WITHOUT_TEXT for _, event in events]
     texts = [event.text for _, event in events]
     signals = [event.signals for _, event in events]
     channels: list[str | None] = [event.channel for _, event in events]

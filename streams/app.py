@@ -9,6 +9,7 @@ in order, so offsets are never committed past an unfinished batch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,9 +25,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from alerts.config import Alerting, alerting_from, load_alerting
+from alerts.customer_history import RedisCustomerHistory
 from alerts.delivery import Dispatcher
 from alerts.engine import AlertEngine
-from alerts.rules import AlertConfig, Rule
+from alerts.kpis import ALL, RedisKpis, board
+from alerts.phrases import PhraseMatcher
+from alerts.rules import Rule
 from alerts.series import RedisSeries
 from alerts.sinkconfig import SinkSpec, build_dispatcher
 from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
@@ -38,14 +42,16 @@ from classifiers.priority import PriorityPolicy
 from streams.analysis import InlineRunner, ProcessRunner, Runner, build_analyzer
 from streams.api import AlertApi
 from streams.console import install_console
+from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
 from streams.pipeline import AnalysedBatch, Outgoing, Pipeline
 from streams.progress import ConsumerProgress
 from streams.records import RawMessage
 from vocwatch import redis_keys
-from vocwatch.metrics import Metrics, register_collectors
+from vocwatch.metrics import KpiRow, KpiTargetRow, Metrics, register_collectors
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import AlertKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 5.0  # a stopping agent's wait for the batch it is completing
@@ -140,8 +146,7 @@ def create_service(
 ) -> Service:
     alerting = alerting if alerting is not None else load_alerting(settings.rules_file)
     if rules is not None:
-        c = alerting.config
-        alerting = alerting_from(AlertConfig(rules, c.teams, c.routes, c.sinks, c.source, c.lines))
+        alerting = alerting_from(dataclasses.replace(alerting.config, rules=rules))
     rules = alerting.rules
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics.create(registry)
@@ -200,6 +205,8 @@ def create_service(
         live_channel=redis_keys.live_channel(prefix),
     )
     series = RedisSeries(redis, prefix=prefix)
+    kpis = RedisKpis(redis, prefix=prefix)
+    customers = _customer_stage(settings, alerting, redis, engine, metrics, kpis)
     pipeline = Pipeline(
         settings=settings,
         runner=analysis_runner(settings, clock),
@@ -210,6 +217,7 @@ def create_service(
         metrics=metrics,
         clock=clock,
         series=series,
+        customers=customers,
     )
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
@@ -240,9 +248,83 @@ def create_service(
 
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
-    _add_progress(service, settings)
-    service.api = _add_pages(service, settings, clock)
+    report = KpiReport(kpis, alerting, clock)
+    service.app.timer(settings.evaluation_seconds)(report.refresh)
+    _add_progress(service, settings, report)
+    service.api = _add_pages(service, settings, clock, report)
     return service
+
+
+def _customer_stage(
+    settings: Settings,
+    alerting: Alerting,
+    redis: Any,
+    engine: AlertEngine,
+    metrics: Metrics,
+    kpis: RedisKpis,
+) -> CustomerStage | None:
+    """The customer stage, when the alert configuration has a ``customers:`` section; it
+    follows the customer alerts of the engine too."""
+    policy = alerting.customers
+    if policy is None:
+        return None
+    escalation = PriorityPolicy.load(settings.priority_file).escalation_terms
+    stage = CustomerStage(
+        policy=policy,
+        history=RedisCustomerHistory(
+            redis,
+            prefix=settings.app_id,
+            history_seconds=policy.history_seconds,
+            max_contacts=policy.max_contacts,
+            cluster=settings.redis_cluster,
+        ),
+        engine=engine,
+        phrases=PhraseMatcher.load(settings.customer_phrases_file, escalation=escalation),
+        metrics=metrics,
+        kpis=kpis,
+        products=settings.metric_products,
+        regions=settings.metric_regions,
+        update_seconds=settings.alert_update_seconds,
+    )
+    engine.followers.update({AlertKind.CUSTOMER_RISK: stage, AlertKind.DETRACTOR: stage})
+    return stage
+
+
+class KpiReport:
+    """The KPI board (指标) against the configured targets: read from Redis for the API,
+    and kept from the last timer refresh for ``/metrics``."""
+
+    def __init__(self, kpis: RedisKpis, alerting: Alerting, clock: Callable[[], float]) -> None:
+        self.kpis = kpis
+        self.targets = alerting.kpis
+        self.clock = clock
+        self.rows: list[KpiRow] = []
+
+    async def board(self) -> list[dict[str, Any]]:
+        if not self.targets:
+            return []
+        return board(await self.kpis.read(self.clock()), self.targets)
+
+    async def refresh(self) -> None:
+        try:
+            rows = await self.board()
+        except (RedisError, OSError) as exc:
+            log.warning("KPI board not refreshed (%s)", exc)
+            return
+        self.rows = [
+            (row["kpi"], *_product_region(row["scope"]), row["value"], row["status"].level)
+            for row in rows
+            if row["value"] is not None
+        ]
+
+    def metrics(self) -> tuple[list[KpiRow], list[KpiTargetRow]]:
+        return self.rows, [(t.kpi, t.target, t.red) for t in self.targets.values()]
+
+
+def _product_region(scope: str) -> tuple[str, str]:
+    """The product and region labels of a KPI scope (``all`` where it is not broken down)."""
+    dimension, _, value = scope.partition("=")
+    return (value if dimension == "product" else ALL, value if dimension == "region" else ALL)
 
 
 def faust_worker(app: faust.App, loglevel: str) -> faust.Worker:
@@ -350,7 +432,7 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 
 
-def _add_progress(service: Service, settings: Settings) -> None:
+def _add_progress(service: Service, settings: Settings, report: KpiReport) -> None:
     """Consumer lag and stall time as scrape-time metrics; the broker's end offsets
     refreshed, and the stall watchdog run, every ``evaluation_seconds``."""
     progress = ConsumerProgress(
@@ -365,11 +447,14 @@ def _add_progress(service: Service, settings: Settings) -> None:
         analysis_pids=runner.pids,
         consumer_lag=progress.lag,
         stalled_seconds=progress.stalled_seconds,
+        kpis=report.metrics,
     )
     service.app.timer(settings.evaluation_seconds)(progress.refresh)
 
 
-def _add_pages(service: Service, settings: Settings, clock: Callable[[], float]) -> AlertApi:
+def _add_pages(
+    service: Service, settings: Settings, clock: Callable[[], float], report: KpiReport
+) -> AlertApi:
     app, registry = service.app, service.registry
     sources = list(settings.input_topics)
 
@@ -409,6 +494,7 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
         max_body_bytes=settings.api_max_body_bytes,
         health=health,
         series=service.pipeline.series,
+        kpis=report.board,
     )
     if not api.writable:
         log.warning(

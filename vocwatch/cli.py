@@ -156,6 +156,12 @@ TOOLS = (
         "throughput, detection latency and memory of one worker",
         True,
     ),
+    (
+        "eval-customers",
+        "vocwatch.evaluation.customer_risk",
+        "precision and recall of customer_risk alerts on customer journeys",
+        True,
+    ),
 )
 
 
@@ -449,6 +455,19 @@ def _rules_check(args: argparse.Namespace) -> int:
     print(f"sinks: {', '.join(f'{n} ({s.type})' for n, s in alerting.sinks.items()) or 'none'}")
     for line in describe(alerting.router):
         print(f"route: {line}")
+    if alerting.customers is not None:
+        risk, detractor = alerting.customers.risk, alerting.customers.detractor
+        print(
+            f"customers: customer_risk from score {risk.threshold:g} (resolved below "
+            f"{risk.resolve_below:g}) on {len(risk.points)} signals; detractor follow-ups "
+            f"due in {detractor.due_seconds / 3600:g} h"
+        )
+    if alerting.kpis:
+        targets = ", ".join(
+            f"{t.kpi} {'≥' if t.kpi.higher_is_better else '≤'} {t.target:g}"
+            for t in alerting.kpis.values()
+        )
+        print(f"kpis: {targets}")
     env = os.environ
     unset = sorted({v for s in alerting.sinks.values() for v in s.env_vars if not env.get(v)})
     if unset:

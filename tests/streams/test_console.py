@@ -190,6 +190,11 @@ def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
         "告警",
         "舆情",
         "概览",
+        "客户风险",
+        "指标",
+        "处理完成 done",
+        "风险客户",
+        "贬损者回访",
         "严重度 severity",
         "基线 baseline",
         "阈值 threshold",
@@ -233,10 +238,36 @@ ALERT_FIELDS = {
     "resolved_at",
     "sequence",
     "fingerprint",
+    "kind",
 }
 SAMPLE_FIELDS = {"id", "text", "priority", "source", "channel"}
 SOCIAL_POINT_FIELDS = {"t", "count", "negative", "negative_share", "reach_negative"}
 POST_FIELDS = {"id", "platform", "text", "reach", "sentiment", "priority", "time"}
+# The 客户风险 and 指标 tabs: a customer alert (``a``), its signals (``h``), timeline
+# (``t``) and survey responses (``v``); a KPI row (``k``).
+CUSTOMER_FIELDS = {
+    "id",
+    "kind",
+    "customer_id",
+    "priority",
+    "description",
+    "rule",
+    "score",
+    "threshold",
+    "signals",
+    "contacts",
+    "samples",
+    "route",
+    "first_seen",
+    "status",
+    "due_at",
+    "overdue",
+    "responses",
+}
+SIGNAL_FIELDS = {"signal", "detail", "points"}
+CONTACT_FIELDS = {"time", "source", "channel", "category", "sentiment", "resolved"}
+RESPONSE_FIELDS = {"kind", "score", "touchpoint", "comment"}
+KPI_FIELDS = {"scope", "kpi", "value", "target", "red", "status", "base"}
 CATEGORY_FIELDS = {
     "category",
     "name",
@@ -251,7 +282,16 @@ CATEGORY_FIELDS = {
 def test_the_field_lists_below_are_what_the_page_reads() -> None:
     read = set(re.findall(r"\b(?:r|record)\.(\w+)", SCRIPT))
     assert read == ALERT_FIELDS, (sorted(read - ALERT_FIELDS), sorted(ALERT_FIELDS - read))
-    for fields, variable in ((SAMPLE_FIELDS, "s"), (POST_FIELDS, "p"), (CATEGORY_FIELDS, "c")):
+    for fields, variable in (
+        (SAMPLE_FIELDS, "s"),
+        (POST_FIELDS, "p"),
+        (CATEGORY_FIELDS, "c"),
+        (CUSTOMER_FIELDS, "a"),
+        (SIGNAL_FIELDS, "h"),
+        (CONTACT_FIELDS, "t"),
+        (RESPONSE_FIELDS, "v"),
+        (KPI_FIELDS, "k"),
+    ):
         for field in fields:
             assert f"{variable}.{field}" in SCRIPT, (variable, field)
 

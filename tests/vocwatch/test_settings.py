@@ -213,6 +213,7 @@ def test_derived_topic_names() -> None:
     assert settings.complaints_topic == "acme.voc.complaints"
     assert settings.calls_topic == "acme.voc.calls"
     assert settings.social_topic == "acme.voc.social"
+    assert settings.surveys_topic == "acme.voc.surveys"
     assert settings.scored_topic == "acme.voc.scored"
     assert settings.deadletter_topic == "acme.voc.deadletter"
     assert settings.alerts_topic == "acme.voc.alerts"
@@ -220,11 +221,13 @@ def test_derived_topic_names() -> None:
         "complaint": "acme.voc.complaints",
         "call": "acme.voc.calls",
         "social": "acme.voc.social",
+        "survey": "acme.voc.surveys",
     }
     assert settings.all_topics == [
         "acme.voc.complaints",
         "acme.voc.calls",
         "acme.voc.social",
+        "acme.voc.surveys",
         "acme.voc.scored",
         "acme.voc.deadletter",
         "acme.voc.alerts",
@@ -234,7 +237,7 @@ def test_derived_topic_names() -> None:
 def test_default_topic_names_are_distinct() -> None:
     topics = Settings().all_topics
     assert topics[0] == "vocwatch.complaints"
-    assert len(set(topics)) == len(topics) == 6
+    assert len(set(topics)) == len(topics) == 7
 
 
 def test_settings_are_frozen() -> None:

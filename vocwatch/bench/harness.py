@@ -39,12 +39,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from streams.topics import ensure_topics
 from vocwatch.dev import embedded
 from vocwatch.dev.demo import DemoTraffic
 from vocwatch.memory import settle_heap
 from vocwatch.processes import child_options, descendants, die_with_parent
-from vocwatch.settings import Settings
+from vocwatch.settings import DEFAULT_RULES_FILE, Settings
 
 RULES = """
 rules:
@@ -125,7 +127,7 @@ def bench(
     from kafka import KafkaProducer
 
     work = Path(tempfile.mkdtemp(prefix="vocwatch-bench-"))
-    (work / "rules.yaml").write_text(RULES.format(threshold=threshold), encoding="utf-8")
+    (work / "rules.yaml").write_text(rules_file(threshold), encoding="utf-8")
     with embedded.broker() as kafka, embedded.redis_server() as redis:
         env = {
             "VOCWATCH_BROKER_URL": f"kafka://127.0.0.1:{kafka.port}",
@@ -199,6 +201,14 @@ def bench(
         "lost": max(0, expected - counted),
         "valid_events": expected,
     }
+
+
+def rules_file(threshold: int) -> str:
+    """The benchmark's rules, with the packaged ``customers:`` and ``kpis:`` sections: the
+    worker keeps every customer's history, risk and KPI sums as in service."""
+    packaged = yaml.safe_load(DEFAULT_RULES_FILE.read_text(encoding="utf-8"))
+    sections = {name: packaged[name] for name in ("customers", "kpis")}
+    return RULES.format(threshold=threshold) + yaml.safe_dump(sections, allow_unicode=True)
 
 
 def _valid_ids(messages: list[tuple[str, bytes, bytes]]) -> dict[str, set[str]]:
