@@ -74,11 +74,11 @@ class Models:
 
     @classmethod
     def load_from(cls, directory: Path) -> Models:
-        """The models of a folder ``vocwatch adapt`` wrote (``sentiment.npz``,
-        ``categories.npz``); a ConfigError naming the folder if it cannot be used."""
+        """The models of a folder (``sentiment.npz``, ``categories.npz``, as the training
+        tools' ``--out`` write them); a ConfigError naming the folder if it cannot be used."""
         if not directory.is_dir():
             raise ConfigError(
-                "is not a folder of models (vocwatch adapt --out)", source=str(directory)
+                "is not a folder of models (sentiment.npz, categories.npz)", source=str(directory)
             )
         return cls.load(
             sentiment_module.load_model(directory / sentiment_module.MODEL_FILE.name),

@@ -140,6 +140,15 @@ def build_analyzer(settings: Settings) -> Analyzer:
     )
 
 
+def models_in_use(settings: Settings) -> str:
+    """The name of the text models the settings choose, as scored records carry it (e.g.
+    ``sentiment-2026-12-06+categories-2026-12-06``); a ConfigError naming the file if the
+    folder of models cannot be read."""
+    if settings.sentiment_model == "snownlp":
+        return "snownlp"
+    return (Models.load_from(settings.model_dir) if settings.model_dir else Models.load()).version
+
+
 class InlineRunner:
     """Analysis on the event loop's own thread (tests, one-core machines)."""
 

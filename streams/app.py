@@ -36,10 +36,15 @@ from alerts.sinkconfig import SinkSpec, build_dispatcher
 from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
-from classifiers.analyze import Models
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
-from streams.analysis import InlineRunner, ProcessRunner, Runner, build_analyzer
+from streams.analysis import (
+    InlineRunner,
+    ProcessRunner,
+    Runner,
+    build_analyzer,
+    models_in_use,
+)
 from streams.api import AlertApi
 from streams.console import install_console
 from streams.customers import CustomerStage
@@ -70,6 +75,7 @@ class Service:
     stall_watch: StallWatch
     delivery: AlertDelivery
     api: AlertApi | None = None  # set once the HTTP pages are added
+    models: str = ""  # the text models in use, as scored records name them
 
 
 class FaustPublisher:
@@ -207,6 +213,7 @@ def create_service(
     series = RedisSeries(redis, prefix=prefix)
     kpis = RedisKpis(redis, prefix=prefix)
     customers = _customer_stage(settings, alerting, redis, engine, metrics, kpis)
+    models = models_in_use(settings)  # a folder of models it cannot read stops it here
     pipeline = Pipeline(
         settings=settings,
         runner=analysis_runner(settings, clock),
@@ -235,6 +242,7 @@ def create_service(
         metrics,
         StallWatch(settings.stall_seconds),
         delivery,
+        models=models,
     )
     app.task(delivery.start)
     runner = pipeline.runner
@@ -343,8 +351,6 @@ def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
     one stops the worker at start-up, not at its first batch."""
     PriorityPolicy.load(settings.priority_file)
     PolarityPolicy.load(settings.polarity_file)
-    if settings.model_dir is not None:
-        Models.load_from(settings.model_dir)
     if settings.analysis_processes:
         return ProcessRunner(settings, clock)
     return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes, clock=clock)
@@ -476,6 +482,7 @@ def _add_pages(
             "stalled_seconds": round(stalled, 1),
             "redis": redis_ok,
             "api": api.mode,
+            "models": service.models,
             "last_batch_age_seconds": {
                 s: round(now - last[s], 3) if s in last else None for s in sources
             },

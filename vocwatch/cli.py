@@ -105,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         "--model-dir",
         type=Path,
         metavar="DIR",
-        help="use the adapted models of DIR (vocwatch adapt --out) instead of the shipped ones",
+        help="use the models of DIR (sentiment.npz, categories.npz: a retrained pair) "
+        "instead of the shipped ones",
     )
     classify.add_argument(
         "--channel",

@@ -283,14 +283,14 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     ),
     "sentiment_model": (
         str,
-        "`vocwatch` (the shipped three-way model, or the adapted one of "
-        "`VOCWATCH_MODEL_DIR`) or `snownlp` (stock snownlp, for comparison; about 40× slower)",
+        "`vocwatch` (the shipped three-way model, or the one of `VOCWATCH_MODEL_DIR`) or "
+        "`snownlp` (stock snownlp, for comparison; about 40× slower)",
     ),
     "model_dir": (
         _optional_path,
-        "a folder of text models written by `vocwatch adapt` (sentiment.npz, categories.npz, "
-        "manifest.json) to use instead of the shipped ones; the worker refuses one it cannot "
-        "read",
+        "a folder of text models (sentiment.npz and categories.npz, as `vocwatch "
+        "train-sentiment --out` and `train-categories --out` write them, trained with the same "
+        "features) to use instead of the shipped ones; the worker refuses one it cannot read",
     ),
     "metric_products": (
         _names,

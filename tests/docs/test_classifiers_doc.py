@@ -110,8 +110,8 @@ def test_documented_config_error_is_the_real_message() -> None:
     shown = re.search(r"`(vocwatch: polarity\.yaml: [^`]+)`", POLARITY)
     assert shown
     data = {
-        "default": {"negative_below": 0.4, "positive_from": 0.6},
-        "channels": {"call": {"negative_below": 0.7}},
+        "default": {"negative_from": 0.5, "positive_from": 0.5},
+        "channels": {"call": {"negative_from": 1.5}},
     }
     with pytest.raises(ConfigError) as caught:
         PolarityPolicy.parse(data, source="polarity.yaml")
@@ -142,3 +142,44 @@ def test_field_table_lists_every_output_field() -> None:
     }
     documented = {code(row[0]) for row in table_after(COMMAND, "| field | meaning |")}
     assert documented == fields
+
+
+def _figure(cell: str) -> float | None:
+    cell = cell.strip("*")
+    return None if cell in ("—", "") else float(cell)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def test_sentiment_table_is_the_shipped_models_validation() -> None:
+    from classifiers.sentiment import load_model
+
+    validation = load_model().meta["validation"]
+    rows = {r[0]: r for r in table_after(section("Sentiment"), "| held-out domain | binary, dev")}
+    for domain, figures in validation["dev"]["domains"].items():
+        row, test = rows[domain], validation["test"]["domains"][domain]
+        assert _figure(row[1]) == _rounded(figures["binary_accuracy"]), domain
+        assert _figure(row[3]) == _rounded(figures["three_way_accuracy"]), domain
+        assert _figure(row[5]) == _rounded(test["binary_accuracy"]), domain
+    mean = rows["**mean**"]
+    assert _figure(mean[1]) == _rounded(validation["dev"]["mean_binary_accuracy"])
+    assert _figure(mean[5]) == _rounded(validation["test"]["mean_binary_accuracy"])
+
+
+def test_category_table_is_the_shipped_models_validation() -> None:
+    from classifiers.category import load_model
+
+    validation = load_model().meta["validation"]
+    rows = {
+        r[0]: r for r in table_after(section("Issue categories"), "| held-out domain | texts (dev)")
+    }
+    for domain, figures in validation["dev"]["domains"].items():
+        row, test = rows[domain], validation["test"]["domains"][domain]
+        assert int(row[1]) == figures["texts"], domain
+        assert _figure(row[2]) == _rounded(figures["top_in_gold"]), domain
+        assert _figure(row[8]) == _rounded(test["top_in_gold"]), domain
+    mean = rows["**mean**"]
+    assert _figure(mean[2]) == _rounded(validation["dev"]["mean_top_in_gold"])
+    assert _figure(mean[8]) == _rounded(validation["test"]["mean_top_in_gold"])

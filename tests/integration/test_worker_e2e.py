@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from alerts.rules import window_key
 from alerts.windows import RedisWindowStore
+from classifiers.analyze import Models
 from tests.support import HttpReceiver, eventually, read_topic, values
 from tests.workers import LiveWorker, WorkerFactory
 
@@ -343,6 +344,7 @@ def test_metrics_and_health_are_served(worker: LiveWorker) -> None:
     with urllib.request.urlopen(f"{worker.base_url}/health", timeout=5) as reply:  # noqa: S310
         health = json.load(reply)
     assert health["status"] == "ok" and health["redis"] is True
+    assert health["models"] == Models.load().version  # the shipped pair, by default
     worker.send("complaint", complaint(f"m-{uuid.uuid4().hex[:6]}", "客服态度差"))
     worker.flush()
     eventually(

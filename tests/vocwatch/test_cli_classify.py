@@ -492,7 +492,8 @@ def test_a_model_dir_that_cannot_be_used_stops_the_run_before_reading(
     assert code == 2
     assert lines == []
     assert (
-        err == f"vocwatch: {tmp_path / 'nope'}: is not a folder of models (vocwatch adapt --out)\n"
+        err == f"vocwatch: {tmp_path / 'nope'}: is not a folder of models "
+        "(sentiment.npz, categories.npz)\n"
     )
     broken = write_model_dir(tmp_path / "broken", negative=0.7, neutral=0.2, positive=0.1)
     (broken / "categories.npz").write_text("not a model", encoding="utf-8")
