@@ -126,6 +126,7 @@ class Pipeline:
         self.last_batch_at: dict[str, float] = {}  # source → when its last batch finished
         # (topic, partition) → offset after the last message processed: for consumer lag
         self.next_offsets: dict[tuple[str, int], int] = {}
+        self.processed = 0  # messages completed since start: the overload meter's rate
 
     async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
         """Both stages of one batch, one after the other."""
@@ -175,6 +176,7 @@ class Pipeline:
             outcome.dead_lettered += len(scored)
         await self._delivered(in_flight)
         self._advance_offsets(messages)
+        self.processed += len(messages)
         self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - batch.started)
         self.last_batch_at[source] = self.clock()
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
