@@ -193,7 +193,7 @@ def bench(
         say("worker on the backlog …")
         with _worker(env, work) as (process, base_url):
             with _profiled(process.pid, profile):
-                first, last = _drain(base_url, events, process)
+                first, last, cpu = _drain(base_url, events, process)
             counted = counted_events(settings)  # the backlog only, before more traffic arrives
             say("latency under load …")
             latencies, sent = _latency(
@@ -259,6 +259,10 @@ def bench(
         "lost": max(0, expected - counted),
         "valid_events": expected,
         "latency_curve": curve,
+        # CPU per event while draining the backlog: less sensitive than events_per_s to
+        # other work on the machine, so two commits compare on a busy day too.
+        "worker_cpu_us_per_event": round(cpu[0] / events * 1e6, 1),
+        "analysis_cpu_us_per_event": round(cpu[1] / events * 1e6, 1),
         "event_loop": event_loop,
     }
 
@@ -397,15 +401,21 @@ def _profiled(pid: int, directory: Path | None) -> Iterator[None]:
             recorder.wait(30)
 
 
-def _drain(base_url: str, expected: int, process: subprocess.Popen[bytes]) -> tuple[float, float]:
+def _drain(
+    base_url: str, expected: int, process: subprocess.Popen[bytes]
+) -> tuple[float, float, tuple[float, float]]:
+    """From the first counted batch to every message accounted for: the two times, and the
+    CPU seconds the worker and its analysis process used in between."""
     first = None
+    cpu_first = (0.0, 0.0)
     while True:
         done = _accounted(base_url)
         now = time.monotonic()
         if done and first is None:
-            first = now
+            first, cpu_first = now, _cpu_seconds(process.pid)
         if done >= expected and first is not None:
-            return first, now
+            cpu_last = _cpu_seconds(process.pid)
+            return first, now, (cpu_last[0] - cpu_first[0], cpu_last[1] - cpu_first[1])
         if process.poll() is not None:
             raise RuntimeError("the worker exited during the benchmark")
         # Each poll is a /metrics scrape the worker serves (about 3 ms): five a second keep
@@ -552,6 +562,19 @@ def counted_events(settings: Settings, span: int = 3600) -> int:
             await client.aclose()
 
     return asyncio.run(read())
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the process and by its descendants."""
+
+    def used(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return used(pid), sum(used(child) for child in descendants(pid))
 
 
 def _peak_rss_mb(pid: int) -> float:
