@@ -34,6 +34,8 @@ def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
         "ceiling_per_s",
         "peak_rss_mb",
         "analysis_rss_mb",
+        "worker_cpu_us_per_event",
+        "analysis_cpu_us_per_event",
     ):  # the analysis process is measured too
         assert figures[name] > 0, name
     assert (figures["analysis_processes"], figures["batch_size"]) == (1, 1000)
