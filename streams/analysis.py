@@ -6,10 +6,15 @@ process they take turns; with an analysis process, while it scores one agent's b
 event loop fetches, counts in Redis and publishes the batches of the other agents. The
 worker then runs near the slower of the two instead of at their sum (docs/performance.md).
 
-Both runners return, per message, an :class:`Analyzed` event (with its scored record
-already encoded: JSON work done off the event loop too) or a :class:`Rejected` one, in the
-order given, and never raise for a bad message. If the analysis process dies, the batch is
+Both runners return, per message, a :class:`Scored` event (with its scored record already
+encoded: JSON work done off the event loop too) or a :class:`Rejected` one, in the order
+given, and never raise for a bad message. If the analysis process dies, the batch is
 analysed in the worker instead and a new process is started: nothing is lost.
+
+What comes back is slim: a :class:`Scored` is a tuple of plain values (strings, numbers, a
+dict of the few source fields the worker reads), not the ``Event`` and ``Analysis`` objects
+with their enum members and nested dataclasses, whose unpickling on the worker's side took
+about a tenth of its time (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Protocol
+from enum import Enum
+from typing import Any, NamedTuple, Protocol
 
 from classifiers.analyze import Analysis, Analyzer, Models
 from classifiers.category import CategoryScore
@@ -35,7 +41,7 @@ from vocwatch.errors import InvalidEvent
 from vocwatch.memory import settle_heap
 from vocwatch.processes import stop_with_parent
 from vocwatch.settings import Settings
-from vocwatch.vocabulary import Category, Polarity
+from vocwatch.vocabulary import Category, Polarity, Source
 from vocwatch.vocabulary import Priority as Level
 
 log = logging.getLogger(__name__)
@@ -53,11 +59,90 @@ WITHOUT_TEXT = Analysis(
 )
 
 
-@dataclass(frozen=True)
-class Analyzed:
-    event: Event
-    analysis: Analysis
-    scored: bytes  # the scored record, encoded
+#: The source-specific fields the worker reads (metrics, windows, customer contacts); the
+#: others travel only inside the encoded scored record.
+WORKER_FIELDS = (
+    "customer_id",
+    "wait_seconds",
+    "resolved_first_contact",
+    "transfers",
+    "satisfaction",
+    "platform",
+    "kind",
+    "score",
+    "touchpoint",
+)
+
+
+class Scored(NamedTuple):
+    """An analysed event as the worker needs it, in plain values (cheap to send between
+    processes): what windows, metrics, the console's series, the explanation and the
+    customer stage read, and the encoded scored record to publish."""
+
+    id: str
+    source: str
+    event_time: float
+    channel: str | None  # a complaint's contact channel; call; social; a survey: none
+    dims: dict[str, str]  # the event's dimensions (streams.events.Event.dimensions)
+    fields: dict[str, Any]  # the WORKER_FIELDS the event has, enum members as strings
+    reach: int  # a social post's reach (0 for other sources)
+    text: str  # normalized and PII-masked
+    tokens: tuple[str, ...]
+    sentiment: float
+    polarity: str
+    categories: tuple[str, ...]  # category codes, best first, never empty
+    priority: str  # P1 / P2 / P3
+    record: bytes  # the scored record, encoded
+
+    @property
+    def category(self) -> str:
+        return self.categories[0]
+
+    @property
+    def negative(self) -> bool:
+        return self.polarity == Polarity.NEGATIVE
+
+    @property
+    def product(self) -> str | None:
+        return self.dims.get("product")
+
+    @property
+    def region(self) -> str | None:
+        return self.dims.get("region")
+
+    @property
+    def customer_id(self) -> str | None:
+        customer: str | None = self.fields.get("customer_id")
+        return customer
+
+    @classmethod
+    def of(cls, event: Event, analysis: Analysis, record: bytes) -> Scored:
+        """The slim form of an analysed event."""
+        fields = {
+            name: _plain(event.fields[name]) for name in WORKER_FIELDS if name in event.fields
+        }
+        return cls(
+            event.id,
+            str(event.source),
+            event.event_time,
+            None if event.channel is None else str(event.channel),
+            {name: str(value) for name, value in event.dimensions().items()},
+            fields,
+            event.signals.reach if event.source == Source.SOCIAL else 0,
+            analysis.text,
+            analysis.tokens,
+            analysis.sentiment,
+            str(analysis.polarity),
+            tuple(str(c.code) for c in analysis.categories),
+            str(analysis.priority.level),
+            record,
+        )
+
+
+def _plain(value: Any) -> Any:
+    """An enum member as its value: a plain str is sent as bytes, a member is rebuilt
+    through its class on the other side."""
+    return value.value if isinstance(value, Enum) else value
 
 
 @dataclass(frozen=True)
@@ -66,7 +151,7 @@ class Rejected:
     detail: str
 
 
-Result = Analyzed | Rejected
+Result = Scored | Rejected
 
 
 class Runner(Protocol):
@@ -97,7 +182,7 @@ def analyze_batch(
             continue
         try:
             record = dumps(scored_record(event, analysis, model=analyzer.model_name, now=now))
-            results[index] = Analyzed(event, analysis, record)
+            results[index] = Scored.of(event, analysis, record)
         except Exception as exc:  # a record that cannot be encoded must not sink the batch
             log.exception("encoding a scored %s record failed", source)
             results[index] = Rejected("processing_error", f"{type(exc).__name__} in encoding")

@@ -9,8 +9,10 @@ in order, so offsets are never committed past an unfinished batch.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,10 +52,12 @@ from streams.console import install_console
 from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
+from streams.overload import Load, OverloadMeter
 from streams.pipeline import AnalysedBatch, Outgoing, Pipeline
 from streams.progress import ConsumerProgress
 from streams.records import RawMessage
 from vocwatch import redis_keys
+from vocwatch.loops import running_loop_name
 from vocwatch.metrics import KpiRow, KpiTargetRow, Metrics, register_collectors
 from vocwatch.settings import Settings
 from vocwatch.vocabulary import AlertKind
@@ -258,8 +262,8 @@ def create_service(
     _add_timer(service, settings, clock)
     report = KpiReport(kpis, alerting, clock)
     service.app.timer(settings.evaluation_seconds)(report.refresh)
-    _add_progress(service, settings, report)
-    service.api = _add_pages(service, settings, clock, report)
+    meter = _add_progress(service, settings, report)
+    service.api = _add_pages(service, settings, clock, report, meter)
     return service
 
 
@@ -438,9 +442,10 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 
 
-def _add_progress(service: Service, settings: Settings, report: KpiReport) -> None:
-    """Consumer lag and stall time as scrape-time metrics; the broker's end offsets
-    refreshed, and the stall watchdog run, every ``evaluation_seconds``."""
+def _add_progress(service: Service, settings: Settings, report: KpiReport) -> OverloadMeter:
+    """Consumer lag, stall time and overload as scrape-time metrics; the broker's end
+    offsets refreshed, the stall watchdog run and the load observed, every
+    ``evaluation_seconds``."""
     progress = ConsumerProgress(
         service.app,
         service.pipeline.next_offsets,
@@ -448,18 +453,40 @@ def _add_progress(service: Service, settings: Settings, report: KpiReport) -> No
         service.stall_watch,
     )
     runner = service.pipeline.runner
+    meter = OverloadMeter(settings.overload_seconds)
     register_collectors(
         service.registry,
         analysis_pids=runner.pids,
         consumer_lag=progress.lag,
         stalled_seconds=progress.stalled_seconds,
         kpis=report.metrics,
+        overload=lambda: _overload_row(meter.last),
     )
     service.app.timer(settings.evaluation_seconds)(progress.refresh)
 
+    async def watch_load() -> None:
+        """Say so when the worker falls behind (streams/overload.py). It only measures:
+        the agents go on as they are, counting every event once and alerting as they go."""
+        now = time.monotonic()
+        meter.observe(now, service.pipeline.processed, sum(progress.lag().values()))
+        line = meter.report(now)
+        if line is not None:
+            log.log(logging.WARNING if meter.last.overloaded else logging.INFO, line)
+
+    service.app.timer(settings.evaluation_seconds)(watch_load)
+    return meter
+
+
+def _overload_row(load: Load) -> tuple[bool, float, float]:
+    return load.overloaded, load.backlog_seconds, load.catch_up_seconds
+
 
 def _add_pages(
-    service: Service, settings: Settings, clock: Callable[[], float], report: KpiReport
+    service: Service,
+    settings: Settings,
+    clock: Callable[[], float],
+    report: KpiReport,
+    meter: OverloadMeter,
 ) -> AlertApi:
     app, registry = service.app, service.registry
     sources = list(settings.input_topics)
@@ -479,7 +506,10 @@ def _add_pages(
         healthy = redis_ok and stalled == 0
         return {
             "status": "ok" if healthy else "degraded",
+            "event_loop": running_loop_name(asyncio.get_running_loop()),
             "stalled_seconds": round(stalled, 1),
+            "overloaded": meter.last.overloaded,
+            "catch_up_seconds": _seconds(meter.last.catch_up_seconds),
             "redis": redis_ok,
             "api": api.mode,
             "models": service.models,
@@ -516,3 +546,8 @@ def _add_pages(
 
     app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]  # Faust's hook
     return api
+
+
+def _seconds(value: float) -> float | None:
+    """Seconds for a JSON body: None for infinity (JSON has no such number)."""
+    return round(value, 1) if math.isfinite(value) else None

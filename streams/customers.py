@@ -31,12 +31,26 @@ from alerts.kpis import RedisKpis, contact_sums, scopes
 from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
 from alerts.phrases import PhraseMatcher
 from alerts.risk import DAY, Risk, assess
-from classifiers.analyze import Analysis
-from streams.events import Event
+from streams.analysis import Scored
 from vocwatch.metrics import Metrics
-from vocwatch.vocabulary import AlertKind, AlertStatus, Notification, RiskSignal, Source
+from vocwatch.vocabulary import (
+    AlertKind,
+    AlertStatus,
+    Notification,
+    Polarity,
+    Priority,
+    RiskSignal,
+    Source,
+    SurveyKind,
+)
 
 OUTCOMES = {NEW: "new", 0: "duplicate", 2: "late"}
+# A slim event's values (plain strings) → the vocabulary's members, by a dict look-up
+# rather than a call of the enum class per contact.
+_SOURCES = {member.value: member for member in Source}
+_POLARITIES = {member.value: member for member in Polarity}
+_PRIORITIES = {member.value: member for member in Priority}
+_SURVEY_KINDS = {member.value: member for member in SurveyKind}
 
 
 @dataclass(frozen=True)
@@ -75,15 +89,15 @@ class CustomerStage:
         self.lock = asyncio.Lock()
 
     # --- the batch ---------------------------------------------------------------------
-    def batch(self, scored: Sequence[tuple[Event, Analysis]]) -> CustomerBatch:
+    def batch(self, scored: Sequence[Scored]) -> CustomerBatch:
         """The contacts of the events that name a customer."""
         contacts: dict[str, list[Contact]] = {}
         dims: dict[str, tuple[str | None, str | None]] = {}
-        for event, analysis in scored:
+        for event in scored:
             customer = event.customer_id
             if customer is None:
                 continue
-            contact = self.contact(event, analysis)
+            contact = self.contact(event)
             contacts.setdefault(customer_ref(customer), []).append(contact)
             dims[contact.id] = (
                 _bounded(event.product, self.products),
@@ -91,28 +105,28 @@ class CustomerStage:
             )
         return CustomerBatch(contacts, dims)
 
-    def contact(self, event: Event, analysis: Analysis) -> Contact:
+    def contact(self, event: Scored) -> Contact:
         f = event.fields
         call, survey = event.source == Source.CALL, event.source == Source.SURVEY
         return Contact(
             id=f"{event.source}:{event.id}",
             time=event.event_time,
-            source=event.source,
+            source=_SOURCES[event.source],
             channel=f.get("platform", event.channel) or "",
-            category=analysis.category,
-            sentiment=analysis.sentiment,
-            polarity=analysis.polarity,
-            priority=analysis.priority.level,
-            text=analysis.text[:SAMPLE_CHARS],
+            category=event.category,
+            sentiment=event.sentiment,
+            polarity=_POLARITIES[event.polarity],
+            priority=_PRIORITIES[event.priority],
+            text=event.text[:SAMPLE_CHARS],
             resolved=f["resolved_first_contact"] if call else None,
             wait_seconds=f["wait_seconds"] if call else None,
             transfers=f["transfers"] if call else None,
             rating=f["satisfaction"] if call else None,
-            survey=f["kind"] if survey else None,
+            survey=_SURVEY_KINDS[f["kind"]] if survey else None,
             score=f["score"] if survey else None,
             touchpoint=f["touchpoint"] if survey else None,
-            churn=self.phrases.churn_threats(analysis.text),
-            escalation=self.phrases.escalations(analysis.text),
+            churn=self.phrases.churn_threats(event.text),
+            escalation=self.phrases.escalations(event.text),
         )
 
     async def record(self, batch: CustomerBatch, now: float) -> dict[str, CustomerState]:

@@ -33,10 +33,9 @@ from alerts.windows import (
     RedisWindowStore,
     survey_code,
 )
-from classifiers.analyze import Analysis, Analyzer
-from streams.analysis import InlineRunner, Rejected, Result, Runner
+from classifiers.analyze import Analyzer
+from streams.analysis import InlineRunner, Rejected, Result, Runner, Scored
 from streams.customers import CustomerStage
-from streams.events import Event
 from streams.records import RawMessage, dead_letter_record, dumps
 from vocwatch.metrics import Metrics
 from vocwatch.settings import Settings
@@ -44,6 +43,7 @@ from vocwatch.vocabulary import Measure, Priority, Source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_PRIORITIES = {member.value: member for member in Priority}  # a slim event's level → member
 
 
 class Publisher(Protocol):
@@ -126,6 +126,7 @@ class Pipeline:
         self.last_batch_at: dict[str, float] = {}  # source → when its last batch finished
         # (topic, partition) → offset after the last message processed: for consumer lag
         self.next_offsets: dict[tuple[str, int], int] = {}
+        self.processed = 0  # messages completed since start: the overload meter's rate
 
     async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
         """Both stages of one batch, one after the other."""
@@ -144,17 +145,16 @@ class Pipeline:
         order they were taken: windows and offsets assume it."""
         source, messages = batch.source, batch.messages
         outcome = BatchOutcome()
-        scored: list[tuple[RawMessage, Event, Analysis]] = []
+        scored: list[tuple[RawMessage, Scored]] = []
         records: list[Outgoing] = []
         outgoing: list[Outgoing] = []
+        topic = self.settings.scored_topic
         for message, result in zip(messages, batch.results, strict=True):
             if isinstance(result, Rejected):
                 outgoing.append(self._dead_letter(source, message, result.reason, result.detail))
             else:
-                scored.append((message, result.event, result.analysis))
-                records.append(
-                    Outgoing(self.settings.scored_topic, result.event.id.encode(), result.scored)
-                )
+                scored.append((message, result))
+                records.append(Outgoing(topic, result.id.encode(), result.record))
         outcome.dead_lettered = len(outgoing)
         # The records are sent now and their delivery awaited after counting: the broker's
         # acknowledgements arrive while Redis works. Nothing is acknowledged before both.
@@ -170,12 +170,13 @@ class Pipeline:
                     self._dead_letter(
                         source, message, "processing_error", f"{type(exc).__name__} in batch"
                     )
-                    for message, _, _ in scored
+                    for message, _ in scored
                 ]
             )
             outcome.dead_lettered += len(scored)
         await self._delivered(in_flight)
         self._advance_offsets(messages)
+        self.processed += len(messages)
         self.metrics.batch_seconds.labels(source).observe(time.perf_counter() - batch.started)
         self.last_batch_at[source] = self.clock()
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
@@ -190,10 +191,11 @@ class Pipeline:
     async def _count_and_alert(
         self,
         source: str,
-        scored: Sequence[tuple[RawMessage, Event, Analysis]],
+        batch: Sequence[tuple[RawMessage, Scored]],
         outcome: BatchOutcome,
     ) -> None:
         now = self.clock()
+        scored = [event for _, event in batch]
         keyed = self._keyed(scored)
         states = await self._retry(
             "window update", lambda: self.windows.record(keyed.observations, now)
@@ -225,12 +227,12 @@ class Pipeline:
     async def _customers(
         self,
         stage: CustomerStage,
-        scored: Sequence[tuple[RawMessage, Event, Analysis]],
+        scored: Sequence[Scored],
         now: float,
     ) -> list[Alert]:
         """Customer histories, KPI sums and customer alerts: each step retried on its own
         (a history already written is not written twice: its dedup sees to that)."""
-        batch = stage.batch([(event, analysis) for _, event, analysis in scored])
+        batch = stage.batch(scored)
         if not batch.contacts:
             return []
         async with stage.lock:
@@ -251,28 +253,27 @@ class Pipeline:
                     counts.measure(Measure.NEGATIVE_SHARE)
                 )
 
-    def _keyed(self, scored: Sequence[tuple[RawMessage, Event, Analysis]]) -> _Keyed:
+    def _keyed(self, scored: Sequence[Scored]) -> _Keyed:
         keyed = _Keyed()
         activity = self.engine.activity
-        for _, event, analysis in scored:
-            observation = _observation(event, analysis)
-            dims = event.dimensions()
+        for event in scored:
+            observation = _observation(event)
+            dims = event.dims
             sample = Sample(
                 event.id,
-                analysis.text[:SAMPLE_CHARS],
-                analysis.priority.level,
+                event.text[:SAMPLE_CHARS],
+                _PRIORITIES[event.priority],
                 event.event_time,
-                analysis.negative,
+                event.negative,
                 event.source,
                 dims.get("platform", event.channel or ""),
             )
-            terms = content_terms(analysis.tokens, analysis.text)
+            terms = content_terms(event.tokens, event.text)
             activity.add_event(terms, event.event_time)
-            categories = [c.code for c in analysis.categories]
             # Every event counts in its source's key: that is where duplicates are detected.
             keys: dict[str, list[str]] = {window_key({"source": event.source}): []}
             for rule in self.rules:
-                for key in rule.keys_for(dims, categories):
+                for key in rule.keys_for(dims, event.categories):
                     keys.setdefault(key, []).append(rule.name)
             for key, rule_names in keys.items():
                 keyed.observations[key].append(observation)
@@ -287,19 +288,19 @@ class Pipeline:
     def _count_events(
         self,
         source: str,
-        scored: Sequence[tuple[RawMessage, Event, Analysis]],
+        scored: Sequence[Scored],
         flags: Sequence[int],
         now: float,
         outcome: BatchOutcome,
-    ) -> list[tuple[Event, Analysis]]:
+    ) -> list[Scored]:
         """Metrics for the events counted for the first time. Replays count only as
         duplicates, events older than the longest window only as late: every received
         message is exactly one of valid, duplicate, late or dead-lettered. Returns the
         events counted for the first time. Counters are summed per batch first: one label
         lookup per batch and label set, not one per event."""
         new = [
-            (event, analysis)
-            for (_, event, analysis), flag in zip(scored, flags, strict=True)
+            event
+            for event, flag in zip(scored, flags, strict=True)
             if flag not in (DUPLICATE, LATE)
         ]
         outcome.duplicates = sum(1 for flag in flags if flag == DUPLICATE)
@@ -312,18 +313,16 @@ class Pipeline:
         sentiment = m.sentiment.labels(source)
         latency = m.latency.labels(source, "scored")
         counts: Counter[tuple[Any, tuple[str, ...]]] = Counter()
-        for event, analysis in new:
-            sentiment.observe(analysis.sentiment)
+        for event in new:
+            sentiment.observe(event.sentiment)
             latency.observe(max(0.0, now - event.event_time))
-            counts[(m.events_scored, (source, analysis.category, analysis.priority.level))] += 1
-            self._source_metrics(event, analysis, counts)
+            counts[(m.events_scored, (source, event.category, event.priority))] += 1
+            self._source_metrics(event, counts)
         for (counter, labels), amount in counts.items():
             counter.labels(*labels).inc(amount)
         return new
 
-    def _source_metrics(
-        self, event: Event, analysis: Analysis, counts: Counter[tuple[Any, tuple[str, ...]]]
-    ) -> None:
+    def _source_metrics(self, event: Scored, counts: Counter[tuple[Any, tuple[str, ...]]]) -> None:
         """What dashboards need beyond counts: call outcomes, social reach, products and
         regions (only the configured ones get a label of their own). Counter increments
         are added to ``counts``; histograms are observed at once."""
@@ -340,9 +339,9 @@ class Pipeline:
             if fields["satisfaction"] is not None:
                 m.call_satisfaction.observe(fields["satisfaction"])
         elif source == Source.SOCIAL:
-            counts[(m.social_posts, (fields["platform"], analysis.polarity))] += 1
-            if analysis.negative:
-                counts[(m.social_negative_reach, (fields["platform"],))] += event.signals.reach
+            counts[(m.social_posts, (fields["platform"], event.polarity))] += 1
+            if event.negative:
+                counts[(m.social_negative_reach, (fields["platform"],))] += event.reach
 
     def _advance_offsets(self, messages: Sequence[RawMessage]) -> None:
         for message in messages:
@@ -401,49 +400,46 @@ class Pipeline:
             in_flight = await self._send(failed)
 
 
-def _series_points(
-    new: Sequence[tuple[Event, Analysis]],
-) -> tuple[list[Point], list[dict[str, Any]]]:
+def _series_points(new: Sequence[Scored]) -> tuple[list[Point], list[dict[str, Any]]]:
     """The console's minute series: every new event by its top category, social posts by
     platform too; and the negative posts with their reach (masked text only)."""
     points, posts = [], []
-    for event, analysis in new:
+    for event in new:
         minute = int(event.event_time // 60)
-        points.append(Point("category", analysis.category, minute, analysis.negative))
+        points.append(Point("category", event.category, minute, event.negative))
         if event.source == Source.SOCIAL:
-            platform, reach = event.fields["platform"], float(event.signals.reach)
-            points.append(Point("platform", platform, minute, analysis.negative, reach))
-            if analysis.negative:
+            platform, reach = event.fields["platform"], float(event.reach)
+            points.append(Point("platform", platform, minute, event.negative, reach))
+            if event.negative:
                 posts.append(
                     {
                         "id": event.id,
                         "platform": platform,
                         "reach": reach,
-                        "text": analysis.text[:SAMPLE_CHARS],
-                        "sentiment": analysis.sentiment,
-                        "priority": analysis.priority.level,
+                        "text": event.text[:SAMPLE_CHARS],
+                        "sentiment": event.sentiment,
+                        "priority": event.priority,
                         "time": event.event_time,
                     }
                 )
     return points, posts
 
 
-def _observation(event: Event, analysis: Analysis) -> Observation:
+def _observation(event: Scored) -> Observation:
     """What the windows count of one event."""
-    signals = event.signals
+    negative, fields = event.negative, event.fields
+    call = event.source == Source.CALL
     return Observation(
         event.id,
         event.event_time,
-        analysis.negative,
-        analysis.priority.level == Priority.P1,
-        sentiment=analysis.sentiment,
-        reach_negative=float(signals.reach)
-        if analysis.negative and event.source == Source.SOCIAL
-        else 0.0,
-        call=event.source == Source.CALL,
-        first_contact=bool(signals.resolved_first_contact),
-        wait_seconds=float(signals.wait_seconds or 0.0),
-        survey=survey_code(event.fields["kind"], event.fields["score"])
+        negative,
+        event.priority == Priority.P1,
+        sentiment=event.sentiment,
+        reach_negative=float(event.reach) if negative else 0.0,
+        call=call,
+        first_contact=call and bool(fields["resolved_first_contact"]),
+        wait_seconds=float(fields["wait_seconds"] or 0.0) if call else 0.0,
+        survey=survey_code(fields["kind"], fields["score"])
         if event.source == Source.SURVEY
         else "0",
     )

@@ -182,19 +182,23 @@ def _worker(args: argparse.Namespace) -> int:
     from alerts.config import load_alerting
     from streams.app import create_service, faust_worker
     from streams.topics import ensure_topics
+    from vocwatch.loops import install_event_loop
 
     overrides = {"alerts_out": args.alerts_out} if args.alerts_out else {}
     settings = _settings(**overrides)
+    # Before anything creates a loop: what is made on one must not be used on another.
+    event_loop = install_event_loop(settings.event_loop)
     # An invalid file stops us before anything starts.
     alerting = load_alerting(settings.rules_file)
     ensure_topics(settings)
     service = create_service(settings, alerting=alerting)
     log.info(
-        "worker: broker %s, redis %s, http://%s:%d/metrics",
+        "worker: broker %s, redis %s, http://%s:%d/metrics, event loop %s",
         settings.broker_url,
         _redact(settings.redis_url),
         settings.web_host,
         settings.web_port,
+        event_loop,
     )
     service.app.task(_settle_heap)
     faust_worker(service.app, settings.log_level).execute_from_commandline()

@@ -45,6 +45,9 @@ RISK_BUCKETS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 # (0 green, 1 amber, 2 red); and a target row: kpi, target, red line.
 KpiRow = tuple[str, str, str, float, int]
 KpiTargetRow = tuple[str, float, float]
+# The worker's load as the overload collector reads it: overloaded, the backlog in seconds of
+# work, the expected catch-up time in seconds (inf: not shrinking).
+OverloadRow = tuple[bool, float, float]
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,7 @@ def register_collectors(
     consumer_lag: Callable[[], Mapping[str, int]],
     stalled_seconds: Callable[[], float],
     kpis: Callable[[], tuple[Sequence[KpiRow], Sequence[KpiTargetRow]]] | None = None,
+    overload: Callable[[], OverloadRow] | None = None,
 ) -> None:
     """Register the scrape-time collectors of a worker on ``registry``:
 
@@ -257,7 +261,9 @@ def register_collectors(
       two callables;
     * ``vocwatch_kpi{kpi, product, region}``, ``vocwatch_kpi_status{…}``,
       ``vocwatch_kpi_target{kpi}`` and ``vocwatch_kpi_red{kpi}``, from ``kpis`` (the last
-      KPI board the worker read from Redis).
+      KPI board the worker read from Redis);
+    * ``vocwatch_overloaded``, ``vocwatch_backlog_seconds`` and ``vocwatch_catch_up_seconds``,
+      from ``overload`` (the worker's last load observation, streams/overload.py).
     """
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
@@ -266,6 +272,8 @@ def register_collectors(
     registry.register(ConsumerProgressCollector(consumer_lag, stalled_seconds))
     if kpis is not None:
         registry.register(KpiCollector(kpis))
+    if overload is not None:
+        registry.register(OverloadCollector(overload))
 
 
 class AnalysisProcessCollector(Collector):
@@ -339,6 +347,45 @@ class ConsumerProgressCollector(Collector):
         )
 
 
+class OverloadCollector(Collector):
+    """Whether the worker keeps up, from its last load observation (every
+    ``VOCWATCH_EVALUATION_SECONDS``): read when scraped."""
+
+    def __init__(self, overload: Callable[[], OverloadRow]) -> None:
+        self.overload = overload
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        overloaded, backlog_seconds, catch_up_seconds = self.overload()
+        families = self._families()
+        for family, value in zip(
+            families, (float(overloaded), backlog_seconds, catch_up_seconds), strict=True
+        ):
+            family.add_metric([], value)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                f"{NAMESPACE}_overloaded",
+                "1 while the backlog would take longer than VOCWATCH_OVERLOAD_SECONDS to "
+                "process at the current rate, else 0.",
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_backlog_seconds",
+                "The input waiting, in seconds of work at the current processing rate.",
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_catch_up_seconds",
+                "Expected time until the backlog is processed at the current processing and "
+                "arrival rates; +Inf while it is not shrinking, 0 without a backlog.",
+            ),
+        ]
+
+
 class KpiCollector(Collector):
     """The service KPIs against their targets, as last read from Redis (a timer refreshes
     them): every worker reports the same, deployment-wide values, so dashboards take the
@@ -408,5 +455,6 @@ def catalogue() -> tuple[CollectorRegistry, Metrics]:
             ],
             [("first_contact_resolution", 0.8, 0.7)],
         ),
+        overload=lambda: (False, 0.0, 0.0),
     )
     return registry, metrics

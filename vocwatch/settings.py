@@ -22,6 +22,7 @@ PREFIX = "VOCWATCH_"
 SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file's sinks
 SENTIMENT_MODELS = ("vocwatch", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
 # The packaged text-analysis policies (the same paths as classifiers.priority and
 # classifiers.polarity name; kept as paths here so settings import no classifier code).
@@ -64,6 +65,8 @@ class Settings:
     log_level: str = "info"
     baseline_step_seconds: float = 60.0
     analysis_processes: int = 1
+    event_loop: str = "auto"
+    overload_seconds: float = 10.0
     api_token: str = field(default="", repr=False)
     api_max_body_bytes: int = 64 * 1024
     # VOCWATCH_SINK_* variables: robot URLs (which hold their keys) and signing secrets.
@@ -169,6 +172,7 @@ class Settings:
             "stall_seconds",
             "baseline_step_seconds",
             "api_max_body_bytes",
+            "overload_seconds",
         )
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
@@ -181,6 +185,10 @@ class Settings:
         if self.sentiment_model not in SENTIMENT_MODELS:
             raise ConfigError(
                 f"must be one of {', '.join(SENTIMENT_MODELS)}", source=f"{PREFIX}SENTIMENT_MODEL"
+            )
+        if self.event_loop not in EVENT_LOOPS:
+            raise ConfigError(
+                f"must be one of {', '.join(EVENT_LOOPS)}", source=f"{PREFIX}EVENT_LOOP"
             )
         if self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(
@@ -336,6 +344,16 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
         int,
         "text analysis in this many processes beside the worker, "
         "overlapping its event loop; 0: in the worker itself",
+    ),
+    "event_loop": (
+        str,
+        "auto (uvloop when installed, else asyncio's own), uvloop (refuse to start without "
+        "it) or asyncio",
+    ),
+    "overload_seconds": (
+        float,
+        "the worker reports itself overloaded (vocwatch_overloaded, a warning) when its "
+        "backlog would take longer than this to process",
     ),
     "api_token": (
         str,

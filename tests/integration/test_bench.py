@@ -15,7 +15,14 @@ pytestmark = pytest.mark.integration
 def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
     collector = gc.get_threshold(), gc.get_freeze_count()
     figures = bench(
-        events=2000, rate=200.0, incidents=2, latency_seconds=6.0, threshold=10, say=lambda *_: None
+        events=2000,
+        rate=200.0,
+        incidents=2,
+        latency_seconds=6.0,
+        threshold=10,
+        curve_seconds=4.0,
+        curve_incidents=1,
+        say=lambda *_: None,
     )
     assert figures["events"] == 2000
     assert figures["duplicates"] == 0 and figures["lost"] == 0
@@ -27,6 +34,8 @@ def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
         "ceiling_per_s",
         "peak_rss_mb",
         "analysis_rss_mb",
+        "worker_cpu_us_per_event",
+        "analysis_cpu_us_per_event",
     ):  # the analysis process is measured too
         assert figures[name] > 0, name
     assert (figures["analysis_processes"], figures["batch_size"]) == (1, 1000)
@@ -34,5 +43,15 @@ def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
     assert figures["ceiling_per_s"] == pytest.approx(ceiling, rel=0.01)
     assert figures["latency_incidents"] == 2
     assert 0 < figures["latency_p50_s"] <= figures["latency_p99_s"] < 30
+    # the latency curve: a point at each fraction of the capacity this run measured
+    curve = figures["latency_curve"]
+    assert [point["load_fraction"] for point in curve] == [0.25, 0.5, 0.75]
+    for point in curve:
+        assert point["load_per_s"] == pytest.approx(
+            figures["events_per_s"] * point["load_fraction"], rel=0.01
+        )
+        assert point["latency_incidents"] == point["latency_expected"] == 1, point
+        assert 0 < point["latency_p50_s"] <= point["latency_p99_s"] < 30
+    assert figures["event_loop"] in ("uvloop", "asyncio")
     # the scoring phase tunes the collector as the analysis process does, then restores it
     assert (gc.get_threshold(), gc.get_freeze_count()) == collector

@@ -14,7 +14,10 @@ Phases, on one broker and one Redis started for the run:
    late or dead-lettered); the serial ceiling is ``1 / (1/passthrough + 1/scoring)``;
 5. **latency** — background traffic at ``--rate`` events/s with ``--incidents`` bursts,
    each in its own region; detection latency is the alert's ``first_seen`` minus the event
-   time of the burst event that crossed the threshold;
+   time of the burst event that crossed the threshold; then the **latency curve**: the same
+   at 25 %, 50 % and 75 % of the ``events_per_s`` this run measured (``--curve-seconds``
+   each, the worker caught up before each), so that headroom shows as latency against
+   load;
 6. **checks** — Redis windows hold each valid event exactly once (``duplicates``,
    ``lost``), and the worker's peak RSS.
 """
@@ -66,7 +69,13 @@ rules:
     threshold: 1000000000
     priority: P3
 """
-TUNING = ("VOCWATCH_ANALYSIS_PROCESSES", "VOCWATCH_BATCH_SIZE", "VOCWATCH_BATCH_SECONDS")
+TUNING = (
+    "VOCWATCH_ANALYSIS_PROCESSES",
+    "VOCWATCH_BATCH_SIZE",
+    "VOCWATCH_BATCH_SECONDS",
+    "VOCWATCH_EVENT_LOOP",
+)
+CURVE = (0.25, 0.5, 0.75)  # points of the latency curve, as fractions of measured capacity
 ACCOUNTED = (
     "vocwatch_events_valid_total",
     "vocwatch_events_duplicate_total",
@@ -86,6 +95,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incidents", type=int, default=10)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--threshold", type=int, default=20, help="events that make an incident")
+    parser.add_argument(
+        "--curve-seconds",
+        type=float,
+        default=15.0,
+        help="seconds of each point of the latency curve (25/50/75 %% of the measured "
+        "capacity); 0: no curve",
+    )
+    parser.add_argument(
+        "--curve-incidents", type=int, default=5, help="bursts at each point of the curve"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON figures")
     parser.add_argument(
         "--profile",
@@ -104,7 +123,14 @@ def run(args: argparse.Namespace) -> int:
         latency_seconds=args.latency_seconds,
         threshold=args.threshold,
         profile=args.profile,
+        curve_seconds=args.curve_seconds,
+        curve_incidents=args.curve_incidents,
         say=(lambda *_: None) if args.json else _say,
+    )
+    # Always, --json or not (stderr): the figure that tells how fast this machine is today.
+    _say(
+        f"this machine scores {figures['scoring_per_s']:,.0f} texts/s serially (one process): "
+        "compare runs of different days by their ratios to it"
     )
     print(json.dumps(figures, ensure_ascii=False))
     return 0
@@ -122,8 +148,12 @@ def bench(
     latency_seconds: float,
     threshold: int,
     profile: Path | None = None,
+    curve_seconds: float = 0.0,
+    curve_incidents: int = 5,
     say: Any = _say,
 ) -> dict[str, Any]:
+    """The figures of one run (the module's docstring). ``curve_seconds`` > 0 adds the
+    latency curve at :data:`CURVE` of the measured capacity."""
     from kafka import KafkaProducer
 
     work = Path(tempfile.mkdtemp(prefix="vocwatch-bench-"))
@@ -163,10 +193,10 @@ def bench(
         say("worker on the backlog …")
         with _worker(env, work) as (process, base_url):
             with _profiled(process.pid, profile):
-                first, last = _drain(base_url, events, process)
+                first, last, cpu = _drain(base_url, events, process)
             counted = counted_events(settings)  # the backlog only, before more traffic arrives
             say("latency under load …")
-            latencies = _latency(
+            latencies, sent = _latency(
                 producer,
                 traffic,
                 settings,
@@ -175,6 +205,34 @@ def bench(
                 incidents=incidents,
                 seconds=latency_seconds,
             )
+            curve = []
+            capacity = events / max(last - first, 1e-9)
+            for fraction in CURVE if curve_seconds > 0 else ():
+                _caught_up(base_url, events + sent, process)
+                load = round(capacity * fraction, 1)
+                say(f"latency at {fraction:.0%} of capacity ({load:,.0f} events/s) …")
+                point, more = _latency(
+                    producer,
+                    traffic,
+                    settings,
+                    work / "alerts.jsonl",
+                    rate=load,
+                    incidents=curve_incidents,
+                    seconds=curve_seconds,
+                    label=f"curve{int(fraction * 100)}",
+                )
+                sent += more
+                curve.append(
+                    {
+                        "load_fraction": fraction,
+                        "load_per_s": load,
+                        "latency_p50_s": _quantile(point, 0.5),
+                        "latency_p99_s": _quantile(point, 0.99),
+                        "latency_incidents": len(point),
+                        "latency_expected": curve_incidents,
+                    }
+                )
+            event_loop = _health(base_url).get("event_loop", "asyncio")
             rss_mb = _peak_rss_mb(process.pid)
             children_mb = sum(_peak_rss_mb(child) for child in descendants(process.pid))
         producer.close()
@@ -200,6 +258,12 @@ def bench(
         "duplicates": max(0, counted - expected),
         "lost": max(0, expected - counted),
         "valid_events": expected,
+        "latency_curve": curve,
+        # CPU per event while draining the backlog: less sensitive than events_per_s to
+        # other work on the machine, so two commits compare on a busy day too.
+        "worker_cpu_us_per_event": round(cpu[0] / events * 1e6, 1),
+        "analysis_cpu_us_per_event": round(cpu[1] / events * 1e6, 1),
+        "event_loop": event_loop,
     }
 
 
@@ -337,15 +401,21 @@ def _profiled(pid: int, directory: Path | None) -> Iterator[None]:
             recorder.wait(30)
 
 
-def _drain(base_url: str, expected: int, process: subprocess.Popen[bytes]) -> tuple[float, float]:
+def _drain(
+    base_url: str, expected: int, process: subprocess.Popen[bytes]
+) -> tuple[float, float, tuple[float, float]]:
+    """From the first counted batch to every message accounted for: the two times, and the
+    CPU seconds the worker and its analysis process used in between."""
     first = None
+    cpu_first = (0.0, 0.0)
     while True:
         done = _accounted(base_url)
         now = time.monotonic()
         if done and first is None:
-            first = now
+            first, cpu_first = now, _cpu_seconds(process.pid)
         if done >= expected and first is not None:
-            return first, now
+            cpu_last = _cpu_seconds(process.pid)
+            return first, now, (cpu_last[0] - cpu_first[0], cpu_last[1] - cpu_first[1])
         if process.poll() is not None:
             raise RuntimeError("the worker exited during the benchmark")
         # Each poll is a /metrics scrape the worker serves (about 3 ms): five a second keep
@@ -387,8 +457,13 @@ def _latency(
     rate: float,
     incidents: int,
     seconds: float,
-) -> list[float]:
+    label: str = "incident",
+) -> tuple[list[float], int]:
+    """Detection latencies of ``incidents`` bursts sent over ``seconds`` of background
+    traffic at ``rate`` events/s (each burst in a region of its own, named from
+    ``label``); and how many messages were sent."""
     crossing: dict[str, float] = {}
+    sent = 0
     started = last = time.monotonic()
     owed = 0.0  # background events due but not sent yet
     next_incident = 0
@@ -400,10 +475,11 @@ def _latency(
         for _ in range(int(owed)):
             source, key, value = traffic.background(now)
             producer.send(settings.input_topics[source], key=key, value=value)
+        sent += int(owed)
         owed -= int(owed)
         due = (now_mono - started) / seconds * incidents
         if next_incident < incidents and due >= next_incident:
-            region = f"incident-{next_incident}"
+            region = f"{label}-{next_incident}"
             burst = [
                 traffic.incident(time.time(), "app", region=region)
                 for _ in range(_threshold(settings) + 3)
@@ -411,14 +487,36 @@ def _latency(
             crossing[region] = time.time()
             for source, key, value in burst:
                 producer.send(settings.input_topics[source], key=key, value=value)
+            sent += len(burst)
             next_incident += 1
     producer.flush()
     deadline = time.monotonic() + 30
     found: dict[str, float] = {}
-    while time.monotonic() < deadline and len(found) < len(crossing):
+    while time.monotonic() < deadline and not crossing.keys() <= found.keys():
         found = _first_alerts(alerts_out)
         time.sleep(0.5)
-    return sorted(found[r] - t for r, t in crossing.items() if r in found)
+    return sorted(found[r] - t for r, t in crossing.items() if r in found), sent
+
+
+def _caught_up(
+    base_url: str, expected: int, process: subprocess.Popen[bytes], timeout: float = 120
+) -> None:
+    """Wait until the worker has accounted for every message sent so far: each point of the
+    curve starts from an empty backlog."""
+    deadline = time.monotonic() + timeout
+    while _accounted(base_url) < expected and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the worker exited during the benchmark")
+        time.sleep(0.2)
+
+
+def _health(base_url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=5) as reply:  # noqa: S310
+            body: dict[str, Any] = json.load(reply)
+            return body
+    except OSError:  # 503 (degraded) included: nothing to read then
+        return {}
 
 
 def _threshold(settings: Settings) -> int:
@@ -466,6 +564,19 @@ def counted_events(settings: Settings, span: int = 3600) -> int:
     return asyncio.run(read())
 
 
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the process and by its descendants."""
+
+    def used(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return used(pid), sum(used(child) for child in descendants(pid))
+
+
 def _peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
@@ -485,8 +596,10 @@ def _passthrough_main() -> None:
     import faust
 
     from streams.app import faust_worker
+    from vocwatch.loops import install_event_loop
 
     settings = Settings.from_env({k: v for k, v in os.environ.items() if k.startswith("VOCWATCH_")})
+    install_event_loop(settings.event_loop)  # as in the worker: like for like
     expected, result = int(os.environ["BENCH_EXPECTED"]), Path(os.environ["BENCH_RESULT"])
     app = faust.App(
         settings.app_id,

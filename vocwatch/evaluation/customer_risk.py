@@ -104,7 +104,7 @@ async def _alerted(
     from alerts.store import RedisAlertStore
     from alerts.windows import RedisWindowStore
     from classifiers.priority import PriorityPolicy
-    from streams.analysis import Analyzed, analyze_batch, build_analyzer
+    from streams.analysis import Scored, analyze_batch, build_analyzer
     from streams.customers import CustomerStage
     from vocwatch.metrics import Metrics
     from vocwatch.settings import Settings
@@ -172,9 +172,9 @@ async def _alerted(
             [result] = analyze_batch(
                 analyzer, source, [raw], max_bytes=settings.max_message_bytes, now=at
             )
-            if not isinstance(result, Analyzed):
+            if not isinstance(result, Scored):
                 raise ValueError(f"journey event {event['id']} is invalid: {result}")
-            batch = stage.batch([(result.event, result.analysis)])
+            batch = stage.batch([result])
             states = await stage.record(batch, at)
             await stage.count(batch, states, at)
             await stage.alert(batch, states, at)
