@@ -187,6 +187,7 @@ class _Evidence:
         self.ratings: list[tuple[Contact, int]] = []
         self.detractors: list[Contact] = []
         self.phrases: dict[str, list[Contact]] = {"escalation": [], "churn": []}
+        self.joking: dict[str, list[Contact]] = {"escalation": [], "churn": []}
         self.resolved_at: float | None = None
 
     @property
@@ -219,8 +220,10 @@ class _Evidence:
             self.negative.append(c)
         if c.text:
             self.texts.append(c)
-            if c.polarity != Polarity.POSITIVE:  # a happy customer joking about leaving
+            if c.polarity != Polarity.POSITIVE:
                 self._said(c)
+            else:  # a happy customer joking about leaving, or sarcasm (真是太好了…呵呵)
+                self._said(c, self.joking)
         if c.resolved is not None:
             self._call(c)
         elif c.survey is not None:
@@ -228,11 +231,12 @@ class _Evidence:
         if _resolution(c):
             self.resolved_at = c.time
 
-    def _said(self, c: Contact) -> None:
+    def _said(self, c: Contact, into: dict[str, list[Contact]] | None = None) -> None:
+        phrases = self.phrases if into is None else into
         if c.escalation:
-            self.phrases["escalation"].append(c)
+            phrases["escalation"].append(c)
         if c.churn:
-            self.phrases["churn"].append(c)
+            phrases["churn"].append(c)
 
     def _call(self, c: Contact) -> None:
         if not c.resolved:
@@ -327,7 +331,11 @@ class _Evidence:
         return self._phrases("churn")
 
     def _phrases(self, which: str) -> Found:
+        """The phrases the customer said; in a text read as positive they count only when
+        an unresolved call says the problem is real (sarcasm, not a joke)."""
         said = self.phrases[which]
+        if self.unresolved and self.joking[which]:
+            said = sorted([*said, *self.joking[which]], key=lambda c: c.time)
         if not said:
             return None
         phrases = list(dict.fromkeys(p for c in said for p in getattr(c, which)))

@@ -103,6 +103,13 @@ def test_threats_in_a_positive_text_do_not_count() -> None:
     assert "churn_threat" not in points([joking])
 
 
+def test_a_threat_read_as_positive_counts_when_an_unresolved_call_says_it_is_real() -> None:
+    # sarcasm (真是太好了…呵呵，换别家算了) reads as positive; the unresolved call says otherwise
+    sarcastic = complaint(1, 2 * HOUR, churn=("换别家",), polarity=Polarity.POSITIVE, sentiment=0.7)
+    assert "churn_threat" not in points([sarcastic, call(2, HOUR, resolved=True)])
+    assert points([sarcastic, call(2, HOUR, resolved=False)])["churn_threat"] > 0
+
+
 def test_points_halve_every_half_life() -> None:
     contact = complaint(1, RISK.half_life_days * DAY, churn=("销户",))
     assert points([contact])["churn_threat"] == pytest.approx(CHURN / 2, abs=0.1)
