@@ -25,6 +25,8 @@ from redis.exceptions import RedisError
 
 from alerts.config import Alerting, alerting_from, load_alerting
 from alerts.delivery import Dispatcher
+from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
+from alerts.emerging_store import RedisEmergingStore
 from alerts.engine import AlertEngine
 from alerts.rules import AlertConfig, Rule
 from alerts.series import RedisSeries
@@ -62,6 +64,7 @@ class Service:
     metrics: Metrics
     stall_watch: StallWatch
     delivery: AlertDelivery
+    emerging: EmergingMonitor | None = None  # VOCWATCH_EMERGING
     api: AlertApi | None = None  # set once the HTTP pages are added
 
 
@@ -199,6 +202,7 @@ def create_service(
         live_channel=redis_keys.live_channel(prefix),
     )
     series = RedisSeries(redis, prefix=prefix)
+    emerging = _emerging_monitor(settings, redis, engine, metrics)
     pipeline = Pipeline(
         settings=settings,
         runner=analysis_runner(settings, clock),
@@ -209,6 +213,7 @@ def create_service(
         metrics=metrics,
         clock=clock,
         series=series,
+        emerging=emerging,
     )
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
@@ -226,6 +231,7 @@ def create_service(
         metrics,
         StallWatch(settings.stall_seconds),
         delivery,
+        emerging,
     )
     app.task(delivery.start)
     runner = pipeline.runner
@@ -239,9 +245,24 @@ def create_service(
 
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
+    _add_emerging_timer(service, settings, clock)
     _add_progress(service, settings)
     service.api = _add_pages(service, settings, clock)
     return service
+
+
+def _emerging_monitor(
+    settings: Settings, redis: Any, engine: AlertEngine, metrics: Metrics
+) -> EmergingMonitor | None:
+    """The emerging-topic detection (``VOCWATCH_EMERGING``), its state shared in Redis;
+    a report lives a few evaluation steps."""
+    if not settings.emerging:
+        return None
+    config = EmergingConfig.from_settings(settings)
+    store = RedisEmergingStore(
+        redis, prefix=settings.app_id, ttl_seconds=3 * settings.evaluation_seconds + 5
+    )
+    return EmergingMonitor(config, store, metrics, engine=engine)
 
 
 def faust_worker(app: faust.App, loglevel: str) -> faust.Worker:
@@ -347,6 +368,30 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 
 
+def _add_emerging_timer(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
+    """Every ``evaluation_seconds``: this worker's emerging-topic step (its report, and the
+    decision when it takes the step)."""
+    monitor = service.emerging
+    if monitor is None:
+        return
+
+    async def emerging_step() -> None:
+        try:
+            await monitor.step(clock())
+        except (RedisError, OSError) as exc:
+            service.metrics.redis_errors.inc()
+            log.warning(
+                "emerging-topic step failed (%s); next try in %.0f s",
+                exc,
+                settings.evaluation_seconds,
+            )
+        except Exception:  # a bug here must not stop the timer, nor the worker
+            service.metrics.emerging_errors.labels("step").inc()
+            log.exception("emerging-topic step failed")
+
+    service.app.timer(settings.evaluation_seconds)(emerging_step)
+
+
 def _add_progress(service: Service, settings: Settings) -> None:
     """Consumer lag and stall time as scrape-time metrics; the broker's end offsets
     refreshed, and the stall watchdog run, every ``evaluation_seconds``."""
@@ -357,11 +402,13 @@ def _add_progress(service: Service, settings: Settings) -> None:
         service.stall_watch,
     )
     runner = service.pipeline.runner
+    emerging = service.emerging
     register_collectors(
         service.registry,
         analysis_pids=runner.pids,
         consumer_lag=progress.lag,
         stalled_seconds=progress.stalled_seconds,
+        emerging_clusters=None if emerging is None else lambda: len(emerging.clusters.clusters),
     )
     service.app.timer(settings.evaluation_seconds)(progress.refresh)
 
@@ -406,6 +453,7 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
         max_body_bytes=settings.api_max_body_bytes,
         health=health,
         series=service.pipeline.series,
+        emerging=service.emerging,
     )
     if not api.writable:
         log.warning(

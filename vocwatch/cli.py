@@ -138,6 +138,18 @@ TOOLS = (
         "throughput, detection latency and memory of one worker",
         True,
     ),
+    (
+        "train-emerging-prior",
+        "vocwatch.bench.emerging_prior",
+        "rebuild the emerging-topic features' prior from the project's labelled texts",
+        False,
+    ),
+    (
+        "eval-emerging",
+        "vocwatch.bench.emerging",
+        "evaluate emerging-topic detection: incidents injected into real background reviews",
+        True,
+    ),
 )
 
 
