@@ -56,9 +56,6 @@ GROUP_SAMPLES = 8  # candidates: the decision picks the three most different
 GROUP_TERMS = 40
 GROUP_EVENT_IDS = 30
 TERMS_CHARS = 600  # of a member's text kept until its words are counted
-SAMPLE_PER_MINUTE = 120  # texts of each minute kept for the groups' counts
-PROBE_FEATURES = 3
-COUNT_BY = "sample"
 # Refresh a cluster's index entries after this many texts (and after each of its first few).
 REINDEX_EVERY = 4
 # e ** 60: rescale the growing weights (and their squares) long before floats overflow.
@@ -145,82 +142,6 @@ class Cluster:
         )
 
 
-class _Minute:
-    """The sampled texts of one minute, indexed by feature."""
-
-    __slots__ = ("index", "seen", "texts")
-
-    def __init__(self) -> None:
-        self.texts: list[tuple[str, Mapping[str, float], bool, bool]] = []
-        self.index: dict[str, list[int]] = {}
-        self.seen = 0
-
-
-class RecentTexts:
-    """The vectors of the recent texts, per minute: the first ``per_minute`` texts of each
-    minute, each standing for ``seen / kept`` texts of it. A group's counts are taken here,
-    for the window and the baseline alike, as the texts within the clustering similarity of
-    the group's centroid — whichever cluster they joined when they came."""
-
-    def __init__(self, *, per_minute: int, retain_minutes: int) -> None:
-        self.per_minute = per_minute
-        self.retain_minutes = retain_minutes
-        self.minutes: dict[int, _Minute] = {}
-
-    def add(self, text: TopicText, weights: Mapping[str, float], minute: int) -> None:
-        bucket = self.minutes.get(minute)
-        if bucket is None:
-            bucket = self.minutes[minute] = _Minute()
-            oldest = minute - self.retain_minutes
-            for old in [m for m in self.minutes if m < oldest]:
-                del self.minutes[old]
-        bucket.seen += 1
-        if len(bucket.texts) < self.per_minute:
-            position = len(bucket.texts)
-            bucket.texts.append((text.author, weights, text.negative, text.priority == Priority.P1))
-            index = bucket.index
-            for feature in weights:
-                posting = index.get(feature)
-                if posting is None:
-                    index[feature] = [position]
-                else:
-                    posting.append(position)
-
-    def counts(self, centroid: Mapping[str, float], threshold: float) -> dict[int, list[int]]:
-        """minute → [authors, negative, P1] of the texts whose cosine with the unit vector
-        ``centroid`` is at least ``threshold``; an author counts once, at their first
-        such text. Found through the :data:`PROBE_FEATURES` heaviest features of the
-        centroid (a text near it shares one of them)."""
-        probe = sorted(centroid, key=lambda f: -centroid[f])[:PROBE_FEATURES]
-        authors: set[str] = set()
-        counts: dict[int, list[int]] = {}
-        for minute, bucket in sorted(self.minutes.items()):
-            candidates = {i for f in probe for i in bucket.index.get(f, ())}
-            found = [0, 0, 0]
-            for position in sorted(candidates):
-                author, weights, negative, p1 = bucket.texts[position]
-                if author in authors:
-                    continue
-                dot = 0.0
-                for feature, weight in weights.items():
-                    value = centroid.get(feature)
-                    if value is not None:
-                        dot += weight * value
-                if dot >= threshold:
-                    authors.add(author)
-                    found[0] += 1
-                    found[1] += negative
-                    found[2] += p1
-            if found[0]:
-                scale = bucket.seen / len(bucket.texts)
-                counts[minute] = [round(n * scale) for n in found]
-        return counts
-
-    @property
-    def kept(self) -> int:
-        return sum(len(b.texts) for b in self.minutes.values())
-
-
 class TopicClusters:
     def __init__(
         self,
@@ -240,7 +161,6 @@ class TopicClusters:
         self.postings: dict[str, dict[int, float]] = {}
         self.near: OrderedDict[tuple[int, int], tuple[int, tuple[int, ...], float]] = OrderedDict()
         self.totals: dict[int, int] = {}  # minute → texts clustered
-        self.recent = RecentTexts(per_minute=SAMPLE_PER_MINUTE, retain_minutes=self.retain_minutes)
         self.started: float | None = None
         self.folded = 0  # near-duplicates folded, since start
         self._next_id = 0
@@ -279,7 +199,6 @@ class TopicClusters:
             self.clusters.move_to_end(cluster.id)
         self._remember(vector.signature, cluster.id, at)
         self._count(cluster, text, minute)
-        self.recent.add(text, vector.weights, minute)
         return cluster
 
     def _near_duplicate(self, signature: tuple[int, ...], at: float) -> Cluster | None:
@@ -433,10 +352,12 @@ class TopicClusters:
         self, now: float, *, window_seconds: int, floor: int, merge_similarity: float, limit: int
     ) -> list[TopicGroup]:
         """The clusters active in the last ``window_seconds`` (``floor`` authors or more),
-        joined into groups of similar ones (centroid cosine ≥ ``merge_similarity``), the
-        busiest first, at most ``limit``. Each group also takes in the quieter clusters
-        similar to it, so that its baseline holds what was said the same way before;
-        every cluster counts in one group at most."""
+        joined into groups of similar clusters (centroid cosine ≥ ``merge_similarity``),
+        the busiest first, at most ``limit``. A group's counts are those of every cluster
+        within the clustering similarity of its centroid, quiet ones too: what was said the
+        same way before counts in its baseline, whichever cluster it joined then (a
+        cluster formed in the first minutes after a start may not be like today's). Every
+        cluster counts in one group at most."""
         since_minute = int((now - window_seconds) // MINUTE)
         active = sorted(self.active(since_minute, floor), key=lambda item: -item[1])
         taken: set[int] = set()
@@ -457,11 +378,10 @@ class TopicClusters:
                 GROUP_FEATURES,
             )
             counted = list(members)
-            if COUNT_BY == "clusters":
-                for cluster in self.similar(features, self.similarity):
-                    if cluster.id not in taken:
-                        taken.add(cluster.id)
-                        counted.append(cluster)
+            for cluster in self.similar(features, self.similarity):
+                if cluster.id not in taken:
+                    taken.add(cluster.id)
+                    counted.append(cluster)
             groups.append(self._group(members, counted, features, since_minute))
         return groups
 
@@ -472,15 +392,12 @@ class TopicClusters:
         features: dict[str, float],
         since_minute: int,
     ) -> TopicGroup:
-        if COUNT_BY == "clusters":
-            minutes: dict[int, list[int]] = {}
-            for cluster in counted:
-                for minute, counts in cluster.minutes.items():
-                    total = minutes.setdefault(minute, [0, 0, 0])
-                    for i, value in enumerate(counts):
-                        total[i] += value
-        else:
-            minutes = self.recent.counts(features, self.similarity)
+        minutes: dict[int, list[int]] = {}
+        for cluster in counted:
+            for minute, counts in cluster.minutes.items():
+                total = minutes.setdefault(minute, [0, 0, 0])
+                for i, value in enumerate(counts):
+                    total[i] += value
         recent = sorted(
             (m for c in members for m in c.members if m.event_time >= since_minute * MINUTE),
             key=lambda m: -m.event_time,

@@ -4,9 +4,11 @@ vector of its words, and a signature that finds its near-duplicates. Pure, in me
 **Features.** A text's features are its content words — the words the explanations count
 (:mod:`alerts.explain`: no channel boilerplate, greetings, function words, numbers, masking
 placeholders or emoticon codes; ``alerts/explain_stopwords.txt``) of two characters or
-more — and the Chinese characters of those words, so that 霉斑, 霉点 and 发霉 share 霉 and
-臭虫 meets 虫子. Only the first :data:`MAX_TOKENS` tokens count: a long call transcript
-costs no more than a complaint. Each feature counts once per text.
+more — and those of their Chinese characters that are rare in customer-service texts (in
+less than :data:`alerts.emerging_prior.RARE_SHARE` of the prior's texts), so that 霉斑,
+霉点 and 发霉 share 霉 and 臭虫 meets 虫子, while 头 (头发, 头皮, 里头) or 服 (客服,
+服务, 衣服) link nothing. Only the first :data:`MAX_TOKENS` tokens count: a long call
+transcript costs no more than a complaint. Each feature counts once per text.
 
 **Weights.** A feature weighs its inverse document frequency (IDF) among the texts this
 worker clustered over the last :data:`DF_SPAN_SECONDS`, smoothed with a prior
@@ -31,7 +33,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, islice
 from typing import NamedTuple
 
@@ -57,18 +59,30 @@ def _is_cjk(character: str) -> bool:
 
 
 class TokenFeatures(dict[str, tuple[str, ...]]):
-    """token → the features it brings (none, or the word and its Chinese characters),
-    worked out once per token; at most ``max_cached`` tokens are remembered."""
+    """token → the features it brings (none, or the word and those of its Chinese characters
+    ``character`` accepts: all by default), worked out once per token; at most
+    ``max_cached`` tokens are remembered."""
 
-    def __init__(self, vocabulary: TermVocabulary, *, max_cached: int = MAX_CACHED_TOKENS) -> None:
+    def __init__(
+        self,
+        vocabulary: TermVocabulary,
+        *,
+        character: Callable[[str], bool] | None = None,
+        max_cached: int = MAX_CACHED_TOKENS,
+    ) -> None:
         super().__init__()
         self.vocabulary = vocabulary
+        self.character = character or (lambda _: True)
         self.max_cached = max_cached
 
     def __missing__(self, token: str) -> tuple[str, ...]:
         features: tuple[str, ...] = ()
         if self.vocabulary.weight(token) >= 2:
-            characters = dict.fromkeys(c for c in token if _is_cjk(c)) if len(token) > 1 else {}
+            characters = (
+                dict.fromkeys(c for c in token if _is_cjk(c) and self.character(c))
+                if len(token) > 1
+                else {}
+            )
             features = (token, *characters)
         if len(self) >= self.max_cached:
             self.clear()  # bounded; the frequent tokens are back at once
@@ -197,7 +211,7 @@ class TopicVectorizer:
     document frequencies."""
 
     def __init__(self, prior: EmergingPrior, vocabulary: TermVocabulary = VOCABULARY) -> None:
-        self.token_features = TokenFeatures(vocabulary)
+        self.token_features = TokenFeatures(vocabulary, character=prior.rare)
         self.hashes = FeatureHashes()
         self.frequencies = DocumentFrequency(prior)
 

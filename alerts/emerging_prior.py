@@ -26,6 +26,7 @@ from vocwatch.errors import ConfigError
 PRIOR_FILE = Path(__file__).resolve().parent / "emerging_prior.tsv.gz"
 DEFAULT_WEIGHT = 3000  # texts of traffic the prior is worth
 _HEADER = ("documents", "weight")
+RARE_SHARE = 0.007  # 50 of 7,000 texts
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class EmergingPrior:
     def share(self, feature: str) -> float:
         """The prior share of texts with ``feature`` (an unseen one: half a text)."""
         return (self.frequencies.get(feature, 0) + 0.5) / (self.documents + 1)
+
+    def rare(self, feature: str) -> bool:
+        """In less than :data:`RARE_SHARE` of the prior's texts (any, without a prior)."""
+        return not self.documents or self.share(feature) < RARE_SHARE
 
     @classmethod
     def empty(cls) -> EmergingPrior:

@@ -185,7 +185,7 @@ def test_samples_are_the_most_telling_then_the_most_different() -> None:
         sample(5, "整箱都有霉斑，已经向市场监管部门反映"),
     ]
     chosen = diverse_samples(samples)
-    assert [s.event_id for s in chosen][0] == "e4"  # P1 first
+    assert chosen[0].event_id == "e4"  # P1 first
     assert len({s.text for s in chosen}) == 3
     assert {"e5"} <= {s.event_id for s in chosen}
     assert not {"e1", "e2"} <= {s.event_id for s in chosen}  # not two near-copies

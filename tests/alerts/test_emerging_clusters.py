@@ -8,13 +8,7 @@ import math
 
 import pytest
 
-from alerts.emerging_clusters import (
-    MAX_MEMBERS,
-    MINUTE,
-    RecentTexts,
-    TopicClusters,
-    TopicText,
-)
+from alerts.emerging_clusters import MAX_MEMBERS, MINUTE, TopicClusters, TopicText
 from alerts.emerging_features import TopicVector, TopicVectorizer
 from alerts.emerging_prior import EmergingPrior
 from classifiers.normalize import normalize
@@ -186,21 +180,29 @@ def test_groups_below_the_floor_are_not_reported() -> None:
     )
 
 
-def test_recent_texts_count_each_author_once_and_stand_for_the_texts_not_kept() -> None:
-    recent = RecentTexts(per_minute=2, retain_minutes=10)
+def test_a_group_counts_the_quiet_clusters_that_said_the_same_before() -> None:
+    """A text of the baseline in a cluster of its own (not alike enough to be in the group)
+    still counts in the group's baseline when it is within the clustering similarity."""
     feed = Feed()
-    minute = int(T0 // MINUTE)
-    for n in range(6):  # six texts in a minute, two kept: each stands for three
-        text = feed.text(MOULD[0], T0 + n)
-        recent.add(text, feed.vector(text).weights, minute)
-    again = feed.text(MOULD[0], T0 + 61, author="u-repeat")
-    recent.add(again, feed.vector(again).weights, minute + 1)
-    recent.add(again._replace(event_time=T0 + 62), feed.vector(again).weights, minute + 1)
-    centroid = feed.vector(feed.text(MOULD[0], T0)).weights
-    counts = recent.counts(centroid, 0.25)
-    assert counts[minute][0] == 6
-    assert counts[minute + 1][0] == 1
-    assert recent.counts({"无关": 1.0}, 0.25) == {}
+    text = feed.text(MOULD[0], T0)
+
+    def add(n: int, at: float, weights: dict[str, float]) -> int:
+        vector = TopicVector(weights, (n, n, n, n))
+        return feed.clusters.add(
+            text._replace(event_id=f"v{n}", author=f"a{n}", event_time=at), vector
+        ).id
+
+    early = add(0, T0, {"霉斑": 0.7, "黑点": 0.714})
+    now = T0 + 1800
+    first = add(1, now - 200, {"瓶盖": 1.0})  # not like the early text: a cluster of its own
+    for n in range(2, 14):
+        assert add(n, now - 200 + n, {"瓶盖": 0.8, "霉斑": 0.6}) == first
+    (group,) = feed.clusters.groups(
+        now, window_seconds=300, floor=3, merge_similarity=0.5, limit=10
+    )
+    assert feed.clusters.clusters[early].cosine(group.features) < 0.5  # not a member
+    assert group.count(0, int((now - 300) // MINUTE))[0] == 1  # but counted before
+    assert group.count(int((now - 300) // MINUTE))[0] == 13
 
 
 @pytest.mark.parametrize("floor", [1, 2])

@@ -47,7 +47,7 @@ RULES = parse_rules(
                 "priority": "P3",
             }
         ]
-    }  # fmt: skip
+    }
 )
 # A short window, so that a test hour is a few simulated minutes.
 SETTINGS = Settings(

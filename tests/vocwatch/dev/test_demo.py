@@ -146,3 +146,17 @@ def test_some_texts_carry_personal_data_to_mask() -> None:
     )
     assert kinds["phone"] > 0
     assert kinds["email"] > 0
+
+
+def test_a_new_problem_follows_later_in_its_own_words() -> None:
+    plan = DemoPlan(rate=0.0, broken_share=0.0)
+    traffic = DemoTraffic(plan, seed=4)
+    assert list(traffic.between(60.0, plan.emerging_start - 0.1, START)) == []
+    end = plan.emerging_start + plan.emerging_seconds
+    messages = list(traffic.between(plan.emerging_start, end, START))
+    assert len(messages) >= 0.6 * plan.emerging_rate * plan.emerging_seconds
+    events = [decode(source, value, max_bytes=MAX_BYTES) for source, _, value in messages]
+    assert {e.source for e in events} == {"complaint", "social"}
+    assert all("固件" in e.text or "扫地机器人" in e.text for e in events)
+    assert len({e.text for e in events}) >= 8  # many customers, different words
+    assert list(traffic.between(end + 0.1, end + 60, START)) == []
