@@ -11,10 +11,14 @@ A rule's alert is per *incident key*: the window key itself, or, for a rule with
 ``correlate:``, the key projected on those dimensions — then the window keys that share
 it (one per channel, say) are the *members* of one incident.
 
-Alerts about something else than a window key — an emerging topic (:mod:`alerts.emerging_monitor`)
-— are evaluated and explained by their own monitor and handed in as a :class:`Subject`
+Alerts of other kinds than ``window`` (a customer at risk, a detractor to follow up) are
+decided by their own :class:`Follower`: it proposes the next state of an alert (from a
+batch, through :meth:`AlertEngine.settle`; on the timer, through
+:meth:`Follower.reassess`), and the engine stores, routes, silences and emits it as it
+does every alert. An emerging topic (:mod:`alerts.emerging_monitor`) is evaluated and
+explained by its own monitor and handed in as a :class:`Subject`
 (:meth:`AlertEngine.advance_subject`): the same lifecycle, store, routing, silences,
-sinks and live feed, and the timer leaves their re-evaluation to that monitor.
+sinks and live feed, and the timer leaves its re-evaluation to that monitor.
 """
 
 from __future__ import annotations
@@ -26,20 +30,31 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
 from alerts.baseline import Baseline
 from alerts.evaluate import Evaluation, evaluate
 from alerts.explain import KeyActivity
-from alerts.lifecycle import Ack, Alert, Member, Sample, Term, Window, advance, fingerprint
+from alerts.lifecycle import (
+    Ack,
+    Alert,
+    Member,
+    Sample,
+    Term,
+    Window,
+    advance,
+    fingerprint,
+    resolve,
+)
 from alerts.routing import Router
-from alerts.rules import Rule, WindowCounts, parse_window_key
+from alerts.rules import SURVEYS, Rule, WindowCounts, parse_window_key
 from alerts.silences import Silence
 from alerts.sinks import AlertSink
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import KeyState, RedisWindowStore
+from vocwatch.errors import ActionRefused
 from vocwatch.metrics import Metrics
 from vocwatch.vocabulary import CHAT_NOTIFICATIONS, AlertKind, AlertStatus, Notification
 
@@ -76,6 +91,25 @@ class Subject:
         return fingerprint(self.rule.name, self.key)
 
 
+Step = tuple[Alert | None, Notification | None]
+
+
+class Follower(Protocol):
+    """Decides the alerts of one kind other than ``window``."""
+
+    #: whether acknowledging one needs a note (a follow-up says what was done)
+    needs_note: bool
+
+    def reassess(self, alert: Alert, now: float) -> Step:
+        """The next state of an active alert on the timer, and what to emit."""
+        ...
+
+    async def acknowledged(self, alert: Alert, now: float) -> Step:
+        """An alert a person just acknowledged (``alert.acknowledged`` is set): its next
+        state (resolved, say) and what to emit; ``(None, None)`` to leave it as it is."""
+        ...
+
+
 class AlertEngine:
     def __init__(
         self,
@@ -94,8 +128,10 @@ class AlertEngine:
         refresh_seconds: float = 300.0,
         baseline_step_seconds: float = 60.0,
         live_channel: str | None = None,
+        followers: Mapping[AlertKind, Follower] | None = None,
     ) -> None:
         self.rules = {rule.name: rule for rule in rules}
+        self.followers = dict(followers or {})
         self.windows = windows
         self.store = store
         self.sinks = list(sinks)
@@ -161,13 +197,19 @@ class AlertEngine:
             await self.start(now)
         self.silences = await self.store.silences(now)
         active = await self.store.all_active()
-        await self._baseline_step(now, active)
-        keys = sorted({m.key for a in active for m in self._members_of(a)})
+        windowed = [a for a in active if a.kind == AlertKind.WINDOW]
+        await self._baseline_step(now, windowed)
+        keys = sorted({m.key for a in windowed for m in self._members_of(a)})
         states = await self.windows.read(keys, now)
         emitted = []
         for alert in active:
             if alert.kind != AlertKind.WINDOW:
-                continue  # its own monitor re-evaluates it (advance_subject)
+                if alert.kind == AlertKind.EMERGING_TOPIC:
+                    continue  # its own monitor re-evaluates it (advance_subject)
+                result = await self._follow(alert, now)
+                if result is not None:
+                    emitted.append(result)
+                continue
             rule = self.rules.get(alert.rule)
             if rule is None:  # the rule was removed from the config: nothing keeps it alive
                 log.info("alert %s: rule %s no longer configured; resolving", alert.id, alert.rule)
@@ -189,7 +231,7 @@ class AlertEngine:
         firing = Counter(
             a.rule for a in active if a.fingerprint not in gone and a.status == AlertStatus.FIRING
         )
-        self._firing_rules |= {*self.rules, *firing}
+        self._firing_rules |= {*self.rules, *self.followers, *firing}
         for name in self._firing_rules:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
         return emitted
@@ -203,13 +245,76 @@ class AlertEngine:
         await self._load_baselines()
         self._started = True
 
+    async def _follow(self, alert: Alert, now: float) -> Alert | None:
+        """An active alert of another kind on the timer; one of a kind no follower of this
+        worker knows (its configuration section was removed) is resolved."""
+        follower = self.followers.get(alert.kind)
+        if follower is None:
+            log.info("alert %s: no %s alerts are configured; resolving", alert.id, alert.kind)
+            return await self.settle(resolve(alert, now), alert, Notification.RESOLVED, now)
+        following, kind = follower.reassess(alert, now)
+        return await self.settle(following, alert, kind, now)
+
+    async def settle(
+        self,
+        alert: Alert | None,
+        current: Alert | None,
+        kind: Notification | None,
+        now: float,
+        *,
+        again: Callable[[Alert], Step] | None = None,
+    ) -> Alert | None:
+        """Store the next state of an alert of another kind than ``window`` — routed when
+        new, checked against the silences — and emit it if ``kind`` says so; return it if
+        emitted. None drops a pending ``current``. A new alert that another worker opened
+        a moment before goes on from theirs: ``again`` gives its next state."""
+        if alert is None:
+            if current is not None:
+                await self.store.drop(current)
+            return None
+        route = alert.route
+        if (current is None or route is None) and self.router is not None:
+            route = self.router.route_for(
+                alert.rule, alert.priority, parse_window_key(alert.key), alert.channels
+            )
+        alert = self._silenced(dataclasses.replace(alert, route=route), now)
+        if current is None:
+            if not await self.store.create(alert):
+                existing = (await self.store.get_many([alert.fingerprint])).get(alert.fingerprint)
+                if existing is None or again is None:
+                    return None
+                following, kind = again(existing)
+                return await self.settle(following, existing, kind, now)
+        else:
+            await self.store.save(alert)
+        if kind is None:
+            return None
+        await self.emit(alert)
+        return alert
+
     # --- people's actions (the HTTP API) ------------------------------------------------
     async def acknowledge(self, alert_id: str, by: str, note: str, now: float) -> Alert | None:
-        alert = await self.store.acknowledge(alert_id, Ack(by, now, note))
-        if alert is not None:
-            await self._publish_live(
-                alert.to_record() | {"notification": Notification.ACKNOWLEDGED}
+        """Acknowledge an active alert; None if there is none with this id. An alert whose
+        follower needs a note is refused without one (ActionRefused); its follower may then
+        resolve it (a customer follow-up is done once acknowledged)."""
+        fp = alert_id.split("-", 1)[0]
+        current = (await self.store.get_many([fp])).get(fp)
+        follower = None if current is None else self.followers.get(current.kind)
+        if follower is not None and follower.needs_note and not note.strip():
+            raise ActionRefused(
+                f"a {current.kind if current else ''} alert is acknowledged with a note "
+                "that says what was done",
+                field="note",
             )
+        alert = await self.store.acknowledge(alert_id, Ack(by, now, note))
+        if alert is None:
+            return None
+        if follower is not None:
+            following, kind = await follower.acknowledged(alert, now)
+            settled = await self.settle(following, alert, kind, now)
+            if settled is not None:
+                return settled
+        await self._publish_live(alert.to_record() | {"notification": Notification.ACKNOWLEDGED})
         return alert
 
     async def add_silence(self, silence: Silence) -> None:
@@ -504,6 +609,8 @@ class AlertEngine:
         updated = {}
         for key in keys:
             counts = states[key].totals.get(rule.window_seconds, WindowCounts())
+            if rule.measure in SURVEYS and not counts.trials(rule.measure):
+                continue  # no responses is no information about NPS, CSAT or CES
             value = counts.measure(rule.measure, rule.window_seconds)
             updated[key] = learned.get(key, Baseline()).update(value, now, alpha=rule.spike.alpha)
         await self.baselines.save(rule.name, updated)

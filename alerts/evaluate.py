@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from alerts.baseline import Baseline, binomial_tail, poisson_tail
-from alerts.rules import COUNTS, Rule, WindowCounts
+from alerts.rules import COUNTS, OFFSETS, Rule, WindowCounts
 from vocwatch.vocabulary import Measure
 
 
@@ -47,9 +47,12 @@ def _threshold(rule: Rule, counts: WindowCounts) -> Evaluation:
     value = counts.measure(rule.measure, rule.window_seconds)
     trials = counts.trials(rule.measure)
     if rule.falling:
-        breached = value <= rule.threshold
-        holds = value <= rule.threshold / rule.resolve_ratio
-        severity = rule.threshold / value if value > 0 else rule.threshold / 0.01
+        # Ratios of a measure that can be negative (NPS) are taken on its shifted scale.
+        offset = OFFSETS.get(rule.measure, 0.0)
+        limit, shifted = rule.threshold + offset, value + offset
+        breached = shifted <= limit
+        holds = shifted <= limit / rule.resolve_ratio
+        severity = limit / shifted if shifted > 0 else limit / 0.01
     else:
         breached = value >= rule.threshold
         holds = value >= rule.threshold * rule.resolve_ratio
@@ -100,6 +103,10 @@ def _noise_floor(rule: Rule, expected: float, trials: int) -> float:
         return math.sqrt(p * (1 - p) / max(trials, 1))
     if rule.measure == Measure.MEAN_SENTIMENT:
         return 0.25 / math.sqrt(max(trials, 1))
+    if rule.measure == Measure.NPS:  # a typical NPS sample's spread: sd ≈ 0.8 × 100
+        return 80.0 / math.sqrt(max(trials, 1))
+    if rule.measure in (Measure.CSAT, Measure.CES):  # scores spread about 1 point
+        return 1.0 / math.sqrt(max(trials, 1))
     return max(abs(expected) * 0.1, 1e-6)
 
 

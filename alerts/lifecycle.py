@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from alerts.evaluate import Evaluation
-from alerts.rules import Rule, WindowCounts, parse_window_key
+from alerts.rules import SURVEYS, Rule, WindowCounts, parse_window_key
 from vocwatch.vocabulary import (
     CHAT_NOTIFICATIONS,
     AlertKind,
@@ -43,6 +43,20 @@ from vocwatch.vocabulary import (
 
 MAX_SAMPLES = 3
 SAMPLE_CHARS = 200
+#: Fields of a record that describe a window: an alert of another kind leaves them out.
+WINDOW_FIELDS = (
+    "window",
+    "measure",
+    "value",
+    "threshold",
+    "baseline",
+    "min_count",
+    "count",
+    "negative_count",
+    "p1_count",
+    "members",
+    "terms",
+)
 
 
 @dataclass(frozen=True)
@@ -170,7 +184,7 @@ class Alert:
             if self.expected is None
             else {"expected": self.expected, "deviation": self.deviation}
         )
-        record = {
+        record: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "fingerprint": self.fingerprint,
@@ -225,6 +239,12 @@ class Alert:
             "resolved_at": _iso_or_none(self.resolved_at),
             "sequence": self.updates,
         }
+        if self.kind != AlertKind.WINDOW:
+            for name in WINDOW_FIELDS:
+                del record[name]
+        elif self.measure in SURVEYS:
+            record["responses"] = self.counts.trials(self.measure)
+            record["interval"] = self.counts.interval(self.measure)
         clash = record.keys() & self.details.keys()
         if clash:
             raise ValueError(f"details of a {self.kind} alert repeat common fields: {clash}")
@@ -337,7 +357,7 @@ def advance(
             last_seen=now,
             updated_at=now,
         )
-        return _pending_or_firing(rule, alert, now)
+        return start(alert, now, for_seconds=rule.for_seconds)
 
     updated = dataclasses.replace(
         current,
@@ -352,35 +372,68 @@ def advance(
         samples=merge_samples(current.samples, samples),
         last_seen=now if evaluation.breached else current.last_seen,
     )
-    if current.status == AlertStatus.PENDING:
-        return _pending_or_firing(rule, updated, now) if evaluation.breached else (None, None)
-    if not evaluation.holds:
-        resolved = dataclasses.replace(
-            updated, status=AlertStatus.RESOLVED, resolved_at=now, updates=current.updates + 1
-        )
-        return resolved.emitting(now, Notification.RESOLVED), Notification.RESOLVED
-    kind = _firing_news(rule, updated, current, now, update_seconds)
-    if kind is None:
-        return updated, None
-    return dataclasses.replace(updated, updates=current.updates + 1).emitting(now, kind), kind
+    return follow(
+        current,
+        updated,
+        breached=evaluation.breached,
+        holds=evaluation.holds,
+        now=now,
+        for_seconds=rule.for_seconds,
+        repeat_seconds=rule.repeat_seconds,
+        update_seconds=update_seconds,
+    )
 
 
-def _pending_or_firing(rule: Rule, alert: Alert, now: float) -> tuple[Alert, Notification | None]:
-    if now - alert.first_seen < rule.for_seconds:
+def start(alert: Alert, now: float, *, for_seconds: float) -> tuple[Alert, Notification | None]:
+    """A new (or still pending) alert: firing once it has been breached ``for_seconds``."""
+    if now - alert.first_seen < for_seconds:
         return alert, None
     fired = dataclasses.replace(alert, status=AlertStatus.FIRING, fired_at=now)
     return fired.emitting(now, Notification.NEW), Notification.NEW
 
 
+def follow(
+    current: Alert,
+    updated: Alert,
+    *,
+    breached: bool,
+    holds: bool,
+    now: float,
+    for_seconds: float,
+    repeat_seconds: float,
+    update_seconds: float,
+) -> tuple[Alert | None, Notification | None]:
+    """The lifecycle step of every kind of alert: ``updated`` is ``current`` with what was
+    just evaluated (counts, samples, severity, details), ``breached`` whether it may fire,
+    ``holds`` whether a firing alert goes on. Returns the next alert (None: a pending
+    alert whose breach ended is dropped) and what to emit."""
+    if current.status == AlertStatus.PENDING:
+        return start(updated, now, for_seconds=for_seconds) if breached else (None, None)
+    if not holds:
+        return resolve(updated, now), Notification.RESOLVED
+    kind = _firing_news(updated, current, now, repeat_seconds, update_seconds)
+    if kind is None:
+        return updated, None
+    return dataclasses.replace(updated, updates=current.updates + 1).emitting(now, kind), kind
+
+
+def resolve(alert: Alert, now: float) -> Alert:
+    """``alert`` resolved now, as emitted."""
+    resolved = dataclasses.replace(
+        alert, status=AlertStatus.RESOLVED, resolved_at=now, updates=alert.updates + 1
+    )
+    return resolved.emitting(now, Notification.RESOLVED)
+
+
 def _firing_news(
-    rule: Rule, updated: Alert, current: Alert, now: float, update_seconds: float
+    updated: Alert, current: Alert, now: float, repeat_seconds: float, update_seconds: float
 ) -> Notification | None:
     if _escalated(updated):
         return Notification.ESCALATION
     if (
-        rule.repeat_seconds
+        repeat_seconds
         and updated.acknowledged is None
-        and now - (current.notified_at or current.first_seen) >= rule.repeat_seconds
+        and now - (current.notified_at or current.first_seen) >= repeat_seconds
     ):
         return Notification.REMINDER
     changed = (

@@ -35,10 +35,12 @@ from urllib.parse import quote_plus
 
 from vocwatch.vocabulary import (
     CATEGORY_NAMES_ZH,
+    AlertKind,
     AlertStatus,
     Measure,
     Notification,
     Priority,
+    RiskSignal,
     priority_rank,
 )
 
@@ -79,6 +81,9 @@ MEASURE_ZH: dict[str, str] = {
     Measure.REACH_NEGATIVE: "负面传播量",
     Measure.FIRST_CONTACT_RESOLUTION: "一次解决率",
     Measure.MEAN_WAIT_SECONDS: "平均等待秒数",
+    Measure.NPS: "净推荐值",
+    Measure.CSAT: "满意度",
+    Measure.CES: "费力度",
 }
 _PERCENT = frozenset({Measure.NEGATIVE_SHARE, Measure.FIRST_CONTACT_RESOLUTION})
 DIMENSION_ZH = {
@@ -88,7 +93,22 @@ DIMENSION_ZH = {
     "category": "类别",
     "product": "产品",
     "region": "地区",
+    "customer_id": "客户",
 }
+SOURCE_ZH = {"complaint": "投诉", "call": "来电", "social": "社交", "survey": "调查"}
+SIGNAL_ZH: dict[str, str] = {
+    RiskSignal.REPEAT_CONTACTS: "重复联络",
+    RiskSignal.UNRESOLVED_CALL: "来电未解决",
+    RiskSignal.LONG_WAIT: "等待过长",
+    RiskSignal.TRANSFERS: "多次转接",
+    RiskSignal.NEGATIVE_CONTACTS: "负面情绪",
+    RiskSignal.FALLING_SENTIMENT: "情绪下滑",
+    RiskSignal.LOW_RATING: "低评分",
+    RiskSignal.DETRACTOR: "NPS 贬损",
+    RiskSignal.ESCALATION: "升级投诉用语",
+    RiskSignal.CHURN_THREAT: "流失威胁",
+}
+MAX_CONTACT_LINES = 5  # of a customer_risk alert's timeline in a chat message
 FEISHU_TEMPLATE: dict[str, str] = {
     Priority.P1: "red",
     Priority.P2: "orange",
@@ -234,7 +254,14 @@ def key_text(record: Record) -> str:
 
 
 def measure_text(record: Record) -> str:
-    """Value against threshold or baseline: ``负面数 31 ≥ 阈值 25``."""
+    """Value against threshold or baseline: ``负面数 31 ≥ 阈值 25``; a customer's risk
+    score against its threshold, or a follow-up's due time."""
+    if record.get("kind") == AlertKind.CUSTOMER_RISK:
+        score, limit = _number(record.get("score"), ""), _number(record.get("threshold"), "")
+        return f"风险分 {score} / 阈值 {limit}"
+    if record.get("kind") == AlertKind.DETRACTOR:
+        late = "（已逾期）" if record.get("overdue") else ""
+        return f"回访截止 {_when(record.get('due_at'))}{late}"
     measure = str(record.get("measure", ""))
     name = MEASURE_ZH.get(measure, escape_markdown(measure))
     value = _number(record.get("value"), measure)
@@ -283,6 +310,8 @@ def time_text(record: Record) -> str:
 
 def record_lines(record: Record) -> list[str]:
     """Every line of the full message about one record (markdown, user text escaped)."""
+    if record.get("kind") in (AlertKind.CUSTOMER_RISK, AlertKind.DETRACTOR):
+        return customer_lines(record)
     lines = [
         f"**规则**：{_name(record.get('rule', ''))}",
         f"**对象**：{key_text(record)}",
@@ -303,6 +332,72 @@ def record_lines(record: Record) -> list[str]:
     lines.extend(_handling_lines(record))
     lines.append(f"告警编号：{escape_markdown(record.get('id', ''))}")
     return lines
+
+
+def customer_lines(record: Record) -> list[str]:
+    """The full message about a customer alert: the customer, the score and its reasons or
+    the follow-up's due time and responses, the last contacts, the customer's own words."""
+    lines = [f"**规则**：{_name(record.get('rule', ''))}", f"**客户**：{key_text(record)}"]
+    if record.get("kind") == AlertKind.CUSTOMER_RISK:
+        lines.append(f"**风险**：{measure_text(record)}")
+        reasons = [_signal_line(h) for h in record.get("signals") or []]
+        if reasons:
+            lines += ["**原因**：", *reasons]
+        contacts = [_contact_line(c) for c in list(record.get("contacts") or [])]
+        if contacts:
+            lines += ["**最近接触**：", *contacts[:MAX_CONTACT_LINES]]
+        samples = sample_lines(record)
+        if samples:
+            lines += ["**客户原话**：", *samples]
+    else:
+        lines.append(f"**回访**：{measure_text(record)}")
+        responses = [_response_line(r) for r in list(record.get("responses") or [])]
+        if responses:
+            lines += ["**调查**：", *responses]
+    lines.append(f"**负责团队**：{escape_markdown(_team(record) or '未指定')}")
+    lines.append(f"**时间**：{time_text(record)}")
+    lines.extend(_handling_lines(record))
+    lines.append(f"告警编号：{escape_markdown(record.get('id', ''))}")
+    return lines
+
+
+def _signal_line(hit: Any) -> str:
+    """One reason of a risk score: ``- 流失威胁：销户（+35）``."""
+    if not isinstance(hit, Mapping):
+        return f"- {escape_markdown(hit)}"
+    name = SIGNAL_ZH.get(str(hit.get("signal")), str(hit.get("signal", "")))
+    text = f"{name}：{hit.get('detail', '')}（+{_number(round(float(hit.get('points', 0))), '')}）"
+    return f"- {escape_markdown(text)}"
+
+
+def _contact_line(contact: Any) -> str:
+    if not isinstance(contact, Mapping):
+        return f"- {escape_markdown(contact)}"
+    source = SOURCE_ZH.get(str(contact.get("source")), str(contact.get("source", "")))
+    parts = [_when(contact.get("time")), source]
+    if contact.get("channel"):
+        parts.append(str(contact["channel"]))
+    category = contact.get("category")
+    if category and category != "other":
+        parts.append(CATEGORY_NAMES_ZH.get(category, str(category)))
+    if contact.get("polarity") == "negative":
+        parts.append("负面")
+    if contact.get("resolved") is not None:
+        parts.append("已解决" if contact["resolved"] else "未解决")
+    survey = contact.get("survey")
+    if isinstance(survey, Mapping):
+        parts.append(f"{str(survey.get('kind', '')).upper()} {survey.get('score')}")
+    return "- " + escape_markdown(" · ".join(str(p) for p in parts))
+
+
+def _response_line(response: Any) -> str:
+    if not isinstance(response, Mapping):
+        return f"> {escape_markdown(response)}"
+    head = f"{str(response.get('kind', '')).upper()} {response.get('score')}"
+    if response.get("touchpoint"):
+        head += f"（{response['touchpoint']}）"
+    comment = f"：{response['comment']}" if response.get("comment") else ""
+    return f"> {escape_markdown(head + comment)}"
 
 
 def digest_entry(record: Record) -> str:

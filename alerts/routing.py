@@ -45,7 +45,19 @@ class Router:
     def route(
         self, rule: Rule, key: Mapping[str, str], channels: Iterable[str] = ()
     ) -> Route | None:
-        facts = {**rule.fixed_dims(), **key, "rule": rule.name, "priority": rule.priority}
+        return self.route_for(rule.name, rule.priority, key, channels, rule.fixed_dims())
+
+    def route_for(
+        self,
+        rule: str,
+        priority: str,
+        key: Mapping[str, str],
+        channels: Iterable[str] = (),
+        fixed: Mapping[str, str] | None = None,
+    ) -> Route | None:
+        """The route of any alert: by its rule name (a customer alert's is its kind),
+        priority, key, the fixed values of its rule's filter and its channels."""
+        facts = {**(fixed or {}), **key, "rule": rule, "priority": priority}
         seen = set(channels)
         for route in self.routes:
             if all(_allows(field, allowed, facts, seen) for field, allowed in route.match.items()):

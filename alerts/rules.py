@@ -8,6 +8,7 @@ is documented in ``alerts/rules.yaml`` and docs/alerts.md; errors name the line 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -25,7 +26,22 @@ DIMENSIONS = ("source", "channel", "platform", "category", "product", "region")
 KEYS_MEMO_SIZE = 10_000  # remembered dimension combinations per rule
 MEASURES: tuple[Measure, ...] = tuple(Measure)
 # Measures where lower is worse: a threshold or spike on them means "fell below".
-FALLING = frozenset({Measure.MEAN_SENTIMENT, Measure.FIRST_CONTACT_RESOLUTION})
+FALLING = frozenset(
+    {
+        Measure.MEAN_SENTIMENT,
+        Measure.FIRST_CONTACT_RESOLUTION,
+        Measure.NPS,
+        Measure.CSAT,
+        Measure.CES,
+    }
+)
+# Measures over the survey responses of a window (满意度调查): each reported with its number
+# of responses and a 95 % interval.
+SURVEYS = frozenset({Measure.NPS, Measure.CSAT, Measure.CES})
+# What is added to a measure that can be negative to compare it by ratios (severity):
+# NPS runs from -100 to 100.
+OFFSETS = {Measure.NPS: 100.0}
+Z95 = 1.96
 SHARES = frozenset(
     {Measure.NEGATIVE_SHARE, Measure.MEAN_SENTIMENT, Measure.FIRST_CONTACT_RESOLUTION}
 )
@@ -35,11 +51,14 @@ COUNTS = frozenset(
 )
 # Measures taken over the calls of a window, not over all its events.
 _PER_CALL = frozenset({Measure.FIRST_CONTACT_RESOLUTION, Measure.MEAN_WAIT_SECONDS})
+# The range of the mean score of CSAT and CES.
+_SCALES = {Measure.CSAT: (1.0, 5.0), Measure.CES: (1.0, 7.0)}
 _SPAN = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 Lines = Callable[[Sequence[str | int]], int | None]
+NPS_RANGE = "an NPS above -100, at most 100"
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,15 @@ class WindowCounts:
     calls: int = 0
     first_contact: int = 0  # calls resolved on first contact
     wait: float = 0.0  # sum of call wait seconds
+    nps: int = 0  # NPS responses …
+    promoters: int = 0  # … scoring 9–10 …
+    detractors: int = 0  # … and 0–6
+    csat: int = 0  # CSAT responses, their scores and squared scores
+    csat_sum: int = 0
+    csat_squares: int = 0
+    ces: int = 0  # the same for CES
+    ces_sum: int = 0
+    ces_squares: int = 0
 
     def measure(self, name: Measure | MeasureName, seconds: float = 60.0) -> float:
         if name == Measure.COUNT:
@@ -72,11 +100,55 @@ class WindowCounts:
             return self.reach_negative
         if name == Measure.FIRST_CONTACT_RESOLUTION:
             return self.first_contact / self.calls if self.calls else 1.0
+        if name in SURVEYS:
+            return self._survey(name)
         return self.wait / self.calls if self.calls else 0.0  # mean_wait_seconds
 
     def trials(self, name: Measure | MeasureName) -> int:
-        """How many events a measure is taken over (the guard's sample size)."""
-        return self.calls if name in _PER_CALL else self.count
+        """How many events a measure is taken over (the guard's sample size): calls for the
+        call measures, responses for the survey measures, else every event."""
+        if name in _PER_CALL:
+            return self.calls
+        if name == Measure.NPS:
+            return self.nps
+        if name in _SCALES:
+            return self._scores(name)[0]
+        return self.count
+
+    def interval(self, name: Measure | MeasureName) -> tuple[float, float] | None:
+        """The 95 % confidence interval of a survey measure (None for the others, and
+        without responses). NPS: the normal approximation of a difference of two shares
+        of one sample; CSAT and CES: mean ± 1.96 standard errors (the whole scale for a
+        single response). Clipped to the measure's range."""
+        n = self.trials(name)
+        if name not in SURVEYS or not n:
+            return None
+        value = self.measure(name)
+        if name == Measure.NPS:
+            up, down = self.promoters / n, self.detractors / n
+            half = Z95 * 100.0 * math.sqrt(max(up + down - (up - down) ** 2, 0.0) / n)
+            low, high = -100.0, 100.0
+        else:
+            _, total, squares = self._scores(name)
+            low, high = _SCALES[Measure(name)]
+            if n < 2:
+                return low, high
+            variance = max(squares - total * total / n, 0.0) / (n - 1)
+            half = Z95 * math.sqrt(variance / n)
+        return round(max(low, value - half), 4), round(min(high, value + half), 4)
+
+    def _survey(self, name: Measure | MeasureName) -> float:
+        """NPS, or the mean CSAT or CES score; 0 without responses (no rule is breached or
+        holds without them, and no baseline learns from them)."""
+        if name == Measure.NPS:
+            return (self.promoters - self.detractors) * 100.0 / self.nps if self.nps else 0.0
+        responses, total, _ = self._scores(name)
+        return total / responses if responses else 0.0
+
+    def _scores(self, name: Measure | MeasureName) -> tuple[int, int, int]:
+        if name == Measure.CSAT:
+            return self.csat, self.csat_sum, self.csat_squares
+        return self.ces, self.ces_sum, self.ces_squares
 
     def plus(self, other: WindowCounts) -> WindowCounts:
         return WindowCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -182,8 +254,9 @@ class Rule:
 
 @dataclass(frozen=True)
 class AlertConfig:
-    """The whole alert configuration file: rules, and the routing and sink sections, which
-    :mod:`alerts.routing` and :mod:`alerts.sinkconfig` validate."""
+    """The whole alert configuration file: rules, and the routing, sink, customer and KPI
+    sections, which :mod:`alerts.routing`, :mod:`alerts.sinkconfig`,
+    :mod:`alerts.customer_alerts` and :mod:`alerts.kpis` validate."""
 
     rules: tuple[Rule, ...]
     teams: Mapping[str, Any] = field(default_factory=dict)
@@ -191,6 +264,10 @@ class AlertConfig:
     sinks: Mapping[str, Any] = field(default_factory=dict)
     source: str = "rules"
     lines: Lines | None = None
+    # The customers: and kpis: sections, as in the file (None: not there), which
+    # alerts.customer_alerts and alerts.kpis validate.
+    customers: Any = None
+    kpis: Any = None
 
 
 def window_key(dims: Mapping[str, str], where_tag: str = "") -> str:
@@ -258,6 +335,8 @@ def parse_config(data: Any, *, source: str = "rules", lines: Lines | None = None
         sinks=data.get("sinks", {}),
         source=source,
         lines=lines,
+        customers=data.get("customers"),
+        kpis=data.get("kpis"),
     )
 
 
@@ -405,6 +484,8 @@ def _condition(r: _RuleReader, measure: str) -> tuple[float | None, Spike | None
             "threshold",
         )
     if "threshold" in r.item:
+        if measure == Measure.NPS:
+            return r.need("threshold", lambda v: _number(v) and -100 < v <= 100, NPS_RANGE), None
         threshold = r.need("threshold", lambda v: _number(v) and v > 0, "a number above 0")
         if measure in SHARES:
             r.need("threshold", lambda v: v <= 1, f"a share between 0 and 1 for {measure}")

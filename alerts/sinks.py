@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger("vocwatch.alerts")
+# What the log line of an alert of another kind shows besides its key.
+_SUMMARY = {"customer_risk": ("score", "reasons"), "detractor": ("due_at", "overdue")}
 
 
 class AlertSink(Protocol):
@@ -47,6 +49,17 @@ class LogSink:
 
     async def deliver(self, record: dict[str, Any]) -> None:
         key = ", ".join(f"{k}={v}" for k, v in record["key"].items())
+        if "measure" not in record:  # an alert of another kind than window
+            log.warning(
+                "ALERT %s %s %s [%s] %s id=%s",
+                record["priority"],
+                record["status"],
+                record["rule"],
+                key,
+                " ".join(f"{k}={record[k]}" for k in _SUMMARY.get(record["kind"], ())),
+                record["id"],
+            )
+            return
         log.warning(
             "ALERT %s %s %s [%s] %s=%s threshold=%s count=%s id=%s",
             record["priority"],

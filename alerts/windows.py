@@ -6,7 +6,10 @@ hash tag, so one Lua script touches only one cluster slot:
 * ``<prefix>:{<key>}:b`` — a hash of time buckets: field ``<bucket>`` counts events, and
   ``<bucket>:<m>`` the other sums (see :data:`FIELDS`): negative and P1 events, sentiment,
   reach of negative posts, calls, calls resolved on first contact, wait seconds; a field
-  is written only when its increment is not 0;
+  is written only when its increment is not 0. Survey responses (满意度调查) add their
+  own sums (:data:`SURVEY_FIELDS`: NPS responses, promoters and detractors; CSAT and CES
+  responses, scores and squared scores) and mark the hash with the field ``survey``: only
+  a marked key reads them back, so the keys no survey reaches pay nothing for them;
 * ``<prefix>:{<key>}:ids`` — a sorted set of the event ids counted, scored by event time.
 
 An event is counted only if ``ZADD NX`` adds its id, in the same script as the increments:
@@ -35,6 +38,7 @@ from redis.exceptions import NoScriptError
 
 from alerts.rules import WindowCounts
 from vocwatch.redis_keys import window_buckets, window_ids
+from vocwatch.vocabulary import SurveyKind
 
 NEW, DUPLICATE, LATE = 1, 0, 2
 
@@ -48,16 +52,21 @@ FIELDS = (
     ("f", False),
     ("w", True),
 )
+# Survey sums, in WindowCounts order after FIELDS: NPS responses, promoters (9–10),
+# detractors (0–6); CSAT responses, score sum, squared-score sum; the same for CES.
+SURVEY_FIELDS = ("nn", "np", "nd", "cn", "cs", "cq", "en", "es", "eq")
 
 # KEYS: bucket hash, id set. ARGV: bucket_seconds, now, retention, skew, write (0/1),
-# n_spans, span_1 … span_n (seconds, ascending), then per event: id, time, and the value
-# of each FIELDS entry. Totals are returned as strings: Lua numbers would be truncated.
+# n_spans, span_1 … span_n (seconds, ascending), then per event: id, time, the value of
+# each FIELDS entry, and its survey code ('0', or the kind's initial and the score: 'n9').
+# Totals are returned as strings: Lua numbers would be truncated.
 _RECORD = """
 local bsec, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local skew, nspans = tonumber(ARGV[4]), tonumber(ARGV[6])
 local suffixes = {'n', 'p', 's', 'r', 'c', 'f', 'w'}
+local survey = {'nn', 'np', 'nd', 'cn', 'cs', 'cq', 'en', 'es', 'eq'}
 local floats = {s = true, r = true, w = true}
-local width = 2 + #suffixes
+local width = 3 + #suffixes
 local horizon = now - retention
 local flags = {}
 local wrote = false
@@ -76,18 +85,38 @@ for i = 7 + nspans, #ARGV, width do
         else redis.call('HINCRBY', KEYS[1], b .. ':' .. suffix, v) end
       end
     end
+    local code = ARGV[i + 2 + #suffixes]
+    if code ~= '0' then
+      local k, v = string.sub(code, 1, 1), tonumber(string.sub(code, 2))
+      redis.call('HINCRBY', KEYS[1], b .. ':' .. k .. 'n', 1)
+      if k == 'n' then
+        if v >= 9 then redis.call('HINCRBY', KEYS[1], b .. ':np', 1)
+        elseif v <= 6 then redis.call('HINCRBY', KEYS[1], b .. ':nd', 1) end
+      else
+        redis.call('HINCRBY', KEYS[1], b .. ':' .. k .. 's', v)
+        redis.call('HINCRBY', KEYS[1], b .. ':' .. k .. 'q', v * v)
+      end
+      redis.call('HSET', KEYS[1], 'survey', '1')
+    end
     flags[#flags + 1] = 1
     wrote = true
   else
     flags[#flags + 1] = 0
   end
 end
+local surveyed = redis.call('HEXISTS', KEYS[1], 'survey') == 1
+local names = {unpack(suffixes)}
+if surveyed then
+  for _, suffix in ipairs(survey) do names[#names + 1] = suffix end
+end
+local per = #names + 1
 local oldest = math.floor(horizon / bsec)
 if ARGV[5] == '1' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. horizon)
-  if redis.call('HLEN', KEYS[1]) > (#suffixes + 1) * (retention / bsec + 2) then
+  if redis.call('HLEN', KEYS[1]) > per * (retention / bsec + 2) + 1 then
     for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-      if tonumber(string.match(field, '^%d+')) < oldest then redis.call('HDEL', KEYS[1], field) end
+      local b = tonumber(string.match(field, '^%d+'))
+      if b and b < oldest then redis.call('HDEL', KEYS[1], field) end
     end
   end
 end
@@ -97,12 +126,11 @@ if wrote then
 end
 local current = math.floor(now / bsec)
 local widest = math.ceil(tonumber(ARGV[6 + nspans]) / bsec)
-local per = #suffixes + 1
 local fields = {}
 for b = current - widest + 1, current do
   local s = tostring(b)
   fields[#fields + 1] = s
-  for _, suffix in ipairs(suffixes) do fields[#fields + 1] = s .. ':' .. suffix end
+  for _, suffix in ipairs(names) do fields[#fields + 1] = s .. ':' .. suffix end
 end
 local values = redis.call('HMGET', KEYS[1], unpack(fields))
 local sums = {}
@@ -144,9 +172,10 @@ class Observation:
     call: bool = False
     first_contact: bool = False
     wait_seconds: float = 0.0
+    survey: str = "0"  # a survey response's code (survey_code), "0" for other events
 
     def args(self) -> list[Any]:
-        """Script arguments: id, time, then the value of each FIELDS entry."""
+        """Script arguments: id, time, the value of each FIELDS entry, the survey code."""
         return [
             self.event_id,
             repr(self.event_time),
@@ -157,7 +186,17 @@ class Observation:
             int(self.call),
             int(self.call and self.first_contact),
             _num(self.wait_seconds if self.call else 0.0),
+            self.survey,
         ]
+
+
+def survey_code(kind: str, score: int) -> str:
+    """How the window script is told of a survey response: a letter for the kind and the
+    score (``nps`` 9 → ``n9``, ``csat`` 2 → ``c2``, ``ces`` 6 → ``e6``)."""
+    return f"{_SURVEY_LETTERS[SurveyKind(kind)]}{score}"
+
+
+_SURVEY_LETTERS = {SurveyKind.NPS: "n", SurveyKind.CSAT: "c", SurveyKind.CES: "e"}
 
 
 @dataclass(frozen=True)
@@ -230,8 +269,8 @@ class RedisWindowStore:
             calls.append(args)
         replies = await run_script(self.redis, _RECORD, _RECORD_SHA, 2, calls)
         states = {}
-        per = 1 + len(FIELDS)
         for key, (flags, totals) in zip(keys, replies, strict=True):
+            per = len(totals) // len(self.spans)  # with a key's survey sums, or without
             counts = {
                 span: _counts(totals[per * i : per * (i + 1)]) for i, span in enumerate(self.spans)
             }
@@ -240,19 +279,25 @@ class RedisWindowStore:
 
 
 async def run_script(
-    redis: RedisLike, script: str, sha: str, numkeys: int, calls: Sequence[Sequence[Any]]
+    redis: RedisLike,
+    script: str,
+    sha: str,
+    numkeys: int | Sequence[int],
+    calls: Sequence[Sequence[Any]],
 ) -> list[Any]:
-    """Run ``script`` once per call (its ``numkeys`` keys, then its arguments) in one
-    non-transactional pipeline, by SHA-1; the calls answered NOSCRIPT are run again once
-    after ``SCRIPT LOAD``. Works alike on one server and on a cluster (where redis-py's
-    pipeline refuses Script objects, and each node may or may not know the script). Raises
-    the first error a call got; replies in call order."""
+    """Run ``script`` once per call (its ``numkeys`` keys — one number for every call, or
+    one per call — then its arguments) in one non-transactional pipeline, by SHA-1; the
+    calls answered NOSCRIPT are run again once after ``SCRIPT LOAD``. Works alike on one
+    server and on a cluster (where redis-py's pipeline refuses Script objects, and each node
+    may or may not know the script). Raises the first error a call got; replies in call
+    order."""
+    keys = [numkeys] * len(calls) if isinstance(numkeys, int) else list(numkeys)
     replies: list[Any] = [None] * len(calls)
     todo = list(range(len(calls)))
     for attempt in range(2):
         pipe = redis.pipeline(transaction=False)
         for i in todo:
-            pipe.execute_command("EVALSHA", sha, numkeys, *calls[i])
+            pipe.execute_command("EVALSHA", sha, keys[i], *calls[i])
         for i, reply in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
             replies[i] = reply
         todo = [i for i in todo if isinstance(replies[i], NoScriptError)]
@@ -265,10 +310,15 @@ async def run_script(
     return replies
 
 
+_FLOATS = (False, *(f for _, f in FIELDS), *(False for _ in SURVEY_FIELDS))
+
+
 def _counts(values: Sequence[bytes | str]) -> WindowCounts:
-    floats = (False, *(f for _, f in FIELDS))
+    """A key's totals of one span: the event count and the FIELDS sums, then, if the key
+    has seen a survey response, the SURVEY_FIELDS sums."""
     numbers: list[Any] = [
-        float(v) if is_float else int(float(v)) for v, is_float in zip(values, floats, strict=True)
+        float(v) if is_float else int(float(v))
+        for v, is_float in zip(values, _FLOATS, strict=False)
     ]
     return WindowCounts(*numbers)
 

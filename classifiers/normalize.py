@@ -11,6 +11,7 @@ import functools
 import re
 import string
 import unicodedata
+from collections.abc import Sequence
 
 import opencc
 
@@ -85,3 +86,36 @@ def normalize(text: str, *, max_chars: int = MAX_CHARS) -> str:
             head = drop_cut_end(head)
         text = (head + tail).rstrip()
     return text
+
+
+# Between the texts of a batch: a private-use character, which no step below touches or
+# joins with its neighbours (it is not ASCII, white space, a control character, a mark
+# NFKC or OpenCC change, or a letter).
+_BATCH_SEPARATOR = "\ue000"
+# Texts this short are normalized in the batch; a longer one alone (its length bound).
+_BATCH_LIMIT = MAX_CHARS // 8
+
+
+def normalize_batch(texts: Sequence[str]) -> list[str]:
+    """``[normalize(t) for t in texts]``, each step run once over the batch's texts joined:
+    ten times faster for short texts, whose cost is mostly the calls. A text holding the
+    separator, or too long for the length bound to be ignored, goes alone."""
+    alone = [not t or len(t) > _BATCH_LIMIT or _BATCH_SEPARATOR in t for t in texts]
+    together = [t for t, a in zip(texts, alone, strict=True) if not a]
+    cleaned = iter(_normalize_joined(together) if together else [])
+    return [normalize(t) if a else next(cleaned) for t, a in zip(texts, alone, strict=True)]
+
+
+def _normalize_joined(texts: Sequence[str]) -> list[str]:
+    text = _BATCH_SEPARATOR.join(texts)
+    text = _URL.sub(f" {URL_TOKEN} ", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub("", text)
+    text = _to_simplified().convert(text)
+    text = _REPEATED_MARK.sub(lambda m: m.group(1) * MAX_REPEAT, text)
+    text = _MIXED_MARKS.sub(lambda m: m.group(0)[:MAX_REPEAT], text)
+    text = _SPACE.sub(" ", text)
+    parts = [part.strip() for part in text.split(_BATCH_SEPARATOR)]
+    if len(parts) != len(texts):  # a step changed a separator after all: one by one
+        return [normalize(t) for t in texts]
+    return [p if len(p) <= MAX_CHARS else normalize(t) for p, t in zip(parts, texts, strict=True)]

@@ -65,6 +65,11 @@ _LANDLINE = re.compile(
     r"[2-9]\d{2,3}[ -]?\d{4}(?:(?:-|转|ext\.?|EXT\.?)\d{1,5})?(?!\d)"
 )
 
+# Every kind of personal data holds an "@" (e-mail) or at least this many digits (the
+# shortest, a landline: a 3-digit area code and a 7-digit number).
+_FEWEST_DIGITS = 10
+_DIGIT = re.compile(r"\d")
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 # First two digits of a resident ID: the province (省级行政区划代码, GB/T 2260).
@@ -165,6 +170,8 @@ def mask_pii(text: str) -> Masked:
     >>> mask_pii("电话13812345678，投诉12315").text
     '电话[PHONE]，投诉12315'
     """
+    if "@" not in text and len(_DIGIT.findall(text)) < _FEWEST_DIGITS:
+        return Masked(text, ())  # most texts: no e-mail, too few digits for any number
     found: list[str] = []
 
     def replace(

@@ -1,9 +1,11 @@
-"""Polarity (情感极性) from a sentiment score, with cut-offs per channel (渠道).
+"""Polarity (情感极性) from the sentiment model's probabilities, with cut-offs per channel
+(渠道).
 
-A score is the probability that a text is positive. Below ``negative_below`` it is
-negative, at or above ``positive_from`` positive, in between neutral. The cut-offs are
-data (``data/polarity.yaml``): a default, and overrides for the channels whose texts
-read differently (agent-written call summaries, public social posts). An override may set
+A text is negative when its probability of being negative is at least ``negative_from``,
+positive when its probability of being positive is at least ``positive_from`` (the more
+probable of the two if both are), neutral otherwise — the model's own neutral class, and any
+text the model is not sure enough about. The cut-offs are data (``data/polarity.yaml``): a
+default, and overrides for the channels whose texts read differently. An override may set
 one cut-off and inherit the other from the default.
 """
 
@@ -25,28 +27,29 @@ DEFAULT_POLARITY_FILE = Path(__file__).resolve().parent / "data" / "polarity.yam
 #: strings: the CLI offers them as argparse choices, which it shows with ``repr()``.
 CHANNELS: tuple[str, ...] = tuple(channel.value for channel in Channel)
 POLARITIES: tuple[Polarity, ...] = tuple(Polarity)
-_CUTOFF_FIELDS = ("negative_below", "positive_from")
+_CUTOFF_FIELDS = ("negative_from", "positive_from")
 
 
 @dataclass(frozen=True)
 class Cutoffs:
-    """Scores below ``negative_below`` are negative, at or above ``positive_from``
-    positive, anything between is neutral."""
+    """A text is negative when P(negative) ≥ ``negative_from``, positive when P(positive)
+    ≥ ``positive_from`` (the larger probability wins if both are), else neutral."""
 
-    negative_below: float = 0.4
-    positive_from: float = 0.6
+    negative_from: float = 0.5
+    positive_from: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.negative_below <= self.positive_from <= 1.0:  # also rejects NaN
-            raise ValueError(
-                f"need 0 <= negative_below ({self.negative_below}) <= "
-                f"positive_from ({self.positive_from}) <= 1"
-            )
+        for name in _CUTOFF_FIELDS:
+            if not 0.0 < getattr(self, name) <= 1.0:  # also rejects NaN
+                raise ValueError(f"need 0 < {name} ({getattr(self, name)}) <= 1")
 
-    def polarity(self, score: float) -> Polarity:
-        if score < self.negative_below:
+    def polarity(self, negative: float, positive: float) -> Polarity:
+        """The polarity of a text whose probabilities of negative and positive these are."""
+        is_negative = negative >= self.negative_from
+        is_positive = positive >= self.positive_from
+        if is_negative and (not is_positive or negative >= positive):
             return Polarity.NEGATIVE
-        if score >= self.positive_from:
+        if is_positive:
             return Polarity.POSITIVE
         return Polarity.NEUTRAL
 
@@ -108,28 +111,36 @@ class PolarityPolicy:
             raise ValueError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
         return self.channels.get(channel, self.default)
 
-    def polarity(self, score: float, channel: str | None = None) -> Polarity:
-        """negative / neutral / positive for ``score`` on ``channel``."""
-        return self.cutoffs(channel).polarity(score)
+    def polarity(self, negative: float, positive: float, channel: str | None = None) -> Polarity:
+        """negative / neutral / positive for these probabilities on ``channel``."""
+        return self.cutoffs(channel).polarity(negative, positive)
 
 
 def _cutoffs(entry: Any, base: Cutoffs, source: str, where: str, *, partial: bool) -> Cutoffs:
     if not isinstance(entry, dict):
         raise ConfigError(
-            "expected a mapping with negative_below and positive_from", source=source, field=where
+            "expected a mapping with negative_from and positive_from", source=source, field=where
         )
-    values = {"negative_below": base.negative_below, "positive_from": base.positive_from}
+    if "negative_below" in entry:
+        raise ConfigError(
+            "negative_below was a cut-off on a score; the cut-offs are now probabilities of "
+            "each class: use negative_from (P(negative) at or above it is negative) and "
+            "positive_from",
+            source=source,
+            field=f"{where}.negative_below",
+        )
+    values = {"negative_from": base.negative_from, "positive_from": base.positive_from}
     for name, value in entry.items():
         if name not in _CUTOFF_FIELDS:
             raise ConfigError(
-                "unknown key; expected negative_below, positive_from",
+                "unknown key; expected negative_from, positive_from",
                 source=source,
                 field=f"{where}.{name}",
             )
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or not 0.0 <= value <= 1.0:  # NaN fails the range test
+        if not is_number or not 0.0 < value <= 1.0:  # NaN fails the range test
             raise ConfigError(
-                f"must be a number from 0 to 1, got {value!r}",
+                f"must be a probability above 0 and at most 1, got {value!r}",
                 source=source,
                 field=f"{where}.{name}",
             )
@@ -138,11 +149,4 @@ def _cutoffs(entry: Any, base: Cutoffs, source: str, where: str, *, partial: boo
         missing = [name for name in _CUTOFF_FIELDS if name not in entry]
         if missing:
             raise ConfigError("is required", source=source, field=f"{where}.{missing[0]}")
-    if values["negative_below"] > values["positive_from"]:
-        raise ConfigError(
-            f"negative_below ({values['negative_below']}) must not be above "
-            f"positive_from ({values['positive_from']})",
-            source=source,
-            field=where,
-        )
     return Cutoffs(**values)

@@ -8,6 +8,7 @@ The policy is data (``data/priority.yaml``), not code.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,8 +82,8 @@ class PriorityPolicy:
 
     def assess(self, text: str, category: str, sentiment: float, signals: Signals) -> Priority:
         reasons: list[str] = []
-        escalation = _found(self.escalation_terms, text)
-        safety = _found(self.safety_terms, text)
+        escalation = _found(self.escalation_terms, self._any_escalation, text)
+        safety = _found(self.safety_terms, self._any_safety, text)
         reasons += [f"escalation:{t}" for t in escalation]
         reasons += [f"safety:{t}" for t in safety]
 
@@ -106,6 +107,14 @@ class PriorityPolicy:
         else:
             level = vocabulary.Priority.P3
         return Priority(level, points, tuple(reasons))
+
+    @functools.cached_property
+    def _any_escalation(self) -> re.Pattern[str]:
+        return _any_of(self.escalation_terms)
+
+    @functools.cached_property
+    def _any_safety(self) -> re.Pattern[str]:
+        return _any_of(self.safety_terms)
 
     def _reach_points(self, signals: Signals, negative: bool, reasons: list[str]) -> int:
         if not negative or signals.reach < self.reach_medium:
@@ -134,9 +143,19 @@ class PriorityPolicy:
         return len(hits)
 
 
-def _found(terms: frozenset[str], text: str) -> list[str]:
+def _found(terms: frozenset[str], any_term: re.Pattern[str], text: str) -> list[str]:
     """Terms present in ``text``; a numeric term (12315) must stand alone, not inside a
-    longer number such as an order number or an amount."""
+    longer number such as an order number or an amount. ``any_term`` first: most texts
+    hold none, and one search tells."""
+    if not any_term.search(text):
+        return []
     return sorted(
         t for t in terms if (re.search(rf"(?<!\d){t}(?!\d)", text) if t.isdigit() else t in text)
+    )
+
+
+def _any_of(terms: frozenset[str]) -> re.Pattern[str]:
+    """A pattern that matches wherever one of ``terms`` occurs (a superset of _found's)."""
+    return re.compile(
+        "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) or r"(?!)"
     )

@@ -25,18 +25,32 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
-from classifiers.analyze import Analysis, Analyzer
+from classifiers.analyze import Analysis, Analyzer, Models
+from classifiers.category import CategoryScore
 from classifiers.polarity import PolarityPolicy
-from classifiers.priority import PriorityPolicy
-from classifiers.sentiment import load_scorer
+from classifiers.priority import Priority, PriorityPolicy
 from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import InvalidEvent
 from vocwatch.memory import settle_heap
 from vocwatch.processes import stop_with_parent
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import Category, Polarity
+from vocwatch.vocabulary import Priority as Level
 
 log = logging.getLogger(__name__)
+
+#: The analysis of an event without text (a survey response without a comment): there
+#: is nothing to read, so it is neutral, uncategorised and P3 — its score speaks for it.
+WITHOUT_TEXT = Analysis(
+    text="",
+    tokens=(),
+    pii=(),
+    sentiment=0.5,
+    polarity=Polarity.NEUTRAL,
+    categories=(CategoryScore(Category.OTHER, 1.0),),
+    priority=Priority(Level.P3, 0, ("text:none",)),
+)
 
 
 @dataclass(frozen=True)
@@ -68,28 +82,61 @@ class Runner(Protocol):
 def analyze_batch(
     analyzer: Analyzer, source: str, values: Sequence[bytes | None], *, max_bytes: int, now: float
 ) -> list[Result]:
-    """Decode, analyse and encode each message; a bad one becomes :class:`Rejected`."""
-    model = analyzer.scorer.name
-    results: list[Result] = []
-    for value in values:
+    """Decode every message, analyse the valid ones together (one feature matrix for the
+    batch), encode each scored record; a bad message becomes :class:`Rejected`, in place."""
+    results: list[Result | None] = [None] * len(values)
+    events: list[tuple[int, Event]] = []
+    for index, value in enumerate(values):
         try:
-            event = decode(source, value, max_bytes=max_bytes)
-            analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
-            record = dumps(scored_record(event, analysis, model=model, now=now))
-            results.append(Analyzed(event, analysis, record))
+            events.append((index, decode(source, value, max_bytes=max_bytes)))
         except InvalidEvent as exc:
-            results.append(Rejected(exc.reason, exc.detail))
-        except Exception as exc:  # e.g. a classifier bug on an odd text
+            results[index] = Rejected(exc.reason, exc.detail)
+    for (index, event), analysis in zip(events, _analyses(analyzer, source, events), strict=True):
+        if analysis is None:
+            results[index] = Rejected("processing_error", "analysis failed")
+            continue
+        try:
+            record = dumps(scored_record(event, analysis, model=analyzer.model_name, now=now))
+            results[index] = Analyzed(event, analysis, record)
+        except Exception as exc:  # a record that cannot be encoded must not sink the batch
+            log.exception("encoding a scored %s record failed", source)
+            results[index] = Rejected("processing_error", f"{type(exc).__name__} in encoding")
+    return [r for r in results if r is not None]
+
+
+def _analyses(
+    analyzer: Analyzer, source: str, events: Sequence[tuple[int, Event]]
+) -> list[Analysis | None]:
+    """The analyses of the events, as one batch (events without text, such as a survey
+    response without a comment, get :data:`WITHOUT_TEXT`); if the batch fails (a
+    classifier bug on an odd text), one by one, so that only the text that fails is lost."""
+    with_text = [event for _, event in events if event.text]
+    if len(with_text) < len(events):
+        analysed = iter(_analyses(analyzer, source, [(0, e) for e in with_text]))
+        return [next(analysed) if event.text else WITHOUT_TEXT for _, event in events]
+    texts = [event.text for _, event in events]
+    signals = [event.signals for _, event in events]
+    channels: list[str | None] = [event.channel for _, event in events]
+    try:
+        return list(analyzer.analyze_batch(texts, signals, channels))
+    except Exception:
+        log.exception("analysis of a batch of %d %s events failed; one by one", len(texts), source)
+    analyses: list[Analysis | None] = []
+    for text, signal, channel in zip(texts, signals, channels, strict=True):
+        try:
+            analyses.append(analyzer.analyze(text, signal, channel=channel))
+        except Exception:
             log.exception("analysis of a %s message failed", source)
-            results.append(Rejected("processing_error", f"{type(exc).__name__} during analysis"))
-    return results
+            analyses.append(None)
+    return analyses
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
     return Analyzer(
-        scorer=load_scorer(settings.sentiment_model),
+        Models.load_from(settings.model_dir) if settings.model_dir else None,
         policy=PriorityPolicy.load(settings.priority_file),
         polarity=PolarityPolicy.load(settings.polarity_file),
+        sentiment_model=settings.sentiment_model,
     )
 
 

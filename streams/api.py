@@ -3,9 +3,12 @@
 ==========================================  ==============================================
 ``GET  /api/alerts?status=active``          alerts: ``active`` (default: pending and
                                             firing), ``pending``, ``firing``, ``resolved``
-                                            (the most recent), or ``all``
+                                            (the most recent), or ``all``; ``&kind=…``
+                                            only those of one kind (``customer_risk`` …)
 ``GET  /api/alerts/{id}``                   one alert (active or recently resolved)
-``POST /api/alerts/{id}/ack``               acknowledge: ``{"by": "张三", "note": "处理中"}``
+``POST /api/alerts/{id}/ack``               acknowledge: ``{"by": "张三", "note": "处理中"}``;
+                                            a customer follow-up needs the note and is
+                                            resolved by it
 ``GET  /api/silences``                      active silences
 ``POST /api/silences``                      ``{"matchers": {...}, "duration_seconds": 3600,
                                             "created_by": "张三", "comment": "…"}``
@@ -22,6 +25,8 @@
 ``GET  /api/emerging``                      emerging topics (新问题): their alerts, active
                                             then recently resolved, and the watch list of
                                             the busiest groups of similar texts
+``GET  /api/kpis``                          service KPIs over the last 24 hours against
+                                            their targets, overall, per product and region
 ``GET  /healthz``                           health (also ``/health``); no token needed
 ==========================================  ==============================================
 
@@ -59,12 +64,14 @@ from aiohttp import web
 
 from alerts.emerging_monitor import EmergingMonitor
 from alerts.engine import AlertEngine
+from alerts.kpis import PERIOD_HOURS
 from alerts.lifecycle import Alert
 from alerts.series import RedisSeries, Totals
 from alerts.silences import MAX_TEXT, new_silence
 from classifiers.category import CATEGORIES, CATEGORY_NAMES_ZH
 from streams.events import PLATFORMS
-from vocwatch.vocabulary import AlertStatus, priority_rank
+from vocwatch.errors import ActionRefused
+from vocwatch.vocabulary import AlertKind, AlertStatus, priority_rank
 
 log = logging.getLogger(__name__)
 TICKET_SECONDS = 60
@@ -76,8 +83,10 @@ READ_ONLY = (
 STATUSES = ("active", *(status.value for status in AlertStatus), "all")
 OVERVIEW_WINDOW = 900
 BASELINE_SPAN = 86400
+KINDS = tuple(kind.value for kind in AlertKind)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Health = Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
+Kpis = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 class AlertApi:
@@ -92,6 +101,7 @@ class AlertApi:
         health: Health | None = None,
         series: RedisSeries | None = None,
         emerging: EmergingMonitor | None = None,
+        kpis: Kpis | None = None,
     ) -> None:
         """``writable``: whether requests that change state are served without a token
         (false on a non-loopback address); with a token they always are."""
@@ -103,6 +113,7 @@ class AlertApi:
         self.writable = writable or bool(token)
         self.max_body_bytes = max_body_bytes
         self.health = health
+        self.kpis = kpis
 
     @property
     def mode(self) -> str:
@@ -122,6 +133,7 @@ class AlertApi:
         router.add_get("/api/social", api(self.social))
         router.add_get("/api/overview", api(self.overview))
         router.add_get("/api/emerging", api(self.emerging_topics))
+        router.add_get("/api/kpis", api(self.kpi_board))
         router.add_get("/healthz", self.healthz)
 
     # --- handlers ----------------------------------------------------------------------
@@ -129,7 +141,10 @@ class AlertApi:
         status = request.query.get("status", "active")
         if status not in STATUSES:
             return _error(400, f"status must be one of {', '.join(STATUSES)}", "status")
-        alerts = await self._alerts(status)
+        kind = request.query.get("kind")
+        if kind is not None and kind not in KINDS:
+            return _error(400, f"kind must be one of {', '.join(KINDS)}", "kind")
+        alerts = [a for a in await self._alerts(status) if kind is None or a.kind == kind]
         alerts.sort(
             key=lambda a: (
                 a.status == AlertStatus.RESOLVED,
@@ -155,9 +170,12 @@ class AlertApi:
             return _error(400, f"by: who acknowledges, a string of 1–{MAX_TEXT} characters", "by")
         if not isinstance(note, str) or len(note) > MAX_TEXT:
             return _error(400, f"note: a string of at most {MAX_TEXT} characters", "note")
-        alert = await self.engine.acknowledge(
-            request.match_info["id"], by.strip(), note.strip(), self.clock()
-        )
+        try:
+            alert = await self.engine.acknowledge(
+                request.match_info["id"], by.strip(), note.strip(), self.clock()
+            )
+        except ActionRefused as exc:
+            return _error(400, str(exc), exc.field)
         if alert is None:
             return _error(404, "no active alert with this id (resolved, or never existed)", "id")
         return _json(alert.to_record())
@@ -305,6 +323,12 @@ class AlertApi:
         if self.emerging is None:
             return _error(503, "emerging-topic detection is off (VOCWATCH_EMERGING)", "")
         return _json(await self.emerging.topics())
+
+    async def kpi_board(self, request: web.Request) -> web.Response:
+        """Every KPI against its target: overall, per product, per region."""
+        if self.kpis is None:
+            return _error(503, "no KPI store configured", "")
+        return _json({"period_hours": PERIOD_HOURS, "kpis": await self.kpis()})
 
     async def healthz(self, request: web.Request) -> web.Response:
         if self.health is None:

@@ -9,6 +9,7 @@ in order, so offsets are never committed past an unfinished batch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,29 +25,35 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from alerts.config import Alerting, alerting_from, load_alerting
+from alerts.customer_history import RedisCustomerHistory
 from alerts.delivery import Dispatcher
 from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
 from alerts.emerging_store import RedisEmergingStore
 from alerts.engine import AlertEngine
-from alerts.rules import AlertConfig, Rule
+from alerts.kpis import ALL, RedisKpis, board
+from alerts.phrases import PhraseMatcher
+from alerts.rules import Rule
 from alerts.series import RedisSeries
 from alerts.sinkconfig import SinkSpec, build_dispatcher
 from alerts.sinks import AlertSink, JsonLinesSink, LogSink, TopicSink
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
+from classifiers.analyze import Models
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
 from streams.analysis import InlineRunner, ProcessRunner, Runner, build_analyzer
 from streams.api import AlertApi
 from streams.console import install_console
+from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
 from streams.pipeline import AnalysedBatch, Outgoing, Pipeline
 from streams.progress import ConsumerProgress
 from streams.records import RawMessage
 from vocwatch import redis_keys
-from vocwatch.metrics import Metrics, register_collectors
+from vocwatch.metrics import KpiRow, KpiTargetRow, Metrics, register_collectors
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import AlertKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 5.0  # a stopping agent's wait for the batch it is completing
@@ -142,8 +149,7 @@ def create_service(
 ) -> Service:
     alerting = alerting if alerting is not None else load_alerting(settings.rules_file)
     if rules is not None:
-        c = alerting.config
-        alerting = alerting_from(AlertConfig(rules, c.teams, c.routes, c.sinks, c.source, c.lines))
+        alerting = alerting_from(dataclasses.replace(alerting.config, rules=rules))
     rules = alerting.rules
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics.create(registry)
@@ -203,6 +209,8 @@ def create_service(
     )
     series = RedisSeries(redis, prefix=prefix)
     emerging = _emerging_monitor(settings, redis, engine, metrics)
+    kpis = RedisKpis(redis, prefix=prefix)
+    customers = _customer_stage(settings, alerting, redis, engine, metrics, kpis)
     pipeline = Pipeline(
         settings=settings,
         runner=analysis_runner(settings, clock),
@@ -214,6 +222,7 @@ def create_service(
         clock=clock,
         series=series,
         emerging=emerging,
+        customers=customers,
     )
     # Counters with labels appear only once used: start the ones dashboards and alerting
     # rules read at 0, so "no errors" is a 0 rather than no data.
@@ -246,8 +255,10 @@ def create_service(
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
     _add_emerging_timer(service, settings, clock)
-    _add_progress(service, settings)
-    service.api = _add_pages(service, settings, clock)
+    report = KpiReport(kpis, alerting, clock)
+    service.app.timer(settings.evaluation_seconds)(report.refresh)
+    _add_progress(service, settings, report)
+    service.api = _add_pages(service, settings, clock, report)
     return service
 
 
@@ -265,6 +276,78 @@ def _emerging_monitor(
     return EmergingMonitor(config, store, metrics, engine=engine)
 
 
+def _customer_stage(
+    settings: Settings,
+    alerting: Alerting,
+    redis: Any,
+    engine: AlertEngine,
+    metrics: Metrics,
+    kpis: RedisKpis,
+) -> CustomerStage | None:
+    """The customer stage, when the alert configuration has a ``customers:`` section; it
+    follows the customer alerts of the engine too."""
+    policy = alerting.customers
+    if policy is None:
+        return None
+    escalation = PriorityPolicy.load(settings.priority_file).escalation_terms
+    stage = CustomerStage(
+        policy=policy,
+        history=RedisCustomerHistory(
+            redis,
+            prefix=settings.app_id,
+            history_seconds=policy.history_seconds,
+            max_contacts=policy.max_contacts,
+            cluster=settings.redis_cluster,
+        ),
+        engine=engine,
+        phrases=PhraseMatcher.load(settings.customer_phrases_file, escalation=escalation),
+        metrics=metrics,
+        kpis=kpis,
+        products=settings.metric_products,
+        regions=settings.metric_regions,
+        update_seconds=settings.alert_update_seconds,
+    )
+    engine.followers.update({AlertKind.CUSTOMER_RISK: stage, AlertKind.DETRACTOR: stage})
+    return stage
+
+
+class KpiReport:
+    """The KPI board (指标) against the configured targets: read from Redis for the API,
+    and kept from the last timer refresh for ``/metrics``."""
+
+    def __init__(self, kpis: RedisKpis, alerting: Alerting, clock: Callable[[], float]) -> None:
+        self.kpis = kpis
+        self.targets = alerting.kpis
+        self.clock = clock
+        self.rows: list[KpiRow] = []
+
+    async def board(self) -> list[dict[str, Any]]:
+        if not self.targets:
+            return []
+        return board(await self.kpis.read(self.clock()), self.targets)
+
+    async def refresh(self) -> None:
+        try:
+            rows = await self.board()
+        except (RedisError, OSError) as exc:
+            log.warning("KPI board not refreshed (%s)", exc)
+            return
+        self.rows = [
+            (row["kpi"], *_product_region(row["scope"]), row["value"], row["status"].level)
+            for row in rows
+            if row["value"] is not None
+        ]
+
+    def metrics(self) -> tuple[list[KpiRow], list[KpiTargetRow]]:
+        return self.rows, [(t.kpi, t.target, t.red) for t in self.targets.values()]
+
+
+def _product_region(scope: str) -> tuple[str, str]:
+    """The product and region labels of a KPI scope (``all`` where it is not broken down)."""
+    dimension, _, value = scope.partition("=")
+    return (value if dimension == "product" else ALL, value if dimension == "region" else ALL)
+
+
 def faust_worker(app: faust.App, loglevel: str) -> faust.Worker:
     """A Faust worker without its terminal spinner. With a level of WARNING or above,
     Faust's spinner sets the root logger to DEBUG so that every message spins it: every
@@ -277,10 +360,12 @@ def faust_worker(app: faust.App, loglevel: str) -> faust.Worker:
 
 def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
     """Text analysis in a second process (``VOCWATCH_ANALYSIS_PROCESSES=1``) or in the
-    worker. The policy files are read here either way, so a bad one stops the worker at
-    start-up, not at its first batch."""
+    worker. The policy files and the folder of models are read here either way, so a bad
+    one stops the worker at start-up, not at its first batch."""
     PriorityPolicy.load(settings.priority_file)
     PolarityPolicy.load(settings.polarity_file)
+    if settings.model_dir is not None:
+        Models.load_from(settings.model_dir)
     if settings.analysis_processes:
         return ProcessRunner(settings, clock)
     return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes, clock=clock)
@@ -392,7 +477,7 @@ def _add_emerging_timer(service: Service, settings: Settings, clock: Callable[[]
     service.app.timer(settings.evaluation_seconds)(emerging_step)
 
 
-def _add_progress(service: Service, settings: Settings) -> None:
+def _add_progress(service: Service, settings: Settings, report: KpiReport) -> None:
     """Consumer lag and stall time as scrape-time metrics; the broker's end offsets
     refreshed, and the stall watchdog run, every ``evaluation_seconds``."""
     progress = ConsumerProgress(
@@ -409,11 +494,14 @@ def _add_progress(service: Service, settings: Settings) -> None:
         consumer_lag=progress.lag,
         stalled_seconds=progress.stalled_seconds,
         emerging_clusters=None if emerging is None else lambda: len(emerging.clusters.clusters),
+        kpis=report.metrics,
     )
     service.app.timer(settings.evaluation_seconds)(progress.refresh)
 
 
-def _add_pages(service: Service, settings: Settings, clock: Callable[[], float]) -> AlertApi:
+def _add_pages(
+    service: Service, settings: Settings, clock: Callable[[], float], report: KpiReport
+) -> AlertApi:
     app, registry = service.app, service.registry
     sources = list(settings.input_topics)
 
@@ -454,6 +542,7 @@ def _add_pages(service: Service, settings: Settings, clock: Callable[[], float])
         health=health,
         series=service.pipeline.series,
         emerging=service.emerging,
+        kpis=report.board,
     )
     if not api.writable:
         log.warning(

@@ -1,8 +1,9 @@
 """Input event contracts (事件契约) and their decoding.
 
-Three sources, one topic each: complaints (投诉工单), call records (通话记录) and social
-posts (社交媒体). Messages are UTF-8 JSON objects; :func:`decode` turns raw bytes into an
-event or raises :class:`~vocwatch.errors.InvalidEvent` naming the field and the problem.
+Four sources, one topic each: complaints (投诉工单), call records (通话记录), social
+posts (社交媒体) and survey responses (满意度调查). Messages are UTF-8 JSON objects;
+:func:`decode` turns raw bytes into an event or raises
+:class:`~vocwatch.errors.InvalidEvent` naming the field and the problem.
 Fields not in the contract are ignored, so producers can add fields before we read them.
 The contract, with an example of each, is docs/events.md.
 """
@@ -20,14 +21,20 @@ from typing import Any, TypeVar
 from classifiers.pii import redact, redact_start
 from classifiers.priority import Signals
 from vocwatch.errors import InvalidEvent
-from vocwatch.vocabulary import COMPLAINT_CHANNELS, Channel, Platform, Source
+from vocwatch.vocabulary import COMPLAINT_CHANNELS, Channel, Platform, Source, SurveyKind
 
 SOURCES: tuple[Source, ...] = tuple(Source)
 PLATFORMS: tuple[Platform, ...] = tuple(Platform)
+SURVEY_KINDS: tuple[SurveyKind, ...] = tuple(SurveyKind)
 
 MAX_ID = 128
 MAX_NAME = 128
-MAX_TEXT: dict[str, int] = {Source.COMPLAINT: 5_000, Source.CALL: 20_000, Source.SOCIAL: 5_000}
+MAX_TEXT: dict[str, int] = {
+    Source.COMPLAINT: 5_000,
+    Source.CALL: 20_000,
+    Source.SOCIAL: 5_000,
+    Source.SURVEY: 5_000,
+}
 MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
 Member = TypeVar("Member", bound=StrEnum)  # of a vocabulary (vocwatch.vocabulary)
@@ -39,12 +46,19 @@ class Event:
 
     source: Source
     id: str
-    text: str
+    text: str  # a survey without a comment has none: ""
     event_time: float  # unix seconds
-    channel: Channel  # complaint: its contact channel; call; social
+    channel: Channel | None  # complaint: its contact channel; call; social; a survey: none
     product: str | None
     region: str | None
     fields: Mapping[str, Any]  # the validated source-specific fields, for the scored record
+
+    @property
+    def customer_id(self) -> str | None:
+        """The customer (客户) the event is about: always given for complaints, calls and
+        surveys; a social post has one only if its producer matched the author."""
+        customer: str | None = self.fields.get("customer_id")
+        return customer
 
     @property
     def signals(self) -> Signals:
@@ -62,7 +76,9 @@ class Event:
         return Signals()
 
     def dimensions(self) -> dict[str, str]:
-        dims: dict[str, str] = {"source": self.source, "channel": self.channel}
+        dims: dict[str, str] = {"source": self.source}
+        if self.channel is not None:
+            dims["channel"] = self.channel
         if self.product:
             dims["product"] = self.product
         if self.region:
@@ -302,6 +318,9 @@ def _social(f: _Fields) -> Event:
         "comments": f.number("comments", integer=True, maximum=count, default=0),
         "url": f.string("url", max_len=2048, required=False),
     }
+    customer = f.identifier("customer_id", required=False)
+    if customer is not None:  # only when given: other posts' records stay as they were
+        fields["customer_id"] = customer
     return Event(
         Source.SOCIAL,
         f.identifier("id"),
@@ -314,8 +333,34 @@ def _social(f: _Fields) -> Event:
     )
 
 
+def _survey(f: _Fields) -> Event:
+    """A survey response (满意度调查): the score's range depends on the kind, so the kind
+    is read first. The comment is optional; a response without one has no text."""
+    customer = f.identifier("customer_id")
+    kind = f.enum("kind", SURVEY_KINDS)
+    low, high = kind.scores
+    fields = {
+        "customer_id": customer,
+        "kind": kind,
+        "score": f.number("score", integer=True, minimum=low, maximum=high),
+        "touchpoint": f.dimension("touchpoint"),
+    }
+    comment = f.string("comment", max_len=MAX_TEXT[Source.SURVEY], required=False)
+    return Event(
+        Source.SURVEY,
+        f.identifier("id"),
+        comment or "",
+        f.time("created_at"),
+        None,
+        f.dimension("product"),
+        f.dimension("region"),
+        fields,
+    )
+
+
 _DECODERS: dict[str, Callable[[_Fields], Event]] = {
     Source.COMPLAINT: _complaint,
     Source.CALL: _call,
     Source.SOCIAL: _social,
+    Source.SURVEY: _survey,
 }

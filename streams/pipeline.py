@@ -24,12 +24,20 @@ from alerts.emerging_clusters import TopicText
 from alerts.emerging_monitor import EmergingMonitor
 from alerts.engine import AlertEngine
 from alerts.explain import content_terms
-from alerts.lifecycle import SAMPLE_CHARS, Sample
+from alerts.lifecycle import SAMPLE_CHARS, Alert, Sample
 from alerts.rules import Rule, parse_window_key, window_key
 from alerts.series import Point, RedisSeries
-from alerts.windows import DUPLICATE, LATE, KeyState, Observation, RedisWindowStore
+from alerts.windows import (
+    DUPLICATE,
+    LATE,
+    KeyState,
+    Observation,
+    RedisWindowStore,
+    survey_code,
+)
 from classifiers.analyze import Analysis, Analyzer
 from streams.analysis import InlineRunner, Rejected, Result, Runner
+from streams.customers import CustomerStage
 from streams.events import Event
 from streams.records import RawMessage, dead_letter_record, dumps
 from vocwatch.metrics import Metrics
@@ -100,9 +108,11 @@ class Pipeline:
         analyzer: Analyzer | None = None,
         runner: Runner | None = None,
         emerging: EmergingMonitor | None = None,
+        customers: CustomerStage | None = None,
     ) -> None:
         """Analysis runs through ``runner``, or in this thread with ``analyzer``;
-        ``emerging`` clusters the new texts of every batch (emerging topics)."""
+        ``emerging`` clusters the new texts of every batch (emerging topics); events that
+        name a customer go through ``customers`` (none: no customer history)."""
         self.settings = settings
         if runner is None:
             if analyzer is None:
@@ -117,6 +127,7 @@ class Pipeline:
         self.clock = clock
         self.series = series
         self.emerging = emerging
+        self.customers = customers
         self.last_batch_at: dict[str, float] = {}  # source → when its last batch finished
         # (topic, partition) → offset after the last message processed: for consumer lag
         self.next_offsets: dict[tuple[str, int], int] = {}
@@ -208,13 +219,31 @@ class Pipeline:
             "alert update", lambda: self.engine.on_batch(keyed.touched, states, now)
         )
         outcome.valid = len(scored)
-        outcome.alerts = len(alerts)
         for alert in alerts:
             # From the oldest event of the batch in the alert's key: an upper bound of the
             # time from the event that crossed the threshold to the alert.
             self.metrics.latency.labels(source, "alert").observe(
                 max(0.0, self.clock() - keyed.oldest[alert.key])
             )
+        if self.customers is not None and scored:
+            alerts += await self._customers(self.customers, scored, now)
+        outcome.alerts = len(alerts)
+
+    async def _customers(
+        self,
+        stage: CustomerStage,
+        scored: Sequence[tuple[RawMessage, Event, Analysis]],
+        now: float,
+    ) -> list[Alert]:
+        """Customer histories, KPI sums and customer alerts: each step retried on its own
+        (a history already written is not written twice: its dedup sees to that)."""
+        batch = stage.batch([(event, analysis) for _, event, analysis in scored])
+        if not batch.contacts:
+            return []
+        async with stage.lock:
+            states = await self._retry("customer history", lambda: stage.record(batch, now))
+            await self._retry("KPI update", lambda: stage.count(batch, states, now))
+            return await self._retry("customer alerts", lambda: stage.alert(batch, states, now))
 
     def _window_gauges(self, states: Mapping[str, KeyState]) -> None:
         """Window values per channel × category (bounded label sets) for dashboards."""
@@ -242,7 +271,7 @@ class Pipeline:
                 event.event_time,
                 analysis.negative,
                 event.source,
-                dims.get("platform", event.channel),
+                dims.get("platform", event.channel or ""),
             )
             terms = content_terms(analysis.tokens, analysis.text)
             activity.add_event(terms, event.event_time)
@@ -417,7 +446,7 @@ def _topic_texts(
             str(event.fields.get("customer_id") or event.fields.get("author") or event.id),
             event.event_time,
             event.source,
-            event.fields["platform"] if event.source == Source.SOCIAL else event.channel,
+            event.fields["platform"] if event.source == Source.SOCIAL else event.channel or "",
             analysis.text,
             analysis.tokens,
             analysis.priority.level,
@@ -444,6 +473,9 @@ def _observation(event: Event, analysis: Analysis) -> Observation:
         call=event.source == Source.CALL,
         first_contact=bool(signals.resolved_first_contact),
         wait_seconds=float(signals.wait_seconds or 0.0),
+        survey=survey_code(event.fields["kind"], event.fields["score"])
+        if event.source == Source.SURVEY
+        else "0",
     )
 
 

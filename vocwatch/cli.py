@@ -17,6 +17,7 @@ import importlib
 import json
 import logging
 import os
+import select
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from vocwatch.processes import StopRequested, stop_on_signals
 from vocwatch.settings import Settings
 
 if TYPE_CHECKING:
-    from classifiers.analyze import Analyzer
+    from classifiers.analyze import Analysis, Analyzer
 
 log = logging.getLogger("vocwatch")
 
@@ -101,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("--text", help="analyse this text instead of reading stdin")
     classify.add_argument(
+        "--model-dir",
+        type=Path,
+        metavar="DIR",
+        help="use the adapted models of DIR (vocwatch adapt --out) instead of the shipped ones",
+    )
+    classify.add_argument(
         "--channel",
         choices=CHANNELS,
         help="channel of --text, for its polarity cut-offs (default: none)",
@@ -131,7 +138,18 @@ TOOLS = (
         False,
     ),
     ("train-categories", "classifiers.train.categories", "train the category model", False),
-    ("eval-categories", "classifiers.train.categories_eval", "evaluate the category model", False),
+    (
+        "eval-categories",
+        "classifiers.train.categories_eval",
+        "leave-one-domain-out table of the category model",
+        False,
+    ),
+    (
+        "build-word-table",
+        "classifiers.train.teacher",
+        "distil the offline teacher's knowledge of words into the word table",
+        False,
+    ),
     (
         "bench",
         "vocwatch.bench.harness",
@@ -148,6 +166,12 @@ TOOLS = (
         "eval-emerging",
         "vocwatch.bench.emerging",
         "evaluate emerging-topic detection: incidents injected into real background reviews",
+        True,
+    ),
+    (
+        "eval-customers",
+        "vocwatch.evaluation.customer_risk",
+        "precision and recall of customer_risk alerts on customer journeys",
         True,
     ),
 )
@@ -226,21 +250,28 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from classifiers.analyze import Analyzer
+    from classifiers.analyze import Analyzer, Models
     from classifiers.polarity import PolarityPolicy
     from classifiers.priority import PriorityPolicy
 
     settings = _settings()
+    model_dir = args.model_dir or settings.model_dir
     analyzer = Analyzer(
+        Models.load_from(model_dir) if model_dir else None,
         policy=PriorityPolicy.load(settings.priority_file),
         polarity=PolarityPolicy.load(settings.polarity_file),
+        sentiment_model=settings.sentiment_model,
     )
     if args.text is not None:
-        records: Iterable[dict[str, Any]] = [_classified(analyzer, args.text, args.channel)]
+        records: Iterable[dict[str, Any]] = _classified_batch(
+            analyzer, [(None, args.text, args.channel)]
+        )
     else:
         stream = getattr(sys.stdin, "buffer", None)
         lines = sys.stdin if stream is None else _bounded_lines(stream, settings.max_message_bytes)
-        records = _classified_lines(analyzer, lines, settings.max_message_bytes)
+        records = _classified_lines(
+            analyzer, lines, settings.max_message_bytes, more=_more_input(sys.stdin)
+        )
     try:
         for record in records:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -249,10 +280,6 @@ def _classify(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 0
-
-
-class _BadInput(ValueError):
-    """One classify input that cannot be analysed; its message is the error line's."""
 
 
 def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
@@ -267,72 +294,161 @@ def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
         yield None
 
 
+#: Lines analysed together (one feature matrix): what is read is answered at the latest
+#: when this many lines are in, or the input ends.
+CLASSIFY_BATCH = 1000
+
+
 def _classified_lines(
-    analyzer: Analyzer, lines: Iterable[bytes | str | None], limit: int
+    analyzer: Analyzer,
+    lines: Iterable[bytes | str | None],
+    limit: int,
+    *,
+    more: Callable[[], bool] = lambda: True,
 ) -> Iterator[dict[str, Any]]:
-    """One record per non-blank input line, in order, each with its 1-based line number."""
+    """One record per non-blank input line, in order, each with its 1-based line number.
+    Lines are answered in batches of up to CLASSIFY_BATCH, and as soon as ``more`` says
+    no further input is waiting: a caller that writes a line and waits gets its answer."""
+    pending: list[tuple[int, Any, str | None] | dict[str, Any]] = []
     for number, raw in enumerate(lines, start=1):
-        if raw is None:
-            yield {
-                "line": number,
-                "error": f"line is longer than {limit} bytes (VOCWATCH_MAX_MESSAGE_BYTES)",
-            }
-            continue
-        try:
-            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        except UnicodeDecodeError as exc:
-            yield {"line": number, "error": f"not UTF-8 at byte {exc.start}"}
-            continue
-        if number == 1:
-            line = line.removeprefix("\ufeff")
-        if line.strip():
-            yield {"line": number, **_classified_line(analyzer, line)}
+        request = _request(number, raw, limit)
+        if request is not None:
+            pending.append(request)
+        if pending and (len(pending) >= CLASSIFY_BATCH or not more()):
+            yield from _answered(analyzer, pending)
+            pending = []
+    yield from _answered(analyzer, pending)
 
 
-def _classified_line(analyzer: Analyzer, line: str) -> dict[str, Any]:
+def _more_input(stream: Any) -> Callable[[], bool]:
+    """Whether more input is waiting on ``stream`` right now (a file always has: read on;
+    a pipe from a slow writer has not: answer what was read)."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's StringIO)
+        return lambda: True
+
+    def more() -> bool:
+        readable, _, _ = select.select([descriptor], [], [], 0)
+        return bool(readable)
+
+    return more
+
+
+def _request(
+    number: int, raw: bytes | str | None, limit: int
+) -> tuple[int, Any, str | None] | dict[str, Any] | None:
+    """A line as (line number, text, channel) to analyse, an error record, or None for a
+    blank line."""
+    if raw is None:
+        return {
+            "line": number,
+            "error": f"line is longer than {limit} bytes (VOCWATCH_MAX_MESSAGE_BYTES)",
+        }
+    try:
+        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        return {"line": number, "error": f"not UTF-8 at byte {exc.start}"}
+    if number == 1:
+        line = line.removeprefix("\ufeff")
+    if not line.strip():
+        return None
     try:
         data = json.loads(line)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        return {"error": f"not JSON: {str(exc)[:80]}"}
+        return {"line": number, "error": f"not JSON: {str(exc)[:80]}"}
     if not isinstance(data, dict):
-        return {"error": f"expected a JSON object, got {type(data).__name__}"}
+        return {"line": number, "error": f"expected a JSON object, got {type(data).__name__}"}
     text, channel = data.get("text"), data.get("channel")
     if channel is not None and not isinstance(channel, str):
-        return {"error": f"field 'channel' must be a string, got {type(channel).__name__}"}
+        return {
+            "line": number,
+            "error": f"field 'channel' must be a string, got {type(channel).__name__}",
+        }
     if channel is not None and channel not in CHANNELS:
         return {
-            "error": f"field 'channel' is {redact(channel)[:40]!r}; expected one of "
-            f"{', '.join(CHANNELS)}"
+            "line": number,
+            "error": f"field 'channel' is {redact(channel)[:40]!r}; "
+            f"expected one of {', '.join(CHANNELS)}",
         }
-    return _classified(analyzer, text, channel)
+    return (number, text, channel)
 
 
-def _classified(analyzer: Analyzer, text: Any, channel: str | None) -> dict[str, Any]:
-    """The analysis of one text as a JSON-ready record, or an error record."""
+def _answered(
+    analyzer: Analyzer, pending: list[tuple[int, Any, str | None] | dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """The records of ``pending`` in order: its requests analysed as one batch."""
+    requests = [p for p in pending if isinstance(p, tuple)]
+    answers = iter(_classified_batch(analyzer, requests))
+    for item in pending:
+        if isinstance(item, dict):
+            yield item
+        else:
+            yield {"line": item[0], **next(answers)}
+
+
+def _classified_batch(
+    analyzer: Analyzer, requests: Sequence[tuple[int | None, Any, str | None]]
+) -> list[dict[str, Any]]:
+    """The analysis of each (line, text, channel) as a JSON-ready record, or an error
+    record; the valid texts are analysed as one batch."""
+    records: list[dict[str, Any] | None] = [None] * len(requests)
+    valid: list[tuple[int, str, str | None]] = []
+    for index, (_, text, channel) in enumerate(requests):
+        problem = _problem(text)
+        if problem:
+            records[index] = {"error": problem}
+        else:
+            valid.append((index, text, channel))
+    texts = [t for _, t, _ in valid]
+    channels = [c for _, _, c in valid]
+    for (index, _, channel), answer in zip(
+        valid, _analyses(analyzer, texts, channels), strict=True
+    ):
+        records[index] = {"error": answer} if isinstance(answer, str) else _record(answer, channel)
+    return [r for r in records if r is not None]
+
+
+def _analyses(
+    analyzer: Analyzer, texts: list[str], channels: list[str | None]
+) -> list[Analysis | str]:
+    """The analyses of ``texts`` as one batch; if the batch fails (a classifier bug on an odd
+    text, which must not end the run), one by one, so that only the text that fails gets
+    an error: its message."""
     try:
-        return _classification(analyzer, text, channel)
-    except _BadInput as exc:
-        return {"error": str(exc)}
-    except Exception as exc:  # a classifier bug on an odd text must not end the run
-        log.exception("classify: analysis failed")
-        return {"error": f"analysis failed: {type(exc).__name__}"}
+        return list(analyzer.analyze_batch(texts, None, channels))
+    except Exception:
+        log.exception("classify: analysis of a batch of %d texts failed; one by one", len(texts))
+    answers: list[Analysis | str] = []
+    for text, channel in zip(texts, channels, strict=True):
+        try:
+            answers.append(analyzer.analyze_batch([text], None, [channel])[0])
+        except Exception as exc:
+            log.exception("classify: analysis failed")
+            answers.append(f"analysis failed: {type(exc).__name__}")
+    return answers
 
 
-def _classification(analyzer: Analyzer, text: Any, channel: str | None) -> dict[str, Any]:
+def _problem(text: Any) -> str | None:
     if text is None:
-        raise _BadInput("field 'text' is required")
+        return "field 'text' is required"
     if not isinstance(text, str):
-        raise _BadInput(f"field 'text' must be a string, got {type(text).__name__}")
+        return f"field 'text' must be a string, got {type(text).__name__}"
     if not text.strip():
-        raise _BadInput("field 'text' is empty")
-    a = analyzer.analyze(text, channel=channel)
+        return "field 'text' is empty"
+    return None
+
+
+def _record(a: Analysis, channel: str | None) -> dict[str, Any]:
     if not a.text:
-        raise _BadInput("field 'text' is empty after cleaning (only invisible characters)")
+        return {"error": "field 'text' is empty after cleaning (only invisible characters)"}
+    negative, neutral, positive = a.probabilities
     return {
         "channel": channel,
         "masked_text": a.text,
         "sentiment": a.sentiment,
         "polarity": a.polarity,
+        "probabilities": {"negative": negative, "neutral": neutral, "positive": positive},
         "category": a.category,
         "categories": [{"code": c.code, "score": c.score} for c in a.categories],
         "priority": a.priority.level,
@@ -351,6 +467,19 @@ def _rules_check(args: argparse.Namespace) -> int:
     print(f"sinks: {', '.join(f'{n} ({s.type})' for n, s in alerting.sinks.items()) or 'none'}")
     for line in describe(alerting.router):
         print(f"route: {line}")
+    if alerting.customers is not None:
+        risk, detractor = alerting.customers.risk, alerting.customers.detractor
+        print(
+            f"customers: customer_risk from score {risk.threshold:g} (resolved below "
+            f"{risk.resolve_below:g}) on {len(risk.points)} signals; detractor follow-ups "
+            f"due in {detractor.due_seconds / 3600:g} h"
+        )
+    if alerting.kpis:
+        targets = ", ".join(
+            f"{t.kpi} {'≥' if t.kpi.higher_is_better else '≤'} {t.target:g}"
+            for t in alerting.kpis.values()
+        )
+        print(f"kpis: {targets}")
     env = os.environ
     unset = sorted({v for s in alerting.sinks.values() for v in s.env_vars if not env.get(v)})
     if unset:

@@ -53,6 +53,15 @@ class InvalidEvent(VocwatchError):
         self.field = field
 
 
+class ActionRefused(VocwatchError):
+    """A person's action on an alert (acknowledging, silencing) is refused: ``field`` names
+    what is missing or wrong, the message says what to send instead."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class StackError(VocwatchError):
     """An embedded or external server (broker, Redis) could not be started or reached."""
 

@@ -39,6 +39,12 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 SENTIMENT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 WAIT_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 3600)
 RATING_BUCKETS = (1, 2, 3, 4, 5)
+SURVEY_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # le="6": NPS detractors, CSAT ≤ 2 …
+RISK_BUCKETS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+# A KPI row of the scrape-time KPI collector: kpi, product, region, value, status level
+# (0 green, 1 amber, 2 red); and a target row: kpi, target, red line.
+KpiRow = tuple[str, str, str, float, int]
+KpiTargetRow = tuple[str, float, float]
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class Metrics:
     emerging_texts: Counter
     emerging_step_seconds: Histogram
     emerging_errors: Counter
+    customer_contacts: Counter
+    survey_scores: Histogram
+    customer_risk: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -224,6 +233,28 @@ class Metrics:
                 "Errors of the emerging-topic detection (the stream goes on).",
                 ("stage",),
             ),
+            customer_contacts=counter(
+                "customer_contacts",
+                "Contacts given to customer histories, by source and outcome (new, "
+                "duplicate: already in the history, late: older than the history keeps).",
+                ("source", "outcome"),
+            ),
+            survey_scores=Histogram(
+                "survey_score",
+                "Scores of new survey responses (NPS 0-10, CSAT 1-5, CES 1-7).",
+                ("kind",),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=SURVEY_BUCKETS,
+            ),
+            customer_risk=Histogram(
+                "customer_risk_score",
+                "Risk score (0-100) of each customer a batch brought contacts of.",
+                (),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=RISK_BUCKETS,
+            ),
         )
 
 
@@ -237,6 +268,7 @@ def register_collectors(
     consumer_lag: Callable[[], Mapping[str, int]],
     stalled_seconds: Callable[[], float],
     emerging_clusters: Callable[[], int] | None = None,
+    kpis: Callable[[], tuple[Sequence[KpiRow], Sequence[KpiTargetRow]]] | None = None,
 ) -> None:
     """Register the scrape-time collectors of a worker on ``registry``:
 
@@ -248,6 +280,9 @@ def register_collectors(
       two callables;
     * ``vocwatch_emerging_clusters``, the emerging-topic clusters the worker holds, when
       ``emerging_clusters`` is given.
+    * ``vocwatch_kpi{kpi, product, region}``, ``vocwatch_kpi_status{…}``,
+      ``vocwatch_kpi_target{kpi}`` and ``vocwatch_kpi_red{kpi}``, from ``kpis`` (the last
+      KPI board the worker read from Redis).
     """
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
@@ -256,6 +291,8 @@ def register_collectors(
     registry.register(ConsumerProgressCollector(consumer_lag, stalled_seconds))
     if emerging_clusters is not None:
         registry.register(EmergingCollector(emerging_clusters))
+    if kpis is not None:
+        registry.register(KpiCollector(kpis))
 
 
 class EmergingCollector(Collector):
@@ -343,6 +380,55 @@ class ConsumerProgressCollector(Collector):
         )
 
 
+class KpiCollector(Collector):
+    """The service KPIs against their targets, as last read from Redis (a timer refreshes
+    them): every worker reports the same, deployment-wide values, so dashboards take the
+    ``max`` over workers, not the sum."""
+
+    def __init__(self, kpis: Callable[[], tuple[Sequence[KpiRow], Sequence[KpiTargetRow]]]) -> None:
+        self.kpis = kpis
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        value, status, target, red = self._families()
+        rows, targets = self.kpis()
+        for kpi, product, region, measured, level in rows:
+            value.add_metric([kpi, product, region], measured)
+            status.add_metric([kpi, product, region], level)
+        for kpi, goal, line in targets:
+            target.add_metric([kpi], goal)
+            red.add_metric([kpi], line)
+        return [value, status, target, red]
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        scope = ["kpi", "product", "region"]
+        return [
+            GaugeMetricFamily(
+                f"{NAMESPACE}_kpi",
+                "Service KPI over the last 24 hours, overall (product and region all), per "
+                "product or per region.",
+                labels=scope,
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_kpi_status",
+                "A KPI against its target: 0 green (met), 1 amber (missed, not past the red "
+                "line), 2 red.",
+                labels=scope,
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_kpi_target", "The KPI's target (configuration).", labels=["kpi"]
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_kpi_red",
+                "The KPI's red line, on the worse side of its target (configuration).",
+                labels=["kpi"],
+            ),
+        ]
+
+
 def catalogue() -> tuple[CollectorRegistry, Metrics]:
     """A registry with everything a worker exposes — its :class:`Metrics` (returned too)
     and every collector of :func:`register_collectors`, with this process standing in for
@@ -355,5 +441,13 @@ def catalogue() -> tuple[CollectorRegistry, Metrics]:
         analysis_pids=lambda: [os.getpid()],
         consumer_lag=lambda: {"vocwatch.complaints": 0},
         stalled_seconds=lambda: 0.0,
+        kpis=lambda: (
+            [
+                ("first_contact_resolution", "all", "all", 0.8, 0),
+                ("first_contact_resolution", "other", "all", 0.75, 1),
+                ("first_contact_resolution", "all", "other", 0.6, 2),
+            ],
+            [("first_contact_resolution", 0.8, 0.7)],
+        ),
     )
     return registry, metrics

@@ -51,6 +51,15 @@ Key — type — owner: what it holds; lifetime or cap.
 ``<prefix>:emerging:watch`` — string — :mod:`alerts.emerging_store`
     the last step's busiest groups (JSON, masked samples only), for ``GET /api/emerging``.
     EXPIRE a few evaluation steps.
+``<prefix>:customer:{<customer>}`` — hash — :mod:`alerts.customer_history`
+    one customer's recent contacts: contact id → event time and contact (JSON); and
+    ``!<kind>`` → the event time up to which a ``customer_risk`` or ``detractor``
+    follow-up was handled. At most ``max_contacts`` contacts, none older than
+    ``history_days``; EXPIRE ``history_days``, renewed on every write.
+``<prefix>:kpi:<hour>`` — hash — :mod:`alerts.kpis`
+    one hour's KPI sums (calls, first-contact resolutions, wait seconds, survey responses
+    and scores, contacts and repeat contacts) overall, per product and per region.
+    EXPIRE 2 days.
 ``<prefix>:alerts:live`` — pub/sub channel — :mod:`alerts.engine`
     the live alert feed of every worker's console. A channel: nothing is stored.
 ``<stream>`` — stream — :mod:`alerts.notifiers`
@@ -59,9 +68,10 @@ Key — type — owner: what it holds; lifetime or cap.
     (10 000 by default).
 
 Scripts: the window script touches :func:`window_buckets` and :func:`window_ids` of one window
-key (one slot: the window key's tag); the step locks touch :func:`baseline_step` or
-:func:`emerging_step` alone. Every other command touches one key. docs/alerts.md describes
-the values in detail.
+key (one slot: the window key's tag); the customer script the :func:`customer_contacts` of
+one slot (all of a batch's customers on one server); the step locks touch
+:func:`baseline_step` or :func:`emerging_step` alone. Every other command touches one key.
+docs/alerts.md and docs/customers.md describe the values in detail.
 """
 
 from __future__ import annotations
@@ -120,6 +130,18 @@ def baseline_keys(prefix: str, rule: str) -> str:
 def baseline_step(prefix: str) -> str:
     """The last baseline step taken (the step lock)."""
     return f"{prefix}:baseline:step"
+
+
+def customer_contacts(prefix: str, customer: str) -> str:
+    """Hash of one customer's contacts and handled marks (see :mod:`alerts.customer_history`);
+    ``customer`` is the customer's quoted reference (:func:`alerts.contacts.customer_key`).
+    The braces make it the key's hash tag: each customer's key lands on a slot of its own."""
+    return f"{prefix}:customer:{{{customer}}}"
+
+
+def kpis(prefix: str, hour: int) -> str:
+    """Hash of one hour's KPI sums (see :mod:`alerts.kpis`)."""
+    return f"{prefix}:kpi:{hour}"
 
 
 def live_channel(prefix: str) -> str:

@@ -20,7 +20,7 @@ from vocwatch.vocabulary import Polarity, Priority, Source
 
 PREFIX = "VOCWATCH_"
 SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file's sinks
-SENTIMENT_MODELS = ("vocwatch-linear", "snownlp")
+SENTIMENT_MODELS = ("vocwatch", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
 # The packaged text-analysis policies (the same paths as classifiers.priority and
@@ -28,6 +28,7 @@ DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.
 _CLASSIFIER_DATA = Path(__file__).resolve().parent.parent / "classifiers" / "data"
 DEFAULT_PRIORITY_FILE = _CLASSIFIER_DATA / "priority.yaml"
 DEFAULT_POLARITY_FILE = _CLASSIFIER_DATA / "polarity.yaml"
+DEFAULT_CUSTOMER_PHRASES_FILE = _CLASSIFIER_DATA / "customer_phrases.yaml"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class Settings:
     rules_file: Path = DEFAULT_RULES_FILE
     priority_file: Path = DEFAULT_PRIORITY_FILE
     polarity_file: Path = DEFAULT_POLARITY_FILE
-    sentiment_model: str = "vocwatch-linear"
+    customer_phrases_file: Path = DEFAULT_CUSTOMER_PHRASES_FILE
+    sentiment_model: str = "vocwatch"
+    model_dir: Path | None = None
     metric_products: tuple[str, ...] = ()
     metric_regions: tuple[str, ...] = ()
     alerts_out: Path | None = None
@@ -90,6 +93,10 @@ class Settings:
         return f"{self.topic_prefix}social"
 
     @property
+    def surveys_topic(self) -> str:
+        return f"{self.topic_prefix}surveys"
+
+    @property
     def scored_topic(self) -> str:
         return f"{self.topic_prefix}scored"
 
@@ -103,11 +110,12 @@ class Settings:
 
     @property
     def input_topics(self) -> dict[str, str]:
-        """Input topic per event source (complaint / call / social)."""
+        """Input topic per event source (complaint / call / social / survey)."""
         return {
             Source.COMPLAINT: self.complaints_topic,
             Source.CALL: self.calls_topic,
             Source.SOCIAL: self.social_topic,
+            Source.SURVEY: self.surveys_topic,
         }
 
     @property
@@ -314,8 +322,14 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     ),
     "sentiment_model": (
         str,
-        "`vocwatch-linear` (the shipped, trained model) or `snownlp` "
-        "(stock snownlp, for comparison; about 30× slower)",
+        "`vocwatch` (the shipped three-way model, or the adapted one of "
+        "`VOCWATCH_MODEL_DIR`) or `snownlp` (stock snownlp, for comparison; about 40× slower)",
+    ),
+    "model_dir": (
+        _optional_path,
+        "a folder of text models written by `vocwatch adapt` (sentiment.npz, categories.npz, "
+        "manifest.json) to use instead of the shipped ones; the worker refuses one it cannot "
+        "read",
     ),
     "metric_products": (
         _names,
@@ -330,6 +344,11 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
         Path,
         "polarity cut-offs per channel (YAML); the packaged "
         "classifiers/data/polarity.yaml by default",
+    ),
+    "customer_phrases_file": (
+        Path,
+        "churn-threat and escalation phrases and the negations that cancel them (YAML), "
+        "for customer risk; the packaged classifiers/data/customer_phrases.yaml by default",
     ),
     "alerts_out": (_optional_path, "append every alert and alert update to this JSON-lines file"),
     "batch_size": (int, "events taken from a topic per batch"),

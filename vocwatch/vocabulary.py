@@ -19,14 +19,16 @@ class Source(StrEnum):
     COMPLAINT = "complaint"  # 投诉工单
     CALL = "call"  # 通话记录
     SOCIAL = "social"  # 社交媒体
+    SURVEY = "survey"  # 满意度调查
 
 
-SourceName = Literal["complaint", "call", "social"]
+SourceName = Literal["complaint", "call", "social", "survey"]
 
 
 class Channel(StrEnum):
     """The contact channel (渠道) of an event: a complaint's own channel, ``call`` for a call
-    record, ``social`` for a social post."""
+    record, ``social`` for a social post. A survey response has none: its touchpoint says
+    where it was asked."""
 
     HOTLINE = "hotline"
     EMAIL = "email"
@@ -133,6 +135,9 @@ class Measure(StrEnum):
     REACH_NEGATIVE = "reach_negative"
     FIRST_CONTACT_RESOLUTION = "first_contact_resolution"
     MEAN_WAIT_SECONDS = "mean_wait_seconds"
+    NPS = "nps"  # net promoter score of the window's NPS responses, -100 to 100
+    CSAT = "csat"  # mean CSAT score, 1 to 5
+    CES = "ces"  # mean CES score, 1 to 7
 
 
 MeasureName = Literal[
@@ -145,6 +150,9 @@ MeasureName = Literal[
     "reach_negative",
     "first_contact_resolution",
     "mean_wait_seconds",
+    "nps",
+    "csat",
+    "ces",
 ]
 
 
@@ -158,6 +166,91 @@ class AlertKind(StrEnum):
 
 
 AlertKindName = Literal["window", "customer_risk", "detractor", "emerging_topic"]
+
+
+class SurveyKind(StrEnum):
+    """The kind of a survey response (满意度调查), which fixes its score's range."""
+
+    NPS = "nps"  # 净推荐值: 0–10, "how likely are you to recommend us"
+    CSAT = "csat"  # 满意度: 1–5
+    CES = "ces"  # 费力度: 1–7, 7 = it was easy
+
+    @property
+    def scores(self) -> tuple[int, int]:
+        """The lowest and highest score of this kind."""
+        return _SURVEY_SCORES[self]
+
+
+SurveyKindName = Literal["nps", "csat", "ces"]
+_SURVEY_SCORES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5), SurveyKind.CES: (1, 7)}
+
+
+class RiskSignal(StrEnum):
+    """What raises a customer's risk score (流失风险信号); each has a weight in the alert
+    configuration's ``customers:`` section."""
+
+    REPEAT_CONTACTS = "repeat_contacts"  # 重复来电/投诉
+    UNRESOLVED_CALL = "unresolved_call"  # 未解决来电
+    LONG_WAIT = "long_wait"  # 等待过长
+    TRANSFERS = "transfers"  # 多次转接
+    NEGATIVE_CONTACTS = "negative_contacts"  # 负面情绪
+    FALLING_SENTIMENT = "falling_sentiment"  # 情绪下滑
+    LOW_RATING = "low_rating"  # 低满意度评分 (call rating, CSAT)
+    DETRACTOR = "detractor"  # NPS 贬损者
+    ESCALATION = "escalation"  # 升级投诉用语
+    CHURN_THREAT = "churn_threat"  # 流失威胁用语
+
+
+RiskSignalName = Literal[
+    "repeat_contacts",
+    "unresolved_call",
+    "long_wait",
+    "transfers",
+    "negative_contacts",
+    "falling_sentiment",
+    "low_rating",
+    "detractor",
+    "escalation",
+    "churn_threat",
+]
+
+
+class Kpi(StrEnum):
+    """Service KPIs (服务指标) measured against their targets."""
+
+    FIRST_CONTACT_RESOLUTION = "first_contact_resolution"  # 首次解决率, share of calls
+    MEAN_WAIT_SECONDS = "mean_wait_seconds"  # 平均等待, seconds per call
+    CSAT = "csat"  # 满意度, mean 1–5
+    NPS = "nps"  # 净推荐值, -100 to 100
+    CES = "ces"  # 费力度, mean 1–7
+    REPEAT_CONTACT_RATE = "repeat_contact_rate"  # 重复联络率, share of contacts
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self not in (Kpi.MEAN_WAIT_SECONDS, Kpi.REPEAT_CONTACT_RATE)
+
+
+KpiName = Literal[
+    "first_contact_resolution", "mean_wait_seconds", "csat", "nps", "ces", "repeat_contact_rate"
+]
+
+
+class KpiStatus(StrEnum):
+    """A KPI against its target: green meets it, amber misses it by less than the red line,
+    red is past the red line (and grey: no data yet)."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    NO_DATA = "no_data"
+
+    @property
+    def level(self) -> int:
+        """0 green, 1 amber, 2 red, -1 no data: the value of ``vocwatch_kpi_status``."""
+        return {"green": 0, "amber": 1, "red": 2}.get(self.value, -1)
+
+
+KpiStatusName = Literal["green", "amber", "red", "no_data"]
 
 
 class Polarity(StrEnum):

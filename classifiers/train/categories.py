@@ -1,164 +1,227 @@
-"""``vocwatch train-categories``: train the issue-category model on the labelled set.
+"""``vocwatch train-categories``: the issue-category model (classifiers/category.py), validated
+leaving each industry out.
 
-    vocwatch train-categories [--data data/categories/labelled.csv]
-                              [--out classifiers/data/category_model.json.gz]
+    vocwatch train-categories --corpora ../shared/data [--test] [--json]
 
-Reads the labelled CSV (``text,channel,categories``) and the lexicon
-(``classifiers/data/category_lexicon.txt``), prints cross-validated figures (stratified
-k-fold on the primary category), then fits one logistic regression per category on all rows
-and writes the model file that :class:`classifiers.category.CategoryModel` loads, with the
-lexicon embedded. scikit-learn is imported inside :func:`run` only.
+Trains one head per category on the project's labelled sets (data/labelled: many industries,
+real corpus rows resolved in ``--corpora``), validates leaving each domain out (dev split),
+calibrates every head on the held-out scores, trains the final model on everything and
+writes ``classifiers/data/categories.npz`` with its figures and data sheet. ``--test`` also
+scores the test split, leaving each domain out — once, for the published figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import datetime
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from classifiers.category import CATEGORIES, MODEL_FILE, CategoryClassifier, CategoryModel
-from classifiers.category_features import LEXICON_FILE, FeatureSettings, Lexicon, extract
-from classifiers.train.category_data import (
-    LABELLED_CSV,
-    CategoryFigures,
-    LabelledText,
-    figures,
-    format_figures,
-    load_labelled,
-    text_tokens,
-)
+import numpy as np
 
-#: Inverse regularization strength of the logistic regressions (chosen by cross-validation
-#: on the labelled set; see docs/classifiers.md).
-DEFAULT_C = 16.0
-#: Weights are rounded to this many places, and features whose weights all round to zero
-#: are left out of the model file.
-WEIGHT_PLACES = 4
+from classifiers.category import CATEGORIES, MODEL_FILE, THRESHOLD
+from classifiers.features import FeatureConfig
+from classifiers.model import TextModel
+from classifiers.train import corpora
+from classifiers.train.corpora import Example
+from classifiers.train.fit import (
+    Fold,
+    Head,
+    Matrix,
+    calibrate_without,
+    featurize,
+    fit_head,
+    heads,
+    leave_one_domain_out,
+    say,
+    sigmoid,
+)
+from vocwatch.vocabulary import Polarity
+
+DEFAULT_C = 8.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data",
+        "--corpora",
         type=Path,
-        default=LABELLED_CSV,
-        help="labelled CSV: text,channel,categories (default: %(default)s)",
+        default=corpora.DEFAULT_CORPORA,
+        help="the folder of the corpora (../shared/data from the project root)",
     )
     parser.add_argument(
-        "--out", type=Path, default=MODEL_FILE, help="model file to write (default: %(default)s)"
+        "--labelled",
+        type=Path,
+        default=corpora.LABELLED,
+        help="the project's labelled sets (data/labelled)",
+    )
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--c", type=float, default=DEFAULT_C, help="inverse regularization")
+    parser.add_argument("--bits", type=int, default=FeatureConfig().bits)
+    parser.add_argument(
+        "--no-teacher",
+        action="store_true",
+        help="without the teacher's word table (dense features)",
     )
     parser.add_argument(
-        "--lexicon", type=Path, default=LEXICON_FILE, help="lexicon to embed (default: %(default)s)"
+        "--test", action="store_true", help="also score the test split, leaving each domain out"
     )
     parser.add_argument(
-        "--folds", type=int, default=5, help="cross-validation folds; 0 skips cross-validation"
+        "--limit", type=int, default=0, help="at most this many texts per domain (a quick run)"
     )
-    parser.add_argument(
-        "--c",
-        type=float,
-        default=DEFAULT_C,
-        help="inverse regularization strength (default: %(default)s)",
-    )
-    parser.add_argument("--seed", type=int, default=13, help="fold shuffling seed")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    examples = load_labelled(args.data)
-    lexicon = Lexicon.load(args.lexicon)
-    settings = FeatureSettings()
-    tokens = [text_tokens(example.text) for example in examples]
-    report: dict[str, Any] = {"data": str(args.data), "rows": len(examples), "c": args.c}
-    if args.folds:
-        cv = cross_validate(examples, tokens, lexicon, settings, args.c, args.folds, args.seed)
-        report["cross_validation"] = {"folds": args.folds, "seed": args.seed, **cv.to_json()}
-        if not args.json:
-            print(format_figures(f"{args.folds}-fold cross-validation", cv))
-    info = {
-        "data": args.data.name,
-        "rows": len(examples),
-        "c": args.c,
-        "data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(),
-    }
-    if args.folds:
-        info["cross_validation"] = report["cross_validation"]
-    model = fit(examples, tokens, lexicon, settings, args.c, info)
+    examples = [e for e in corpora.labelled(args.labelled, args.corpora) if e.categories]
+    if args.limit:
+        examples = corpora.limited(examples, args.limit)
+    say(f"{len(examples)} labelled texts; features …")
+    matrix = featurize(examples, FeatureConfig(bits=args.bits), teacher=not args.no_teacher)
+    model = Trainer(c=args.c).train(matrix, test=args.test)
     model.save(args.out)
-    report.update(out=str(args.out), features=len(model.weights), bytes=args.out.stat().st_size)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        print(
-            f"wrote {args.out}: {len(model.weights)} features, "
-            f"{args.out.stat().st_size} bytes, trained on {len(examples)} rows"
-        )
+    validation = model.meta["validation"]
+    text = json.dumps(validation, ensure_ascii=False) if args.json else None
+    print(text or format_validation(validation))
+    say(f"wrote {args.out}")
     return 0
 
 
-def fit(
-    examples: Sequence[LabelledText],
-    tokens: Sequence[Sequence[str]],
-    lexicon: Lexicon,
-    settings: FeatureSettings,
-    c: float,
-    info: dict[str, Any] | None = None,
-) -> CategoryModel:
-    """One-vs-rest logistic regression: category c is positive when it is among the row's
-    categories (``other`` when it is the row's only one)."""
-    from sklearn.feature_extraction import DictVectorizer
-    from sklearn.linear_model import LogisticRegression
+class Trainer:
+    def __init__(self, *, c: float = DEFAULT_C) -> None:
+        self.c = c
 
-    vectorizer = DictVectorizer()
-    matrix = vectorizer.fit_transform([extract(t, lexicon, settings) for t in tokens]).tocsr()
-    # liblinear takes 32-bit sparse indices only; DictVectorizer may hand out 64-bit ones.
-    matrix.indices = matrix.indices.astype("int32")
-    matrix.indptr = matrix.indptr.astype("int32")
-    names = vectorizer.get_feature_names_out()
-    bias: list[float] = []
-    columns = []
-    for code in CATEGORIES:
-        target = [int(code in example.categories) for example in examples]
-        if len(set(target)) < 2:
-            raise ValueError(f"category {code} needs positive and negative rows to train")
-        regression = LogisticRegression(C=c, solver="liblinear")
-        regression.fit(matrix, target)
-        bias.append(round(float(regression.intercept_[0]), WEIGHT_PLACES))
-        columns.append(regression.coef_[0])
-    weights: dict[str, tuple[float, ...]] = {}
-    for index, name in enumerate(names):
-        row = tuple(round(float(column[index]), WEIGHT_PLACES) for column in columns)
-        if any(row):
-            weights[str(name)] = row
-    return CategoryModel(
-        categories=CATEGORIES,
-        bias=tuple(bias),
-        weights=weights,
-        lexicon=lexicon,
-        settings=settings,
-        info=info or {},
-    )
+    def fit(self, matrix: Matrix) -> dict[str, Head]:
+        columns = matrix.featurizer.columns
+        return {
+            code.value: fit_head(
+                matrix.rows,
+                _labels(matrix.examples, code),
+                c=self.c,
+                columns=columns,
+                name=code.value,
+            )
+            for code in CATEGORIES
+        }
+
+    def train(self, matrix: Matrix, *, test: bool) -> TextModel:
+        dev = matrix.select([e.split == "dev" for e in matrix.examples])
+        say("leave-one-domain-out, dev split:")
+        present = {e.domain for e in matrix.examples}
+        domains = [d for d in corpora.DOMAINS if d in present]
+        folds = leave_one_domain_out(dev, domains, self.fit, lambda e: True, say=say)
+        calibration = [calibrate_without(folds, code.value, _label_of(code)) for code in CATEGORIES]
+        validation: dict[str, Any] = {"dev": figures(folds, folds)}
+        if test:
+            say("leave-one-domain-out, test split:")
+            test_folds = leave_one_domain_out(
+                matrix, domains, self.fit, lambda e: e.split == "test", say=say
+            )
+            validation["test"] = figures(test_folds, folds)
+        say("the final model, on every text …")
+        fitted = self.fit(matrix)
+        names = [code.value for code in CATEGORIES]
+        return TextModel(
+            "categories",
+            heads(names, [fitted[name] for name in names], calibration),
+            matrix.featurizer.config,
+            matrix.featurizer.dense_columns,
+            {
+                "version": f"categories-{datetime.date.today().isoformat()}",
+                "trained_on": corpora.data_sheet(matrix.examples),
+                "recipe": {
+                    "c": self.c,
+                    "heads": "one-vs-rest logistic regression (liblinear)",
+                    "calibration": "Platt per head, on the held-out domains' scores",
+                    "threshold": THRESHOLD,
+                },
+                "validation": validation,
+            },
+        )
 
 
-def cross_validate(
-    examples: Sequence[LabelledText],
-    tokens: Sequence[Sequence[str]],
-    lexicon: Lexicon,
-    settings: FeatureSettings,
-    c: float,
-    folds: int,
-    seed: int,
-) -> CategoryFigures:
-    """Figures of models trained on k-1 folds and applied to the held-out fold."""
-    from sklearn.model_selection import StratifiedKFold
+def figures(folds: Sequence[Fold], pool: Sequence[Fold]) -> dict[str, Any]:
+    """Per held-out domain: the share of texts whose top category is one of their true
+    ones — all texts, and by polarity — and the label-set micro-F1 (categories at or above
+    the threshold); then the mean and the worst domain. Each fold is calibrated on the dev
+    folds of ``pool`` but its own domain's."""
+    rows = {}
+    for fold in folds:
+        columns = []
+        for code in CATEGORIES:
+            scale, offset = calibrate_without(pool, code.value, _label_of(code), fold.domain)
+            columns.append(sigmoid(scale * fold.raw[code.value] + offset))
+        probabilities = np.column_stack(columns)
+        rows[fold.domain] = _domain_figures(fold.examples, probabilities)
+    tops = [row["top_in_gold"] for row in rows.values()]
+    negative = [
+        row["top_in_gold_negative"]
+        for row in rows.values()
+        if row["top_in_gold_negative"] is not None
+    ]
+    return {
+        "domains": rows,
+        "mean_top_in_gold": round(float(np.mean(tops)), 4),
+        "worst_top_in_gold": round(float(np.min(tops)), 4),
+        "mean_top_in_gold_negative": round(float(np.mean(negative)), 4) if negative else None,
+    }
 
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    predicted: list[tuple[str, ...]] = [()] * len(examples)
-    primaries = [example.primary for example in examples]
-    for train, held_out in splitter.split(primaries, primaries):
-        model = fit([examples[i] for i in train], [tokens[i] for i in train], lexicon, settings, c)
-        classifier = CategoryClassifier(model)
-        for i in held_out:
-            predicted[i] = tuple(s.code for s in classifier.classify(tokens[i]))
-    return figures(predicted, [example.categories for example in examples])
+
+def _domain_figures(examples: Sequence[Example], probabilities: np.ndarray) -> dict[str, Any]:
+    top = probabilities.argmax(axis=1)
+    hits = np.array([CATEGORIES[t] in e.categories for t, e in zip(top, examples, strict=True)])
+    by_polarity = {}
+    for polarity in Polarity:
+        chosen = np.array([e.polarity == polarity for e in examples])
+        by_polarity[polarity.value] = round(float(hits[chosen].mean()), 4) if chosen.any() else None
+    predicted = probabilities >= THRESHOLD
+    predicted[np.arange(len(top)), top] = True
+    truth = np.array([[code in e.categories for code in CATEGORIES] for e in examples])
+    true_positive = float((predicted & truth).sum())
+    f1 = 2 * true_positive / max(1.0, float(predicted.sum() + truth.sum()))
+    return {
+        "texts": len(examples),
+        "top_in_gold": round(float(hits.mean()), 4),
+        "top_in_gold_negative": by_polarity["negative"],
+        "top_in_gold_neutral": by_polarity["neutral"],
+        "top_in_gold_positive": by_polarity["positive"],
+        "micro_f1": round(f1, 4),
+    }
+
+
+def _labels(examples: Sequence[Example], code: object) -> np.ndarray:
+    return np.array([code in e.categories for e in examples], dtype=int)
+
+
+def _label_of(code: object) -> Any:
+    return lambda example: int(code in example.categories)
+
+
+def format_validation(validation: dict[str, Any]) -> str:
+    lines = []
+    for split in ("dev", "test"):
+        table = validation.get(split)
+        if not table:
+            continue
+        lines.append(f"leave-one-domain-out, {split} split: top category is a true one")
+        lines.append(
+            f"  {'domain':<12}{'texts':>7}{'all':>8}{'negative':>10}{'neutral':>9}"
+            f"{'positive':>10}{'micro-F1':>10}"
+        )
+        for domain, row in table["domains"].items():
+            lines.append(
+                f"  {domain:<12}{row['texts']:>7}{row['top_in_gold']:>8.4f}"
+                f"{_fmt(row['top_in_gold_negative']):>10}{_fmt(row['top_in_gold_neutral']):>9}"
+                f"{_fmt(row['top_in_gold_positive']):>10}{row['micro_f1']:>10.4f}"
+            )
+        lines.append(
+            f"  mean {table['mean_top_in_gold']:.4f}, worst "
+            f"{table['worst_top_in_gold']:.4f}; negative texts: mean "
+            f"{_fmt(table['mean_top_in_gold_negative'])}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"

@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
+from alerts.contacts import Contact
+from alerts.customer_history import RedisCustomerHistory
 from alerts.engine import AlertEngine
 from alerts.lifecycle import Sample
 from alerts.notifiers import RedisStreamSink
@@ -27,7 +29,7 @@ from streams.redis_cluster import ClusterClientError
 from tests.support import ListSink
 from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
-from vocwatch.vocabulary import Priority
+from vocwatch.vocabulary import Polarity, Priority, Source
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -149,6 +151,40 @@ async def test_a_script_the_nodes_forgot_is_loaded_again(
     states = await store.record({k: [Observation("b", NOW, True, False)] for k in keys}, NOW)
     assert [s.flags for s in states.values()] == [(NEW,)] * 3
     assert (await store.read([keys[0]], NOW))[keys[0]].totals[60].count == 2
+
+
+async def test_customer_histories_are_one_script_call_per_slot_on_their_nodes(
+    cluster: embedded.RedisCluster, client: Any, unique: str
+) -> None:
+    history = RedisCustomerHistory(
+        client, prefix=unique, history_seconds=30 * 86400, max_contacts=10, cluster=True
+    )
+    customers = [f"客户{i}" for i in range(30)]  # spread over the slots of every node
+    contacts = {
+        c: [
+            Contact(
+                f"complaint:{c}-{n}",
+                NOW - n,
+                Source.COMPLAINT,
+                "app",
+                "other",
+                0.5,
+                Polarity.NEUTRAL,
+                Priority.P3,
+                "咨询",
+            )
+            for n in range(2)
+        ]
+        for c in customers
+    }
+    first = await history.record(contacts, NOW)
+    assert {state.flags for state in first.values()} == {(NEW, NEW)}
+    again = await history.record(contacts, NOW)
+    assert {state.flags for state in again.values()} == {(DUPLICATE, DUPLICATE)}
+    assert {len(state.contacts) for state in again.values()} == {2}
+    held = node_keys(cluster, f"{unique}:customer:*")
+    assert all(held), "every node holds some customers"
+    assert set().union(*held) == {history.redis_key(c) for c in customers}
 
 
 async def test_alert_state_baselines_series_and_stream_sink(client: Any, unique: str) -> None:

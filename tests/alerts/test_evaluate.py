@@ -362,6 +362,43 @@ def test_falling_spike_mean_sentiment() -> None:
     assert not check(r, WindowCounts(count=50, sentiment=40.0), usual).breached  # 0.8
 
 
+def nps_counts(responses: int, promoters: int, detractors: int) -> WindowCounts:
+    return WindowCounts(count=responses, nps=responses, promoters=promoters, detractors=detractors)
+
+
+def test_falling_spike_nps_below_its_baseline() -> None:
+    usual = learn([35.0] * 60)
+    r = spike(measure="nps", min_count=30, z=3, min_change=15)
+    # 60 responses, NPS 35 → -10: 45 points below, 80/√60 ≈ 10.3 points a deviation
+    drop = check(r, nps_counts(60, 15, 21), usual)
+    assert drop.value == pytest.approx(-10.0)
+    assert drop.breached and drop.severity > 4
+    # 60 responses at NPS 30: within the noise of such a sample
+    assert not check(r, nps_counts(60, 24, 6), usual).breached
+    # far below, but only 10 responses: min_count keeps it quiet
+    assert not check(r, nps_counts(10, 1, 8), usual).breached
+
+
+def test_an_nps_threshold_compares_on_the_shifted_scale() -> None:
+    r = rule(measure="nps", threshold=0, min_count=10, resolve_ratio=0.8)
+    below = check(r, nps_counts(20, 2, 10))  # NPS -40
+    assert below.breached
+    assert below.severity == pytest.approx(100 / 60, abs=1e-3)  # (0 + 100) / (-40 + 100)
+    assert not check(r, nps_counts(20, 10, 2)).breached  # NPS 40
+    # hysteresis: resolves once NPS rises above (0 + 100) / 0.8 - 100 = 25
+    assert check(r, nps_counts(20, 8, 4)).holds  # NPS 20
+    assert not check(r, nps_counts(20, 10, 4)).holds  # NPS 30
+
+
+def test_falling_spike_mean_csat() -> None:
+    usual = learn([4.4] * 60)
+    r = spike(measure="csat", min_count=20, z=3, min_change=0.5)
+    assert check(r, WindowCounts(count=40, csat=40, csat_sum=120, csat_squares=400), usual).breached
+    assert not check(
+        r, WindowCounts(count=40, csat=40, csat_sum=172, csat_squares=750), usual
+    ).breached
+
+
 # --- seasonality: the hour of the week -----------------------------------------------
 
 

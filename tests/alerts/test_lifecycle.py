@@ -583,6 +583,15 @@ def test_state_is_plain_data() -> None:
         "calls": 0,
         "first_contact": 0,
         "wait": 0.0,
+        "nps": 0,
+        "promoters": 0,
+        "detractors": 0,
+        "csat": 0,
+        "csat_sum": 0,
+        "csat_squares": 0,
+        "ces": 0,
+        "ces_sum": 0,
+        "ces_squares": 0,
     }
     assert list(state["samples"]) == [
         {

@@ -444,3 +444,61 @@ def test_feishu_signature_matches_the_documented_algorithm() -> None:
 )
 def test_pack_counts_the_separator(room: int, groups: list[list[str]]) -> None:
     assert payloads.pack(["aaa", "bbb", "ccc"], room, 1, len) == groups
+
+
+# --- customer alerts ---------------------------------------------------------------------
+
+
+def customer_records() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A customer_risk and a detractor record as the lifecycle makes them."""
+    from alerts.customer_alerts import detractor_step, risk_step
+    from alerts.risk import assess
+    from tests.alerts.customer_support import NOW, POLICY, call, complaint, survey
+
+    contacts = [
+        complaint(1, 7200, "第三次投诉了 @所有人 [点我](http://x.cn)", escalation=("投诉",)),
+        complaint(2, 5400),
+        call(3, 3600, resolved=False, wait_seconds=600.0, churn=("销户",), text="再不修就销户"),
+    ]
+    risk, _ = risk_step(
+        None, "u1", assess(contacts, POLICY.risk, NOW), NOW, POLICY, update_seconds=30
+    )
+    follow_up, _ = detractor_step(
+        None,
+        "u2",
+        [survey(4, 3600, "nps", 1, "物流太慢", touchpoint="delivery")],
+        NOW,
+        POLICY,
+        update_seconds=30,
+    )
+    assert risk is not None and follow_up is not None
+    return risk.to_record(), follow_up.to_record()
+
+
+def test_a_customer_risk_message_names_the_customer_score_reasons_and_contacts() -> None:
+    risk, _ = customer_records()
+    [body] = payloads.render_wecom([risk])
+    content = body["markdown"]["content"]
+    assert "**客户**：客户=u1" in content
+    assert "**风险**：风险分" in content and "/ 阈值 60" in content
+    assert "- 流失威胁：销户（+40）" in content  # the packaged weight
+    assert "- 来电未解决：1 unresolved call（+20）" in content
+    assert "来电 · call · 物流配送 · 负面 · 未解决" in content
+    assert "@所有人" not in content and "＠所有人" in content and "http://" not in content
+    assert "**事件数**" not in content  # a customer alert has no window counts
+
+
+def test_a_detractor_message_shows_the_due_time_and_the_response() -> None:
+    _, follow_up = customer_records()
+    text = "\n".join(payloads.record_lines(follow_up))
+    assert "**回访**：回访截止 01-17 15:00:00" in text  # Beijing time
+    assert "> NPS 1（delivery）：物流太慢" in text
+    assert payloads.measure_text({**follow_up, "overdue": True}).endswith("（已逾期）")
+
+
+def test_customer_alerts_go_to_alertmanager_with_the_customer_as_a_label() -> None:
+    risk, _ = customer_records()
+    [alert] = payloads.render_alertmanager([risk])
+    assert alert["labels"]["customer_id"] == "u1"
+    assert alert["labels"]["alertname"] == "customer_risk"
+    assert "风险分" in alert["annotations"]["summary"]

@@ -244,6 +244,7 @@ def test_errors_name_the_line_in_a_file(tmp_path: Path) -> None:
                 "stream",
                 "dingtalk_tech",
                 "feishu_social",
+                "wecom_retention",
             ],
         )
     line = next(
@@ -251,7 +252,7 @@ def test_errors_name_the_line_in_a_file(tmp_path: Path) -> None:
         for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if "match: {source: [social]}" in text
     )
-    assert str(info.value).startswith(f"{path}:{line}: routes[1]: team: ")
+    assert str(info.value).startswith(f"{path}:{line}: routes[2]: team: ")
 
 
 # --- the shipped configuration ---------------------------------------------------------
@@ -269,6 +270,7 @@ def test_shipped_teams(shipped: tuple[Router, dict[str, Rule]]) -> None:
         "客服主管": ("wecom_support", "webhook", "alertmanager", "stream"),
         "技术支持": ("dingtalk_tech", "alertmanager", "stream"),
         "社交媒体团队": ("feishu_social", "alertmanager", "stream"),
+        "客户挽留": ("wecom_retention", "stream"),
     }
 
 
@@ -286,6 +288,7 @@ def test_shipped_teams(shipped: tuple[Router, dict[str, Rule]]) -> None:
         ("severe_event", {"channel": "app", "category": "logistics"}, [], "客服主管"),
         ("call_resolution_drop", {"category": "billing"}, [], "客服主管"),
         ("call_wait_long", {"source": "call"}, [], "客服主管"),
+        ("nps_drop", {"source": "survey"}, [], "客服主管"),
     ],
 )
 def test_shipped_routes(
@@ -300,3 +303,15 @@ def test_shipped_routes(
     assert route is not None
     assert route.team == team
     assert route.sinks == r.teams[team]
+
+
+@pytest.mark.parametrize("kind", ["customer_risk", "detractor"])
+def test_customer_alerts_go_to_the_retention_team_whatever_their_channels(
+    shipped: tuple[Router, dict[str, Rule]], kind: str
+) -> None:
+    r, _ = shipped
+    route = r.route_for(kind, "P2", {"customer_id": "u1"}, ["social", "app"])
+    assert route is not None and route.team == "客户挽留"
+    assert r.route_for("negative_burst", "P2", {"category": "technical"}) == r.route(
+        shipped[1]["negative_burst"], {"category": "technical"}
+    )

@@ -68,6 +68,7 @@ def test_packaged_rules_load() -> None:
         "severe_event",
         "call_resolution_drop",
         "call_wait_long",
+        "nps_drop",
     }
 
     burst = rules["negative_burst"]
@@ -110,14 +111,26 @@ def test_packaged_rules_load() -> None:
     wait = rules["call_wait_long"]
     assert (wait.measure, wait.threshold, wait.falling) == ("mean_wait_seconds", 300.0, False)
     assert (wait.min_count, wait.for_seconds) == (20, 120)
+
+    nps = rules["nps_drop"]
+    assert (nps.measure, nps.falling, nps.threshold, nps.min_count) == ("nps", True, None, 30)
+    assert nps.spike == Spike(z=3, min_change=15, warmup=60, seasonal=False)
+    assert nps.window_seconds <= max(r.window_seconds for r in rules.values() if r is not nps)
     for rule in rules.values():
         assert rule.description
 
 
 def test_packaged_config_sections() -> None:
     config = load_config(PACKAGED)
-    assert set(config.teams) == {"客服主管", "技术支持", "社交媒体团队"}
-    assert [r.get("team") for r in config.routes] == ["技术支持", "社交媒体团队", "客服主管"]
+    assert set(config.teams) == {"客服主管", "技术支持", "社交媒体团队", "客户挽留"}
+    assert [r.get("team") for r in config.routes] == [
+        "客户挽留",
+        "技术支持",
+        "社交媒体团队",
+        "客服主管",
+    ]
+    assert set(config.customers) == {"history_days", "max_contacts", "risk", "detractor"}
+    assert len(config.kpis) == 6
     assert "stream" in config.sinks
     assert config.source == str(PACKAGED)
     assert config.lines is not None
@@ -244,7 +257,8 @@ def test_invalid_spike(spike: Any, named: str) -> None:
 def test_falling_measures(measure: str) -> None:
     threshold = 0.5
     rule = one(measure=measure, threshold=threshold)
-    assert rule.falling == (measure in {"mean_sentiment", "first_contact_resolution"})
+    falling = {"mean_sentiment", "first_contact_resolution", "nps", "csat", "ces"}
+    assert rule.falling == (measure in falling)
     assert (measure in FALLING) == rule.falling
 
 
@@ -646,6 +660,15 @@ COUNTS = WindowCounts(
     calls=8,
     first_contact=6,
     wait=960.0,
+    nps=10,
+    promoters=5,
+    detractors=2,
+    csat=4,
+    csat_sum=14,
+    csat_squares=54,
+    ces=2,
+    ces_sum=11,
+    ces_squares=61,
 )
 
 
@@ -661,6 +684,9 @@ COUNTS = WindowCounts(
         ("reach_negative", 1200.0),
         ("first_contact_resolution", 0.75),
         ("mean_wait_seconds", 120.0),
+        ("nps", 30.0),
+        ("csat", 3.5),
+        ("ces", 5.5),
     ],
 )
 def test_window_counts_measure(measure: MeasureName, value: float) -> None:
@@ -679,7 +705,53 @@ def test_every_measure_is_covered() -> None:
         "reach_negative",
         "first_contact_resolution",
         "mean_wait_seconds",
+        "nps",
+        "csat",
+        "ces",
     }
+
+
+def test_survey_measures_are_taken_over_their_responses() -> None:
+    assert [COUNTS.trials(m) for m in ("nps", "csat", "ces", "count")] == [10, 4, 2, 10]
+    assert COUNTS.trials("first_contact_resolution") == 8
+
+
+def test_nps_interval_is_the_normal_approximation_of_a_difference_of_shares() -> None:
+    # 5 promoters and 2 detractors of 10: variance (0.5 + 0.2 - 0.3²) / 10 = 0.061
+    half = 1.96 * 100 * 0.061**0.5
+    low, high = COUNTS.interval("nps") or (0, 0)
+    assert low == pytest.approx(30 - half, abs=1e-3)
+    assert high == pytest.approx(30 + half, abs=1e-3)
+    assert WindowCounts(nps=4, promoters=4).interval("nps") == (100.0, 100.0)
+    assert WindowCounts(nps=2, detractors=1, promoters=1).interval("nps") == (-100.0, 100.0)
+
+
+def test_mean_score_interval_uses_the_sample_variance() -> None:
+    # CSAT 2, 3, 4, 5: mean 3.5, sample variance 5/3, standard error sqrt(5/3 / 4)
+    low, high = COUNTS.interval("csat") or (0, 0)
+    half = 1.96 * (5 / 3 / 4) ** 0.5
+    assert low == pytest.approx(3.5 - half, abs=1e-3)
+    assert high == pytest.approx(3.5 + half, abs=1e-3)
+    # CSAT 5, 5, 4: the upper end is clipped to the scale
+    assert (WindowCounts(csat=3, csat_sum=14, csat_squares=66).interval("csat") or (0, 0))[1] == 5
+    assert WindowCounts(csat=1, csat_sum=4, csat_squares=16).interval("csat") == (1.0, 5.0)
+    assert WindowCounts(ces=3, ces_sum=15, ces_squares=75).interval("ces") == (5.0, 5.0)
+
+
+def test_only_survey_measures_with_responses_have_an_interval() -> None:
+    assert COUNTS.interval("negative_share") is None
+    assert WindowCounts().interval("nps") is None
+
+
+@pytest.mark.parametrize("threshold", [-50, 0, 20, 100])
+def test_an_nps_threshold_may_be_zero_or_negative(threshold: float) -> None:
+    assert one(measure="nps", threshold=threshold).threshold == threshold
+
+
+@pytest.mark.parametrize("threshold", [-100, 101, "20"])
+def test_an_nps_threshold_lies_in_its_range(threshold: Any) -> None:
+    with pytest.raises(ConfigError, match="an NPS above -100, at most 100"):
+        one(measure="nps", threshold=threshold)
 
 
 def test_rate_per_minute_uses_the_window_seconds() -> None:
@@ -698,6 +770,7 @@ def test_measures_of_an_empty_window() -> None:
     assert empty.measure("first_contact_resolution") == 1.0  # nothing unresolved
     assert empty.measure("mean_wait_seconds") == 0.0
     assert empty.measure("rate_per_minute", 300) == 0.0
+    assert [empty.measure(m) for m in ("nps", "csat", "ces")] == [0.0, 0.0, 0.0]
 
 
 def test_call_measures_are_over_calls_not_events() -> None:
@@ -732,6 +805,15 @@ def test_window_counts_plus() -> None:
         calls=10,
         first_contact=7,
         wait=990.0,
+        nps=10,
+        promoters=5,
+        detractors=2,
+        csat=4,
+        csat_sum=14,
+        csat_squares=54,
+        ces=2,
+        ces_sum=11,
+        ces_squares=61,
     )
     assert WindowCounts().plus(COUNTS) == COUNTS
     assert isinstance(total.count, int)

@@ -9,7 +9,16 @@ import pytest
 import redis.asyncio as aioredis
 
 from alerts.rules import WindowCounts
-from alerts.windows import DUPLICATE, FIELDS, LATE, NEW, Observation, RedisWindowStore
+from alerts.windows import (
+    DUPLICATE,
+    FIELDS,
+    LATE,
+    NEW,
+    SURVEY_FIELDS,
+    Observation,
+    RedisWindowStore,
+    survey_code,
+)
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -231,3 +240,60 @@ async def test_old_bucket_fields_are_trimmed(client: aioredis.Redis, unique: str
         first_contact=5,
         wait=5.0,
     )
+
+
+def survey(event_id: str, age: float, kind: str, score: int) -> Observation:
+    return Observation(event_id, NOW - age, False, False, survey=survey_code(kind, score))
+
+
+async def test_survey_responses_add_their_sums(client: aioredis.Redis, unique: str) -> None:
+    windows = store(client, unique)
+    responses = [
+        survey("n1", 5, "nps", 10),
+        survey("n2", 6, "nps", 9),
+        survey("n3", 7, "nps", 8),  # a passive: a response, neither promoter nor detractor
+        survey("n4", 8, "nps", 0),
+        survey("c1", 9, "csat", 2),
+        survey("c2", 10, "csat", 5),
+        survey("e1", 120, "ces", 6),  # in the 5-minute window only
+    ]
+    state = (await windows.record({KEY: responses}, NOW))[KEY]
+    assert state.flags == (NEW,) * 7
+    minute = state.totals[60]
+    assert (minute.nps, minute.promoters, minute.detractors) == (4, 2, 1)
+    assert (minute.csat, minute.csat_sum, minute.csat_squares) == (2, 7, 29)
+    assert minute.ces == 0 and minute.count == 6
+    assert minute.measure("nps") == 25.0 and minute.measure("csat") == 3.5
+    assert (state.totals[300].ces, state.totals[300].ces_sum) == (1, 6)
+    again = (await windows.record({KEY: responses[:2]}, NOW))[KEY]
+    assert again.flags == (DUPLICATE, DUPLICATE)
+    assert again.totals == state.totals
+
+
+async def test_keys_no_survey_reached_read_no_survey_sums(
+    client: aioredis.Redis, unique: str
+) -> None:
+    windows = store(client, unique)
+    await windows.record({KEY: [obs("a", 5)], "source=survey": [survey("s", 5, "nps", 3)]}, NOW)
+    buckets = await client.hkeys(windows.redis_keys(KEY)[0])
+    assert b"survey" not in buckets
+    marked = await client.hkeys(windows.redis_keys("source=survey")[0])
+    assert b"survey" in marked
+    states = await windows.read([KEY, "source=survey"], NOW)
+    assert states["source=survey"].totals[60].detractors == 1
+    assert states[KEY].totals[60] == WindowCounts(count=1, negative=1, sentiment=0.5)
+
+
+async def test_survey_bucket_fields_are_trimmed_too(client: aioredis.Redis, unique: str) -> None:
+    windows = RedisWindowStore(client, prefix=unique, bucket_seconds=1, spans=[5])
+    for step in range(60):
+        for kind in ("nps", "csat"):
+            event = Observation(
+                f"{kind}{step}", NOW + step, True, True, survey=survey_code(kind, 1)
+            )
+            await windows.record({KEY: [event]}, NOW + step)
+    fields = await client.hlen(windows.redis_keys(KEY)[0])
+    per_bucket = 1 + len(FIELDS) + len(SURVEY_FIELDS)
+    assert fields <= per_bucket * (windows.retention + 2) + 1
+    state = (await windows.read([KEY], NOW + 59))[KEY]
+    assert (state.totals[5].nps, state.totals[5].detractors, state.totals[5].csat_sum) == (5, 5, 5)

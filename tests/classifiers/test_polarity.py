@@ -1,4 +1,5 @@
-"""classifiers.polarity: cut-offs per channel, loaded from a YAML file."""
+"""classifiers.polarity: cut-offs on the probabilities of negative and positive, per channel,
+loaded from a YAML file."""
 
 from __future__ import annotations
 
@@ -26,59 +27,86 @@ def test_channels_are_the_ones_events_carry() -> None:
 
 
 @pytest.mark.parametrize(
-    ("score", "polarity"),
+    ("negative", "positive", "polarity"),
     [
-        (0.0, "negative"),
-        (0.39, "negative"),
-        (0.4, "neutral"),
-        (0.5, "neutral"),
-        (0.5999, "neutral"),
-        (0.6, "positive"),
-        (1.0, "positive"),
+        (0.9, 0.05, "negative"),
+        (0.5, 0.1, "negative"),  # at the cut-off
+        (0.4999, 0.1, "neutral"),
+        (0.3, 0.2, "neutral"),  # the model is not sure enough of either
+        (0.05, 0.05, "neutral"),  # the model's own neutral class
+        (0.1, 0.5, "positive"),
+        (0.02, 0.97, "positive"),
     ],
 )
-def test_default_cutoffs(score: float, polarity: str) -> None:
-    assert Cutoffs().polarity(score) == polarity
+def test_default_cutoffs(negative: float, positive: float, polarity: str) -> None:
+    assert Cutoffs().polarity(negative, positive) == polarity
 
 
-def test_equal_cutoffs_leave_no_neutral_band() -> None:
-    cutoffs = Cutoffs(0.5, 0.5)
-    assert cutoffs.polarity(0.4999) == "negative"
-    assert cutoffs.polarity(0.5) == "positive"
+def test_when_both_reach_their_cut_offs_the_more_probable_wins_and_a_tie_is_negative() -> None:
+    low = Cutoffs(negative_from=0.3, positive_from=0.3)
+    assert low.polarity(0.45, 0.35) == "negative"
+    assert low.polarity(0.35, 0.45) == "positive"
+    assert low.polarity(0.4, 0.4) == "negative"  # a tie counts as a complaint
+    assert low.polarity(0.3, 0.29) == "negative"
+    assert low.polarity(0.29, 0.3) == "positive"
+
+
+def test_higher_cut_offs_leave_more_texts_neutral() -> None:
+    strict = Cutoffs(negative_from=0.8, positive_from=0.9)
+    assert strict.polarity(0.79, 0.1) == "neutral"
+    assert strict.polarity(0.8, 0.1) == "negative"
+    assert strict.polarity(0.05, 0.89) == "neutral"
+    assert strict.polarity(0.05, 0.9) == "positive"
 
 
 @pytest.mark.parametrize(
-    ("negative_below", "positive_from"), [(0.7, 0.6), (-0.1, 0.6), (0.4, 1.1), (float("nan"), 0.6)]
+    ("negative_from", "positive_from", "field"),
+    [
+        (0.0, 0.5, "negative_from"),
+        (-0.1, 0.5, "negative_from"),
+        (0.5, 1.1, "positive_from"),
+        (float("nan"), 0.5, "negative_from"),
+        (0.5, float("nan"), "positive_from"),
+    ],
 )
-def test_impossible_cutoffs_are_rejected(negative_below: float, positive_from: float) -> None:
-    with pytest.raises(ValueError, match="negative_below"):
-        Cutoffs(negative_below, positive_from)
+def test_impossible_cutoffs_are_rejected(
+    negative_from: float, positive_from: float, field: str
+) -> None:
+    with pytest.raises(ValueError, match=f"need 0 < {field}"):
+        Cutoffs(negative_from, positive_from)
+
+
+def test_a_cut_off_of_one_is_allowed() -> None:
+    assert Cutoffs(1.0, 1.0).polarity(0.99, 0.0) == "neutral"
+    assert Cutoffs(1.0, 1.0).polarity(1.0, 0.0) == "negative"
 
 
 # --- PolarityPolicy ---------------------------------------------------------------------
 
-POLICY = PolarityPolicy(Cutoffs(0.4, 0.6), {"call": Cutoffs(0.3, 0.6), "social": Cutoffs(0.4, 0.7)})
+POLICY = PolarityPolicy(Cutoffs(0.5, 0.5), {"call": Cutoffs(0.7, 0.5), "social": Cutoffs(0.5, 0.8)})
 
 
 @pytest.mark.parametrize(
-    ("score", "channel", "polarity"),
+    ("negative", "positive", "channel", "polarity"),
     [
-        (0.35, "app", "negative"),  # no override: the default
-        (0.35, None, "negative"),  # no channel: the default
-        (0.35, "call", "neutral"),  # call: negative only below 0.3
-        (0.29, "call", "negative"),
-        (0.65, "app", "positive"),
-        (0.65, "social", "neutral"),  # social: positive only from 0.7
-        (0.7, "social", "positive"),
+        (0.6, 0.1, "app", "negative"),  # no override: the default
+        (0.6, 0.1, None, "negative"),  # no channel: the default
+        (0.6, 0.1, "call", "neutral"),  # call: negative only from 0.7
+        (0.7, 0.1, "call", "negative"),
+        (0.1, 0.6, "app", "positive"),
+        (0.1, 0.6, "social", "neutral"),  # social: positive only from 0.8
+        (0.1, 0.8, "social", "positive"),
     ],
 )
-def test_polarity_per_channel(score: float, channel: str | None, polarity: str) -> None:
-    assert POLICY.polarity(score, channel) == polarity
+def test_polarity_per_channel(
+    negative: float, positive: float, channel: str | None, polarity: str
+) -> None:
+    assert POLICY.polarity(negative, positive, channel) == polarity
 
 
 def test_unknown_channel_is_an_error_not_the_default() -> None:
     with pytest.raises(ValueError, match="unknown channel 'fax'"):
-        POLICY.polarity(0.5, "fax")
+        POLICY.polarity(0.5, 0.1, "fax")
     with pytest.raises(ValueError, match="unknown channels"):
         PolarityPolicy(Cutoffs(), {"fax": Cutoffs()})
 
@@ -86,9 +114,15 @@ def test_unknown_channel_is_an_error_not_the_default() -> None:
 def test_the_packaged_file() -> None:
     policy = PolarityPolicy.load()
     assert DEFAULT_POLARITY_FILE.name == "polarity.yaml"
-    assert policy.default == Cutoffs(0.4, 0.6)
-    assert policy.channels == {"call": Cutoffs(0.3, 0.6), "social": Cutoffs(0.4, 0.7)}
     assert PolarityPolicy.load(DEFAULT_POLARITY_FILE) == policy
+    data = yaml.safe_load(DEFAULT_POLARITY_FILE.read_text(encoding="utf-8"))
+    assert set(data["default"]) == {"negative_from", "positive_from"}
+    assert policy.default == Cutoffs(**data["default"])
+    # a text the model is sure of is never left neutral by the packaged cut-offs
+    for channel in CHANNELS:
+        assert policy.polarity(0.95, 0.03, channel) == "negative"
+        assert policy.polarity(0.03, 0.95, channel) == "positive"
+        assert policy.polarity(0.02, 0.03, channel) == "neutral"
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -100,25 +134,32 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_an_override_inherits_the_cutoff_it_does_not_set(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "default: {negative_below: 0.35, positive_from: 0.65}\n"
+        "default: {negative_from: 0.55, positive_from: 0.65}\n"
         "channels:\n  hotline: {positive_from: 0.8}\n"
-        "  wechat: {negative_below: 0.2}\n",
+        "  wechat: {negative_from: 0.7}\n",
     )
     policy = PolarityPolicy.load(path)
-    assert policy.cutoffs("hotline") == Cutoffs(0.35, 0.8)
-    assert policy.cutoffs("wechat") == Cutoffs(0.2, 0.65)
-    assert policy.cutoffs("store") == Cutoffs(0.35, 0.65)
+    assert policy.cutoffs("hotline") == Cutoffs(0.55, 0.8)
+    assert policy.cutoffs("wechat") == Cutoffs(0.7, 0.65)
+    assert policy.cutoffs("store") == Cutoffs(0.55, 0.65)
+    assert policy.cutoffs() == policy.default
 
 
-def test_channels_may_be_left_out(tmp_path: Path) -> None:
-    policy = PolarityPolicy.load(
-        write(tmp_path, "default: {negative_below: 0.3, positive_from: 0.7}\n")
-    )
-    assert policy.channels == {}
-    assert all(policy.cutoffs(c) == Cutoffs(0.3, 0.7) for c in CHANNELS)
+def test_channels_may_be_left_out_or_empty(tmp_path: Path) -> None:
+    for text in ("", "channels: {}\n", "channels:\n"):
+        policy = PolarityPolicy.load(
+            write(tmp_path, "default: {negative_from: 0.6, positive_from: 0.7}\n" + text)
+        )
+        assert policy.channels == {}
+        assert all(policy.cutoffs(c) == Cutoffs(0.6, 0.7) for c in CHANNELS)
 
 
-DEFAULT = "default: {negative_below: 0.4, positive_from: 0.6}\n"
+def test_integer_cut_offs_are_read_as_probabilities(tmp_path: Path) -> None:
+    policy = PolarityPolicy.load(write(tmp_path, "default: {negative_from: 1, positive_from: 1}\n"))
+    assert policy.default == Cutoffs(1.0, 1.0)
+
+
+DEFAULT = "default: {negative_from: 0.5, positive_from: 0.6}\n"
 
 
 @pytest.mark.parametrize(
@@ -128,44 +169,49 @@ DEFAULT = "default: {negative_below: 0.4, positive_from: 0.6}\n"
         ("", "", "expected a mapping"),
         ("channels: {}\n", "default", "is required"),
         ("default: 0.4\n", "default", "expected a mapping"),
-        ("default: {negative_below: 0.4}\n", "default.positive_from", "is required"),
+        ("default: {negative_from: 0.4}\n", "default.positive_from", "is required"),
+        ("default: {positive_from: 0.4}\n", "default.negative_from", "is required"),
         (
-            "default: {negative_below: 0.4, positive_from: 0.6, neutral: 0.5}\n",
+            "default: {negative_from: 0.4, positive_from: 0.6, neutral: 0.5}\n",
             "default.neutral",
             "unknown key",
         ),
         (
-            "default: {negative_below: '0.4', positive_from: 0.6}\n",
-            "default.negative_below",
-            "must be a number from 0 to 1",
+            "default: {negative_from: '0.4', positive_from: 0.6}\n",
+            "default.negative_from",
+            "must be a probability above 0 and at most 1, got '0.4'",
         ),
         (
-            "default: {negative_below: true, positive_from: 0.6}\n",
-            "default.negative_below",
-            "must be a number",
+            "default: {negative_from: true, positive_from: 0.6}\n",
+            "default.negative_from",
+            "must be a probability",
         ),
         (
-            "default: {negative_below: 0.4, positive_from: 60}\n",
+            "default: {negative_from: 0.4, positive_from: 60}\n",
             "default.positive_from",
-            "must be a number from 0 to 1",
+            "must be a probability above 0 and at most 1, got 60",
         ),
         (
-            "default: {negative_below: .nan, positive_from: 0.6}\n",
-            "default.negative_below",
-            "must be a number",
+            "default: {negative_from: 0, positive_from: 0.6}\n",
+            "default.negative_from",
+            "must be a probability above 0",
         ),
-        ("default: {negative_below: 0.7, positive_from: 0.6}\n", "default", "must not be above"),
+        (
+            "default: {negative_from: .nan, positive_from: 0.6}\n",
+            "default.negative_from",
+            "must be a probability",
+        ),
         (DEFAULT + "channels: [call]\n", "channels", "expected a mapping"),
-        (DEFAULT + "channels: {fax: {negative_below: 0.3}}\n", "channels.fax", "unknown channel"),
+        (DEFAULT + "channels: {fax: {negative_from: 0.3}}\n", "channels.fax", "unknown channel"),
         (DEFAULT + "channels: {call: 0.3}\n", "channels.call", "expected a mapping"),
         (
-            DEFAULT + "channels: {call: {negative_below: 0.7}}\n",
-            "channels.call",
-            "must not be above",
-        ),  # 0.7 against the inherited positive_from 0.6
+            DEFAULT + "channels: {call: {negative_from: 1.5}}\n",
+            "channels.call.negative_from",
+            "must be a probability",
+        ),
         (
-            DEFAULT + "channels: {call: {negativ_below: 0.3}}\n",
-            "channels.call.negativ_below",
+            DEFAULT + "channels: {call: {negativ_from: 0.3}}\n",
+            "channels.call.negativ_from",
             "unknown key",
         ),
         (DEFAULT + "cutoffs: {}\n", "cutoffs", "unknown key"),
@@ -183,7 +229,22 @@ def test_invalid_file_is_a_config_error_naming_file_and_field(
     assert isinstance(caught.value, VocwatchError)
 
 
-@pytest.mark.parametrize("text", ["default: {negative_below: [0.4\n", "\tdefault: 1\n"])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("default: {negative_below: 0.4, positive_from: 0.6}\n", "default.negative_below"),
+        (DEFAULT + "channels: {call: {negative_below: 0.3}}\n", "channels.call.negative_below"),
+    ],
+)
+def test_the_old_score_cut_off_says_what_replaced_it(tmp_path: Path, text: str, field: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match="use negative_from") as caught:
+        PolarityPolicy.load(path)
+    assert caught.value.field == field
+    assert "probabilities" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["default: {negative_from: [0.4\n", "\tdefault: 1\n"])
 def test_unparsable_yaml_is_a_config_error(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match="cannot read") as caught:
@@ -202,4 +263,4 @@ def test_the_packaged_file_is_documented_with_every_channel() -> None:
     text = DEFAULT_POLARITY_FILE.read_text(encoding="utf-8")
     comments = " ".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
     assert all(channel in comments for channel in CHANNELS)
-    assert yaml.safe_load(text)["default"] == {"negative_below": 0.4, "positive_from": 0.6}
+    assert "negative_from" in comments and "positive_from" in comments

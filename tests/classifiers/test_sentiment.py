@@ -1,170 +1,134 @@
-"""classifiers.sentiment: features, the linear model and its file, the shipped model,
-and the stock snownlp scorer kept for comparison."""
+"""classifiers.sentiment: three-way probabilities from the model's two heads, the score, the
+shipped model and its metadata, and stock snownlp kept for comparison."""
 
 from __future__ import annotations
 
-import functools
-import gzip
-import json
-import math
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from classifiers.normalize import normalize
-from classifiers.pii import mask_pii
+from classifiers import category
 from classifiers.sentiment import (
-    LinearSentimentModel,
+    HEADS,
+    MODEL_FILE,
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
     SnowNLPScorer,
-    load_scorer,
-    sentiment_features,
+    load_model,
+    scores,
+    three_way,
 )
-from classifiers.tokenize import tokenize
+from classifiers.train.corpora import CORPORA, DOMAINS
 from vocwatch.errors import ConfigError
 
-
-def prepared(text: str) -> tuple[list[str], str]:
-    clean = mask_pii(normalize(text)).text
-    return tokenize(clean), clean
+probability = st.floats(0.0, 1.0, width=32)
+deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
 
 
-# --- features ---------------------------------------------------------------------------
-def test_words_bigrams_and_characters() -> None:
-    features = sentiment_features(["质量", "很", "好"], "质量很好")
-    assert {"w:质量", "w:很", "w:好", "b:质量_很", "b:很_好"} <= features
-    assert {"c:质量", "c:很好", "t:质量很", "t:量很好"} <= features
-    assert not any(f.startswith("c:") for f in sentiment_features(["好"], "好", chars=False))
+@deterministic
+@given(st.lists(st.tuples(probability, probability), min_size=1, max_size=20))
+def test_three_way_is_a_distribution_and_its_algebra(heads: list[tuple[float, float]]) -> None:
+    polar = np.array([p for p, _ in heads], dtype=np.float32)
+    neutral = np.array([n for _, n in heads], dtype=np.float32)
+    result = three_way(polar, neutral)
+    assert result.shape == (len(heads), 3) and result.dtype == np.float32
+    assert ((result >= 0) & (result <= 1)).all()
+    assert np.allclose(result.sum(axis=1), 1.0, atol=1e-6)
+    assert np.allclose(result[:, NEUTRAL], neutral)  # neutral is the neutral head
+    # what is not neutral is split by the polar head
+    polar_share = result[:, NEGATIVE] + result[:, POSITIVE]
+    assert np.allclose(polar_share, 1 - neutral, atol=1e-6)
+    assert np.allclose(result[:, POSITIVE], polar_share * polar, atol=1e-6)
 
 
 @pytest.mark.parametrize(
-    ("tokens", "negated"),
+    ("polar", "neutral", "expected"),
     [
-        (["不", "好"], {"n:好"}),
-        (["不太", "满意"], {"n:满意"}),
-        (["没有", "想象", "中", "好"], {"n:想象", "n:中", "n:好"}),
-        (["不", "贵", ",", "好"], {"n:贵"}),  # the clause ends the scope
-        (["没有", "a", "b", "c", "好"], {"n:a", "n:b", "n:c"}),  # at most three words
+        (1.0, 0.0, [0.0, 0.0, 1.0]),
+        (0.0, 0.0, [1.0, 0.0, 0.0]),
+        (0.3, 1.0, [0.0, 1.0, 0.0]),  # sure it is neutral: polar says nothing
+        (0.75, 0.2, [0.2, 0.2, 0.6]),
     ],
 )
-def test_negation_scope(tokens: list[str], negated: set[str]) -> None:
-    features = sentiment_features(tokens, "".join(tokens), chars=False)
-    assert {f for f in features if f.startswith("n:")} == negated
-
-
-# --- the linear model ---------------------------------------------------------------------
-TOY = LinearSentimentModel(
-    {"w:好": 2.0, "w:差": -3.0}, bias=0.5, scale=2.0, offset=-0.25, chars=False
-)
-
-
-def test_raw_score_is_bias_plus_weights_over_root_of_feature_count() -> None:
-    # features: w:好, w:差, b:好_差 → n = 3, the bigram has no weight but counts in n
-    assert TOY.raw(["好", "差"], "") == pytest.approx(0.5 + (2.0 - 3.0) / math.sqrt(3))
-
-
-def test_probability_is_the_calibrated_sigmoid() -> None:
-    z = 2.0 * TOY.raw(["好"], "") - 0.25
-    assert TOY.score(["好"], "") == pytest.approx(1 / (1 + math.exp(-z)))
-    assert TOY.score(["差"], "") < 0.5 < TOY.score(["好"], "")
-    assert TOY.score([], "") == pytest.approx(1 / (1 + math.exp(-(2.0 * 0.5 - 0.25))))
-
-
-def test_model_file_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "m.json.gz"
-    TOY.save(path)
-    loaded = LinearSentimentModel.load(path)
-    assert loaded == TOY
-    assert loaded.score(["好", "差"], "") == TOY.score(["好", "差"], "")
+def test_three_way_values(polar: float, neutral: float, expected: list[float]) -> None:
+    result = three_way(np.array([polar], np.float32), np.array([neutral], np.float32))
+    assert result[0].tolist() == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"not gzip", gzip.compress(b"{}"), gzip.compress(json.dumps({"format": 99}).encode())],
-)
-def test_a_broken_model_file_is_a_config_error_naming_it(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "broken.json.gz"
-    path.write_bytes(content)
-    with pytest.raises(ConfigError, match=r"broken\.json\.gz") as error:
-        LinearSentimentModel.load(path)
-    assert "train-sentiment" in str(error.value)
-
-
-def test_scorer_by_name() -> None:
-    assert load_scorer("vocwatch-linear").name == "vocwatch-linear"
-    with pytest.raises(ConfigError, match="unknown sentiment model"):
-        load_scorer("bert")
-
-
-# --- the shipped model --------------------------------------------------------------------
-@functools.cache
-def shipped() -> LinearSentimentModel:
-    return LinearSentimentModel.load()
-
-
-def score(text: str) -> float:
-    return shipped().score(*prepared(text))
-
-
-@pytest.mark.parametrize(
-    "text",
+    ("probabilities", "score"),
     [
-        "质量不好",
-        "不太满意",
-        "没有想象中好",
-        "一点都不好用",
-        "不推荐购买",
-        "再也不会买了",
-        "快递三天没到，客服也不理人",
-        "APP一打开就闪退，更新了也没用",
-        "太差了，退货！",
-        "申请退款一周了还没到账",
-        "东西收到就是坏的，很失望",
+        ([0.0, 0.0, 1.0], 1.0),
+        ([1.0, 0.0, 0.0], 0.0),
+        ([0.0, 1.0, 0.0], 0.5),  # an inquiry sits in the middle
+        ([0.2, 0.2, 0.6], 0.7),
+        ([0.5, 0.0, 0.5], 0.5),
     ],
 )
-def test_negative_texts_and_negations_score_below_half(text: str) -> None:
-    assert score(text) < 0.5
+def test_score_is_positive_plus_half_of_neutral(probabilities: list[float], score: float) -> None:
+    assert scores(np.array([probabilities], np.float32))[0] == pytest.approx(score, abs=1e-6)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "质量很好",
-        "非常满意",
-        "不错，推荐购买",
-        "物流很快，包装完好，好评",
-        "客服态度很好，问题很快解决了",
-        "没有任何问题，很好用",
-        "不贵，性价比很高",
-    ],
-)
-def test_positive_texts_score_above_half(text: str) -> None:
-    assert score(text) > 0.5
+# --- the shipped model ------------------------------------------------------------------------
 
 
-def test_intensity_moves_the_score() -> None:
-    assert score("非常非常差!!!") < score("有点差")
-    assert score("非常好!!!") > score("还行吧")
+def test_the_shipped_model_has_the_two_heads() -> None:
+    model = load_model()
+    assert model.task == "sentiment"
+    assert model.heads.names == HEADS == ("polar", "neutral")
+    assert model.version.startswith("sentiment-")
+    assert (model.heads.scale > 0).all()  # calibration keeps the ranking
 
 
-def test_the_shipped_model_was_validated_on_held_out_categories() -> None:
-    validation = shipped().meta["validation"]
-    assert len(validation["held_out"]) == 10
-    assert validation["mean_accuracy"] >= 0.87
-    assert all(
-        0.0 <= s["positive_share"] <= 1.0
-        for s in validation["calibration"].values()
-        if s["positive_share"] is not None
-    )
+def test_a_category_model_is_not_a_sentiment_model(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="a categories model where a sentiment model"):
+        load_model(category.MODEL_FILE)
+    copy = tmp_path / MODEL_FILE.name
+    shutil.copy(category.MODEL_FILE, copy)
+    with pytest.raises(ConfigError) as caught:
+        load_model(copy)
+    assert caught.value.source == str(copy)
 
 
-def test_probabilities_are_in_range_for_odd_texts() -> None:
-    for text in ("", "???", "😡😡😡", "a" * 5000, "12315", "[PHONE]"):
-        assert 0.0 <= score(text) <= 1.0
+def test_the_shipped_model_lists_its_corpora_with_their_licences() -> None:
+    sheet = load_model().meta["trained_on"]
+    assert {row["corpus"] for row in sheet} <= set(CORPORA)
+    assert "vocwatch" in {row["corpus"] for row in sheet}
+    for row in sheet:
+        assert (row["file"], row["licence"]) == CORPORA[row["corpus"]]
+        assert row["examples"] > 0
 
 
-# --- stock snownlp, for comparison ----------------------------------------------------------
-def test_stock_snownlp_is_selectable_and_scores_raw_text() -> None:
-    stock = load_scorer("snownlp")
-    assert isinstance(stock, SnowNLPScorer) and stock.name == "snownlp"
-    assert stock.score([], "") == 0.5
-    assert stock.score([], "太差了，非常失望") < 0.5 < stock.score([], "非常好，很满意")
+def test_the_shipped_model_carries_its_leave_one_domain_out_figures() -> None:
+    validation = load_model().meta["validation"]
+    dev = validation["dev"]
+    assert set(dev["domains"]) <= set(DOMAINS)
+    assert len(dev["domains"]) >= 10
+    for figures in dev["domains"].values():
+        assert figures["binary_n"] > 0 and figures["three_way_n"] > 0
+        assert 0.5 < figures["binary_accuracy"] <= 1.0
+        assert 0.33 < figures["three_way_accuracy"] <= 1.0
+    binary = [f["binary_accuracy"] for f in dev["domains"].values()]
+    assert dev["mean_binary_accuracy"] == pytest.approx(np.mean(binary), abs=1e-4)
+    assert dev["worst_binary_accuracy"] == min(binary)
+    social = validation["social_held_out"]["domains"]["social"]
+    assert social["binary_n"] > 0
+
+
+# --- stock snownlp ------------------------------------------------------------------------------
+
+
+def test_stock_snownlp_gives_positive_or_negative_never_neutral() -> None:
+    stock = SnowNLPScorer()
+    assert stock.name == "snownlp"
+    result = stock.probabilities(["", "太差了，非常失望", "非常好，很满意"])
+    assert result.shape == (3, 3)
+    assert np.allclose(result.sum(axis=1), 1.0)
+    assert (result[:, NEUTRAL] == 0).all()
+    assert result[0, POSITIVE] == 0.5  # an empty text: no opinion
+    assert result[1, POSITIVE] < 0.5 < result[2, POSITIVE]

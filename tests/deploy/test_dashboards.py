@@ -469,10 +469,11 @@ def label_values() -> dict[str, tuple[str, ...]]:
         "platform": PLATFORMS,
         "polarity": POLARITIES,
         "resolved": ("true", "false"),
-        "product": ("other", "none"),
-        "region": ("other", "none"),
+        "product": ("other", "none", "all"),  # all: the KPIs not broken down by product
+        "region": ("other", "none", "all"),
         "sink": ("kafka", "file", "log"),
         "outcome": ("sent", "failed"),
+        "kind": ("nps", "csat", "ces"),
         "topic": (
             *settings.input_topics.values(),
             settings.scored_topic,

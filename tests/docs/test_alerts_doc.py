@@ -382,9 +382,10 @@ def sent(
 
 
 def sink_of(kind: str) -> str:
-    """The sink of the packaged configuration with this type (one each)."""
+    """The first sink of the packaged configuration with this type (the examples are of
+    the supervisors' WeCom group, not the retention team's)."""
     names = [name for name, spec in ALERTING.sinks.items() if spec.type == kind]
-    assert len(names) == 1, (kind, names)
+    assert names, kind
     return names[0]
 
 

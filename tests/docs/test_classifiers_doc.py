@@ -94,13 +94,13 @@ def test_polarity_block_is_the_packaged_file() -> None:
 def test_polarity_table_is_the_packaged_policy() -> None:
     policy = PolarityPolicy.load()
     seen = []
-    for cell, negative_below, positive_from in table_after(POLARITY, "| channel |"):
+    for cell, negative_from, positive_from in table_after(POLARITY, "| channel |"):
         channels = [c.strip() for c in cell.replace("(the default)", "").split(",")]
         seen += channels
         for channel in channels:
             cutoffs = policy.cutoffs(channel)
-            assert (cutoffs.negative_below, cutoffs.positive_from) == (
-                float(negative_below),
+            assert (cutoffs.negative_from, cutoffs.positive_from) == (
+                float(negative_from),
                 float(positive_from),
             ), channel
     assert sorted(seen) == sorted(CHANNELS)

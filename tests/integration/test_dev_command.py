@@ -1,5 +1,6 @@
 """The README's run command, scripted: ``vocwatch dev --demo --exit-after S --alerts-out F``
-starts its own broker and Redis, runs the worker and the demo, and stops on its own."""
+starts its own broker and Redis, runs the worker and the demo (its incident and its drifting
+customers), and stops on its own."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def test_dev_demo_raises_the_incident_alert_and_exits_cleanly(tmp_path: Path) ->
         if path == "/vocwatch" and a["id"] == incident[0]["id"]
     ]
     assert heard and heard[0]["status"] == "firing", "the demo incident reaches the webhook"
+    # The demo's customers: a and b drift into risk, c answers a survey with NPS 1.
+    customers = {
+        (a["kind"], a["customer_id"].rsplit("-", 1)[-1])
+        for a in alerts
+        if a["kind"] != "window" and a["customer_id"].startswith("vip-")
+    }
+    assert {("customer_risk", "a"), ("customer_risk", "b"), ("detractor", "c")} <= customers
     for alert in alerts:
         assert alert["priority"] in {"P1", "P2", "P3"}
         texts = [sample["text"] for sample in alert["samples"]]

@@ -17,9 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from classifiers.analyze import Analyzer
-from classifiers.polarity import PolarityPolicy
-from classifiers.priority import PriorityPolicy
-from classifiers.sentiment import load_scorer
+from streams.analysis import build_analyzer
 from vocwatch.settings import Settings
 
 settings.register_profile(
@@ -40,9 +38,4 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session")
 def analyzer() -> Analyzer:
     """The analyzer as a worker builds it (streams.app.create_service), default settings."""
-    configured = Settings()
-    return Analyzer(
-        scorer=load_scorer(configured.sentiment_model),
-        policy=PriorityPolicy.load(configured.priority_file),
-        polarity=PolarityPolicy.load(configured.polarity_file),
-    )
+    return build_analyzer(Settings())

@@ -20,7 +20,8 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from streams.events import MAX_ID, MAX_NAME, PLATFORMS, SOURCES
+from classifiers.pii import redact
+from streams.events import MAX_ID, MAX_NAME, PLATFORMS, SOURCES, SURVEY_KINDS
 from vocwatch.vocabulary import COMPLAINT_CHANNELS
 
 # --- hostile text --------------------------------------------------------------------
@@ -455,7 +456,12 @@ def valid_messages(draw: st.DrawFn, source: str | None = None) -> Message:
     time_value, seconds = draw(event_times())
     event_id = draw(identifiers)
     product, region = draw(_optional_dimension), draw(_optional_dimension)
-    data: dict[str, Any] = {"id": event_id, "text": text, "product": product, "region": region}
+    data: dict[str, Any] = {
+        "id": event_id,
+        TEXT_FIELDS[source]: text,
+        "product": product,
+        "region": region,
+    }
     expected: dict[str, Any] = {
         "source": source,
         "id": str(event_id),
@@ -484,7 +490,22 @@ def valid_messages(draw: st.DrawFn, source: str | None = None) -> Message:
         data["started_at"] = time_value
         fields["transfers"] = fields["transfers"] or 0
         expected["channel"] = "call"
+    elif source == "survey":
+        customer, kind = draw(identifiers), draw(st.sampled_from(SURVEY_KINDS))
+        touchpoint = draw(_optional_dimension)
+        # A score every kind allows: then a message whose kind alone is changed to another
+        # valid kind is still valid (the score's range depends on the kind).
+        fields = {
+            "customer_id": str(customer),
+            "kind": kind,
+            "score": draw(st.integers(1, 5)),
+            "touchpoint": touchpoint,
+        }
+        data |= fields | {"customer_id": customer, "created_at": time_value}
+        fields["touchpoint"] = None if touchpoint is None else redact(touchpoint)  # masked
+        expected["channel"] = None
     else:
+        posted_by = draw(st.none() | identifiers)
         fields = {
             "platform": draw(st.sampled_from(PLATFORMS)),
             "author": draw(clean_text(MAX_NAME)),
@@ -494,8 +515,10 @@ def valid_messages(draw: st.DrawFn, source: str | None = None) -> Message:
             "comments": draw(st.none() | _count),
             "url": draw(st.none() | clean_text(300)),
         }
-        data |= fields | {"posted_at": time_value}
+        data |= fields | {"posted_at": time_value, "customer_id": posted_by}
         fields |= {k: fields[k] or 0 for k in ("followers", "likes", "reposts", "comments")}
+        if posted_by is not None:  # only a post that names its customer has one
+            fields["customer_id"] = str(posted_by)
         expected["channel"] = "social"
     expected["fields"] = fields  # ids sent as integers are strings from decoding on
     expected["raw_product"], expected["raw_region"] = product, region
@@ -516,6 +539,8 @@ def valid_messages(draw: st.DrawFn, source: str | None = None) -> Message:
             "reposts",
             "comments",
             "url",
+            "touchpoint",
+            *(["customer_id"] if source == "social" else []),
         },
         draw,
     )
@@ -526,11 +551,14 @@ def encode(data: Any, *, ascii_only: bool = False) -> bytes:
     return json.dumps(data, ensure_ascii=ascii_only).encode()
 
 
+#: The field that carries each source's text (a survey response's is its comment).
+TEXT_FIELDS = {"complaint": "text", "call": "text", "social": "text", "survey": "comment"}
 #: The string fields of each contract.
 STRING_FIELDS: dict[str, tuple[str, ...]] = {
     "complaint": ("id", "customer_id", "channel", "text", "product", "region"),
     "call": ("id", "customer_id", "agent_id", "text", "product", "region"),
-    "social": ("id", "platform", "author", "text", "url", "product", "region"),
+    "social": ("id", "platform", "author", "text", "url", "product", "region", "customer_id"),
+    "survey": ("id", "customer_id", "kind", "comment", "touchpoint", "product", "region"),
 }
 CONTRACT_FIELDS: dict[str, tuple[str, ...]] = {
     "complaint": ("id", "customer_id", "channel", "text", "created_at", "product", "region"),
@@ -561,14 +589,32 @@ CONTRACT_FIELDS: dict[str, tuple[str, ...]] = {
         "posted_at",
         "product",
         "region",
+        "customer_id",
+    ),
+    "survey": (
+        "id",
+        "customer_id",
+        "kind",
+        "score",
+        "comment",
+        "touchpoint",
+        "created_at",
+        "product",
+        "region",
     ),
 }
 NUMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "complaint": ("created_at",),
     "call": ("started_at", "wait_seconds", "talk_seconds", "transfers", "satisfaction"),
     "social": ("posted_at", "followers", "likes", "reposts", "comments"),
+    "survey": ("created_at", "score"),
 }
-TIME_FIELDS = {"complaint": "created_at", "call": "started_at", "social": "posted_at"}
+TIME_FIELDS = {
+    "complaint": "created_at",
+    "call": "started_at",
+    "social": "posted_at",
+    "survey": "created_at",
+}
 
 
 def examples(count: int) -> settings:

@@ -18,6 +18,7 @@ from tests.property.strategies import (
     CONTRACT_FIELDS,
     NUMBER_FIELDS,
     STRING_FIELDS,
+    TEXT_FIELDS,
     Message,
     cjk,
     emoji,
@@ -60,6 +61,14 @@ MINIMAL: dict[str, dict[str, Any]] = {
         "platform": "weibo",
         "author": "a",
         "posted_at": 1_714_528_800,
+    },
+    "survey": {
+        "id": 1,
+        "comment": "x",
+        "customer_id": 1,
+        "kind": "nps",
+        "score": 3,
+        "created_at": 1_714_528_800,
     },
 }
 
@@ -242,13 +251,13 @@ def test_a_lone_surrogate_outside_the_contract_is_ignored(message: Message, junk
 @given(sources, st.integers(0, 3), st.sampled_from(["快", "a", "😡", " ", "\x00"]))
 def test_text_longer_than_its_limit_is_too_long(source: str, over: int, char: str) -> None:
     text = "慢" + char * (MAX_TEXT[source] - 1 + over)
-    result = check(source, encode(MINIMAL[source] | {"text": text}))
+    result = check(source, encode(MINIMAL[source] | {TEXT_FIELDS[source]: text}))
     if over == 0:
         assert isinstance(result, Event)
         assert result.text == text
     else:
         assert isinstance(result, InvalidEvent)
-        assert (result.reason, result.field) == ("too_long", "text")
+        assert (result.reason, result.field) == ("too_long", TEXT_FIELDS[source])
 
 
 # --- JSON that parsers choke on -------------------------------------------------------------
@@ -327,7 +336,7 @@ def test_duplicate_keys_the_last_one_wins(message: Message, data: st.DataObject)
 @given(sources, st.lists(cjk | emoji, min_size=1, max_size=50).map("".join))
 def test_text_of_emoji_and_cjk_in_either_json_encoding_decodes(source: str, text: str) -> None:
     """Escaped (\\ud83d\\ude21) or not, an emoji is the same text."""
-    data = MINIMAL[source] | {"text": text}
+    data = MINIMAL[source] | {TEXT_FIELDS[source]: text}
     for raw in (encode(data), encode(data, ascii_only=True)):
         event = check(source, raw)
         assert isinstance(event, Event)

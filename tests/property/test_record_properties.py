@@ -17,6 +17,7 @@ from streams.records import RawMessage, dead_letter_record, dumps, scored_record
 from tests.property.measure import peak_bytes, timed
 from tests.property.strategies import (
     SEPARATORS,
+    TEXT_FIELDS,
     TIME_FIELDS,
     Embedded,
     Message,
@@ -38,9 +39,10 @@ NOW = 1_714_528_800.0
 FREE_FIELDS = {
     "complaint": ("customer_id", "product", "region"),
     "call": ("customer_id", "agent_id", "product", "region"),
-    "social": ("author", "url", "product", "region"),
+    "social": ("author", "url", "product", "region", "customer_id"),
+    "survey": ("customer_id", "touchpoint", "product", "region"),
 }
-ENUM_FIELDS = {"complaint": "channel", "social": "platform"}
+ENUM_FIELDS = {"complaint": "channel", "social": "platform", "survey": "kind"}
 
 
 @st.composite
@@ -49,7 +51,7 @@ def messages_with_personal_data(draw: st.DrawFn) -> tuple[Message, Embedded]:
     fields (each short enough for its length limit)."""
     message = draw(valid_messages())
     text = draw(texts_with_personal_data(full_width=True))
-    data = message.data | {"text": text.text}
+    data = message.data | {TEXT_FIELDS[message.source]: text.text}
     items = list(text.items)
     for name in draw(st.lists(st.sampled_from(FREE_FIELDS[message.source]), unique=True)):
         pii = draw(personal_data)
@@ -106,7 +108,7 @@ def test_scored_records_never_carry_personal_data(
     message, embedded = case
     event = decode(message.source, encode(message.data, ascii_only=ascii_only), max_bytes=MAX_BYTES)
     analysis = analyzer.analyze(event.text, event.signals, channel=event.channel)
-    out = published(scored_record(event, analysis, model=analyzer.scorer.name, now=NOW))
+    out = published(scored_record(event, analysis, model=analyzer.model_name, now=NOW))
     assert not embedded.leaks(out), (embedded.items, out)
 
 
@@ -128,7 +130,8 @@ def broken(message: Message, how: str, ascii_only: bool) -> tuple[bytes, int]:
     elif how == "unknown_enum":  # a call has no enum: its boolean then has the wrong type
         data[ENUM_FIELDS.get(message.source, "resolved_first_contact")] = "fax"
     elif how == "wrong_type":
-        data["text"] = [data["text"]]
+        field = TEXT_FIELDS[message.source]
+        data[field] = [data[field]]
     raw = encode(data, ascii_only=ascii_only)
     if how == "trailing_garbage":
         raw += b"}"

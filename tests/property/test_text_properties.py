@@ -1,19 +1,22 @@
 """Properties of the text stages on hostile input: normalization (文本清洗), PII masking
-(个人信息脱敏), tokenization (分词) and the whole analysis. For any text — every script,
-emoji storms, control characters, lone surrogates, a megabyte of it — each gives a bounded
-result in bounded time and memory, and no personal data gets through."""
+(个人信息脱敏), tokenization (分词), batch features (批量特征) and the whole analysis. For
+any text — every script, emoji storms, control characters, lone surrogates, a megabyte of
+it — each gives a bounded result in bounded time and memory, and no personal data gets
+through; a text's features and analysis are the same alone and in any batch."""
 
 from __future__ import annotations
 
 import math
 import re
 import string
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from classifiers.analyze import Analyzer
+from classifiers.analyze import Analyzer, featurizer_for_training
 from classifiers.category import CATEGORIES
+from classifiers.features import FAMILIES, FeatureBatch, FeatureConfig
 from classifiers.normalize import MAX_CHARS, MAX_REPEAT, URL_TOKEN, normalize
 from classifiers.pii import (
     TOKENS,
@@ -26,7 +29,7 @@ from classifiers.pii import (
 )
 from classifiers.polarity import CHANNELS, POLARITIES
 from classifiers.priority import Signals
-from classifiers.tokenize import tokenize
+from classifiers.tokenize import cut, cut_all, tokenize
 from tests.property.measure import peak_bytes, timed
 from tests.property.strategies import (
     SEPARATORS,
@@ -249,6 +252,46 @@ def test_tokens_are_pieces_of_the_text(text: str) -> None:
     assert sum(map(len, tokens)) <= len(clean)
 
 
+@given(texts)
+def test_cut_keeps_every_character_of_a_clean_text(text: str) -> None:
+    clean = mask_pii(normalize(text)).text
+    pieces = cut(clean)
+    assert "".join(pieces) == clean
+    assert all(pieces)
+
+
+@given(hostile_text())
+def test_cut_keeps_every_character_of_any_text(text: str) -> None:
+    assert "".join(cut(text)) == text
+
+
+# --- batch features -------------------------------------------------------------------------
+
+FEATURIZER = featurizer_for_training(FeatureConfig(families=FAMILIES), teacher=True)
+
+
+def rows_of(batch: FeatureBatch) -> list[tuple[list[tuple[int, float]], list[float]]]:
+    rows = []
+    for i in range(batch.rows):
+        start, end = batch.indptr[i], batch.indptr[i + 1]
+        hashed = zip(
+            batch.indices[start:end].tolist(), batch.values[start:end].tolist(), strict=True
+        )
+        rows.append((sorted(hashed), batch.dense[i].tolist()))
+    return rows
+
+
+@given(st.lists(hostile_text(max_pieces=4), min_size=1, max_size=8), st.randoms())
+def test_a_text_s_features_do_not_depend_on_its_batch(batch: list[str], random: Any) -> None:
+    clean = [mask_pii(normalize(text)).text for text in batch]
+    alone = [rows_of(FEATURIZER.transform([t], cut_all([t])))[0] for t in clean]
+    assert rows_of(FEATURIZER.transform(clean, cut_all(clean))) == alone
+    order = list(range(len(clean)))
+    random.shuffle(order)
+    shuffled = [clean[i] for i in order]
+    assert rows_of(FEATURIZER.transform(shuffled, cut_all(shuffled))) == [alone[i] for i in order]
+
+
 # --- the whole analysis ---------------------------------------------------------------------
 
 
@@ -344,3 +387,14 @@ def test_analysis_never_shows_personal_data(analyzer: Analyzer, case: Embedded) 
     assert not case.leaks(" ".join(analysis.tokens))
     assert not case.leaks(" ".join(analysis.priority.reasons))
     assert len(analysis.pii) >= len(case.items)
+
+
+@given(st.lists(hostile_text(max_pieces=4), max_size=8), st.lists(st.sampled_from(CHANNELS)))
+def test_a_batch_is_analysed_as_its_texts_one_by_one(
+    analyzer: Analyzer, batch: list[str], channels: list[str]
+) -> None:
+    picked: list[str | None] = [
+        channels[i] if i < len(channels) else None for i in range(len(batch))
+    ]
+    together = analyzer.analyze_batch(batch, channels=picked)
+    assert together == [analyzer.analyze(t, channel=c) for t, c in zip(batch, picked, strict=True)]

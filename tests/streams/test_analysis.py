@@ -1,4 +1,5 @@
-"""streams.analysis: the analysis process gives the worker's own results, and a dead
+"""streams.analysis: a batch of messages decoded, analysed together and encoded, bad ones
+rejected in place; the analysis process gives the worker's own results, and a dead
 analysis process loses nothing (the batch is analysed in the worker)."""
 
 from __future__ import annotations
@@ -6,12 +7,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from streams.analysis import Analyzed, InlineRunner, ProcessRunner, Rejected, build_analyzer
+from classifiers.analyze import Analyzer
+from streams.analysis import (
+    Analyzed,
+    InlineRunner,
+    ProcessRunner,
+    Rejected,
+    analyze_batch,
+    build_analyzer,
+)
+from tests.classifiers.fixed_models import write_model_dir
 from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
@@ -20,10 +31,13 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
-def inline() -> InlineRunner:
-    return InlineRunner(
-        build_analyzer(SETTINGS), max_bytes=SETTINGS.max_message_bytes, clock=lambda: NOW
-    )
+def analyzer() -> Analyzer:
+    return build_analyzer(SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def inline(analyzer: Analyzer) -> InlineRunner:
+    return InlineRunner(analyzer, max_bytes=SETTINGS.max_message_bytes, clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -105,9 +119,7 @@ async def test_the_child_reads_the_policies_of_the_settings(
     (default,) = await inline.run("complaint", [praise])
     assert isinstance(default, Analyzed) and default.analysis.polarity == "positive"
     polarity = tmp_path / "polarity.yaml"  # nearly everything is negative
-    polarity.write_text(
-        "default: {negative_below: 0.9999, positive_from: 0.99999}\n", encoding="utf-8"
-    )
+    polarity.write_text("default: {negative_from: 0.000001, positive_from: 1}\n", encoding="utf-8")
     runner = ProcessRunner(Settings(polarity_file=polarity), clock=lambda: NOW)
     try:
         (result,) = await runner.run("complaint", [praise])
@@ -125,3 +137,134 @@ async def test_two_processes_split_a_batch_and_keep_its_order(inline: InlineRunn
         assert len(runner._pool._processes) == 2
     finally:
         runner.close()
+
+
+# --- a batch in the worker ---------------------------------------------------------------------
+
+
+def complaint(i: int, text: str, channel: str = "app") -> bytes:
+    message = {"id": f"c{i}", "customer_id": "u", "channel": channel, "text": text}
+    return json.dumps({**message, "created_at": NOW}, ensure_ascii=False).encode()
+
+
+MIXED: list[bytes | None] = [
+    complaint(1, "快递三天没到，客服也不理人"),
+    b"{not json",
+    complaint(2, "请问周末客服几点上班？", "wechat"),
+    None,
+    complaint(3, "电话13812345678，APP一直闪退"),
+    json.dumps({"id": "x", "customer_id": "u", "channel": "fax", "text": "t"}).encode(),
+    complaint(4, "很好用，好评！"),
+]
+
+
+def batch(analyzer: Analyzer, values: Sequence[bytes | None]) -> list[Analyzed | Rejected]:
+    return analyze_batch(
+        analyzer, "complaint", values, max_bytes=SETTINGS.max_message_bytes, now=NOW
+    )
+
+
+def test_a_batch_keeps_its_order_and_rejects_bad_messages_in_place(analyzer: Analyzer) -> None:
+    results = batch(analyzer, MIXED)
+    assert [type(r).__name__ for r in results] == [
+        "Analyzed",
+        "Rejected",
+        "Analyzed",
+        "Rejected",
+        "Analyzed",
+        "Rejected",
+        "Analyzed",
+    ]
+    analyzed = [r for r in results if isinstance(r, Analyzed)]
+    assert [r.event.id for r in analyzed] == ["c1", "c2", "c3", "c4"]
+    assert [r.reason for r in results if isinstance(r, Rejected)] == [
+        "not_json",
+        "not_json",
+        "unknown_enum",
+    ]
+    # each analysed as it is alone
+    for result in analyzed:
+        event = result.event
+        assert result.analysis == analyzer.analyze(event.text, event.signals, channel=event.channel)
+
+
+def test_the_scored_records_are_encoded_and_masked(analyzer: Analyzer) -> None:
+    results = batch(analyzer, MIXED)
+    records = [json.loads(r.scored) for r in results if isinstance(r, Analyzed)]
+    assert [record["id"] for record in records] == ["c1", "c2", "c3", "c4"]
+    assert {record["sentiment"]["model"] for record in records} == {analyzer.model_name}
+    assert records[2]["text"] == "电话[PHONE],APP一直闪退"
+    assert "13812345678" not in json.dumps(records, ensure_ascii=False)
+    assert [record["sentiment"]["polarity"] for record in records] == [
+        "negative",
+        "neutral",
+        "negative",
+        "positive",
+    ]
+
+
+def test_a_text_that_breaks_the_batch_is_the_only_one_lost(
+    analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = analyzer.analyze_batch
+    calls: list[int] = []
+
+    def fragile(texts: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(texts))
+        if any("boom" in text for text in texts):
+            raise RuntimeError("classifier bug")
+        return original(texts, *args, **kwargs)
+
+    values = [complaint(1, "快递没到"), complaint(2, "boom"), b"{", complaint(3, "客服不理人")]
+    expected = batch(analyzer, [values[0], values[2], values[3]])
+    monkeypatch.setattr(analyzer, "analyze_batch", fragile)
+    results = batch(analyzer, values)
+    assert calls == [3, 1, 1, 1]  # the batch, then each text alone
+    assert results[1] == Rejected("processing_error", "analysis failed")
+    assert [results[0], results[2], results[3]] == expected  # records included
+    assert "classifier bug" in caplog.text  # the traceback is logged for the operator
+
+
+def test_a_record_that_cannot_be_encoded_is_rejected_in_place(
+    analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.records import scored_record as original
+
+    def scored_record(event: Any, *args: Any, **kwargs: Any) -> Any:
+        if event.id == "c2":
+            raise TypeError("not serializable")
+        return original(event, *args, **kwargs)
+
+    monkeypatch.setattr("streams.analysis.scored_record", scored_record)
+    results = batch(analyzer, [complaint(1, "a"), complaint(2, "b"), complaint(3, "c")])
+    assert [type(r).__name__ for r in results] == ["Analyzed", "Rejected", "Analyzed"]
+    assert results[1] == Rejected("processing_error", "TypeError in encoding")
+
+
+def test_an_empty_batch() -> None:
+    assert batch(build_analyzer(SETTINGS), []) == []
+
+
+async def test_the_models_of_the_settings_folder_are_used(tmp_path: Path) -> None:
+    folder = write_model_dir(tmp_path, negative=0.7, neutral=0.2, positive=0.1)
+    settings = Settings(model_dir=folder, analysis_processes=1)
+    here = InlineRunner(build_analyzer(settings), max_bytes=10_000, clock=lambda: NOW)
+    runner = ProcessRunner(settings, clock=lambda: NOW)
+    try:
+        for results in (await here.run("complaint", MIXED), await runner.run("complaint", MIXED)):
+            analyzed = [r for r in results if isinstance(r, Analyzed)]
+            assert len(analyzed) == 4
+            for result in analyzed:
+                assert result.analysis.probabilities == pytest.approx((0.7, 0.2, 0.1), abs=1e-4)
+                assert json.loads(result.scored)["sentiment"]["model"] == (
+                    "sentiment-fixed+categories-fixed"
+                )
+    finally:
+        runner.close()
+
+
+def test_a_broken_model_folder_stops_the_analysis_before_it_starts(tmp_path: Path) -> None:
+    from vocwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is not a folder of models"):
+        build_analyzer(Settings(model_dir=tmp_path / "missing"))

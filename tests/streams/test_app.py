@@ -30,7 +30,7 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
 def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
     polarity = tmp_path / "polarity.yaml"
     polarity.write_text(
-        "default: {negative_below: 0.2, positive_from: 0.8}\n"
+        "default: {negative_from: 0.7, positive_from: 0.8}\n"
         "channels: {social: {positive_from: 0.9}}\n",
         encoding="utf-8",
     )
@@ -48,18 +48,30 @@ def test_analyzer_uses_the_policy_files_of_the_settings(tmp_path: Path) -> None:
     runner = service.pipeline.runner
     assert isinstance(runner, InlineRunner)
     analyzer = runner.analyzer
-    assert analyzer.polarity == PolarityPolicy(Cutoffs(0.2, 0.8), {"social": Cutoffs(0.2, 0.9)})
+    assert analyzer.polarity == PolarityPolicy(Cutoffs(0.7, 0.8), {"social": Cutoffs(0.7, 0.9)})
     assert analyzer.policy == PriorityPolicy.load(priority)
     assert (analyzer.policy.p1_points, analyzer.policy.p2_points) == (5, 2)
 
 
 def test_an_invalid_policy_file_stops_the_service(tmp_path: Path) -> None:
     polarity = tmp_path / "polarity.yaml"
-    polarity.write_text("default: {negative_below: 0.4}\n", encoding="utf-8")
+    polarity.write_text("default: {negative_from: 0.4}\n", encoding="utf-8")
     for processes in (0, 1):  # also when the policies are used in another process
         with pytest.raises(ConfigError, match=r"default\.positive_from"):
             create_service(
                 settings(tmp_path, polarity_file=polarity, analysis_processes=processes),
+                registry=CollectorRegistry(),
+            )
+
+
+def test_a_model_folder_that_cannot_be_used_stops_the_service(tmp_path: Path) -> None:
+    broken = tmp_path / "models"
+    broken.mkdir()
+    (broken / "sentiment.npz").write_bytes(b"not a model")
+    for processes in (0, 1):  # also when the models are loaded in another process
+        with pytest.raises(ConfigError, match=r"sentiment\.npz: cannot read the model file"):
+            create_service(
+                settings(tmp_path, model_dir=broken, analysis_processes=processes),
                 registry=CollectorRegistry(),
             )
 

@@ -192,6 +192,11 @@ def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
         "概览",
         "新问题<small>emerging",
         "观察中 <small>watch list",
+        "客户风险",
+        "指标",
+        "处理完成 done",
+        "风险客户",
+        "贬损者回访",
         "严重度 severity",
         "基线 baseline",
         "阈值 threshold",
@@ -240,6 +245,31 @@ ALERT_FIELDS = {
 SAMPLE_FIELDS = {"id", "text", "priority", "source", "channel"}
 SOCIAL_POINT_FIELDS = {"t", "count", "negative", "negative_share", "reach_negative"}
 POST_FIELDS = {"id", "platform", "text", "reach", "sentiment", "priority", "time"}
+# The 客户风险 and 指标 tabs: a customer alert (``a``), its signals (``h``), timeline
+# (``t``) and survey responses (``v``); a KPI row (``k``).
+CUSTOMER_FIELDS = {
+    "id",
+    "kind",
+    "customer_id",
+    "priority",
+    "description",
+    "rule",
+    "score",
+    "threshold",
+    "signals",
+    "contacts",
+    "samples",
+    "route",
+    "first_seen",
+    "status",
+    "due_at",
+    "overdue",
+    "responses",
+}
+SIGNAL_FIELDS = {"signal", "detail", "points"}
+CONTACT_FIELDS = {"time", "source", "channel", "category", "sentiment", "resolved"}
+RESPONSE_FIELDS = {"kind", "score", "touchpoint", "comment"}
+KPI_FIELDS = {"scope", "kpi", "value", "target", "red", "status", "base"}
 CATEGORY_FIELDS = {
     "category",
     "name",
@@ -289,7 +319,16 @@ def test_the_field_lists_below_are_what_the_page_reads() -> None:
     for fields, variable in ((TOPIC_FIELDS, "topic"), (WATCH_FIELDS, "w")):
         read = set(re.findall(rf"\b{variable}\.(\w+)", SCRIPT))
         assert read == fields, (variable, sorted(read - fields), sorted(fields - read))
-    for fields, variable in ((SAMPLE_FIELDS, "s"), (POST_FIELDS, "p"), (CATEGORY_FIELDS, "c")):
+    for fields, variable in (
+        (SAMPLE_FIELDS, "s"),
+        (POST_FIELDS, "p"),
+        (CATEGORY_FIELDS, "c"),
+        (CUSTOMER_FIELDS, "a"),
+        (SIGNAL_FIELDS, "h"),
+        (CONTACT_FIELDS, "t"),
+        (RESPONSE_FIELDS, "v"),
+        (KPI_FIELDS, "k"),
+    ):
         for field in fields:
             assert f"{variable}.{field}" in SCRIPT, (variable, field)
 

@@ -22,6 +22,7 @@ from classifiers.analyze import Analyzer
 from streams.app import redis_client
 from streams.pipeline import Pipeline
 from streams.records import RawMessage
+from tests.classifiers.fixed_models import fixed_models
 from tests.support import ListSink
 from vocwatch.dev import embedded
 from vocwatch.metrics import Metrics
@@ -313,21 +314,14 @@ async def test_records_kafka_refuses_are_resent_before_the_batch_returns(
     assert errors == 2
 
 
-class FixedScorer:
-    name = "fixed"
-
-    def score(self, tokens: Any, text: str) -> float:
-        return 0.35
-
-
 async def test_polarity_uses_the_cutoffs_of_the_event_channel(
     client: aioredis.Redis, unique: str
 ) -> None:
     from classifiers.polarity import Cutoffs, PolarityPolicy
 
-    # 0.35 is negative by default, neutral where negative means below 0.3.
-    policy = PolarityPolicy(Cutoffs(0.4, 0.6), {"store": Cutoffs(0.3, 0.6)})
-    analyzer = Analyzer(scorer=FixedScorer(), polarity=policy)
+    # 60 % negative: negative by default, neutral where negative needs 70 %.
+    policy = PolarityPolicy(Cutoffs(0.5, 0.5), {"store": Cutoffs(0.7, 0.5)})
+    analyzer = Analyzer(fixed_models(0.6, 0.3, 0.1), polarity=policy)
     pipeline, publisher, _ = build(client, unique, analyzer, CollectorRegistry())
     await pipeline.process(
         "complaint", messages([complaint(1, "快递没到", "app"), complaint(2, "快递没到", "store")])
@@ -335,9 +329,10 @@ async def test_polarity_uses_the_cutoffs_of_the_event_channel(
     scored = {
         record["channel"]: record["sentiment"] for _, record in publisher.sent["vocwatch.scored"]
     }
+    model = "sentiment-fixed+categories-fixed"
     assert scored == {
-        "app": {"score": 0.35, "polarity": "negative", "model": "fixed"},
-        "store": {"score": 0.35, "polarity": "neutral", "model": "fixed"},
+        "app": {"score": 0.25, "polarity": "negative", "model": model},
+        "store": {"score": 0.25, "polarity": "neutral", "model": model},
     }
 
 

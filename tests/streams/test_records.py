@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +15,7 @@ from classifiers.priority import Priority
 from streams.events import Event, decode
 from streams.records import DEAD_LETTER_RAW_CHARS, RawMessage, dead_letter_record, dumps, iso
 from streams.records import scored_record as make_scored
+from tests.classifiers.fixed_models import fixed_models
 from vocwatch import vocabulary
 from vocwatch.vocabulary import Category, Channel, Polarity, Source
 
@@ -27,14 +27,8 @@ PHONE = TOKENS["phone"]
 EMAIL = TOKENS["email"]
 
 
-class FixedScorer:
-    name = "fixed"
-
-    def score(self, tokens: Sequence[str], text: str) -> float:
-        return 0.05
-
-
-ANALYZER = Analyzer(scorer=FixedScorer())
+# Every text 94 % negative, 2 % neutral: a sentiment score of 0.05.
+ANALYZER = Analyzer(fixed_models(negative=0.94, neutral=0.02, positive=0.04))
 
 
 def test_iso_is_utc_with_milliseconds() -> None:

@@ -1,5 +1,6 @@
-"""``vocwatch classify``: JSON lines in, one JSON line out per input, in order; bad lines
-get an ``error`` line and the run goes on; ``--text`` for one text."""
+"""``vocwatch classify``: JSON lines in, one JSON line out per input, in order (the lines are
+analysed in batches); bad lines get an ``error`` line and the run goes on; ``--text`` for one
+text; ``--model-dir`` (or ``VOCWATCH_MODEL_DIR``) for a folder of models."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import Any
 import pytest
 
 import classifiers.analyze
+import vocwatch.cli
 from classifiers.analyze import Analyzer
 from classifiers.polarity import CHANNELS, POLARITIES
+from tests.classifiers.fixed_models import write_model_dir
 from vocwatch.cli import main
 
 VOCWATCH = Path(sys.executable).with_name("vocwatch")
@@ -24,6 +27,7 @@ FIELDS = {
     "masked_text",
     "sentiment",
     "polarity",
+    "probabilities",
     "category",
     "categories",
     "priority",
@@ -65,18 +69,25 @@ class Run:
 
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    for name in ("VOCWATCH_PRIORITY_FILE", "VOCWATCH_POLARITY_FILE"):
+    for name in (
+        "VOCWATCH_PRIORITY_FILE",
+        "VOCWATCH_POLARITY_FILE",
+        "VOCWATCH_MODEL_DIR",
+        "VOCWATCH_SENTIMENT_MODEL",
+    ):
         monkeypatch.delenv(name, raising=False)
     return Run(monkeypatch, capsys)
 
 
 def expected(text: str, channel: str | None = None) -> dict[str, Any]:
     a = analyzer().analyze(text, channel=channel)
+    negative, neutral, positive = a.probabilities
     return {
         "channel": channel,
         "masked_text": a.text,
         "sentiment": a.sentiment,
         "polarity": a.polarity,
+        "probabilities": {"negative": negative, "neutral": neutral, "positive": positive},
         "category": a.category,
         "categories": [{"code": c.code, "score": c.score} for c in a.categories],
         "priority": a.priority.level,
@@ -108,6 +119,13 @@ def test_field_types(run: Run) -> None:
     _, [line], _ = run(jsonl({"text": "客服态度太差了，问了三遍都在敷衍", "channel": "hotline"}))
     assert isinstance(line["sentiment"], float) and 0.0 <= line["sentiment"] <= 1.0
     assert line["polarity"] in POLARITIES
+    probabilities = line["probabilities"]
+    assert list(probabilities) == ["negative", "neutral", "positive"]
+    assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in probabilities.values())
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=2e-4)
+    assert line["sentiment"] == pytest.approx(
+        probabilities["positive"] + probabilities["neutral"] / 2, abs=2e-4
+    )
     assert line["category"] == line["categories"][0]["code"]
     assert all(set(c) == {"code", "score"} and 0 < c["score"] <= 1 for c in line["categories"])
     assert line["priority"] in ("P1", "P2", "P3")
@@ -247,9 +265,9 @@ def test_the_analyzer_is_built_once(run: Run, monkeypatch: pytest.MonkeyPatch) -
     built = []
 
     class Counting(Analyzer):
-        def __init__(self, **kwargs: Any) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             built.append(kwargs)
-            super().__init__(**kwargs)
+            super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(classifiers.analyze, "Analyzer", Counting)
     run(jsonl({"text": "a"}, {"text": "b"}, b"x", {"text": "c"}))
@@ -259,28 +277,69 @@ def test_the_analyzer_is_built_once(run: Run, monkeypatch: pytest.MonkeyPatch) -
 def test_an_analysis_failure_is_an_error_line(
     run: Run, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    original = Analyzer.analyze
+    original = Analyzer.analyze_batch
 
-    def analyze(self: Analyzer, text: str, *args: Any, **kwargs: Any) -> Any:
-        if text == "boom":
+    def analyze_batch(self: Analyzer, texts: Any, *args: Any, **kwargs: Any) -> Any:
+        if "boom" in texts:
             raise RuntimeError("classifier bug")
-        return original(self, text, *args, **kwargs)
+        return original(self, texts, *args, **kwargs)
 
-    monkeypatch.setattr(Analyzer, "analyze", analyze)
-    code, lines, _ = run(jsonl({"text": "boom"}, {"text": "快递没到"}))
+    monkeypatch.setattr(Analyzer, "analyze_batch", analyze_batch)
+    code, lines, _ = run(jsonl({"text": "boom"}, {"text": "快递没到"}, b"x", {"text": "好评"}))
     assert code == 0
     assert lines[0] == {"line": 1, "error": "analysis failed: RuntimeError"}
+    # the texts analysed with it in its batch are not lost
     assert lines[1]["masked_text"] == "快递没到"
+    assert lines[2]["error"].startswith("not JSON")
+    assert lines[3]["masked_text"] == "好评"
     assert "classifier bug" in caplog.text  # the traceback is logged for the operator
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+MIXED = [
+    {"text": "快递三天没到，客服也不理人", "channel": "app"},
+    b"oops",
+    {"text": "请问周末客服几点上班？"},
+    {"text": ""},
+    b"",
+    {"text": "很好用，物流也快，好评！", "channel": "social"},
+    {"text": "电话13812345678，APP一直闪退"},
+    {"text": "ok", "channel": "fax"},
+    {"text": "\u200b"},
+    {"text": "申请退款一周了还没到账", "channel": "hotline"},
+    {"text": "请问积分有有效期吗"},
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000])
+def test_batches_change_neither_the_output_nor_its_order(
+    run: Run, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    monkeypatch.setattr(vocwatch.cli, "CLASSIFY_BATCH", size)
+    code, lines, _ = run(jsonl(*MIXED))
+    assert code == 0
+    assert [line["line"] for line in lines] == [1, 2, 3, 4, 6, 7, 8, 9, 10, 11]  # 5 is blank
+    valid = [(i + 1, item) for i, item in enumerate(MIXED) if isinstance(item, dict)]
+    by_line = {line["line"]: line for line in lines}
+    for number, item in valid:
+        line = by_line[number]
+        if "error" in line:
+            continue
+        # each line as --text gives it alone
+        channel = ("--channel", item["channel"]) if "channel" in item else ()
+        _, [alone], _ = run(b"", "--text", item["text"], *channel)
+        assert line == {"line": number, **alone}
+    assert [n for n, line in by_line.items() if "error" in line] == [2, 4, 8, 9]
 
 
 # --- channels and the policy files ------------------------------------------------------
 
 EXTREME = """\
-default: {negative_below: 0.4, positive_from: 0.6}
+default: {negative_from: 0.5, positive_from: 0.5}
 channels:
-  app: {negative_below: 0.0, positive_from: 0.0}     # everything positive
-  store: {negative_below: 1.0, positive_from: 1.0}   # everything below 1 negative
+  app: {negative_from: 1.0, positive_from: 0.000001}     # (nearly) everything positive
+  store: {negative_from: 0.000001, positive_from: 1.0}   # (nearly) everything negative
 """
 
 
@@ -300,6 +359,7 @@ def test_the_channel_picks_the_cutoffs_of_the_configured_file(
         expected(text)["polarity"],
     ]
     assert len({line["sentiment"] for line in lines}) == 1  # the score does not change
+    assert len({json.dumps(line["probabilities"]) for line in lines}) == 1
 
 
 def test_the_configured_priority_file_is_used(
@@ -397,3 +457,71 @@ def test_console_script_reads_a_pipe_to_the_end() -> None:
     results = lines[:100] + lines[102:]
     assert [r["masked_text"] for r in results] == [f"第{i}单快递没到" for i in range(200)]
     assert [r["channel"] for r in results] == [item["channel"] for item in items]
+
+
+# --- a folder of models ---------------------------------------------------------------------------
+
+
+def test_model_dir_option_and_setting(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    option = write_model_dir(tmp_path / "option", negative=0.7, neutral=0.2, positive=0.1)
+    setting = write_model_dir(tmp_path / "setting", negative=0.1, neutral=0.2, positive=0.7)
+    shipped = expected("快递没到")["probabilities"]
+    _, [line], _ = run(jsonl({"text": "快递没到"}), "--model-dir", str(option))
+    assert line["probabilities"] == pytest.approx(
+        {"negative": 0.7, "neutral": 0.2, "positive": 0.1}, abs=1e-4
+    )
+    assert line["polarity"] == "negative"
+    monkeypatch.setenv("VOCWATCH_MODEL_DIR", str(setting))
+    _, [line], _ = run(b"", "--text", "快递没到")
+    assert line["probabilities"] == pytest.approx(
+        {"negative": 0.1, "neutral": 0.2, "positive": 0.7}, abs=1e-4
+    )
+    _, [line], _ = run(b"", "--text", "快递没到", "--model-dir", str(option))  # the option wins
+    assert line["probabilities"]["negative"] == pytest.approx(0.7, abs=1e-4)
+    monkeypatch.delenv("VOCWATCH_MODEL_DIR")
+    _, [line], _ = run(b"", "--text", "快递没到")
+    assert line["probabilities"] == shipped
+
+
+def test_a_model_dir_that_cannot_be_used_stops_the_run_before_reading(
+    run: Run, tmp_path: Path
+) -> None:
+    code, lines, err = run(jsonl({"text": "快递没到"}), "--model-dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert lines == []
+    assert (
+        err == f"vocwatch: {tmp_path / 'nope'}: is not a folder of models (vocwatch adapt --out)\n"
+    )
+    broken = write_model_dir(tmp_path / "broken", negative=0.7, neutral=0.2, positive=0.1)
+    (broken / "categories.npz").write_text("not a model", encoding="utf-8")
+    code, lines, err = run(jsonl({"text": "快递没到"}), "--model-dir", str(broken))
+    assert (code, lines) == (2, [])
+    assert f"{broken / 'categories.npz'}: cannot read the model file" in err
+
+
+def test_a_line_written_to_a_pipe_is_answered_before_the_input_ends() -> None:
+    """A caller that writes a line and waits for its answer (a pipe, not a file) gets it:
+    lines are batched only while more input is already waiting."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vocwatch.cli", "classify"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        for text in ("快递三天没到", "请问几点下班"):
+            process.stdin.write(json.dumps({"text": text}, ensure_ascii=False).encode() + b"\n")
+            process.stdin.flush()
+            answer = json.loads(process.stdout.readline())  # before stdin is closed
+            assert answer["masked_text"] == text
+    finally:
+        process.stdin.close()
+        code = process.wait(60)
+        process.stdout.close()
+    assert code == 0

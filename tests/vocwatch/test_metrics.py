@@ -39,7 +39,8 @@ def test_each_analysis_process_reports_its_own_memory_and_cpu() -> None:
     ours = samples[(name, (("process", "0"),))]
     theirs = samples[(name, (("process", "1"),))]
     assert ours > theirs > 1_000_000  # this test process is larger than an idle interpreter
-    assert samples[("process_resident_memory_bytes", ())] == ours  # the same process, twice
+    # the same process, read twice: the same memory, give or take what changed between
+    assert abs(samples[("process_resident_memory_bytes", ())] - ours) < 0.1 * ours
     assert samples[("vocwatch_analysis_process_cpu_seconds_total", (("process", "0"),))] > 0
 
 

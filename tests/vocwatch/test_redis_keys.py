@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from redis.crc import key_slot
 
+from alerts.contacts import customer_key
+from alerts.customer_history import RedisCustomerHistory
 from alerts.series import RedisSeries
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
@@ -44,6 +46,8 @@ WINDOW_KEY = "channel=app,category=logistics"
         (redis_keys.emerging_step("vocwatch"), "vocwatch:emerging:step"),
         (redis_keys.emerging_known("vocwatch"), "vocwatch:emerging:known"),
         (redis_keys.emerging_watch("vocwatch"), "vocwatch:emerging:watch"),
+        (redis_keys.customer_contacts("vocwatch", "u1"), "vocwatch:customer:{u1}"),
+        (redis_keys.kpis("vocwatch", 480000), "vocwatch:kpi:480000"),
         (redis_keys.alerts_active("客服-prod"), "客服-prod:alerts:active"),
     ],
 )
@@ -55,7 +59,7 @@ def test_every_key_function_is_tested_above_and_listed_in_the_docstring() -> Non
     """Each function called with its parameters' names as placeholders (``<prefix>``,
     ``<window key>`` …) gives a name that the module docstring lists."""
     doc = redis_keys.__doc__ or ""
-    assert len(KEY_FUNCTIONS) == 17
+    assert len(KEY_FUNCTIONS) == 19
     for function in KEY_FUNCTIONS:
         names = inspect.signature(function).parameters
         placeholders: list[Any] = [f"<{name.replace('_', ' ')}>" for name in names]
@@ -76,6 +80,16 @@ def test_the_two_keys_of_the_window_script_share_a_slot(prefix: str, window_key:
         redis_keys.window_ids(prefix, window_key),
     ]
     assert {slot(k) for k in keys} == {slot(window_key)}  # the window key's own slot
+
+
+@pytest.mark.parametrize("prefix", ["vocwatch", "客服-prod"])
+@pytest.mark.parametrize("customer", ["u1", "[PHONE]~3b1f0c9a2e", "u{1}, x=y", "}x{"])
+def test_a_customers_key_is_hashed_on_the_customer_alone(prefix: str, customer: str) -> None:
+    redis: Any = object()
+    history = RedisCustomerHistory(redis, prefix=prefix, history_seconds=60, max_contacts=1)
+    key = history.redis_key(customer)
+    assert key == redis_keys.customer_contacts(prefix, customer_key(customer))
+    assert slot(key) == slot(customer_key(customer))
 
 
 @pytest.mark.parametrize("rule", ["burst", "social_spike", "x"])

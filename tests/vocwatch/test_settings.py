@@ -213,6 +213,7 @@ def test_derived_topic_names() -> None:
     assert settings.complaints_topic == "acme.voc.complaints"
     assert settings.calls_topic == "acme.voc.calls"
     assert settings.social_topic == "acme.voc.social"
+    assert settings.surveys_topic == "acme.voc.surveys"
     assert settings.scored_topic == "acme.voc.scored"
     assert settings.deadletter_topic == "acme.voc.deadletter"
     assert settings.alerts_topic == "acme.voc.alerts"
@@ -220,11 +221,13 @@ def test_derived_topic_names() -> None:
         "complaint": "acme.voc.complaints",
         "call": "acme.voc.calls",
         "social": "acme.voc.social",
+        "survey": "acme.voc.surveys",
     }
     assert settings.all_topics == [
         "acme.voc.complaints",
         "acme.voc.calls",
         "acme.voc.social",
+        "acme.voc.surveys",
         "acme.voc.scored",
         "acme.voc.deadletter",
         "acme.voc.alerts",
@@ -234,7 +237,7 @@ def test_derived_topic_names() -> None:
 def test_default_topic_names_are_distinct() -> None:
     topics = Settings().all_topics
     assert topics[0] == "vocwatch.complaints"
-    assert len(set(topics)) == len(topics) == 6
+    assert len(set(topics)) == len(topics) == 7
 
 
 def test_settings_are_frozen() -> None:
@@ -264,6 +267,23 @@ def test_text_analysis_policy_files(tmp_path: Path) -> None:
     )
     assert settings.priority_file == tmp_path / "p.yaml"
     assert settings.polarity_file == tmp_path / "q.yaml"
+
+
+def test_text_models(tmp_path: Path) -> None:
+    from classifiers import analyze
+    from vocwatch import settings as settings_module
+
+    settings = Settings.from_env({})
+    assert (settings.sentiment_model, settings.model_dir) == ("vocwatch", None)
+    assert Settings.from_env({"VOCWATCH_MODEL_DIR": ""}).model_dir is None
+    chosen = Settings.from_env(
+        {"VOCWATCH_MODEL_DIR": str(tmp_path), "VOCWATCH_SENTIMENT_MODEL": "snownlp"}
+    )
+    assert (chosen.sentiment_model, chosen.model_dir) == ("snownlp", tmp_path)
+    # the settings allow what the analyzer takes
+    assert settings_module.SENTIMENT_MODELS == analyze.SENTIMENT_MODELS
+    with pytest.raises(ConfigError, match="VOCWATCH_SENTIMENT_MODEL: must be one of vocwatch"):
+        Settings.from_env({"VOCWATCH_SENTIMENT_MODEL": "vocwatch-linear"})  # the old name
 
 
 def test_metric_label_lists_are_comma_separated_and_deduplicated() -> None:

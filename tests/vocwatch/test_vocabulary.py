@@ -26,6 +26,10 @@ from vocwatch.vocabulary import (
     CategoryName,
     Channel,
     ChannelName,
+    Kpi,
+    KpiName,
+    KpiStatus,
+    KpiStatusName,
     Measure,
     MeasureName,
     Notification,
@@ -36,8 +40,12 @@ from vocwatch.vocabulary import (
     PolarityName,
     Priority,
     PriorityName,
+    RiskSignal,
+    RiskSignalName,
     Source,
     SourceName,
+    SurveyKind,
+    SurveyKindName,
     priority_rank,
 )
 
@@ -52,6 +60,10 @@ ALIASES: list[tuple[type[StrEnum], Any]] = [
     (AlertKind, AlertKindName),
     (Polarity, PolarityName),
     (Category, CategoryName),
+    (SurveyKind, SurveyKindName),
+    (RiskSignal, RiskSignalName),
+    (Kpi, KpiName),
+    (KpiStatus, KpiStatusName),
 ]
 
 
@@ -92,7 +104,7 @@ def test_an_unknown_priority_ranks_after_every_known_one(unknown: str) -> None:
         (Priority, "p1"),
         (Channel, "fax"),
         (Platform, "twitter"),
-        (Source, "survey"),
+        (Source, "surveys"),
         (Measure, "median"),
         (Category, "物流配送"),
         (Polarity, "mixed"),
@@ -196,3 +208,15 @@ def test_alert_state_before_its_first_record_has_no_notification() -> None:
 def test_alert_state_with_an_unknown_value_is_refused(change: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         Alert.from_state(state(**change))
+
+
+def test_survey_kinds_name_their_score_ranges() -> None:
+    assert [k.scores for k in SurveyKind] == [(0, 10), (1, 5), (1, 7)]
+
+
+def test_kpis_know_which_way_is_better_and_statuses_their_levels() -> None:
+    assert {k for k in Kpi if not k.higher_is_better} == {
+        Kpi.MEAN_WAIT_SECONDS,
+        Kpi.REPEAT_CONTACT_RATE,
+    }
+    assert [s.level for s in KpiStatus] == [0, 1, 2, -1]

@@ -157,9 +157,9 @@ SHOPPING = "online_shopping_10_cats.zip"
 
 
 def _shopping(folder: Path) -> Iterator[str]:
-    from classifiers.train.corpora import shopping_reviews
+    from classifiers.train.corpora import shopping
 
-    return (example.text for example in shopping_reviews(folder / SHOPPING))
+    return (example.text for example in shopping(folder))
 
 
 def _restaurant(folder: Path) -> Iterator[str]:

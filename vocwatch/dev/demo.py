@@ -1,7 +1,9 @@
-"""Synthetic, realistic demo traffic (演示数据): complaints, call records and social posts,
-with an incident — a burst of one kind of complaint — so that alerts appear, and later a
-new problem no rule names (a robot vacuum's firmware update gone wrong, told by many
-customers in their own words), so that an emerging topic (新问题) appears.
+"""Synthetic, realistic demo traffic (演示数据): complaints, call records, social posts and
+survey responses, with an incident — a burst of one kind of complaint — so that alerts
+appear; a few customers whose contacts drift into churn risk (客户流失风险) or who answer
+a survey as detractors (贬损者), so that customer alerts appear too; and later a new problem
+no rule names (a robot vacuum's firmware update gone wrong, told by many customers in their
+own words), so that an emerging topic (新问题) appears.
 
 :class:`DemoTraffic` is pure (a seeded ``random.Random`` and times passed in); :func:`run`
 produces its output to Kafka with kafka-python. Some messages are deliberately broken
@@ -121,6 +123,53 @@ EMERGING = [
     "昨晚固件更新，今早扫地机器人就一直原地转，客服说等新版本",
     "S7扫地机器人升级之后地图清空，转圈找充电座找不到",
 ]
+SURVEY_PRAISE = [
+    "送货很快，客服也很耐心",
+    "{product}质量不错，会推荐给朋友",
+    "问题一次就解决了，很满意",
+    "整体体验很好",
+]
+SURVEY_COMPLAINTS = [
+    "{product}用了{days}天就坏了，售后还推来推去",
+    "物流太慢了，等了{days}天",
+    "客服电话一直打不通，体验很差",
+    "价格比别家贵，活动也不给力",
+]
+TOUCHPOINTS = ["order", "delivery", "call", "after_sales", "app"]
+# Customers who drift into churn risk or answer as detractors (elapsed seconds, source,
+# customer, the event's own fields): a scripted few among the random background.
+JOURNEYS: list[tuple[float, str, str, dict[str, Any]]] = [
+    (20, "complaint", "a", {"text": "宽带又断网了，三天了都没人来修，太耽误事了"}),
+    (25, "survey", "c", {"kind": "nps", "score": 1, "comment": "物流太慢，客服也不管，不会推荐"}),
+    (28, "complaint", "a", {"text": "还是没修好，客服只会说在处理，一直敷衍"}),
+    (
+        30,
+        "call",
+        "b",
+        {
+            "text": "客户来电：手机信号太差，多次反映一直没有改善，客户说要携号转网",
+            "resolved_first_contact": False,
+            "wait_seconds": 240.0,
+        },
+    ),
+    (36, "complaint", "a", {"text": "第三次投诉了，到底什么时候能修好？"}),
+    (
+        44,
+        "call",
+        "a",
+        {
+            "text": "客户来电：宽带多次报修仍未修复，排队等了十分钟，情绪激动，表示再不解决就销户",
+            "resolved_first_contact": False,
+            "wait_seconds": 620.0,
+        },
+    ),
+    (
+        50,
+        "survey",
+        "b",
+        {"kind": "nps", "score": 2, "comment": "信号差，打了几次客服都解决不了，准备携号转网了"},
+    ),
+]
 PII_TAILS = ["，联系电话{phone}", "，我的邮箱{email}", "，手机{phone}请尽快回电"]
 BROKEN: list[bytes] = [
     b"{not json",
@@ -154,6 +203,7 @@ class DemoPlan:
     broken_share: float = 1 / 60
     pii_share: float = 0.1
     escalation_share: float = 0.004
+    customers: bool = True  # the scripted customer journeys (JOURNEYS)
 
 
 class DemoTraffic:
@@ -194,6 +244,10 @@ class DemoTraffic:
         ):
             for _ in range(self._poisson(plan.emerging_rate * span)):
                 yield self._message(self._emerging(now))
+        if plan.customers:
+            for at, source, customer, fields in JOURNEYS:
+                if elapsed_from < at <= elapsed_to:
+                    yield self._message(self._journey(source, customer, fields, now))
         if self.rng.random() < plan.broken_share * plan.rate * span:
             yield (
                 self.rng.choice(["complaint", "call", "social"]),
@@ -229,7 +283,11 @@ class DemoTraffic:
         return source, str(event["id"]).encode(), json.dumps(event, ensure_ascii=False).encode()
 
     def _background(self, now: float) -> tuple[str, dict[str, Any]]:
-        source = self.rng.choices(["complaint", "call", "social"], weights=[5, 3, 2])[0]
+        source = self.rng.choices(["complaint", "call", "social", "survey"], weights=[5, 3, 2, 1])[
+            0
+        ]
+        if source == "survey":
+            return source, self._survey(now)
         text = self._text(source)
         if source == "complaint":
             channel = self.rng.choices(
@@ -272,6 +330,42 @@ class DemoTraffic:
             email=f"user{r.randint(10, 9999)}@example.com",
         )
 
+    def _journey(
+        self, source: str, customer: str, fields: dict[str, Any], now: float
+    ) -> tuple[str, dict[str, Any]]:
+        """One scripted contact of a journey customer (their ids carry the run's token, so
+        each run has customers of its own)."""
+        if source == "complaint":
+            base = self._complaint(fields["text"], now, "app")
+        elif source == "call":
+            base = self._call(fields["text"], now)
+        else:
+            base = self._survey(now)
+        return source, {**base, **fields, "customer_id": f"vip-{self.run}-{customer}"}
+
+    def _survey(self, now: float) -> dict[str, Any]:
+        """A survey response: NPS, CSAT or CES, mostly satisfied, a comment now and then."""
+        r = self.rng
+        kind = r.choices(["nps", "csat", "ces"], weights=[3, 2, 1])[0]
+        low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[kind]
+        score = high - min(high - low, int(r.expovariate(1 / 1.6)))
+        response: dict[str, Any] = {
+            "id": self._next_id("s"),
+            "customer_id": f"u{r.randint(1, 200_000)}",
+            "kind": kind,
+            "score": score,
+            "touchpoint": r.choice(TOUCHPOINTS),
+            "product": r.choice(PRODUCTS),
+            "region": r.choice(REGIONS),
+            "created_at": datetime.fromtimestamp(now, CST).isoformat(),
+        }
+        if r.random() < 0.6:
+            satisfied = score >= (high + low) / 2
+            response["comment"] = self._fill(
+                r.choice(SURVEY_PRAISE if satisfied else SURVEY_COMPLAINTS)
+            )
+        return response
+
     def _next_id(self, prefix: str) -> str:
         self.sequence += 1
         return f"{prefix}-{self.run}-{self.sequence:07d}"
@@ -279,7 +373,7 @@ class DemoTraffic:
     def _complaint(self, text: str, now: float, channel: str) -> dict[str, Any]:
         return {
             "id": self._next_id("c"),
-            "customer_id": f"u{self.rng.randint(1, 5000)}",
+            "customer_id": f"u{self.rng.randint(1, 200_000)}",
             "channel": channel,
             "product": self.rng.choice(PRODUCTS),
             "region": self.rng.choice(REGIONS),
@@ -291,7 +385,7 @@ class DemoTraffic:
         r = self.rng
         return {
             "id": self._next_id("call"),
-            "customer_id": f"u{r.randint(1, 5000)}",
+            "customer_id": f"u{r.randint(1, 200_000)}",
             "agent_id": f"a{r.randint(1, 40):03d}",
             "started_at": int(now * 1000),
             "wait_seconds": round(r.expovariate(1 / 60), 1),

@@ -1,0 +1,257 @@
+"""The customer stage of a batch (客户层): every event that names its customer becomes a
+contact in that customer's history, which decides the customer's risk and detractor
+follow-ups, and the KPI sums.
+
+The pipeline makes three calls per batch, each retried on its own, all three under
+:attr:`CustomerStage.lock`: :meth:`record` (one round trip: a script call per customer),
+:meth:`count` (the KPI sums and metrics of the contacts counted for the first time) and
+:meth:`alert` (one read of the customers' current alerts, then a write per alert that
+changed). The lock keeps the agents of one worker from deciding a customer's alerts on two
+views of the history at once (a complaint and a call of one customer in two batches); a
+customer alert another worker opened a moment before is continued, not opened twice.
+
+On the timer and when a person acknowledges one, the engine asks this stage, as the
+:class:`alerts.engine.Follower` of ``customer_risk`` and ``detractor`` alerts, what becomes
+of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from alerts import customer_alerts
+from alerts.contacts import Contact, customer_ref
+from alerts.customer_alerts import CustomerPolicy, detractor_step, incident_key, risk_step
+from alerts.customer_history import NEW, CustomerState, RedisCustomerHistory
+from alerts.engine import AlertEngine, Step
+from alerts.kpis import RedisKpis, contact_sums, scopes
+from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
+from alerts.phrases import PhraseMatcher
+from alerts.risk import DAY, Risk, assess
+from classifiers.analyze import Analysis
+from streams.events import Event
+from vocwatch.metrics import Metrics
+from vocwatch.vocabulary import AlertKind, AlertStatus, Notification, RiskSignal, Source
+
+OUTCOMES = {NEW: "new", 0: "duplicate", 2: "late"}
+
+
+@dataclass(frozen=True)
+class CustomerBatch:
+    """A batch's contacts by customer, and the product and region each came with."""
+
+    contacts: Mapping[str, Sequence[Contact]]
+    dims: Mapping[str, tuple[str | None, str | None]]  # contact id → (product, region)
+
+
+class CustomerStage:
+    needs_note = True  # a follow-up is acknowledged with what was done
+
+    def __init__(
+        self,
+        *,
+        policy: CustomerPolicy,
+        history: RedisCustomerHistory,
+        engine: AlertEngine,
+        phrases: PhraseMatcher,
+        metrics: Metrics,
+        kpis: RedisKpis | None = None,
+        products: Sequence[str] = (),
+        regions: Sequence[str] = (),
+        update_seconds: float = 30.0,
+    ) -> None:
+        self.policy = policy
+        self.history = history
+        self.engine = engine
+        self.phrases = phrases
+        self.metrics = metrics
+        self.kpis = kpis
+        self.products = frozenset(products)
+        self.regions = frozenset(regions)
+        self.update_seconds = update_seconds
+        self.lock = asyncio.Lock()
+
+    # --- the batch ---------------------------------------------------------------------
+    def batch(self, scored: Sequence[tuple[Event, Analysis]]) -> CustomerBatch:
+        """The contacts of the events that name a customer."""
+        contacts: dict[str, list[Contact]] = {}
+        dims: dict[str, tuple[str | None, str | None]] = {}
+        for event, analysis in scored:
+            customer = event.customer_id
+            if customer is None:
+                continue
+            contact = self.contact(event, analysis)
+            contacts.setdefault(customer_ref(customer), []).append(contact)
+            dims[contact.id] = (
+                _bounded(event.product, self.products),
+                _bounded(event.region, self.regions),
+            )
+        return CustomerBatch(contacts, dims)
+
+    def contact(self, event: Event, analysis: Analysis) -> Contact:
+        f = event.fields
+        call, survey = event.source == Source.CALL, event.source == Source.SURVEY
+        return Contact(
+            id=f"{event.source}:{event.id}",
+            time=event.event_time,
+            source=event.source,
+            channel=f.get("platform", event.channel) or "",
+            category=analysis.category,
+            sentiment=analysis.sentiment,
+            polarity=analysis.polarity,
+            priority=analysis.priority.level,
+            text=analysis.text[:SAMPLE_CHARS],
+            resolved=f["resolved_first_contact"] if call else None,
+            wait_seconds=f["wait_seconds"] if call else None,
+            transfers=f["transfers"] if call else None,
+            rating=f["satisfaction"] if call else None,
+            survey=f["kind"] if survey else None,
+            score=f["score"] if survey else None,
+            touchpoint=f["touchpoint"] if survey else None,
+            churn=self.phrases.churn_threats(analysis.text),
+            escalation=self.phrases.escalations(analysis.text),
+        )
+
+    async def record(self, batch: CustomerBatch, now: float) -> dict[str, CustomerState]:
+        """Add the batch's contacts to their customers' histories (one round trip)."""
+        return await self.history.record(batch.contacts, now)
+
+    async def count(
+        self, batch: CustomerBatch, states: Mapping[str, CustomerState], now: float
+    ) -> None:
+        """KPI sums and metrics of the contacts counted for the first time."""
+        days = self.policy.risk.param(RiskSignal.REPEAT_CONTACTS, "days")
+        points = []
+        outcomes: dict[tuple[str, str], int] = {}
+        for customer, contacts in batch.contacts.items():
+            state = states[customer]
+            for contact, flag in zip(contacts, state.flags, strict=True):
+                label = (contact.source, OUTCOMES[flag])
+                outcomes[label] = outcomes.get(label, 0) + 1
+                if flag != NEW:
+                    continue
+                repeat = len(state.contacts) > 1 and any(
+                    other.id != contact.id
+                    and contact.time - days * DAY <= other.time <= contact.time
+                    for other in state.contacts
+                )
+                product, region = batch.dims[contact.id]
+                points.append(
+                    (contact.time, scopes(product, region), contact_sums(contact, repeat=repeat))
+                )
+        if self.kpis is not None:
+            await self.kpis.add(points, now)
+        for labels, amount in outcomes.items():
+            self.metrics.customer_contacts.labels(*labels).inc(amount)
+        for customer, contacts in batch.contacts.items():
+            for contact, flag in zip(contacts, states[customer].flags, strict=True):
+                if flag == NEW and contact.survey is not None:
+                    self.metrics.survey_scores.labels(contact.survey).observe(contact.score or 0)
+
+    async def alert(
+        self, batch: CustomerBatch, states: Mapping[str, CustomerState], now: float
+    ) -> list[Alert]:
+        """Advance the risk and detractor alerts of the batch's customers; return those
+        emitted. A customer's alerts are read only if one may be open (its history's open
+        mark) or may open now (its score reaches the threshold, it has an unhandled
+        detractor response): for most customers of a batch, neither."""
+        steps: dict[str, tuple[AlertKind, str, Callable[[Alert | None], Step]]] = {}
+        for customer in batch.contacts:
+            state = states[customer]
+            risk = assess(
+                state.contacts,
+                self.policy.risk,
+                now,
+                handled=state.handled.get(AlertKind.CUSTOMER_RISK),
+            )
+            self.metrics.customer_risk.observe(risk.score)
+            key = incident_key(customer)
+            step: Callable[[Alert | None], Step]
+            if risk.score >= self.policy.risk.threshold or AlertKind.CUSTOMER_RISK in state.open:
+                step = functools.partial(
+                    _risk, customer, risk, now, self.policy, self.update_seconds
+                )
+                steps[fingerprint(AlertKind.CUSTOMER_RISK, key)] = (
+                    AlertKind.CUSTOMER_RISK,
+                    customer,
+                    step,
+                )
+            if AlertKind.DETRACTOR in state.open or _detractors(state):
+                step = functools.partial(
+                    _detractor, customer, state, now, self.policy, self.update_seconds
+                )
+                steps[fingerprint(AlertKind.DETRACTOR, key)] = (AlertKind.DETRACTOR, customer, step)
+        if not steps:
+            return []
+        current = await self.engine.store.get_many(list(steps))
+        emitted, marks = [], {}
+        for fp, (kind, customer, step) in steps.items():
+            previous = current.get(fp)
+            alert, notification = step(previous)
+            if alert is not None or previous is not None:
+                settled = await self.engine.settle(alert, previous, notification, now, again=step)
+                if settled is not None:
+                    emitted.append(settled)
+            is_open = alert is not None and alert.status != AlertStatus.RESOLVED
+            if is_open != (kind in states[customer].open):
+                marks[(customer, kind)] = is_open
+        await self.history.mark_open(marks)
+        return emitted
+
+    # --- the engine's Follower ------------------------------------------------------------
+    def reassess(self, alert: Alert, now: float) -> Step:
+        return customer_alerts.reassess(alert, now, self.policy, update_seconds=self.update_seconds)
+
+    async def acknowledged(self, alert: Alert, now: float) -> Step:
+        """Done: resolved, and the customer's contacts up to the newest the alert showed are
+        marked handled, so that they raise no new alert."""
+        assert alert.acknowledged is not None  # noqa: S101 — the engine sets it
+        resolved, handled = customer_alerts.acknowledged(alert, alert.acknowledged, now)
+        await self.history.mark_handled(alert.details["customer_id"], alert.kind, handled)
+        return resolved, Notification.RESOLVED
+
+
+def _risk(
+    customer: str,
+    risk: Risk,
+    now: float,
+    policy: CustomerPolicy,
+    update_seconds: float,
+    current: Alert | None,
+) -> Step:
+    return risk_step(current, customer, risk, now, policy, update_seconds=update_seconds)
+
+
+def _detractor(
+    customer: str,
+    state: CustomerState,
+    now: float,
+    policy: CustomerPolicy,
+    update_seconds: float,
+    current: Alert | None,
+) -> Step:
+    return detractor_step(
+        current,
+        customer,
+        state.contacts,
+        now,
+        policy,
+        handled=state.handled.get(AlertKind.DETRACTOR),
+        update_seconds=update_seconds,
+    )
+
+
+def _detractors(state: CustomerState) -> bool:
+    """Whether the customer has a detractor response not yet handled."""
+    handled = state.handled.get(AlertKind.DETRACTOR)
+    return any(c.detractor and (handled is None or c.time > handled) for c in state.contacts)
+
+
+def _bounded(value: str | None, known: frozenset[str]) -> str | None:
+    """A product or region as KPIs and metrics name it: itself if configured, else other."""
+    if not value:
+        return None
+    return value if value in known else "other"
