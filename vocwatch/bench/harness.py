@@ -66,7 +66,12 @@ rules:
     threshold: 1000000000
     priority: P3
 """
-TUNING = ("VOCWATCH_ANALYSIS_PROCESSES", "VOCWATCH_BATCH_SIZE", "VOCWATCH_BATCH_SECONDS")
+TUNING = (
+    "VOCWATCH_ANALYSIS_PROCESSES",
+    "VOCWATCH_BATCH_SIZE",
+    "VOCWATCH_BATCH_SECONDS",
+    "VOCWATCH_EMERGING",  # false: the cost of emerging-topic detection, by difference
+)
 ACCOUNTED = (
     "vocwatch_events_valid_total",
     "vocwatch_events_duplicate_total",
