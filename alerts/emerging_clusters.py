@@ -36,7 +36,8 @@ from __future__ import annotations
 import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterator, Mapping
-from itertools import islice
+from itertools import islice, repeat
+from operator import mul
 from typing import NamedTuple
 
 from alerts.emerging import GroupSample, TopicGroup, unit_sum
@@ -58,6 +59,7 @@ GROUP_EVENT_IDS = 30
 TERMS_CHARS = 600  # of a member's text kept until its words are counted
 # Refresh a cluster's index entries after this many texts (and after each of its first few).
 REINDEX_EVERY = 4
+_ZEROS = repeat(0.0)  # what a centroid holds of a feature it lacks
 # e ** 60: rescale the growing weights (and their squares) long before floats overflow.
 _RESCALE_AT = 60.0
 
@@ -114,18 +116,19 @@ class Cluster:
         self.additions = 0
         # minute → [authors, negative, P1] counted in it
         self.minutes: dict[int, list[int]] = {}
-        self.authors: dict[str, float] = {}  # author → when last counted
+        self.authors: dict[str, float] = {}  # author → their last text, oldest first
         self.first_seen = at
         self.last_seen = at
         self.members: deque[Member] = deque(maxlen=MAX_MEMBERS)
 
     def unit(self, n: int | None = None) -> dict[str, float]:
         """The centroid scaled to length 1, its ``n`` heaviest features only if given."""
-        norm = math.sqrt(self.norm2) or 1.0
-        items = self.centroid.items()
-        if n is not None and len(self.centroid) > n:
-            items = sorted(items, key=lambda item: -item[1])[:n]  # type: ignore[assignment]
-        return {f: w / norm for f, w in items}
+        scale = 1.0 / (math.sqrt(self.norm2) or 1.0)
+        centroid = self.centroid
+        if n is not None and len(centroid) > n:
+            heaviest = sorted(centroid, key=centroid.__getitem__, reverse=True)[:n]
+            return {f: centroid[f] * scale for f in heaviest}
+        return {f: w * scale for f, w in centroid.items()}
 
     def cosine(self, unit: Mapping[str, float]) -> float:
         """Cosine of the centroid with the unit vector ``unit``."""
@@ -159,7 +162,8 @@ class TopicClusters:
         self.max_clusters = max_clusters
         self.clusters: OrderedDict[int, Cluster] = OrderedDict()  # least recently joined first
         self.postings: dict[str, dict[int, float]] = {}
-        self.near: OrderedDict[tuple[int, int], tuple[int, tuple[int, ...], float]] = OrderedDict()
+        # MinHash place and value (one int) → (cluster, signature, time), oldest first
+        self.near: dict[int, tuple[int, tuple[int, ...], float]] = {}
         self.totals: dict[int, int] = {}  # minute → texts clustered
         self.started: float | None = None
         self.folded = 0  # near-duplicates folded, since start
@@ -204,7 +208,7 @@ class TopicClusters:
     def _near_duplicate(self, signature: tuple[int, ...], at: float) -> Cluster | None:
         near = self.near
         for place, value in enumerate(signature):
-            entry = near.get((place, value))
+            entry = near.get(value | place << 32)
             if (
                 entry is not None
                 and at - entry[2] <= NEAR_DUPLICATE_SECONDS
@@ -217,16 +221,18 @@ class TopicClusters:
 
     def _remember(self, signature: tuple[int, ...], cluster_id: int, at: float) -> None:
         near = self.near
+        entry = (cluster_id, signature, at)
         for place, value in enumerate(signature):
-            key = (place, value)
-            near[key] = (cluster_id, signature, at)
-            near.move_to_end(key)
+            key = value | place << 32
+            near.pop(key, None)  # re-inserted last: the dict stays oldest first
+            near[key] = entry
         if len(near) > MAX_NEAR_DUPLICATES:
+            # In bulk: the oldest quarter, and whatever is older than the horizon.
             horizon = at - NEAR_DUPLICATE_SECONDS
-            while near and (
-                len(near) > MAX_NEAR_DUPLICATES or next(iter(near.values()))[2] < horizon
-            ):
-                near.popitem(last=False)
+            for index, (key, (_, _, seen)) in enumerate(list(near.items())):
+                if index >= MAX_NEAR_DUPLICATES // 4 and seen >= horizon:
+                    break
+                del near[key]
 
     def _nearest(self, weights: Mapping[str, float], at: float) -> tuple[Cluster, float]:
         """The cluster a text joins (a new one if none is near enough), and the dot product
@@ -240,12 +246,7 @@ class TopicClusters:
                     scores[cluster_id] = scores.get(cluster_id, 0.0) + weight * value
         if scores:
             best = self.clusters[max(scores, key=scores.__getitem__)]
-            centroid = best.centroid
-            dot = 0.0
-            for feature, weight in weights.items():
-                held = centroid.get(feature)
-                if held is not None:
-                    dot += weight * held
+            dot = sum(map(mul, weights.values(), map(best.centroid.get, weights, _ZEROS)))
             if dot >= self.similarity * math.sqrt(best.norm2):
                 self.clusters.move_to_end(best.id)
                 return best, dot
@@ -270,9 +271,9 @@ class TopicClusters:
         cluster.norm2 += 2 * weight * dot + weight * weight
         cluster.additions += 1
         if len(centroid) > MAX_CENTROID_FEATURES:
-            kept = sorted(centroid.items(), key=lambda item: -item[1])[: MAX_CENTROID_FEATURES // 2]
-            cluster.centroid = dict(kept)
-            cluster.norm2 = math.fsum(w * w for _, w in kept)
+            kept = sorted(centroid, key=centroid.__getitem__, reverse=True)
+            cluster.centroid = {f: centroid[f] for f in kept[: MAX_CENTROID_FEATURES // 2]}
+            cluster.norm2 = math.fsum(w * w for w in cluster.centroid.values())
             self._index(cluster)
         elif cluster.additions <= REINDEX_EVERY or cluster.additions % REINDEX_EVERY == 0:
             self._index(cluster)
@@ -304,8 +305,16 @@ class TopicClusters:
         at = text.event_time
         cluster.last_seen = max(cluster.last_seen, at)
         authors = cluster.authors
-        last = authors.get(text.author)
-        authors[text.author] = at
+        last = authors.pop(text.author, None)
+        authors[text.author] = at  # last: the authors stay in the order of their last texts
+        horizon = at - self.window_seconds
+        stale = []  # not seen within the window: they would count anew
+        for author, seen in authors.items():
+            if seen >= horizon:
+                break
+            stale.append(author)
+        for author in stale:
+            del authors[author]
         if last is not None and at - last < self.window_seconds:
             return  # this author was counted in this cluster within the window
         counts = cluster.minutes.get(minute)
@@ -317,9 +326,6 @@ class TopicClusters:
         counts[0] += 1
         counts[1] += text.negative
         counts[2] += text.priority == Priority.P1
-        if len(authors) > 2 * MAX_MEMBERS:
-            horizon = at - self.window_seconds
-            cluster.authors = {a: t for a, t in authors.items() if t >= horizon}
 
     def _prune_totals(self, minute: int) -> None:
         oldest = minute - self.retain_minutes

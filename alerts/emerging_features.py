@@ -11,17 +11,24 @@ less than :data:`alerts.emerging_prior.RARE_SHARE` of the prior's texts), so tha
 transcript costs no more than a complaint. Each feature counts once per text.
 
 **Weights.** A feature weighs its inverse document frequency (IDF) among the texts this
-worker clustered over the last :data:`DF_SPAN_SECONDS`, smoothed with a prior
+worker clustered before the current step of :data:`DF_STEP_SECONDS` (the texts of a burst do
+not make its new words common while it grows; older steps weigh less, halving every
+:data:`DF_HALF_LIFE_SECONDS`), counted in :data:`SLOTS` counters indexed by the feature's
+CRC-32 (bounded memory, no dictionary per feature; two features that share a counter are
+rare and then weigh alike), smoothed with a prior
 (:class:`alerts.emerging_prior.EmergingPrior`: document frequencies of customer-service texts,
 packaged), so that a worker that started a minute ago already knows that 质量 and 快递
 say little and 霉斑 a lot::
 
-    idf(f) = ln((N + M) / (df(f) + M × prior_share(f))) + 1
+    idf(f) = ln((N + M + 1) / (df(f) + M × prior_share(f) + 1)) + 1
 
-with N texts seen, df(f) of them with f, and M the prior's weight in texts. The vector is
-L2-normalised: the cosine of two texts is the dot product of their vectors.
+with N texts seen (decayed alike), df(f) of them with f, M the prior's weight in texts, and
+the text itself counted once.
+The vector is L2-normalised: the cosine of two texts is the dot product of their vectors.
+A batch of texts is weighed in a handful of numpy operations (:meth:`TopicVectorizer.vectors`):
+the only Python loop is the one over a text's tokens.
 
-**Near-duplicates.** :func:`signature` is a MinHash of the feature set (:data:`SIGNATURE_SIZE`
+**Near-duplicates.** A text's signature is a MinHash of its feature set (:data:`SIGNATURE_SIZE`
 minima of the features' CRC-32s, each under its own XOR mask): two texts whose signatures
 agree in :data:`NEAR_DUPLICATE_AGREEMENT` places have about that share of their features in
 common (a copied post with a phone number or an emoji changed). The hashes are CRC-32,
@@ -30,28 +37,37 @@ not Python's salted string hash, so that the same texts give the same clusters i
 
 from __future__ import annotations
 
-import math
 import zlib
-from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, islice
+from operator import eq
 from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from alerts.emerging_prior import EmergingPrior
 from alerts.explain import VOCABULARY, TermVocabulary
 
 MAX_TOKENS = 80
 MAX_CACHED_TOKENS = 100_000
-DF_BUCKET_SECONDS = 600
-DF_SPAN_SECONDS = 7200
-# The IDF cache is dropped when the texts seen have grown by this share and number (or a
-# bucket left): the weights follow the traffic without a logarithm per feature and text.
-IDF_REFRESH_SHARE = 0.05
-IDF_REFRESH_TEXTS = 50
+SLOT_BITS = 20
+SLOTS = 1 << SLOT_BITS  # document-frequency counters (three arrays of 4 MB)
+DF_HALF_LIFE_SECONDS = 3600
+DF_STEP_SECONDS = 600
+# The IDF reads the counts settled when the texts seen since have grown by this share and
+# number (or a step began): a burst's words do not turn common while it grows.
+SETTLE_SHARE = 0.05
+SETTLE_TEXTS = 50
 SIGNATURE_SIZE = 4
 NEAR_DUPLICATE_AGREEMENT = 3  # of SIGNATURE_SIZE minima: Jaccard about 0.75 or more
 # Fixed, arbitrary 32-bit masks: one "permutation" of the hashes each.
 _MASKS = (0x9E3779B9, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F)
+_SIGNATURE_MASKS = np.array(_MASKS[:SIGNATURE_SIZE], dtype=np.uint32)
+
+Floats = npt.NDArray[np.float64]
+Counts = npt.NDArray[np.float32]
+Indices = npt.NDArray[np.intp]
 
 
 def _is_cjk(character: str) -> bool:
@@ -74,16 +90,18 @@ class TokenFeatures(dict[str, tuple[str, ...]]):
         self.vocabulary = vocabulary
         self.character = character or (lambda _: True)
         self.max_cached = max_cached
+        self.characters: dict[str, bool] = {}  # Chinese character → whether it is a feature
 
     def __missing__(self, token: str) -> tuple[str, ...]:
         features: tuple[str, ...] = ()
         if self.vocabulary.weight(token) >= 2:
-            characters = (
-                dict.fromkeys(c for c in token if _is_cjk(c) and self.character(c))
-                if len(token) > 1
-                else {}
-            )
-            features = (token, *characters)
+            features = (token,)
+            if len(token) > 1:
+                characters = self.characters
+                for c in token:
+                    if c not in characters:
+                        characters[c] = _is_cjk(c) and self.character(c)
+                features += tuple(dict.fromkeys(c for c in token if characters[c]))
         if len(self) >= self.max_cached:
             self.clear()  # bounded; the frequent tokens are back at once
         self[token] = features
@@ -116,94 +134,112 @@ class TopicVector(NamedTuple):
     signature: tuple[int, ...]
 
 
-def signature(hashes: Sequence[int]) -> tuple[int, ...]:
-    """The MinHash of a feature set, from its features' hashes (see the module docstring)."""
-    return tuple(min(map(mask.__xor__, hashes)) for mask in _MASKS[:SIGNATURE_SIZE])
-
-
 def agreement(first: Sequence[int], second: Sequence[int]) -> int:
     """In how many places two signatures agree."""
-    return sum(a == b for a, b in zip(first, second, strict=True))
+    return sum(map(eq, first, second))
+
+
+def slot(feature_hash: int) -> int:
+    """The document-frequency counter of a feature, from its CRC-32."""
+    return feature_hash & (SLOTS - 1)
 
 
 class DocumentFrequency:
-    """How many of the texts of the last ``span_seconds`` have each feature (time buckets
-    of ``bucket_seconds``, dropped as they age), and the IDF it gives with the prior."""
+    """In how many of the recent texts each feature is, and the IDF it gives with the prior.
+
+    New texts are counted ``fresh``; the IDF reads the ``settled`` counts, which take the fresh
+    ones when those have grown by :data:`SETTLE_SHARE` and :data:`SETTLE_TEXTS` (minutes of
+    traffic once a worker has run a while, seconds after a start) or a step of
+    ``step_seconds`` began: a burst of texts with a new word does not make that word common,
+    and its texts less alike, while it grows. A text's weight halves every
+    ``half_life_seconds`` (in steps). Features are counted in :data:`SLOTS` counters indexed
+    by their CRC-32."""
 
     def __init__(
         self,
         prior: EmergingPrior,
         *,
-        bucket_seconds: int = DF_BUCKET_SECONDS,
-        span_seconds: int = DF_SPAN_SECONDS,
+        half_life_seconds: float = DF_HALF_LIFE_SECONDS,
+        step_seconds: float = DF_STEP_SECONDS,
     ) -> None:
         self.prior = prior
-        self.bucket_seconds = bucket_seconds
-        self.span_buckets = max(1, span_seconds // bucket_seconds)
-        self.buckets: OrderedDict[int, Counter[str]] = OrderedDict()
-        self.sizes: dict[int, int] = {}
-        self.total: Counter[str] = Counter()
-        self.documents = 0
-        self._idf = _IdfCache(self)
-        self._idf_documents = 0
+        self.half_life_seconds = half_life_seconds
+        self.step_seconds = step_seconds
+        self.settled: Counts = np.zeros(SLOTS, np.float32)
+        self.fresh: Counts = np.zeros(SLOTS, np.float32)
+        self.settled_documents = 0.0
+        self.fresh_documents = 0
+        self.step: int | None = None
+        # M × prior share of every counter: an unseen feature is half a prior text.
+        scale = prior.weight / (prior.documents + 1)
+        self.prior_counts: Counts = np.full(SLOTS, 0.5 * scale, np.float32)
+        if prior.frequencies:
+            np.add.at(
+                self.prior_counts,
+                _slots([zlib.crc32(f.encode()) for f in prior.frequencies]),
+                np.fromiter(prior.frequencies.values(), np.float32) * np.float32(scale),
+            )
 
     def add(self, features: Iterable[str], at: float) -> None:
-        index = int(at // self.bucket_seconds)
-        bucket = self.buckets.get(index)
-        if bucket is None:
-            bucket = self._open(index)
-        bucket.update(features)
-        self.total.update(features)
-        self.sizes[index] = self.sizes.get(index, 0) + 1
-        self.documents += 1
-        if self.documents > self._idf_documents * (1 + IDF_REFRESH_SHARE) + IDF_REFRESH_TEXTS:
-            self._refresh()
+        """Count one text's features (each once)."""
+        hashes = [zlib.crc32(f.encode()) for f in dict.fromkeys(features)]
+        self.add_texts(_slots(hashes), np.array([len(hashes)]), np.array([at]))
 
-    def _open(self, index: int) -> Counter[str]:
-        """A new bucket; the buckets that fell out of the span are subtracted."""
-        bucket = self.buckets[index] = Counter()
-        while next(iter(self.buckets)) <= index - self.span_buckets:
-            old_index, old = self.buckets.popitem(last=False)
-            self.total.subtract(old)
-            self.documents -= self.sizes.pop(old_index, 0)
-        if len(self.total) > 2 * sum(map(len, self.buckets.values())):
-            self.total = +self.total  # drops what fell to zero, now and then
-        self._refresh()
-        return bucket
+    def add_texts(self, slots: Indices, lengths: Indices, times: Floats) -> None:
+        """Count a batch of texts: text i has the ``lengths[i]`` next counters of ``slots``
+        and came at ``times[i]``."""
+        steps = (times // self.step_seconds).astype(np.int64)
+        ends = np.cumsum(lengths)
+        # Runs of texts in one step: the steps move on between runs, never back.
+        cuts = [*np.flatnonzero(np.diff(steps)) + 1, len(steps)]
+        begin = 0
+        for cut in cuts:
+            self._advance(int(steps[begin]))
+            first = int(ends[begin - 1]) if begin else 0
+            np.add.at(self.fresh, slots[first : int(ends[cut - 1])], 1.0)
+            self.fresh_documents += cut - begin
+            begin = cut
+            if self.fresh_documents > self.settled_documents * SETTLE_SHARE + SETTLE_TEXTS:
+                self._settle(1.0)
 
-    def _refresh(self) -> None:
-        self._idf.clear()
-        self._idf_documents = self.documents
+    def _advance(self, step: int) -> None:
+        """A new step: every count decays, the fresh ones settle."""
+        if self.step is None:
+            self.step = step
+        if step > self.step:
+            self._settle(0.5 ** ((step - self.step) * self.step_seconds / self.half_life_seconds))
+            self.step = step
+
+    def _settle(self, decay: float) -> None:
+        if decay != 1.0:
+            self.settled *= np.float32(decay)
+        self.settled += self.fresh * np.float32(decay)
+        self.settled_documents = (self.settled_documents + self.fresh_documents) * decay
+        self.fresh[:] = 0.0
+        self.fresh_documents = 0
+
+    def idfs(self, slots: Indices) -> Floats:
+        """The IDF of the features in ``slots``, from the settled counts."""
+        # + 1: the text weighed counts itself (a word seen once is not infinitely telling).
+        denominator = self.settled[slots].astype(np.float64) + self.prior_counts[slots] + 1.0
+        result: Floats = np.log((self.settled_documents + self.prior.weight + 1.0) / denominator)
+        return result + 1.0
 
     def idf(self, feature: str) -> float:
-        return self._idf[feature]
+        return float(self.idfs(_slots([zlib.crc32(feature.encode())]))[0])
 
-    def idfs(self, features: Iterable[str]) -> list[float]:
-        return list(map(self._idf.__getitem__, features))
-
-    def compute_idf(self, feature: str) -> float:
-        prior = self.prior
-        return (
-            math.log(
-                (self.documents + prior.weight)
-                / (self.total.get(feature, 0) + prior.weight * prior.share(feature))
-            )
-            + 1.0
-        )
+    def count(self, feature: str) -> float:
+        """The feature's document frequency, settled (decayed) and fresh."""
+        index = slot(zlib.crc32(feature.encode()))
+        return float(self.settled[index] + self.fresh[index])
 
     @property
-    def features(self) -> int:
-        return len(self.total)
+    def documents(self) -> float:
+        return self.settled_documents + self.fresh_documents
 
 
-class _IdfCache(dict[str, float]):
-    def __init__(self, frequencies: DocumentFrequency) -> None:
-        super().__init__()
-        self.frequencies = frequencies
-
-    def __missing__(self, feature: str) -> float:
-        value = self[feature] = self.frequencies.compute_idf(feature)
-        return value
+def _slots(hashes: Sequence[int]) -> Indices:
+    return np.array(hashes, dtype=np.intp) & (SLOTS - 1)
 
 
 class TopicVectorizer:
@@ -217,13 +253,41 @@ class TopicVectorizer:
 
     def vector(self, tokens: Iterable[str], at: float) -> TopicVector | None:
         """The text's vector, None when it has no content word."""
-        features = self.token_features.of(tokens)
-        if not features:
-            return None
-        self.frequencies.add(features.keys(), at)
-        weights = self.frequencies.idfs(features)
-        norm = math.hypot(*weights)
-        return TopicVector(
-            dict(zip(features, [w / norm for w in weights], strict=True)),
-            signature(list(map(self.hashes.__getitem__, features))),
-        )
+        return self.vectors([(tokens, at)])[0]
+
+    def vectors(self, texts: Sequence[tuple[Iterable[str], float]]) -> list[TopicVector | None]:
+        """The vectors of a batch of texts (tokens, time), None for a text without content
+        words. The batch counts in the document frequencies before it is weighed."""
+        of = self.token_features.of
+        feature_sets = [list(of(tokens)) for tokens, _ in texts]
+        flat = list(chain.from_iterable(feature_sets))
+        if not flat:
+            return [None] * len(texts)
+        lengths = np.fromiter(map(len, feature_sets), np.intp, len(feature_sets))
+        hashes = np.fromiter(map(self.hashes.__getitem__, flat), np.uint32, len(flat))
+        slots = hashes.astype(np.intp) & (SLOTS - 1)
+        times = np.fromiter((at for _, at in texts), np.float64, len(texts))
+        self.frequencies.add_texts(slots, lengths, times)
+        idf = self.frequencies.idfs(slots)
+        filled = lengths[lengths > 0]
+        starts = np.cumsum(filled) - filled
+        norms = np.sqrt(np.add.reduceat(idf * idf, starts))
+        weights = (idf / np.repeat(norms, filled)).tolist()
+        signatures = np.minimum.reduceat(
+            hashes[:, None] ^ _SIGNATURE_MASKS[None, :], starts, axis=0
+        ).tolist()
+        vectors: list[TopicVector | None] = []
+        position = row = 0
+        for features in feature_sets:
+            if not features:
+                vectors.append(None)
+                continue
+            end = position + len(features)
+            vectors.append(
+                TopicVector(
+                    dict(zip(flat[position:end], weights[position:end], strict=True)),
+                    tuple(signatures[row]),
+                )
+            )
+            position, row = end, row + 1
+        return vectors

@@ -174,9 +174,10 @@ class EmergingMonitor:
         clustered = empty = 0
         folded = self.clusters.folded
         try:
-            vector, add = self.vectorizer.vector, self.clusters.add
-            for text in texts:
-                topic_vector = vector(text.tokens, text.event_time)
+            texts = list(texts)
+            vectors = self.vectorizer.vectors([(t.tokens, t.event_time) for t in texts])
+            add = self.clusters.add
+            for text, topic_vector in zip(texts, vectors, strict=True):
                 if topic_vector is None:
                     empty += 1
                 else:

@@ -169,6 +169,12 @@ TOOLS = (
         True,
     ),
     (
+        "bench-emerging",
+        "vocwatch.bench.emerging_cost",
+        "CPU cost of the emerging-topic clustering per event, on real background reviews",
+        False,
+    ),
+    (
         "eval-customers",
         "vocwatch.evaluation.customer_risk",
         "precision and recall of customer_risk alerts on customer journeys",

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from alerts.emerging_features import (
     MAX_TOKENS,
     NEAR_DUPLICATE_AGREEMENT,
@@ -58,7 +60,7 @@ def test_the_token_cache_is_bounded() -> None:
 def test_a_rare_feature_weighs_more_than_a_common_one() -> None:
     frequencies = DocumentFrequency(EmergingPrior.empty())
     for n in range(100):
-        frequencies.add(["质量"] if n % 10 else ["质量", "霉斑"], T0 + n)
+        frequencies.add(["质量"] if n % 10 else ["质量", "霉斑"], T0 + 10 * n)
     assert frequencies.idf("霉斑") > frequencies.idf("质量") > 0
 
 
@@ -72,15 +74,39 @@ def test_the_prior_weighs_before_the_traffic_has_told_anything() -> None:
     assert frequencies.idf("快递") > frequencies.idf("霉斑")
 
 
-def test_document_frequencies_forget_texts_older_than_the_span() -> None:
-    frequencies = DocumentFrequency(EmergingPrior.empty(), bucket_seconds=60, span_seconds=600)
+def test_a_burst_does_not_make_its_words_common_while_it_grows() -> None:
+    frequencies = DocumentFrequency(EmergingPrior(1000, 100, {}))
+    for n in range(2000):
+        frequencies.add(["快递"], T0 + n / 10)
+    before = frequencies.idf("霉斑")
+    for n in range(50):  # fewer than SETTLE_SHARE of the texts seen
+        frequencies.add(["霉斑"], T0 + 200 + n)
+    assert frequencies.idf("霉斑") == before
+    for n in range(100):
+        frequencies.add(["快递"], T0 + 250 + n)
+    assert frequencies.idf("霉斑") < before
+
+
+def test_document_frequencies_forget_old_texts() -> None:
+    frequencies = DocumentFrequency(EmergingPrior.empty(), half_life_seconds=600, step_seconds=60)
     frequencies.add(["霉斑"], T0)
-    assert frequencies.total["霉斑"] == 1
-    frequencies.add(["快递"], T0 + 601)
-    frequencies.add(["快递"], T0 + 1000)
-    assert "霉斑" not in frequencies.total
-    assert frequencies.documents == 2
-    assert frequencies.features == 1
+    assert frequencies.count("霉斑") == 1
+    frequencies.add(["快递"], T0 + 600)
+    assert math.isclose(frequencies.count("霉斑"), 0.5 ** (600 / 600), rel_tol=1e-6)
+    frequencies.add(["快递"], T0 + 9000)
+    assert frequencies.count("霉斑") < 0.001 < frequencies.count("快递")
+
+
+def test_a_batch_gives_each_text_its_own_vector() -> None:
+    texts = [tokens("矿泉水瓶盖里面发霉了"), tokens("您好"), tokens("充电宝鼓包了，很烫")]
+    batch = TopicVectorizer(EmergingPrior.load()).vectors([(t, T0) for t in texts])
+    for text, vector in zip(texts, batch, strict=True):
+        alone = TopicVectorizer(EmergingPrior.load()).vector(text, T0)
+        if alone is None:
+            assert vector is None
+        else:  # the same weights: the current step's texts do not weigh on each other
+            assert vector is not None and vector.signature == alone.signature
+            assert vector.weights == pytest.approx(alone.weights)
 
 
 def test_a_vector_has_unit_length_and_none_without_content_words() -> None:
