@@ -48,6 +48,7 @@ from vocwatch.vocabulary import Priority
 
 MINUTE = 60
 INDEXED_FEATURES = 8
+MAX_POSTING = 16  # clusters indexed under one feature
 MAX_CENTROID_FEATURES = 48
 MAX_MEMBERS = 32
 NEAR_DUPLICATE_SECONDS = 3600
@@ -290,8 +291,17 @@ class TopicClusters:
     def _index(self, cluster: Cluster) -> None:
         self._unindex(cluster)
         cluster.indexed = cluster.unit(INDEXED_FEATURES)
+        postings = self.postings
         for feature, value in cluster.indexed.items():
-            self.postings.setdefault(feature, {})[cluster.id] = value
+            posting = postings.get(feature)
+            if posting is None:
+                postings[feature] = {cluster.id: value}
+                continue
+            posting[cluster.id] = value
+            if len(posting) > MAX_POSTING:
+                # A common word (味道, 质量) heads many small clusters: it keeps those that
+                # weigh it most, and a look-up costs no more than MAX_POSTING entries.
+                del posting[min(posting, key=posting.__getitem__)]
 
     def _unindex(self, cluster: Cluster) -> None:
         for feature in cluster.indexed:

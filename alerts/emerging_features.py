@@ -50,6 +50,7 @@ from alerts.emerging_prior import EmergingPrior
 from alerts.explain import VOCABULARY, TermVocabulary
 
 MAX_TOKENS = 80
+INNER_WORDS = True  # the words inside a compound word are features too
 MAX_CACHED_TOKENS = 100_000
 SLOT_BITS = 20
 SLOTS = 1 << SLOT_BITS  # document-frequency counters (three arrays of 4 MB)
@@ -75,7 +76,8 @@ def _is_cjk(character: str) -> bool:
 
 
 class TokenFeatures(dict[str, tuple[str, ...]]):
-    """token → the features it brings (none, or the word and those of its Chinese characters
+    """token → the features it brings (none, or the word, the shorter words inside it that
+    ``word`` accepts — 信号 in 没信号 and 手机信号, 升级 in 升级包 — and its Chinese characters
     ``character`` accepts: all by default), worked out once per token; at most
     ``max_cached`` tokens are remembered."""
 
@@ -84,18 +86,20 @@ class TokenFeatures(dict[str, tuple[str, ...]]):
         vocabulary: TermVocabulary,
         *,
         character: Callable[[str], bool] | None = None,
+        word: Callable[[str], bool] | None = None,
         max_cached: int = MAX_CACHED_TOKENS,
     ) -> None:
         super().__init__()
         self.vocabulary = vocabulary
         self.character = character or (lambda _: True)
+        self.word = word
         self.max_cached = max_cached
         self.characters: dict[str, bool] = {}  # Chinese character → whether it is a feature
 
     def __missing__(self, token: str) -> tuple[str, ...]:
         features: tuple[str, ...] = ()
         if self.vocabulary.weight(token) >= 2:
-            features = (token,)
+            features = (token, *self._inner_words(token))
             if len(token) > 1:
                 characters = self.characters
                 for c in token:
@@ -106,6 +110,18 @@ class TokenFeatures(dict[str, tuple[str, ...]]):
             self.clear()  # bounded; the frequent tokens are back at once
         self[token] = features
         return features
+
+    def _inner_words(self, token: str) -> list[str]:
+        word = self.word
+        if word is None or len(token) < 3 or not all(map(_is_cjk, token)):
+            return []
+        return [
+            inner
+            for size in range(len(token) - 1, 1, -1)
+            for start in range(len(token) - size + 1)
+            if word(inner := token[start : start + size])
+            and self.vocabulary.weight(inner) >= 2
+        ]
 
     def of(self, tokens: Iterable[str]) -> dict[str, None]:
         """The features of a text's tokens (the first :data:`MAX_TOKENS`), in the order
@@ -247,7 +263,9 @@ class TopicVectorizer:
     document frequencies."""
 
     def __init__(self, prior: EmergingPrior, vocabulary: TermVocabulary = VOCABULARY) -> None:
-        self.token_features = TokenFeatures(vocabulary, character=prior.rare)
+        self.token_features = TokenFeatures(
+            vocabulary, character=prior.rare, word=prior.known if INNER_WORDS else None
+        )
         self.hashes = FeatureHashes()
         self.frequencies = DocumentFrequency(prior)
 

@@ -27,6 +27,7 @@ PRIOR_FILE = Path(__file__).resolve().parent / "emerging_prior.tsv.gz"
 DEFAULT_WEIGHT = 3000  # texts of traffic the prior is worth
 _HEADER = ("documents", "weight")
 RARE_SHARE = 0.007  # 50 of 7,000 texts
+KNOWN_TEXTS = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class EmergingPrior:
     def share(self, feature: str) -> float:
         """The prior share of texts with ``feature`` (an unseen one: half a text)."""
         return (self.frequencies.get(feature, 0) + 0.5) / (self.documents + 1)
+
+    def known(self, word: str) -> bool:
+        """A word of at least :data:`KNOWN_TEXTS` of the prior's texts."""
+        return self.frequencies.get(word, 0) >= KNOWN_TEXTS
 
     def rare(self, feature: str) -> bool:
         """In less than :data:`RARE_SHARE` of the prior's texts (any, without a prior)."""
