@@ -4,7 +4,9 @@ vector of its words, and a signature that finds its near-duplicates. Pure, in me
 **Features.** A text's features are its content words — the words the explanations count
 (:mod:`alerts.explain`: no channel boilerplate, greetings, function words, numbers, masking
 placeholders or emoticon codes; ``alerts/explain_stopwords.txt``) of two characters or
-more — and those of their Chinese characters that are rare in customer-service texts (in
+more — optionally (:data:`INNER_WORDS`, off) the two-character words inside a short
+compound that the prior knows as words (信号 in 没信号 and 手机信号) — and those of their
+Chinese characters that are rare in customer-service texts (in
 less than :data:`alerts.emerging_prior.RARE_SHARE` of the prior's texts), so that 霉斑,
 霉点 and 发霉 share 霉 and 臭虫 meets 虫子, while 头 (头发, 头皮, 里头) or 服 (客服,
 服务, 衣服) link nothing. Only the first :data:`MAX_TOKENS` tokens count: a long call
@@ -50,7 +52,11 @@ from alerts.emerging_prior import EmergingPrior
 from alerts.explain import VOCABULARY, TermVocabulary
 
 MAX_TOKENS = 80
-INNER_WORDS = True  # the words inside a compound word are features too
+# Off: measured, the two-character words inside compounds of three or four characters
+# (信号 in 没信号 and 手机信号) raise the recall of the evaluation (docs/alerts.md), but link
+# a new problem to the ordinary complaints that share a word with it (更新 in 物流信息更新).
+INNER_WORDS = False
+INNER_WORDS_OF = 4  # characters at most of such a compound (a longer one is a name: 扫地机器人)
 MAX_CACHED_TOKENS = 100_000
 SLOT_BITS = 20
 SLOTS = 1 << SLOT_BITS  # document-frequency counters (three arrays of 4 MB)
@@ -77,7 +83,7 @@ def _is_cjk(character: str) -> bool:
 
 class TokenFeatures(dict[str, tuple[str, ...]]):
     """token → the features it brings (none, or the word, the shorter words inside it that
-    ``word`` accepts — 信号 in 没信号 and 手机信号, 升级 in 升级包 — and its Chinese characters
+    ``word`` accepts — 信号 in 没信号 and 手机信号 — and its Chinese characters
     ``character`` accepts: all by default), worked out once per token; at most
     ``max_cached`` tokens are remembered."""
 
@@ -113,14 +119,12 @@ class TokenFeatures(dict[str, tuple[str, ...]]):
 
     def _inner_words(self, token: str) -> list[str]:
         word = self.word
-        if word is None or len(token) < 3 or not all(map(_is_cjk, token)):
+        if word is None or not 3 <= len(token) <= INNER_WORDS_OF or not all(map(_is_cjk, token)):
             return []
         return [
             inner
-            for size in range(len(token) - 1, 1, -1)
-            for start in range(len(token) - size + 1)
-            if word(inner := token[start : start + size])
-            and self.vocabulary.weight(inner) >= 2
+            for begin in range(len(token) - 1)
+            if word(inner := token[begin : begin + 2]) and self.vocabulary.weight(inner) >= 2
         ]
 
     def of(self, tokens: Iterable[str]) -> dict[str, None]:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from alerts.emerging_clusters import MAX_MEMBERS, MINUTE, TopicClusters, TopicText
+from alerts.emerging_clusters import MAX_MEMBERS, MAX_POSTING, MINUTE, TopicClusters, TopicText
 from alerts.emerging_features import TopicVector, TopicVectorizer
 from alerts.emerging_prior import EmergingPrior
 from classifiers.normalize import normalize
@@ -114,6 +114,15 @@ def test_the_number_of_clusters_is_bounded_and_forgotten_ones_leave_the_index() 
     assert list(feed.clusters.clusters) == ids[-3:]  # the least recently joined went
     indexed = {cluster_id for posting in feed.clusters.postings.values() for cluster_id in posting}
     assert indexed <= set(feed.clusters.clusters)
+
+
+def test_a_common_feature_indexes_a_bounded_number_of_clusters() -> None:
+    feed = Feed(similarity=0.99)  # every text its own cluster
+    for n in range(3 * MAX_POSTING):
+        text = feed.text(f"质量 味道{n}号", T0 + n)
+        feed.clusters.add(text, TopicVector({"质量": 0.5, f"词{n}": 0.86}, (n, n, n, n)))
+    assert len(feed.clusters.postings["质量"]) == MAX_POSTING
+    assert all(len(p) <= MAX_POSTING for p in feed.clusters.postings.values())
 
 
 def test_a_cluster_keeps_a_bounded_number_of_members() -> None:

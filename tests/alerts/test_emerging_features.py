@@ -44,6 +44,13 @@ def test_content_words_and_their_characters_are_the_features() -> None:
     assert not found & {"您好", "谢谢", "了", "联系电话", "PHONE", "[PHONE]", "13812345678"}
 
 
+def test_the_known_words_inside_a_compound_are_features() -> None:
+    known = TokenFeatures(VOCABULARY, word={"信号", "手机"}.__contains__)
+    assert {"没信号", "信号"} <= set(known.of(["没信号"]))
+    assert {"手机信号", "手机", "信号"} <= set(known.of(["手机信号"]))
+    assert "信号" not in TokenFeatures(VOCABULARY).of(["没信号"])  # no word list: none
+
+
 def test_only_the_first_tokens_of_a_long_text_count() -> None:
     many = ["词语"] * MAX_TOKENS + ["霉斑"]
     assert "霉斑" not in TokenFeatures(VOCABULARY).of(many)

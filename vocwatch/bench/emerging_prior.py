@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from alerts.emerging_features import TokenFeatures
+from alerts.emerging_features import INNER_WORDS, TokenFeatures
 from alerts.emerging_prior import DEFAULT_WEIGHT, PRIOR_FILE, EmergingPrior
 from alerts.explain import VOCABULARY
 
@@ -40,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
     from classifiers.analyze import Analyzer
 
     analyzer = Analyzer()
-    features = TokenFeatures(VOCABULARY)
-    texts = list(dict.fromkeys(project_texts(args.data)))
-    prior = EmergingPrior.build(
-        (features.of(analyzer.analyze(text).tokens) for text in texts), args.weight
-    )
+    tokens = [analyzer.analyze(text).tokens for text in dict.fromkeys(project_texts(args.data))]
+    # Twice: the words the first pass knows are those found inside compounds in the second,
+    # as the vectorizer finds them (alerts.emerging_features.INNER_WORDS).
+    words = EmergingPrior.build(map(TokenFeatures(VOCABULARY).of, tokens), args.weight)
+    features = TokenFeatures(VOCABULARY, word=words.known if INNER_WORDS else None)
+    prior = EmergingPrior.build(map(features.of, tokens), args.weight)
     prior.dump(
         args.out,
         "Document frequencies of the emerging-topic features (alerts/emerging_features.py) in\n"
