@@ -15,7 +15,10 @@ Alerts of other kinds than ``window`` (a customer at risk, a detractor to follow
 decided by their own :class:`Follower`: it proposes the next state of an alert (from a
 batch, through :meth:`AlertEngine.settle`; on the timer, through
 :meth:`Follower.reassess`), and the engine stores, routes, silences and emits it as it
-does every alert.
+does every alert. An emerging topic (:mod:`alerts.emerging_monitor`) is evaluated and
+explained by its own monitor and handed in as a :class:`Subject`
+(:meth:`AlertEngine.advance_subject`): the same lifecycle, store, routing, silences,
+sinks and live feed, and the timer leaves its re-evaluation to that monitor.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import dataclasses
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -33,7 +37,17 @@ from redis.exceptions import RedisError
 from alerts.baseline import Baseline
 from alerts.evaluate import Evaluation, evaluate
 from alerts.explain import KeyActivity
-from alerts.lifecycle import Ack, Alert, Member, Window, advance, fingerprint, resolve
+from alerts.lifecycle import (
+    Ack,
+    Alert,
+    Member,
+    Sample,
+    Term,
+    Window,
+    advance,
+    fingerprint,
+    resolve,
+)
 from alerts.routing import Router
 from alerts.rules import SURVEYS, Rule, WindowCounts, parse_window_key
 from alerts.silences import Silence
@@ -51,6 +65,30 @@ REFRESH = Notification.REFRESH  # a firing alert re-sent, unchanged, to sinks th
 
 def _no_notify(record: dict[str, Any], sinks: Sequence[str]) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One evaluation of an incident that is not a rule's window key, with what explains
+    it: ``rule`` names it (and gives its priority, window span and reminder interval),
+    ``key`` identifies it (``topic=…``), ``route_facts`` are what routes and silences match
+    besides the rule and priority, ``details`` the fields of its kind (see
+    :class:`alerts.lifecycle.Alert`)."""
+
+    rule: Rule
+    key: str
+    kind: AlertKind
+    evaluation: Evaluation
+    window: Window
+    samples: tuple[Sample, ...] = ()
+    terms: tuple[Term, ...] = ()
+    channels: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+    route_facts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule.name, self.key)
 
 
 Step = tuple[Alert | None, Notification | None]
@@ -114,6 +152,7 @@ class AlertEngine:
         self._learned: dict[str, dict[str, Baseline]] = {}
         self._warm: set[str] = set()
         self._seen_keys: dict[str, set[str]] = defaultdict(set)  # since the last step
+        self._firing_rules: set[str] = set()  # every rule name the firing gauge was set for
         self._step = -1
         self._started = False
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
@@ -165,6 +204,8 @@ class AlertEngine:
         emitted = []
         for alert in active:
             if alert.kind != AlertKind.WINDOW:
+                if alert.kind == AlertKind.EMERGING_TOPIC:
+                    continue  # its own monitor re-evaluates it (advance_subject)
                 result = await self._follow(alert, now)
                 if result is not None:
                     emitted.append(result)
@@ -190,7 +231,8 @@ class AlertEngine:
         firing = Counter(
             a.rule for a in active if a.fingerprint not in gone and a.status == AlertStatus.FIRING
         )
-        for name in {*self.rules, *self.followers, *firing}:
+        self._firing_rules |= {*self.rules, *self.followers, *firing}
+        for name in self._firing_rules:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
         return emitted
 
@@ -306,6 +348,48 @@ class AlertEngine:
             finally:
                 await pubsub.aclose()
 
+    async def advance_subject(
+        self, subject: Subject, now: float, current: Alert | None = None
+    ) -> Alert | None:
+        """Advance the alert of ``subject`` (``current``: its active alert, if the caller
+        has read it); return it if a record was emitted."""
+        if not self._started:
+            await self.start(now)
+        rule, evaluation = subject.rule, subject.evaluation
+        alert, kind = advance(
+            rule,
+            subject.key,
+            subject.window,
+            evaluation,
+            now,
+            current,
+            update_seconds=self.update_seconds,
+        )
+        if alert is None:
+            if current is not None:
+                await self.store.drop(current)
+            return None
+        route = alert.route
+        if (current is None or route is None) and self.router is not None:
+            route = self.router.route(rule, subject.route_facts, subject.channels)
+        alert = self._silenced(
+            dataclasses.replace(
+                alert,
+                kind=subject.kind,
+                details=dict(subject.details),
+                channels=subject.channels or alert.channels,
+                samples=subject.samples or alert.samples,
+                terms=subject.terms or alert.terms,
+                route=route,
+            ),
+            now,
+        )
+
+        async def again(existing: Alert) -> Alert | None:
+            return await self.advance_subject(subject, now, existing)
+
+        return await self._keep(alert, current, kind, again)
+
     # --- internals ----------------------------------------------------------------------
     def _member(self, rule: Rule, key: str, state: KeyState, now: float) -> Member:
         counts = state.totals.get(rule.window_seconds, WindowCounts())
@@ -384,15 +468,27 @@ class AlertEngine:
             fresh=current is None,
             news=kind is not None,
         )
+
+        async def again(existing: Alert) -> Alert | None:
+            return await self._advance(rule, incident, members, now, existing)
+
+        return await self._keep(alert, current, kind, again)
+
+    async def _keep(
+        self,
+        alert: Alert,
+        current: Alert | None,
+        kind: Notification | None,
+        again: Callable[[Alert], Awaitable[Alert | None]],
+    ) -> Alert | None:
+        """Store the alert (a new one only if no other worker created it first: then
+        ``again`` continues that one instead); emit it if there is news."""
         if current is None:
             if not await self.store.create(alert):
-                # Another worker created it a moment ago: continue that one instead.
                 existing = await self.store.get_many([alert.fingerprint])
                 if alert.fingerprint not in existing:
                     return None
-                return await self._advance(
-                    rule, incident, members, now, existing[alert.fingerprint]
-                )
+                return await again(existing[alert.fingerprint])
         else:
             await self.store.save(alert)
         if kind is None:

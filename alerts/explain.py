@@ -665,6 +665,13 @@ class KeyActivity:
                 for term, count in counts.items():
                     window[term] = window.get(term, 0) + count * scale
                 events += bucket.events
+        return self.rank(window, events, since, n)
+
+    def rank(
+        self, window: Mapping[str, float], events: float, since: float, n: int | None = None
+    ) -> tuple[Term, ...]:
+        """:func:`rank_terms` of ``window`` (counted keys → texts with them, of ``events``
+        texts since ``since``) against the background from ``span_seconds`` before that."""
         if not events:
             return ()
         buckets = self.background.since(since - self.span_seconds)

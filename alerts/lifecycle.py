@@ -57,6 +57,13 @@ WINDOW_FIELDS = (
     "members",
     "terms",
 )
+# The window fields an alert of another kind keeps: an emerging topic is counted in a window
+# against its baseline too, and explained by its terms.
+KEPT_WINDOW_FIELDS: dict[AlertKind, frozenset[str]] = {
+    AlertKind.EMERGING_TOPIC: frozenset(
+        {"window", "baseline", "min_count", "count", "negative_count", "p1_count", "terms"}
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -240,8 +247,10 @@ class Alert:
             "sequence": self.updates,
         }
         if self.kind != AlertKind.WINDOW:
+            kept = KEPT_WINDOW_FIELDS.get(self.kind, frozenset())
             for name in WINDOW_FIELDS:
-                del record[name]
+                if name not in kept:
+                    del record[name]
         elif self.measure in SURVEYS:
             record["responses"] = self.counts.trials(self.measure)
             record["interval"] = self.counts.interval(self.measure)

@@ -127,14 +127,8 @@ class RedisBaselineStore:
         return redis_keys.baselines(self.prefix, rule)
 
     async def claim_step(self, step: int) -> bool:
-        """True for the one worker that takes baseline step ``step`` (a step number only
-        goes up, so a late worker does not take an old step again)."""
-        script = (
-            "local last = tonumber(redis.call('GET', KEYS[1]) or '-1') "
-            "if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1]) "
-            "return 1 end return 0"
-        )
-        return bool(await self.redis.eval(script, 1, redis_keys.baseline_step(self.prefix), step))
+        """True for the one worker that takes baseline step ``step``."""
+        return await claim_step(self.redis, redis_keys.baseline_step(self.prefix), step)
 
     async def load(self, rules: Iterable[str]) -> dict[str, dict[str, Baseline]]:
         names = list(rules)
@@ -173,6 +167,19 @@ class RedisBaselineStore:
             pipe.hdel(self._key(rule), *old)
             await pipe.execute()
         return [_text(k) for k in await self.redis.zrangebyscore(zset, stale, "+inf")]
+
+
+async def claim_step(redis: Any, key: str, step: int) -> bool:
+    """True for the one caller that takes step ``step`` of the lock ``key`` (a one-key
+    script; a step number only goes up, so a late worker does not take an old step again)."""
+    return bool(await redis.eval(_CLAIM_STEP, 1, key, step))
+
+
+_CLAIM_STEP = (
+    "local last = tonumber(redis.call('GET', KEYS[1]) or '-1') "
+    "if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[1], ARGV[1]) "
+    "return 1 end return 0"
+)
 
 
 def _text(value: bytes | str) -> str:

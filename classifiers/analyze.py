@@ -22,7 +22,7 @@ from classifiers.features import F32, FeatureConfig, Featurizer, TermTable, load
 from classifiers.lexicon import Lexicon
 from classifiers.model import Heads, TextModel, stack
 from classifiers.normalize import normalize_batch
-from classifiers.pii import mask_pii
+from classifiers.pii import mask_pii, without_placeholders
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import Priority, PriorityPolicy, Signals
 from classifiers.sentiment import NEGATIVE, POSITIVE, SnowNLPScorer, scores, three_way
@@ -179,10 +179,11 @@ class Analyzer:
         cutoffs = [self.polarity.cutoffs(channel) for channel in channels]
         masked = [mask_pii(text) for text in normalize_batch(texts)]
         clean = [m.text for m in masked]
-        pieces = cut_all(clean)
+        readable = [without_placeholders(text) for text in clean]
+        pieces = cut_all(readable)
         models = self.models
         heads = models.heads
-        probabilities = heads.calibrated(heads.raw(models.featurizer.transform(clean, pieces)))
+        probabilities = heads.calibrated(heads.raw(models.featurizer.transform(readable, pieces)))
         n_sentiment = len(models.sentiment.heads.names)
         if self.snownlp is not None:
             polarities = self.snownlp.probabilities(clean)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 TOKENS = {"email": "[EMAIL]", "id_card": "[ID]", "bank_card": "[CARD]", "phone": "[PHONE]"}
+_PLACEHOLDERS = re.compile("|".join(re.escape(token) for token in TOKENS.values()))
 # What is left of a number or an e-mail address cut in the middle: digits with their
 # separators, then the word of address characters they belong to — within the length of the
 # longest address (RFC 5321), so that a text of one endless "word" is not dropped whole.
@@ -249,3 +250,11 @@ def drop_cut_end(text: str) -> str:
     card or e-mail address cut there: masking only knows whole ones."""
     keep, end = text[:-_CUT_LONGEST], text[-_CUT_LONGEST:]
     return keep + end.rstrip(_CUT_NUMBER).rstrip(_CUT_WORD)
+
+
+def without_placeholders(text: str) -> str:
+    """A masked text without its placeholders ([PHONE] …), as the models read it: that a
+    number was there says nothing of a complaint's mood or topic, and the corpora's texts
+    with phone numbers are mostly advertising labelled positive (a [PHONE] alone moved
+    电话[PHONE]，APP一直闪退 to positive)."""
+    return _PLACEHOLDERS.sub(" ", text) if "[" in text else text

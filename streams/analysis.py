@@ -68,6 +68,7 @@ WORKER_FIELDS = (
     "transfers",
     "satisfaction",
     "platform",
+    "author",  # a social post's: a person counts once in an emerging topic
     "kind",
     "score",
     "touchpoint",

@@ -22,6 +22,9 @@
                                             most-reached negative posts
 ``GET  /api/overview``                      per category, the rate now (last 15 minutes)
                                             against its average over the day before
+``GET  /api/emerging``                      emerging topics (新问题): their alerts, active
+                                            then recently resolved, and the watch list of
+                                            the busiest groups of similar texts
 ``GET  /api/kpis``                          service KPIs over the last 24 hours against
                                             their targets, overall, per product and region
 ``GET  /healthz``                           health (also ``/health``); no token needed
@@ -59,6 +62,7 @@ from typing import Any
 
 from aiohttp import web
 
+from alerts.emerging_monitor import EmergingMonitor
 from alerts.engine import AlertEngine
 from alerts.kpis import PERIOD_HOURS
 from alerts.lifecycle import Alert
@@ -96,12 +100,14 @@ class AlertApi:
         max_body_bytes: int = 64 * 1024,
         health: Health | None = None,
         series: RedisSeries | None = None,
+        emerging: EmergingMonitor | None = None,
         kpis: Kpis | None = None,
     ) -> None:
         """``writable``: whether requests that change state are served without a token
         (false on a non-loopback address); with a token they always are."""
         self.engine = engine
         self.series = series
+        self.emerging = emerging
         self.clock = clock
         self.token = token
         self.writable = writable or bool(token)
@@ -126,6 +132,7 @@ class AlertApi:
         router.add_get("/api/stream", self._ticketed(self.stream))
         router.add_get("/api/social", api(self.social))
         router.add_get("/api/overview", api(self.overview))
+        router.add_get("/api/emerging", api(self.emerging_topics))
         router.add_get("/api/kpis", api(self.kpi_board))
         router.add_get("/healthz", self.healthz)
 
@@ -311,6 +318,11 @@ class AlertApi:
                 }
             )
         return _json({"window_seconds": OVERVIEW_WINDOW, "categories": rows})
+
+    async def emerging_topics(self, request: web.Request) -> web.Response:
+        if self.emerging is None:
+            return _error(503, "emerging-topic detection is off (VOCWATCH_EMERGING)", "")
+        return _json(await self.emerging.topics())
 
     async def kpi_board(self, request: web.Request) -> web.Response:
         """Every KPI against its target: overall, per product, per region."""

@@ -29,6 +29,8 @@ from redis.exceptions import RedisError
 from alerts.config import Alerting, alerting_from, load_alerting
 from alerts.customer_history import RedisCustomerHistory
 from alerts.delivery import Dispatcher
+from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
+from alerts.emerging_store import RedisEmergingStore
 from alerts.engine import AlertEngine
 from alerts.kpis import ALL, RedisKpis, board
 from alerts.phrases import PhraseMatcher
@@ -78,6 +80,7 @@ class Service:
     metrics: Metrics
     stall_watch: StallWatch
     delivery: AlertDelivery
+    emerging: EmergingMonitor | None = None  # VOCWATCH_EMERGING
     api: AlertApi | None = None  # set once the HTTP pages are added
     models: str = ""  # the text models in use, as scored records name them
 
@@ -215,6 +218,7 @@ def create_service(
         live_channel=redis_keys.live_channel(prefix),
     )
     series = RedisSeries(redis, prefix=prefix)
+    emerging = _emerging_monitor(settings, redis, engine, metrics)
     kpis = RedisKpis(redis, prefix=prefix)
     customers = _customer_stage(settings, alerting, redis, engine, metrics, kpis)
     models = models_in_use(settings)  # a folder of models it cannot read stops it here
@@ -228,6 +232,7 @@ def create_service(
         metrics=metrics,
         clock=clock,
         series=series,
+        emerging=emerging,
         customers=customers,
     )
     # Counters with labels appear only once used: start the ones dashboards and alerting
@@ -246,6 +251,7 @@ def create_service(
         metrics,
         StallWatch(settings.stall_seconds),
         delivery,
+        emerging,
         models=models,
     )
     app.task(delivery.start)
@@ -260,11 +266,26 @@ def create_service(
 
     _add_agents(service, settings)
     _add_timer(service, settings, clock)
+    _add_emerging_timer(service, settings, clock)
     report = KpiReport(kpis, alerting, clock)
     service.app.timer(settings.evaluation_seconds)(report.refresh)
     meter = _add_progress(service, settings, report)
     service.api = _add_pages(service, settings, clock, report, meter)
     return service
+
+
+def _emerging_monitor(
+    settings: Settings, redis: Any, engine: AlertEngine, metrics: Metrics
+) -> EmergingMonitor | None:
+    """The emerging-topic detection (``VOCWATCH_EMERGING``), its state shared in Redis;
+    a report lives a few evaluation steps."""
+    if not settings.emerging:
+        return None
+    config = EmergingConfig.from_settings(settings)
+    store = RedisEmergingStore(
+        redis, prefix=settings.app_id, ttl_seconds=3 * settings.evaluation_seconds + 5
+    )
+    return EmergingMonitor(config, store, metrics, engine=engine)
 
 
 def _customer_stage(
@@ -442,6 +463,30 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 
 
+def _add_emerging_timer(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
+    """Every ``evaluation_seconds``: this worker's emerging-topic step (its report, and the
+    decision when it takes the step)."""
+    monitor = service.emerging
+    if monitor is None:
+        return
+
+    async def emerging_step() -> None:
+        try:
+            await monitor.step(clock())
+        except (RedisError, OSError) as exc:
+            service.metrics.redis_errors.inc()
+            log.warning(
+                "emerging-topic step failed (%s); next try in %.0f s",
+                exc,
+                settings.evaluation_seconds,
+            )
+        except Exception:  # a bug here must not stop the timer, nor the worker
+            service.metrics.emerging_errors.labels("step").inc()
+            log.exception("emerging-topic step failed")
+
+    service.app.timer(settings.evaluation_seconds)(emerging_step)
+
+
 def _add_progress(service: Service, settings: Settings, report: KpiReport) -> OverloadMeter:
     """Consumer lag, stall time and overload as scrape-time metrics; the broker's end
     offsets refreshed, the stall watchdog run and the load observed, every
@@ -454,11 +499,13 @@ def _add_progress(service: Service, settings: Settings, report: KpiReport) -> Ov
     )
     runner = service.pipeline.runner
     meter = OverloadMeter(settings.overload_seconds)
+    emerging = service.emerging
     register_collectors(
         service.registry,
         analysis_pids=runner.pids,
         consumer_lag=progress.lag,
         stalled_seconds=progress.stalled_seconds,
+        emerging_clusters=None if emerging is None else lambda: len(emerging.clusters.clusters),
         kpis=report.metrics,
         overload=lambda: _overload_row(meter.last),
     )
@@ -531,6 +578,7 @@ def _add_pages(
         max_body_bytes=settings.api_max_body_bytes,
         health=health,
         series=service.pipeline.series,
+        emerging=service.emerging,
         kpis=report.board,
     )
     if not api.writable:

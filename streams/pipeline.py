@@ -20,6 +20,8 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from redis.exceptions import RedisError
 
+from alerts.emerging_clusters import TopicText
+from alerts.emerging_monitor import EmergingMonitor
 from alerts.engine import AlertEngine
 from alerts.explain import content_terms
 from alerts.lifecycle import SAMPLE_CHARS, Alert, Sample
@@ -105,10 +107,12 @@ class Pipeline:
         series: RedisSeries | None = None,
         analyzer: Analyzer | None = None,
         runner: Runner | None = None,
+        emerging: EmergingMonitor | None = None,
         customers: CustomerStage | None = None,
     ) -> None:
-        """Analysis runs through ``runner``, or in this thread with ``analyzer``; events
-        that name a customer go through ``customers`` (none: no customer history)."""
+        """Analysis runs through ``runner``, or in this thread with ``analyzer``;
+        ``emerging`` clusters the new texts of every batch (emerging topics); events that
+        name a customer go through ``customers`` (none: no customer history)."""
         self.settings = settings
         if runner is None:
             if analyzer is None:
@@ -122,6 +126,7 @@ class Pipeline:
         self.metrics = metrics
         self.clock = clock
         self.series = series
+        self.emerging = emerging
         self.customers = customers
         self.last_batch_at: dict[str, float] = {}  # source → when its last batch finished
         # (topic, partition) → offset after the last message processed: for consumer lag
@@ -207,6 +212,8 @@ class Pipeline:
                 series = self.series
                 points, posts = _series_points(new)
                 await self._retry("series update", lambda: series.add(points, posts))
+            if self.emerging is not None and new:
+                self.emerging.observe(_topic_texts(self.emerging, new))
         self._window_gauges(states)
         for key, key_samples in keyed.samples.items():
             self.engine.activity.add_samples(key, key_samples)
@@ -423,6 +430,29 @@ def _series_points(new: Sequence[Scored]) -> tuple[list[Point], list[dict[str, A
                     }
                 )
     return points, posts
+
+
+def _topic_texts(monitor: EmergingMonitor, new: Sequence[Scored]) -> list[TopicText]:
+    """What the emerging-topic clustering needs of the new events it wants (by polarity).
+    A person is the customer of a complaint or call, the author of a social post."""
+    return [
+        TopicText(
+            event.id,
+            str(event.fields.get("customer_id") or event.fields.get("author") or event.id),
+            event.event_time,
+            event.source,
+            event.fields.get("platform", "")
+            if event.source == Source.SOCIAL
+            else event.channel or "",
+            event.text,
+            event.tokens,
+            Priority(event.priority),
+            event.negative,
+            event.category,
+        )
+        for event in new
+        if monitor.wants(event.polarity)
+    ]
 
 
 def _observation(event: Scored) -> Observation:

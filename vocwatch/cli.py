@@ -158,6 +158,24 @@ TOOLS = (
         True,
     ),
     (
+        "train-emerging-prior",
+        "vocwatch.bench.emerging_prior",
+        "rebuild the emerging-topic features' prior from the project's labelled texts",
+        False,
+    ),
+    (
+        "eval-emerging",
+        "vocwatch.bench.emerging",
+        "evaluate emerging-topic detection: incidents injected into real background reviews",
+        True,
+    ),
+    (
+        "bench-emerging",
+        "vocwatch.bench.emerging_cost",
+        "CPU cost of the emerging-topic clustering per event, on real background reviews",
+        False,
+    ),
+    (
         "eval-customers",
         "vocwatch.evaluation.customer_risk",
         "precision and recall of customer_risk alerts on customer journeys",

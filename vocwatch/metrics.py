@@ -77,6 +77,9 @@ class Metrics:
     events_by_region: Counter
     sink_deliveries: Counter
     sink_queue_depth: Gauge
+    emerging_texts: Counter
+    emerging_step_seconds: Histogram
+    emerging_errors: Counter
     customer_contacts: Counter
     survey_scores: Histogram
     customer_risk: Histogram
@@ -214,6 +217,25 @@ class Metrics:
             sink_queue_depth=gauge(
                 "sink_queue_depth", "Alert records waiting to be delivered to a sink.", ("sink",)
             ),
+            emerging_texts=counter(
+                "emerging_texts",
+                "New texts seen by the emerging-topic clustering, by outcome.",
+                ("outcome",),
+            ),
+            emerging_step_seconds=Histogram(
+                "emerging_step_duration_seconds",
+                "Time of one emerging-topic step of this worker (report, and decision if it "
+                "took the step).",
+                (),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=LATENCY_BUCKETS,
+            ),
+            emerging_errors=counter(
+                "emerging_errors",
+                "Errors of the emerging-topic detection (the stream goes on).",
+                ("stage",),
+            ),
             customer_contacts=counter(
                 "customer_contacts",
                 "Contacts given to customer histories, by source and outcome (new, "
@@ -248,6 +270,7 @@ def register_collectors(
     analysis_pids: Callable[[], Sequence[int]],
     consumer_lag: Callable[[], Mapping[str, int]],
     stalled_seconds: Callable[[], float],
+    emerging_clusters: Callable[[], int] | None = None,
     kpis: Callable[[], tuple[Sequence[KpiRow], Sequence[KpiTargetRow]]] | None = None,
     overload: Callable[[], OverloadRow] | None = None,
 ) -> None:
@@ -259,6 +282,8 @@ def register_collectors(
       analysis process, ``analysis_pids()`` giving their pids;
     * ``vocwatch_consumer_lag_messages{topic}`` and ``vocwatch_stalled_seconds``, from the
       two callables;
+    * ``vocwatch_emerging_clusters``, the emerging-topic clusters the worker holds, when
+      ``emerging_clusters`` is given.
     * ``vocwatch_kpi{kpi, product, region}``, ``vocwatch_kpi_status{…}``,
       ``vocwatch_kpi_target{kpi}`` and ``vocwatch_kpi_red{kpi}``, from ``kpis`` (the last
       KPI board the worker read from Redis);
@@ -270,10 +295,26 @@ def register_collectors(
     GCCollector(registry=registry)
     registry.register(AnalysisProcessCollector(analysis_pids))
     registry.register(ConsumerProgressCollector(consumer_lag, stalled_seconds))
+    if emerging_clusters is not None:
+        registry.register(EmergingCollector(emerging_clusters))
     if kpis is not None:
         registry.register(KpiCollector(kpis))
     if overload is not None:
         registry.register(OverloadCollector(overload))
+
+
+class EmergingCollector(Collector):
+    """``vocwatch_emerging_clusters``: the clusters of similar texts a worker holds now."""
+
+    def __init__(self, clusters: Callable[[], int]) -> None:
+        self.clusters = clusters
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            f"{NAMESPACE}_emerging_clusters",
+            "Clusters of similar texts the emerging-topic detection holds (bounded).",
+            value=self.clusters(),
+        )
 
 
 class AnalysisProcessCollector(Collector):

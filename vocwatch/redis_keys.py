@@ -35,6 +35,22 @@ Key — type — owner: what it holds; lifetime or cap.
     the spike rule's window keys by last seen. Unseen for 14 days: removed.
 ``<prefix>:baseline:step`` — string — :mod:`alerts.store`
     the last baseline step taken (a one-key script lets one worker take each step). No TTL.
+``<prefix>:emerging:report:<worker>`` — string — :mod:`alerts.emerging_store`
+    one worker's latest emerging-topic report (JSON: its texts per minute and its groups of
+    similar texts, :class:`alerts.emerging.WorkerReport`). EXPIRE a few evaluation steps:
+    a stopped worker's report goes away by itself.
+``<prefix>:emerging:workers`` — sorted set — :mod:`alerts.emerging_store`
+    the workers that reported, by time of their last report; older than the reports' EXPIRE:
+    removed.
+``<prefix>:emerging:step`` — string — :mod:`alerts.emerging_store`
+    the last emerging-topic step taken (a one-key script lets one worker decide each step).
+    No TTL.
+``<prefix>:emerging:known`` — hash — :mod:`alerts.emerging_store`
+    topic id → a topic that emerged (JSON: its words, first and last seen): what keeps its
+    id stable. Deleted when not seen for the baseline span (an hour by default).
+``<prefix>:emerging:watch`` — string — :mod:`alerts.emerging_store`
+    the last step's busiest groups (JSON, masked samples only), for ``GET /api/emerging``.
+    EXPIRE a few evaluation steps.
 ``<prefix>:customer:{<customer>}`` — hash — :mod:`alerts.customer_history`
     one customer's recent contacts: contact id → event time and contact (JSON); and
     ``!<kind>`` → the event time up to which a ``customer_risk`` or ``detractor``
@@ -53,9 +69,9 @@ Key — type — owner: what it holds; lifetime or cap.
 
 Scripts: the window script touches :func:`window_buckets` and :func:`window_ids` of one window
 key (one slot: the window key's tag); the customer script the :func:`customer_contacts` of
-one slot (all of a batch's customers on one server); the baseline step lock touches
-:func:`baseline_step` alone. Every other command touches one key. docs/alerts.md and
-docs/customers.md describe the values in detail.
+one slot (all of a batch's customers on one server); the step locks touch
+:func:`baseline_step` or :func:`emerging_step` alone. Every other command touches one key.
+docs/alerts.md and docs/customers.md describe the values in detail.
 """
 
 from __future__ import annotations
@@ -131,3 +147,28 @@ def kpis(prefix: str, hour: int) -> str:
 def live_channel(prefix: str) -> str:
     """The pub/sub channel of the live alert feed (a channel, not a key)."""
     return f"{prefix}:alerts:live"
+
+
+def emerging_report(prefix: str, worker: str) -> str:
+    """One worker's latest emerging-topic report."""
+    return f"{prefix}:emerging:report:{worker}"
+
+
+def emerging_workers(prefix: str) -> str:
+    """Sorted set of the workers that reported, by time of their last report."""
+    return f"{prefix}:emerging:workers"
+
+
+def emerging_step(prefix: str) -> str:
+    """The last emerging-topic step taken (the step lock)."""
+    return f"{prefix}:emerging:step"
+
+
+def emerging_known(prefix: str) -> str:
+    """Hash: topic id → a topic that emerged."""
+    return f"{prefix}:emerging:known"
+
+
+def emerging_watch(prefix: str) -> str:
+    """The last step's busiest groups, for the API."""
+    return f"{prefix}:emerging:watch"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vocwatch.errors import ConfigError
-from vocwatch.vocabulary import Source
+from vocwatch.vocabulary import Polarity, Priority, Source
 
 PREFIX = "VOCWATCH_"
 SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file's sinks
@@ -69,6 +69,16 @@ class Settings:
     overload_seconds: float = 10.0
     api_token: str = field(default="", repr=False)
     api_max_body_bytes: int = 64 * 1024
+    emerging: bool = True
+    emerging_polarities: tuple[str, ...] = ("negative", "neutral")
+    emerging_window_seconds: int = 300
+    emerging_baseline_seconds: int = 3600
+    emerging_min_count: int = 10
+    emerging_min_growth: float = 4.0
+    emerging_p_value: float = 1e-6
+    emerging_similarity: float = 0.25
+    emerging_max_clusters: int = 3000
+    emerging_priority: str = "P2"
     # VOCWATCH_SINK_* variables: robot URLs (which hold their keys) and signing secrets.
     sink_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -173,10 +183,13 @@ class Settings:
             "baseline_step_seconds",
             "api_max_body_bytes",
             "overload_seconds",
+            "emerging_window_seconds",
+            "emerging_max_clusters",
         )
         for name in positive:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
+        self._validate_emerging()
         if not 0 <= self.analysis_processes <= 8:
             raise ConfigError(
                 "must be 0 (analyse in the worker) to 8 (processes)",
@@ -203,6 +216,32 @@ class Settings:
             )
         if self.redis_cluster:
             self._validate_cluster()
+
+    def _validate_emerging(self) -> None:
+        checks: tuple[tuple[str, bool, str], ...] = (
+            (
+                "emerging_polarities",
+                bool(self.emerging_polarities) and set(self.emerging_polarities) <= set(Polarity),
+                f"a comma-separated list of {', '.join(Polarity)}",
+            ),
+            (
+                "emerging_baseline_seconds",
+                self.emerging_baseline_seconds >= self.emerging_window_seconds,
+                "must be at least VOCWATCH_EMERGING_WINDOW_SECONDS",
+            ),
+            ("emerging_min_count", self.emerging_min_count >= 2, "must be 2 or more"),
+            ("emerging_min_growth", self.emerging_min_growth >= 1, "must be 1 or more"),
+            ("emerging_p_value", 0 < self.emerging_p_value < 1, "must be in (0, 1)"),
+            ("emerging_similarity", 0 < self.emerging_similarity <= 1, "must be in (0, 1]"),
+            (
+                "emerging_priority",
+                self.emerging_priority in set(Priority),
+                f"must be one of {', '.join(Priority)}",
+            ),
+        )
+        for name, ok, message in checks:
+            if not ok:
+                raise ConfigError(message, source=PREFIX + name.upper())
 
     def _validate_cluster(self) -> None:
         """What Redis Cluster needs: a TCP node to start from, database 0 (a cluster has no
@@ -362,6 +401,36 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
         "read-only (acknowledging and silencing refused). Never logged",
     ),
     "api_max_body_bytes": (int, "larger HTTP API request bodies are refused (413)"),
+    "emerging": (
+        _flag,
+        "`false`: no emerging-topic detection (the clustering of similar new complaints "
+        "that no rule names)",
+    ),
+    "emerging_polarities": (
+        _names,
+        "comma-separated polarities of the texts clustered for emerging topics",
+    ),
+    "emerging_window_seconds": (int, "an emerging topic's window: how recent its texts are"),
+    "emerging_baseline_seconds": (
+        int,
+        "the span before the window that an emerging topic must be new against",
+    ),
+    "emerging_min_count": (int, "authors an emerging topic needs in its window (the guard)"),
+    "emerging_min_growth": (
+        float,
+        "how many times its expected count (from its share of the baseline) an emerging "
+        "topic's window count must be",
+    ),
+    "emerging_p_value": (
+        float,
+        "how unlikely the window count must be under the baseline share (Poisson tail)",
+    ),
+    "emerging_similarity": (
+        float,
+        "cosine a text needs with a cluster's centroid to join it (lower: broader topics)",
+    ),
+    "emerging_max_clusters": (int, "clusters a worker keeps (the least recently joined go)"),
+    "emerging_priority": (str, "priority of emerging-topic alerts: P1, P2 or P3"),
     "data_dir": (Path, "Faust's local data directory"),
     "log_level": (str, "debug, info, warning or error"),
 }

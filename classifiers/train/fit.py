@@ -24,7 +24,7 @@ from classifiers.analyze import featurizer_for_training
 from classifiers.features import FeatureConfig, Featurizer
 from classifiers.model import Heads
 from classifiers.normalize import normalize
-from classifiers.pii import mask_pii
+from classifiers.pii import mask_pii, without_placeholders
 from classifiers.tokenize import cut_all
 from classifiers.train.corpora import Example, training_set
 from vocwatch.errors import ConfigError
@@ -65,7 +65,7 @@ def featurize(
     started = time.monotonic()
     for start in range(0, len(examples), CHUNK):
         chunk = examples[start : start + CHUNK]
-        texts = [mask_pii(normalize(e.text)).text for e in chunk]
+        texts = [without_placeholders(mask_pii(normalize(e.text)).text) for e in chunk]
         batch = featurizer.transform(texts, cut_all(texts))
         hashed = sparse.csr_matrix(
             (batch.values, batch.indices, batch.indptr), shape=(batch.rows, batch.columns)

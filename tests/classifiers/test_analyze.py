@@ -57,6 +57,22 @@ def test_no_digit_of_a_masked_number_reaches_the_tokens() -> None:
     assert "打不通" in result.tokens
 
 
+@pytest.mark.parametrize(
+    ("with_number", "without"),
+    [
+        ("电话13812345678，APP一直闪退", "电话 ，APP一直闪退"),
+        ("联系我13812345678，快递三天没到", "联系我 ，快递三天没到"),
+        ("邮箱zs@example.com，谢谢你们的帮助", "邮箱 ，谢谢你们的帮助"),
+    ],
+)
+def test_the_models_never_read_the_placeholders(with_number: str, without: str) -> None:
+    # a [PHONE] said "positive" once (advertising in the review corpora carries numbers)
+    masked, plain = shipped().analyze_batch([with_number, without])
+    assert TOKENS["phone"] in masked.text or TOKENS["email"] in masked.text
+    assert masked.probabilities == plain.probabilities
+    assert masked.categories == plain.categories
+
+
 def test_the_result_keeps_the_words() -> None:
     result = analyzer().analyze("快递员态度差，申请退款！")
     assert result.tokens == ("快递员", "态度差", "申请", "退款", "!")

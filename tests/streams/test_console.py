@@ -190,6 +190,8 @@ def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
         "告警",
         "舆情",
         "概览",
+        "新问题<small>emerging",
+        "观察中 <small>watch list",
         "客户风险",
         "指标",
         "处理完成 done",
@@ -211,6 +213,7 @@ def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
 # Every field of an alert record the page reads (as ``r.<field>`` / ``record.<field>``).
 ALERT_FIELDS = {
     "id",
+    "kind",
     "rule",
     "description",
     "priority",
@@ -238,7 +241,6 @@ ALERT_FIELDS = {
     "resolved_at",
     "sequence",
     "fingerprint",
-    "kind",
 }
 SAMPLE_FIELDS = {"id", "text", "priority", "source", "channel"}
 SOCIAL_POINT_FIELDS = {"t", "count", "negative", "negative_share", "reach_negative"}
@@ -279,9 +281,44 @@ CATEGORY_FIELDS = {
 }
 
 
+# What the 新问题 view reads of an emerging-topic alert (``topic.<field>``) and of an
+# entry of the watch list (``w.<field>``), besides the common alert fields.
+TOPIC_FIELDS = {
+    "id",
+    "topic_id",
+    "priority",
+    "status",
+    "acknowledged",
+    "count",
+    "growth",
+    "baseline_count",
+    "categories",
+    "channels",
+    "terms",
+    "samples",
+    "route",
+    "first_text_at",
+    "last_text_at",
+}
+WATCH_FIELDS = {
+    "topic_id",
+    "emerging",
+    "count",
+    "baseline_count",
+    "growth",
+    "terms",
+    "samples",
+    "categories",
+    "last_text_at",
+}
+
+
 def test_the_field_lists_below_are_what_the_page_reads() -> None:
     read = set(re.findall(r"\b(?:r|record)\.(\w+)", SCRIPT))
     assert read == ALERT_FIELDS, (sorted(read - ALERT_FIELDS), sorted(ALERT_FIELDS - read))
+    for fields, variable in ((TOPIC_FIELDS, "topic"), (WATCH_FIELDS, "w")):
+        read = set(re.findall(rf"\b{variable}\.(\w+)", SCRIPT))
+        assert read == fields, (variable, sorted(read - fields), sorted(fields - read))
     for fields, variable in (
         (SAMPLE_FIELDS, "s"),
         (POST_FIELDS, "p"),

@@ -11,6 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
+from alerts.emerging_store import RedisEmergingStore
 from alerts.engine import AlertEngine
 from alerts.rules import parse_rules
 from alerts.series import RedisSeries
@@ -62,7 +64,12 @@ def analyzer() -> Analyzer:
 
 
 def build(
-    client: aioredis.Redis, prefix: str, analyzer: Analyzer, registry: CollectorRegistry
+    client: aioredis.Redis,
+    prefix: str,
+    analyzer: Analyzer,
+    registry: CollectorRegistry,
+    *,
+    emerging: bool = False,
 ) -> tuple[Pipeline, MemoryPublisher, ListSink]:
     settings = Settings(app_id=prefix, retry_max_seconds=0.2)
     metrics = Metrics.create(registry)
@@ -72,6 +79,16 @@ def build(
         RULES, windows, RedisAlertStore(client, prefix=prefix), [sink], metrics, update_seconds=30
     )
     publisher = MemoryPublisher()
+    monitor = (
+        EmergingMonitor(
+            EmergingConfig.from_settings(settings),
+            RedisEmergingStore(client, prefix=prefix, ttl_seconds=10),
+            metrics,
+            engine=engine,
+        )
+        if emerging
+        else None
+    )
     pipeline = Pipeline(
         settings=settings,
         analyzer=analyzer,
@@ -82,6 +99,7 @@ def build(
         metrics=metrics,
         clock=lambda: NOW,
         series=RedisSeries(client, prefix=prefix),
+        emerging=monitor,
     )
     return pipeline, publisher, sink
 
@@ -173,6 +191,34 @@ async def test_replayed_events_do_not_count_twice_or_realert(
     assert pipeline.series is not None
     series = await pipeline.series.read("category", NOW - 120, NOW)
     assert sum(t.count for t in series["logistics"].values()) == 12
+
+
+async def test_new_texts_of_the_emerging_polarities_are_clustered_once(
+    client: aioredis.Redis, unique: str, analyzer: Analyzer
+) -> None:
+    registry = CollectorRegistry()
+    pipeline, _, _ = build(client, unique, analyzer, registry, emerging=True)
+    batch = messages(
+        [
+            complaint(1, "矿泉水瓶盖里面发霉了，黑色霉点"),
+            complaint(2, "矿泉水瓶盖里面发霉了，黑色霉点，电话13912345678"),
+            complaint(3, "请问门店几点关门"),  # neutral
+            complaint(4, "东西很好，物流很快，好评！"),  # positive: not clustered
+            complaint(5, "在吗？？？"),  # negative, but no content word
+        ]
+    )
+    await pipeline.process("complaint", batch)
+    await pipeline.process("complaint", batch)  # a replay is not seen again
+
+    def texts(outcome: str) -> float | None:
+        return registry.get_sample_value("vocwatch_emerging_texts_total", {"outcome": outcome})
+
+    assert (texts("clustered"), texts("near_duplicate"), texts("no_content")) == (2, 1, 1)
+    assert pipeline.emerging is not None
+    clusters = pipeline.emerging.clusters
+    mould = next(c for c in clusters.clusters.values() if "发霉" in c.centroid)
+    assert mould.count(0) == 1  # one customer (13812345678) sent both
+    assert all("13912345678" not in m.text for c in clusters.clusters.values() for m in c.members)
 
 
 async def test_normal_traffic_raises_no_alert(

@@ -41,6 +41,11 @@ WINDOW_KEY = "channel=app,category=logistics"
         (redis_keys.baseline_keys("vocwatch", "burst"), "vocwatch:baseline:{burst}:keys"),
         (redis_keys.baseline_step("vocwatch"), "vocwatch:baseline:step"),
         (redis_keys.live_channel("vocwatch"), "vocwatch:alerts:live"),
+        (redis_keys.emerging_report("vocwatch", "w1"), "vocwatch:emerging:report:w1"),
+        (redis_keys.emerging_workers("vocwatch"), "vocwatch:emerging:workers"),
+        (redis_keys.emerging_step("vocwatch"), "vocwatch:emerging:step"),
+        (redis_keys.emerging_known("vocwatch"), "vocwatch:emerging:known"),
+        (redis_keys.emerging_watch("vocwatch"), "vocwatch:emerging:watch"),
         (redis_keys.customer_contacts("vocwatch", "u1"), "vocwatch:customer:{u1}"),
         (redis_keys.kpis("vocwatch", 480000), "vocwatch:kpi:480000"),
         (redis_keys.alerts_active("客服-prod"), "客服-prod:alerts:active"),
@@ -54,7 +59,7 @@ def test_every_key_function_is_tested_above_and_listed_in_the_docstring() -> Non
     """Each function called with its parameters' names as placeholders (``<prefix>``,
     ``<window key>`` …) gives a name that the module docstring lists."""
     doc = redis_keys.__doc__ or ""
-    assert len(KEY_FUNCTIONS) == 14
+    assert len(KEY_FUNCTIONS) == 19
     for function in KEY_FUNCTIONS:
         names = inspect.signature(function).parameters
         placeholders: list[Any] = [f"<{name.replace('_', ' ')}>" for name in names]

@@ -74,6 +74,7 @@ TUNING = (
     "VOCWATCH_BATCH_SIZE",
     "VOCWATCH_BATCH_SECONDS",
     "VOCWATCH_EVENT_LOOP",
+    "VOCWATCH_EMERGING",  # false: the cost of emerging-topic detection, by difference
 )
 CURVE = (0.25, 0.5, 0.75)  # points of the latency curve, as fractions of measured capacity
 ACCOUNTED = (

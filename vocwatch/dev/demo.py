@@ -1,7 +1,9 @@
 """Synthetic, realistic demo traffic (演示数据): complaints, call records, social posts and
 survey responses, with an incident — a burst of one kind of complaint — so that alerts
-appear, and a few customers whose contacts drift into churn risk (客户流失风险) or who answer
-a survey as detractors (贬损者), so that customer alerts appear too.
+appear; a few customers whose contacts drift into churn risk (客户流失风险) or who answer
+a survey as detractors (贬损者), so that customer alerts appear too; and later a new problem
+no rule names (a robot vacuum's firmware update gone wrong, told by many customers in their
+own words), so that an emerging topic (新问题) appears.
 
 :class:`DemoTraffic` is pure (a seeded ``random.Random`` and times passed in); :func:`run`
 produces its output to Kafka with kafka-python. Some messages are deliberately broken
@@ -105,6 +107,22 @@ INCIDENT = [
     "快递丢件了，{courier}说找不到我的包裹，谁来负责？😡",
     "又是物流问题，{product}配送延误，已经第{days}天了，差评",
 ]
+# A new problem, in the words of different customers: what the emerging-topic detection
+# finds (the rules see only a few more product-quality complaints).
+EMERGING = [
+    "扫地机器人S7昨晚自动更新固件以后，一直在原地转圈，根本不扫地",
+    "S7升级固件后找不到充电座了，电量耗光就停在客厅中间",
+    "固件更新之后扫地机器人老是撞墙，撞完还一直原地打转",
+    "扫地机器人更新完固件就在原地转圈圈，重启好几次都没用",
+    "新固件有问题吧？扫地机器人S7每次出门就迷路，回不了充电座",
+    "升级固件后扫地机器人的地图全丢了，转圈撞家具",
+    "扫地机器人S7固件升级以后不停转圈，还一直语音报错",
+    "自动更新了固件，扫地机器人现在只会原地打转，APP里也连不上",
+    "更新固件后S7回充失败，找不到充电座，三天没法用了",
+    "扫地机器人固件升级后导航坏了，一直撞墙转圈",
+    "昨晚固件更新，今早扫地机器人就一直原地转，客服说等新版本",
+    "S7扫地机器人升级之后地图清空，转圈找充电座找不到",
+]
 SURVEY_PRAISE = [
     "送货很快，客服也很耐心",
     "{product}质量不错，会推荐给朋友",
@@ -179,6 +197,9 @@ class DemoPlan:
     incident_seconds: float = 45.0
     incident_rate: float = 5.0
     incident_channel: str = "app"
+    emerging_start: float = 150.0  # the new problem: after the service has seen normal traffic
+    emerging_seconds: float = 90.0
+    emerging_rate: float = 0.4
     broken_share: float = 1 / 60
     pii_share: float = 0.1
     escalation_share: float = 0.004
@@ -217,6 +238,12 @@ class DemoTraffic:
                         ),
                     )
                 )
+        if (
+            plan.emerging_start <= elapsed_to
+            and elapsed_from < plan.emerging_start + plan.emerging_seconds
+        ):
+            for _ in range(self._poisson(plan.emerging_rate * span)):
+                yield self._message(self._emerging(now))
         if plan.customers:
             for at, source, customer, fields in JOURNEYS:
                 if elapsed_from < at <= elapsed_to:
@@ -242,6 +269,14 @@ class DemoTraffic:
         """One complaint of an incident (a delivery complaint) with extra fields."""
         event = self._complaint(self._fill(self.rng.choice(INCIDENT)), now, channel)
         return self._message(("complaint", {**event, **fields}))
+
+    def _emerging(self, now: float) -> tuple[str, dict[str, Any]]:
+        """One text of the new problem, as a complaint (most) or a social post."""
+        text = self.rng.choice(EMERGING)
+        if self.rng.random() < 0.3:
+            return "social", self._post(text, now)
+        channel = self.rng.choice(["app", "hotline", "wechat"])
+        return "complaint", {**self._complaint(text, now, channel), "product": "扫地机器人S7"}
 
     def _message(self, item: tuple[str, dict[str, Any]]) -> tuple[str, bytes, bytes]:
         source, event = item
@@ -399,7 +434,7 @@ def run(
     plan = traffic.plan
     topics = settings.input_topics
     sent = 0
-    announced = False
+    announced = emerging = False
     started = last = time.monotonic()
     try:
         while not stop.wait(tick):
@@ -411,6 +446,13 @@ def run(
                     "%s channel for %.0f s",
                     plan.incident_channel,
                     plan.incident_seconds,
+                )
+            if not emerging and now - started >= plan.emerging_start:
+                emerging = True
+                log.warning(
+                    "demo: a new problem starts now — robot vacuums lost after a firmware "
+                    "update, for %.0f s: see the 新问题 (emerging) tab of the console",
+                    plan.emerging_seconds,
                 )
             for source, key, value in traffic.between(last - started, now - started, time.time()):
                 producer.send(topics[source], key=key, value=value)

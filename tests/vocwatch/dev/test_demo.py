@@ -148,6 +148,20 @@ def test_some_texts_carry_personal_data_to_mask() -> None:
     assert kinds["email"] > 0
 
 
+def test_a_new_problem_follows_later_in_its_own_words() -> None:
+    plan = DemoPlan(rate=0.0, broken_share=0.0)
+    traffic = DemoTraffic(plan, seed=4)
+    assert list(traffic.between(60.0, plan.emerging_start - 0.1, START)) == []
+    end = plan.emerging_start + plan.emerging_seconds
+    messages = list(traffic.between(plan.emerging_start, end, START))
+    assert len(messages) >= 0.6 * plan.emerging_rate * plan.emerging_seconds
+    events = [decode(source, value, max_bytes=MAX_BYTES) for source, _, value in messages]
+    assert {e.source for e in events} == {"complaint", "social"}
+    assert all("固件" in e.text or "扫地机器人" in e.text for e in events)
+    assert len({e.text for e in events}) >= 8  # many customers, different words
+    assert list(traffic.between(end + 0.1, end + 60, START)) == []
+
+
 def test_customers_drift_into_risk_and_answer_as_detractors() -> None:
     """The scripted journeys: customer a (three negative complaints, an unresolved call of
     a long wait threatening to close the account), b (an unresolved call and a detractor
@@ -184,3 +198,69 @@ def test_background_surveys_are_mostly_satisfied_and_often_commented() -> None:
     nps = [e.fields["score"] for e in events if e.fields["kind"] == "nps"]
     assert sum(score >= 9 for score in nps) > sum(score <= 6 for score in nps)
     assert 0.3 < sum(bool(e.text) for e in events) / len(events) < 0.9
+
+
+def test_the_new_problem_becomes_one_emerging_topic_with_readable_terms() -> None:
+    """The demo's traffic, analysed and clustered by the worker's own monitor in demo time
+    (its packaged defaults): the robot-vacuum problem emerges as one topic whose terms
+    name it, and the background raises none."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from alerts.emerging_clusters import TopicText
+    from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
+    from alerts.explain import content_terms
+    from classifiers.analyze import Analyzer
+    from vocwatch.bench.emerging import MemoryStore
+    from vocwatch.metrics import Metrics
+    from vocwatch.settings import Settings
+
+    settings = Settings()
+    plan = DemoPlan(broken_share=0.0)
+    traffic = DemoTraffic(plan, seed=5)
+    analyzer = Analyzer()
+    monitor = EmergingMonitor(
+        EmergingConfig.from_settings(settings),
+        MemoryStore(3 * settings.evaluation_seconds + 5),
+        Metrics.create(CollectorRegistry()),
+    )
+    topics: dict[str, list[str]] = {}
+
+    async def play() -> None:
+        tick = 1.0
+        for step in range(int((plan.emerging_start + plan.emerging_seconds + 60) / tick)):
+            now = START + step * tick
+            events = [
+                decode(source, value, max_bytes=MAX_BYTES)
+                for source, _, value in traffic.between(step * tick, (step + 1) * tick, now)
+            ]
+            analyses = analyzer.analyze_batch([e.text for e in events])
+            for analysis in analyses:  # the background the terms are ranked against
+                monitor.activity.add_event(content_terms(analysis.tokens, analysis.text), now)
+            monitor.observe(
+                TopicText(
+                    e.id,
+                    e.id,
+                    now,
+                    e.source,
+                    "app",
+                    a.text,
+                    a.tokens,
+                    a.priority.level,
+                    a.negative,
+                    a.category,
+                )
+                for e, a in zip(events, analyses, strict=True)
+                if monitor.wants(a.polarity)
+            )
+            for decision in await monitor.decide(now + tick) or ():
+                if decision.topic is not None and decision.group is not None:
+                    terms = monitor.terms(decision.group, decision.assessment.window_start)
+                    topics.setdefault(decision.topic.id, [t.term for t in terms])
+
+    asyncio.run(play())
+    assert len(topics) == 1, topics
+    (terms,) = topics.values()
+    assert any("固件" in t or "扫地机器人" in t or "转圈" in t for t in terms[:3]), terms
+    assert not {"的", "了", "客户", "来电"} & set(terms)

@@ -1,0 +1,136 @@
+"""Emerging topics, end to end: a real ``vocwatch worker`` reads complaints from a real broker
+(Tansu), clusters them, keeps its reports and topics in real Redis (valkey) and writes its
+alerts to a file sink.
+
+Ordinary complaints of the project's labelled sets come first, spread over the last minute
+and a half; then two new problems of the evaluation's incidents (data/emerging/incidents.yaml),
+16 customers each, one after the other. Each must raise exactly one ``emerging_topic`` alert
+(one alert id, one topic id, its samples the topic's own texts, masked), and the ordinary
+complaints none.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import random
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import eventually
+from tests.workers import LiveWorker, WorkerFactory
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+INCIDENTS = ("bottle_cap_mould", "brand_scam_calls")
+PER_INCIDENT = 16
+PHONE = "13912345678"
+
+
+def _background(count: int) -> list[str]:
+    texts: list[str] = []
+    for path in sorted((ROOT / "data" / "labelled").glob("*.csv"))[:4]:
+        with path.open(encoding="utf-8") as file:
+            texts += [row["text"] for row in csv.DictReader(file) if row["text"]]
+    random.Random(7).shuffle(texts)
+    return texts[:count]
+
+
+def _incident_texts(name: str) -> list[str]:
+    data = yaml.safe_load((ROOT / "data" / "emerging" / "incidents.yaml").read_text("utf-8"))
+    texts: list[str] = next(i["texts"] for i in data["incidents"] if i["id"] == name)
+    return texts[:PER_INCIDENT]
+
+
+def _complaint(event_id: str, text: str, at: float) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "customer_id": f"cust-{event_id}",
+        "channel": "app",
+        "text": text,
+        "created_at": at,
+    }
+
+
+def _topic_records(worker: LiveWorker) -> list[dict[str, Any]]:
+    return [r for r in worker.alerts() if r.get("kind") == "emerging_topic"]
+
+
+def _incident_of(record: dict[str, Any], tag: str) -> str | None:
+    """The incident most of an alert's samples are texts of (None: background)."""
+    votes: dict[str | None, int] = defaultdict(int)
+    for sample in record["samples"]:
+        match = re.fullmatch(rf"{tag}-(\w+)-\d+", sample["id"])
+        votes[match.group(1) if match else None] += 1
+    return max(votes, key=lambda k: votes[k]) if votes else None
+
+
+def _alerted(worker: LiveWorker, tag: str, name: str) -> bool:
+    return any(_incident_of(r, tag) == name for r in _topic_records(worker))
+
+
+@pytest.fixture
+def worker(worker_factory: WorkerFactory) -> LiveWorker:
+    # A one-minute window (baseline ten), so that the test's minutes are an hour's worth;
+    # the first batch waits for the analysis process to load its models: not a stall.
+    return worker_factory(
+        name="emerging",
+        VOCWATCH_EMERGING_WINDOW_SECONDS="60",
+        VOCWATCH_EMERGING_BASELINE_SECONDS="600",
+        VOCWATCH_STALL_SECONDS="300",
+    )
+
+
+def test_each_injected_topic_raises_exactly_one_emerging_alert(worker: LiveWorker) -> None:
+    tag = f"t{random.randrange(16**6):06x}"
+    start = time.time()
+    background = _background(240)
+    for n, text in enumerate(background):
+        at = start - 90 + 90 * n / len(background)
+        worker.send("complaint", _complaint(f"{tag}-bg{n}", text, at))
+    worker.flush()
+    eventually(
+        lambda: worker.metric("vocwatch_emerging_texts_total", outcome="clustered") > 100,
+        timeout=120,
+        what="the background clustered",
+    )
+    time.sleep(3)  # a few steps judge the background alone
+    assert _topic_records(worker) == [], "ordinary complaints raised an emerging topic"
+
+    for name in INCIDENTS:
+        texts = _incident_texts(name)
+        for n, text in enumerate(texts):
+            tail = f"，电话{PHONE}" if n == 0 else ""  # masked before it reaches an alert
+            # its own customers, a few seconds apart, as the problem spreads
+            at = time.time() - 5 + 5 * n / len(texts)
+            worker.send("complaint", _complaint(f"{tag}-{name}-{n}", text + tail, at))
+        worker.flush()
+        eventually(
+            functools.partial(_alerted, worker, tag, name),
+            timeout=90,
+            what=f"an emerging_topic alert for {name}",
+        )
+    time.sleep(8)  # later steps: updates of the same alerts, no new ones
+
+    records = _topic_records(worker)
+    by_alert: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_alert[record["id"]].append(record)
+    incidents = {aid: _incident_of(rs[0], tag) for aid, rs in by_alert.items()}
+    assert sorted(map(str, incidents.values())) == sorted(INCIDENTS), [
+        (i, [t["term"] for t in by_alert[a][0]["terms"]]) for a, i in incidents.items()
+    ]
+    for alert_id, history in by_alert.items():
+        first = history[0]
+        assert first["notification"] == "new" and first["status"] == "firing"
+        assert first["rule"] == "emerging_topic" and first["key"] == {"topic": first["topic_id"]}
+        assert {r["topic_id"] for r in history} == {first["topic_id"]}, alert_id
+        assert first["count"] >= 10 and len(first["terms"]) >= 2
+        assert all(PHONE not in s["text"] for r in history for s in r["samples"])
+    assert len({rs[0]["topic_id"] for rs in by_alert.values()}) == len(INCIDENTS)
