@@ -32,7 +32,7 @@ from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
 from alerts.phrases import PhraseMatcher
 from alerts.risk import DAY, Risk, assess
 from streams.analysis import Scored
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import Metrics, observe_many
 from vocwatch.vocabulary import (
     AlertKind,
     AlertStatus,
@@ -173,6 +173,7 @@ class CustomerStage:
         mark) or may open now (its score reaches the threshold, it has an unhandled
         detractor response): for most customers of a batch, neither."""
         steps: dict[str, tuple[AlertKind, str, Callable[[Alert | None], Step]]] = {}
+        scores = []
         for customer in batch.contacts:
             state = states[customer]
             risk = assess(
@@ -181,7 +182,7 @@ class CustomerStage:
                 now,
                 handled=state.handled.get(AlertKind.CUSTOMER_RISK),
             )
-            self.metrics.customer_risk.observe(risk.score)
+            scores.append(risk.score)
             key = incident_key(customer)
             step: Callable[[Alert | None], Step]
             if risk.score >= self.policy.risk.threshold or AlertKind.CUSTOMER_RISK in state.open:
@@ -198,6 +199,7 @@ class CustomerStage:
                     _detractor, customer, state, now, self.policy, self.update_seconds
                 )
                 steps[fingerprint(AlertKind.DETRACTOR, key)] = (AlertKind.DETRACTOR, customer, step)
+        observe_many(self.metrics.customer_risk, scores)
         if not steps:
             return []
         current = await self.engine.store.get_many(list(steps))
