@@ -49,6 +49,7 @@ from streams.analysis import (
 )
 from streams.api import AlertApi
 from streams.console import install_console
+from streams.consumer import Transport
 from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
@@ -179,6 +180,9 @@ def create_service(
         web_transport="tcp://",
         autodiscover=False,
     )
+    # Faust's Kafka transport with a lighter message loop (streams/consumer.py); set
+    # before anything (the agents' topics) makes the default one.
+    app.transport = Transport(app.conf.broker_consumer, app)
     redis = redis_client(settings.redis_url, cluster=settings.redis_cluster)
     prefix = settings.app_id
     windows = RedisWindowStore(
