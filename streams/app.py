@@ -31,7 +31,6 @@ from alerts.customer_history import RedisCustomerHistory
 from alerts.delivery import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.kpis import ALL, RedisKpis, board
-from alerts.phrases import PhraseMatcher
 from alerts.rules import Rule
 from alerts.series import RedisSeries
 from alerts.sinkconfig import SinkSpec, build_dispatcher
@@ -45,7 +44,9 @@ from streams.analysis import (
     ProcessRunner,
     Runner,
     build_analyzer,
+    build_phrases,
     models_in_use,
+    phrases_if_readable,
 )
 from streams.api import AlertApi
 from streams.console import install_console
@@ -284,7 +285,6 @@ def _customer_stage(
     policy = alerting.customers
     if policy is None:
         return None
-    escalation = PriorityPolicy.load(settings.priority_file).escalation_terms
     stage = CustomerStage(
         policy=policy,
         history=RedisCustomerHistory(
@@ -295,7 +295,7 @@ def _customer_stage(
             cluster=settings.redis_cluster,
         ),
         engine=engine,
-        phrases=PhraseMatcher.load(settings.customer_phrases_file, escalation=escalation),
+        phrases=build_phrases(settings),
         metrics=metrics,
         kpis=kpis,
         products=settings.metric_products,
@@ -361,7 +361,12 @@ def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
     PolarityPolicy.load(settings.polarity_file)
     if settings.analysis_processes:
         return ProcessRunner(settings, clock)
-    return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes, clock=clock)
+    return InlineRunner(
+        build_analyzer(settings),
+        max_bytes=settings.max_message_bytes,
+        clock=clock,
+        phrases=phrases_if_readable(settings),
+    )
 
 
 def redis_client(url: str, *, cluster: bool = False) -> Any:

@@ -108,6 +108,11 @@ class CustomerStage:
     def contact(self, event: Scored) -> Contact:
         f = event.fields
         call, survey = event.source == Source.CALL, event.source == Source.SURVEY
+        if event.phrases is not None:  # matched in the analysis process
+            churn, escalation = event.phrases
+        else:
+            churn = self.phrases.churn_threats(event.text)
+            escalation = self.phrases.escalations(event.text)
         return Contact(
             id=f"{event.source}:{event.id}",
             time=event.event_time,
@@ -125,8 +130,8 @@ class CustomerStage:
             survey=_SURVEY_KINDS[f["kind"]] if survey else None,
             score=f["score"] if survey else None,
             touchpoint=f["touchpoint"] if survey else None,
-            churn=self.phrases.churn_threats(event.text),
-            escalation=self.phrases.escalations(event.text),
+            churn=churn,
+            escalation=escalation,
         )
 
     async def record(self, batch: CustomerBatch, now: float) -> dict[str, CustomerState]:
