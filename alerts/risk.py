@@ -18,6 +18,7 @@ time it decays from and what it is (which phrases, how many contacts), and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +68,21 @@ class RiskPolicy:
 
     def param(self, signal: RiskSignal, name: str) -> Any:
         return self.parameters.get(signal, {}).get(name, PARAMETERS[signal][name][0])
+
+    @functools.cached_property
+    def limits(self) -> tuple[Any, ...]:
+        """The parameters every assessment reads, looked up once per policy (an assessment
+        runs for every customer of every batch): the repeat window in days and contacts,
+        the long wait, the transfers, the low rating and the NPS detractor score."""
+        p = self.param
+        return (
+            p(RiskSignal.REPEAT_CONTACTS, "days"),
+            p(RiskSignal.REPEAT_CONTACTS, "contacts"),
+            p(RiskSignal.LONG_WAIT, "seconds"),
+            p(RiskSignal.TRANSFERS, "at_least"),
+            p(RiskSignal.LOW_RATING, "at_most"),
+            p(RiskSignal.DETRACTOR, "at_most"),
+        )
 
     def decay(self, age_seconds: float) -> float:
         return float(0.5 ** (max(age_seconds, 0.0) / (self.half_life_days * DAY)))
@@ -170,14 +186,15 @@ class _Evidence:
 
     def __init__(self, policy: RiskPolicy, now: float) -> None:
         self.policy = policy
-        p = policy.param
-        self.days = p(RiskSignal.REPEAT_CONTACTS, "days")
-        self.repeat_least = p(RiskSignal.REPEAT_CONTACTS, "contacts")
+        (
+            self.days,
+            self.repeat_least,
+            self.wait_limit,
+            self.transfer_limit,
+            self.low_rating,
+            self.detractor_at_most,
+        ) = policy.limits
         self.since = now - self.days * DAY
-        self.wait_limit = p(RiskSignal.LONG_WAIT, "seconds")
-        self.transfer_limit = p(RiskSignal.TRANSFERS, "at_least")
-        self.low_rating = p(RiskSignal.LOW_RATING, "at_most")
-        self.detractor_at_most = p(RiskSignal.DETRACTOR, "at_most")
         self.recent: list[Contact] = []
         self.unresolved: list[Contact] = []
         self.waits: list[Contact] = []

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple, Protocol
 
+from alerts.phrases import PhraseMatcher
 from classifiers.analyze import Analysis, Analyzer, Models
 from classifiers.category import CategoryScore
 from classifiers.polarity import PolarityPolicy
 from classifiers.priority import Priority, PriorityPolicy
 from streams.events import Event, decode
 from streams.records import dumps, scored_record
-from vocwatch.errors import InvalidEvent
+from vocwatch.errors import ConfigError, InvalidEvent
 from vocwatch.memory import settle_heap
 from vocwatch.processes import stop_with_parent
 from vocwatch.settings import Settings
@@ -94,6 +95,10 @@ class Scored(NamedTuple):
     categories: tuple[str, ...]  # category codes, best first, never empty
     priority: str  # P1 / P2 / P3
     record: bytes  # the scored record, encoded
+    # The churn-threat and escalation phrases of the text (alerts.phrases), matched here
+    # for an event that names its customer; None: not matched (no customer, or analysed
+    # without the phrase lists), and the customer stage matches them itself.
+    phrases: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     @property
     def category(self) -> str:
@@ -117,8 +122,18 @@ class Scored(NamedTuple):
         return customer
 
     @classmethod
-    def of(cls, event: Event, analysis: Analysis, record: bytes) -> Scored:
-        """The slim form of an analysed event."""
+    def of(
+        cls,
+        event: Event,
+        analysis: Analysis,
+        record: bytes,
+        phrases: PhraseMatcher | None = None,
+    ) -> Scored:
+        """The slim form of an analysed event; with ``phrases``, an event that names its
+        customer carries the phrases of its text, which the worker then need not match."""
+        matched = None
+        if phrases is not None and event.customer_id is not None:
+            matched = (phrases.churn_threats(analysis.text), phrases.escalations(analysis.text))
         fields = {
             name: _plain(event.fields[name]) for name in WORKER_FIELDS if name in event.fields
         }
@@ -137,6 +152,7 @@ class Scored(NamedTuple):
             tuple(str(c.code) for c in analysis.categories),
             str(analysis.priority.level),
             record,
+            matched,
         )
 
 
@@ -166,10 +182,17 @@ class Runner(Protocol):
 
 
 def analyze_batch(
-    analyzer: Analyzer, source: str, values: Sequence[bytes | None], *, max_bytes: int, now: float
+    analyzer: Analyzer,
+    source: str,
+    values: Sequence[bytes | None],
+    *,
+    max_bytes: int,
+    now: float,
+    phrases: PhraseMatcher | None = None,
 ) -> list[Result]:
     """Decode every message, analyse the valid ones together (one feature matrix for the
-    batch), encode each scored record; a bad message becomes :class:`Rejected`, in place."""
+    batch), encode each scored record; a bad message becomes :class:`Rejected`, in place.
+    With ``phrases``, the customers' churn and escalation phrases are matched too."""
     results: list[Result | None] = [None] * len(values)
     events: list[tuple[int, Event]] = []
     for index, value in enumerate(values):
@@ -183,7 +206,7 @@ def analyze_batch(
             continue
         try:
             record = dumps(scored_record(event, analysis, model=analyzer.model_name, now=now))
-            results[index] = Scored.of(event, analysis, record)
+            results[index] = Scored.of(event, analysis, record, phrases)
         except Exception as exc:  # a record that cannot be encoded must not sink the batch
             log.exception("encoding a scored %s record failed", source)
             results[index] = Rejected("processing_error", f"{type(exc).__name__} in encoding")
@@ -226,6 +249,23 @@ def build_analyzer(settings: Settings) -> Analyzer:
     )
 
 
+def build_phrases(settings: Settings) -> PhraseMatcher:
+    """The churn and escalation phrase lists, with the priority policy's escalation terms
+    (alerts.phrases): the analysis process matches them, the customer stage too when the
+    analysis did not."""
+    escalation = PriorityPolicy.load(settings.priority_file).escalation_terms
+    return PhraseMatcher.load(settings.customer_phrases_file, escalation=escalation)
+
+
+def phrases_if_readable(settings: Settings) -> PhraseMatcher | None:
+    """The phrase lists, or None if they cannot be read: then the customer stage matches
+    them itself, and a worker with customers has stopped at start-up already."""
+    try:
+        return build_phrases(settings)
+    except ConfigError:
+        return None
+
+
 def models_in_use(settings: Settings) -> str:
     """The name of the text models the settings choose, as scored records carry it (e.g.
     ``sentiment-2026-12-06+categories-2026-12-06``); a ConfigError naming the file if the
@@ -239,15 +279,26 @@ class InlineRunner:
     """Analysis on the event loop's own thread (tests, one-core machines)."""
 
     def __init__(
-        self, analyzer: Analyzer, *, max_bytes: int, clock: Callable[[], float] = time.time
+        self,
+        analyzer: Analyzer,
+        *,
+        max_bytes: int,
+        clock: Callable[[], float] = time.time,
+        phrases: PhraseMatcher | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.max_bytes = max_bytes
         self.clock = clock
+        self.phrases = phrases
 
     async def run(self, source: str, values: Sequence[bytes | None]) -> list[Result]:
         return analyze_batch(
-            self.analyzer, source, values, max_bytes=self.max_bytes, now=self.clock()
+            self.analyzer,
+            source,
+            values,
+            max_bytes=self.max_bytes,
+            now=self.clock(),
+            phrases=self.phrases,
         )
 
     def pids(self) -> list[int]:
@@ -259,20 +310,24 @@ class InlineRunner:
 
 # --- the analysis process ---------------------------------------------------------------
 _analyzer: Analyzer | None = None
+_phrases: PhraseMatcher | None = None
 _max_bytes = 0
 
 
 def _start_process(settings: Settings, worker_pid: int) -> None:
-    global _analyzer, _max_bytes  # one analyzer per analysis process
+    global _analyzer, _phrases, _max_bytes  # one analyzer per analysis process
     stop_with_parent(worker_pid)  # a worker killed outright leaves no analysis process
     _analyzer = build_analyzer(settings)
+    _phrases = phrases_if_readable(settings)
     _max_bytes = settings.max_message_bytes
     settle_heap()  # the models' objects are never garbage
 
 
 def _in_process(source: str, values: Sequence[bytes | None]) -> list[Result]:
     assert _analyzer is not None  # noqa: S101 — set by the pool's initializer
-    return analyze_batch(_analyzer, source, values, max_bytes=_max_bytes, now=time.time())
+    return analyze_batch(
+        _analyzer, source, values, max_bytes=_max_bytes, now=time.time(), phrases=_phrases
+    )
 
 
 class ProcessRunner:
@@ -322,6 +377,7 @@ class ProcessRunner:
                     build_analyzer(self.settings),
                     max_bytes=self.settings.max_message_bytes,
                     clock=self.clock,
+                    phrases=phrases_if_readable(self.settings),
                 )
             return await self._fallback.run(source, values)
 

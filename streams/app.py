@@ -33,7 +33,6 @@ from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
 from alerts.emerging_store import RedisEmergingStore
 from alerts.engine import AlertEngine
 from alerts.kpis import ALL, RedisKpis, board
-from alerts.phrases import PhraseMatcher
 from alerts.rules import Rule
 from alerts.series import RedisSeries
 from alerts.sinkconfig import SinkSpec, build_dispatcher
@@ -47,10 +46,13 @@ from streams.analysis import (
     ProcessRunner,
     Runner,
     build_analyzer,
+    build_phrases,
     models_in_use,
+    phrases_if_readable,
 )
 from streams.api import AlertApi
 from streams.console import install_console
+from streams.consumer import Transport
 from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
@@ -182,6 +184,9 @@ def create_service(
         web_transport="tcp://",
         autodiscover=False,
     )
+    # Faust's Kafka transport with a lighter message loop (streams/consumer.py); set
+    # before anything (the agents' topics) makes the default one.
+    app.transport = Transport(app.conf.broker_consumer, app)
     redis = redis_client(settings.redis_url, cluster=settings.redis_cluster)
     prefix = settings.app_id
     windows = RedisWindowStore(
@@ -301,7 +306,6 @@ def _customer_stage(
     policy = alerting.customers
     if policy is None:
         return None
-    escalation = PriorityPolicy.load(settings.priority_file).escalation_terms
     stage = CustomerStage(
         policy=policy,
         history=RedisCustomerHistory(
@@ -312,7 +316,7 @@ def _customer_stage(
             cluster=settings.redis_cluster,
         ),
         engine=engine,
-        phrases=PhraseMatcher.load(settings.customer_phrases_file, escalation=escalation),
+        phrases=build_phrases(settings),
         metrics=metrics,
         kpis=kpis,
         products=settings.metric_products,
@@ -378,7 +382,12 @@ def analysis_runner(settings: Settings, clock: Callable[[], float]) -> Runner:
     PolarityPolicy.load(settings.polarity_file)
     if settings.analysis_processes:
         return ProcessRunner(settings, clock)
-    return InlineRunner(build_analyzer(settings), max_bytes=settings.max_message_bytes, clock=clock)
+    return InlineRunner(
+        build_analyzer(settings),
+        max_bytes=settings.max_message_bytes,
+        clock=clock,
+        phrases=phrases_if_readable(settings),
+    )
 
 
 def redis_client(url: str, *, cluster: bool = False) -> Any:

@@ -32,7 +32,7 @@ from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
 from alerts.phrases import PhraseMatcher
 from alerts.risk import DAY, Risk, assess
 from streams.analysis import Scored
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import Metrics, observe_many
 from vocwatch.vocabulary import (
     AlertKind,
     AlertStatus,
@@ -108,6 +108,11 @@ class CustomerStage:
     def contact(self, event: Scored) -> Contact:
         f = event.fields
         call, survey = event.source == Source.CALL, event.source == Source.SURVEY
+        if event.phrases is not None:  # matched in the analysis process
+            churn, escalation = event.phrases
+        else:
+            churn = self.phrases.churn_threats(event.text)
+            escalation = self.phrases.escalations(event.text)
         return Contact(
             id=f"{event.source}:{event.id}",
             time=event.event_time,
@@ -125,8 +130,8 @@ class CustomerStage:
             survey=_SURVEY_KINDS[f["kind"]] if survey else None,
             score=f["score"] if survey else None,
             touchpoint=f["touchpoint"] if survey else None,
-            churn=self.phrases.churn_threats(event.text),
-            escalation=self.phrases.escalations(event.text),
+            churn=churn,
+            escalation=escalation,
         )
 
     async def record(self, batch: CustomerBatch, now: float) -> dict[str, CustomerState]:
@@ -173,6 +178,7 @@ class CustomerStage:
         mark) or may open now (its score reaches the threshold, it has an unhandled
         detractor response): for most customers of a batch, neither."""
         steps: dict[str, tuple[AlertKind, str, Callable[[Alert | None], Step]]] = {}
+        scores = []
         for customer in batch.contacts:
             state = states[customer]
             risk = assess(
@@ -181,7 +187,7 @@ class CustomerStage:
                 now,
                 handled=state.handled.get(AlertKind.CUSTOMER_RISK),
             )
-            self.metrics.customer_risk.observe(risk.score)
+            scores.append(risk.score)
             key = incident_key(customer)
             step: Callable[[Alert | None], Step]
             if risk.score >= self.policy.risk.threshold or AlertKind.CUSTOMER_RISK in state.open:
@@ -198,6 +204,7 @@ class CustomerStage:
                     _detractor, customer, state, now, self.policy, self.update_seconds
                 )
                 steps[fingerprint(AlertKind.DETRACTOR, key)] = (AlertKind.DETRACTOR, customer, step)
+        observe_many(self.metrics.customer_risk, scores)
         if not steps:
             return []
         current = await self.engine.store.get_many(list(steps))

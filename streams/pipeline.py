@@ -11,6 +11,7 @@ dead-lettered before its offset is committed (at-least-once).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter, defaultdict
@@ -39,7 +40,7 @@ from classifiers.analyze import Analyzer
 from streams.analysis import InlineRunner, Rejected, Result, Runner, Scored
 from streams.customers import CustomerStage
 from streams.records import RawMessage, dead_letter_record, dumps
-from vocwatch.metrics import Metrics
+from vocwatch.metrics import Metrics, observe_many
 from vocwatch.settings import Settings
 from vocwatch.vocabulary import Measure, Priority, Source
 
@@ -206,7 +207,7 @@ class Pipeline:
             "window update", lambda: self.windows.record(keyed.observations, now)
         )
         if scored:
-            flags = states[window_key({"source": source})].flags
+            flags = states[_source_key(source)].flags
             new = self._count_events(source, scored, flags, now, outcome)
             if self.series is not None and new:
                 series = self.series
@@ -278,7 +279,7 @@ class Pipeline:
             terms = content_terms(event.tokens, event.text)
             activity.add_event(terms, event.event_time)
             # Every event counts in its source's key: that is where duplicates are detected.
-            keys: dict[str, list[str]] = {window_key({"source": event.source}): []}
+            keys: dict[str, list[str]] = {_source_key(event.source): []}
             for rule in self.rules:
                 for key in rule.keys_for(dims, event.categories):
                     keys.setdefault(key, []).append(rule.name)
@@ -317,12 +318,12 @@ class Pipeline:
         m.events_duplicate.labels(source).inc(outcome.duplicates)
         m.events_late.labels(source).inc(outcome.late)
         m.events_valid.labels(source).inc(outcome.new)
-        sentiment = m.sentiment.labels(source)
-        latency = m.latency.labels(source, "scored")
+        observe_many(m.sentiment.labels(source), [event.sentiment for event in new])
+        observe_many(
+            m.latency.labels(source, "scored"), [max(0.0, now - e.event_time) for e in new]
+        )
         counts: Counter[tuple[Any, tuple[str, ...]]] = Counter()
         for event in new:
-            sentiment.observe(event.sentiment)
-            latency.observe(max(0.0, now - event.event_time))
             counts[(m.events_scored, (source, event.category, event.priority))] += 1
             self._source_metrics(event, counts)
         for (counter, labels), amount in counts.items():
@@ -453,6 +454,12 @@ def _topic_texts(monitor: EmergingMonitor, new: Sequence[Scored]) -> list[TopicT
         for event in new
         if monitor.wants(event.polarity)
     ]
+
+
+@functools.cache  # a handful of sources; built for every event otherwise
+def _source_key(source: str) -> str:
+    """The window key every event of ``source`` counts in."""
+    return window_key({"source": source})
 
 
 def _observation(event: Scored) -> Observation:

@@ -169,6 +169,22 @@ async def test_concurrent_writers_count_each_id_once(redis_url: str, unique: str
             await c.aclose()
 
 
+async def test_ids_with_spaces_and_separators_count_once(
+    client: aioredis.Redis, unique: str
+) -> None:
+    """An event travels as one script argument with its id last: an id may hold spaces,
+    tabs, newlines and digits like a time without being misread."""
+    windows = store(client, unique)
+    ids = ["a b", " lead", "tab\tnew\nline", "1800000000.0 1 0", "中文 id"]
+    first = (await windows.record({KEY: [obs(i, 5) for i in ids]}, NOW))[KEY]
+    again = (await windows.record({KEY: [obs(i, 5) for i in ids]}, NOW))[KEY]
+    assert first.flags == (NEW,) * len(ids)
+    assert again.flags == (DUPLICATE,) * len(ids)
+    assert again.totals[60] == WindowCounts(count=5, negative=5, p1=0, sentiment=2.5)
+    members = await client.zrange(windows.redis_keys(KEY)[1], 0, -1)
+    assert sorted(members) == sorted(i.encode() for i in ids)
+
+
 async def test_late_events_count_nowhere(client: aioredis.Redis, unique: str) -> None:
     windows = store(client, unique)
     state = (await windows.record({KEY: [obs("old", windows.retention + 1)]}, NOW))[KEY]

@@ -22,6 +22,7 @@ from streams.analysis import (
     Scored,
     analyze_batch,
     build_analyzer,
+    build_phrases,
 )
 from streams.events import decode
 from tests.classifiers.fixed_models import write_model_dir
@@ -39,7 +40,13 @@ def analyzer() -> Analyzer:
 
 @pytest.fixture(scope="module")
 def inline(analyzer: Analyzer) -> InlineRunner:
-    return InlineRunner(analyzer, max_bytes=SETTINGS.max_message_bytes, clock=lambda: NOW)
+    # with the phrase lists, as the analysis process has them
+    return InlineRunner(
+        analyzer,
+        max_bytes=SETTINGS.max_message_bytes,
+        clock=lambda: NOW,
+        phrases=build_phrases(SETTINGS),
+    )
 
 
 @pytest.fixture
@@ -189,6 +196,46 @@ def test_a_batch_keeps_its_order_and_rejects_bad_messages_in_place(analyzer: Ana
         event = decode("complaint", value, max_bytes=SETTINGS.max_message_bytes)
         alone = analyzer.analyze(event.text, event.signals, channel=event.channel)
         assert result == Scored.of(event, alone, result.record)
+
+
+def test_the_phrases_of_a_customer_are_matched_with_the_analysis(analyzer: Analyzer) -> None:
+    """The analysis process matches the churn and escalation phrases (which the customer
+    stage would otherwise match on the event loop), in the masked text, as the stage's own
+    matcher does; a social post without a customer carries none."""
+    phrases = build_phrases(SETTINGS)
+    post = {"id": "p1", "platform": "weibo", "text": "再不解决我就销户", "created_at": NOW}
+    post.update(author="a", reach=10)
+    values = [
+        complaint(1, "再不解决我就销户，我要去消协投诉"),
+        complaint(2, "我不会销户的，只是问问"),
+        complaint(3, "很好用，好评！"),
+    ]
+    results = analyze_batch(
+        analyzer,
+        "complaint",
+        values,
+        max_bytes=SETTINGS.max_message_bytes,
+        now=NOW,
+        phrases=phrases,
+    )
+    scored = [r for r in results if isinstance(r, Scored)]
+    assert len(scored) == 3
+    for result in scored:
+        expected = (phrases.churn_threats(result.text), phrases.escalations(result.text))
+        assert result.phrases == expected
+    assert scored[0].phrases is not None and scored[0].phrases[0] == ("销户",)
+    assert scored[1].phrases == ((), ())  # negated
+    social = analyze_batch(
+        analyzer,
+        "social",
+        [json.dumps(post, ensure_ascii=False).encode()],
+        max_bytes=SETTINGS.max_message_bytes,
+        now=NOW,
+        phrases=phrases,
+    )
+    assert all(isinstance(r, Rejected) or r.phrases is None for r in social)
+    plain = batch(analyzer, values)  # without the lists: left to the customer stage
+    assert all(isinstance(r, Scored) and r.phrases is None for r in plain)
 
 
 def test_a_slim_result_holds_plain_values_only() -> None:

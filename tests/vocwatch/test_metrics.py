@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 
-from prometheus_client import CollectorRegistry, generate_latest
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from vocwatch.metrics import Metrics, catalogue, register_collectors
+from vocwatch.metrics import Metrics, catalogue, observe_many, register_collectors
 
 
 def _samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -87,3 +89,36 @@ def test_the_catalogue_holds_every_metric_and_collector() -> None:
         "vocwatch_consumer_lag_messages",
         "python_gc_collections",
     } <= names
+
+
+def _histogram_samples(
+    amounts: list[float], *, many: bool
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry()
+    histogram = Histogram("h", "h", ["source"], buckets=(0.1, 0.5, 1.0), registry=registry)
+    child = histogram.labels("call")
+    if many:
+        observe_many(child, amounts)
+    else:
+        for amount in amounts:
+            child.observe(amount)
+    return {key: value for key, value in _samples(registry).items() if "_created" not in key[0]}
+
+
+def test_observe_many_is_observe_one_by_one() -> None:
+    # On a bound, between bounds, past the last, below 0, NaN, an empty batch.
+    amounts = [0.1, 0.05, 0.3, 0.5, 0.5000001, 1.0, 7.0, -2.0, float("nan"), 0.0]
+    for batch in ([], amounts[:3], amounts):
+        many, one_by_one = (
+            _histogram_samples(batch, many=True),
+            _histogram_samples(batch, many=False),
+        )
+        assert many.keys() == one_by_one.keys()
+        for name, value in one_by_one.items():
+            assert many[name] == value or (math.isnan(value) and math.isnan(many[name])), name
+
+
+def test_observe_many_refuses_a_histogram_with_labels_unset() -> None:
+    histogram = Histogram("h", "h", ["source"], registry=CollectorRegistry())
+    with pytest.raises(ValueError, match="label"):
+        observe_many(histogram, [1.0])
