@@ -137,7 +137,8 @@ def test_valid_events_are_scored_masked_and_published(worker: LiveWorker) -> Non
         assert record["categories"][0]["code"] == record["category"]
     assert "[PHONE]" in scored["complaint"]["text"] and "[EMAIL]" in scored["complaint"]["text"]
     assert not PHONE.search(json.dumps(scored, ensure_ascii=False))
-    assert scored["call"]["category"] == "technical"
+    # APP闪退 is technical, 要求退款 after-sales: both are named (the order is the model's)
+    assert {c["code"] for c in scored["call"]["categories"]} >= {"technical", "after_sales"}
     assert any(r.startswith("call:") for r in scored["call"]["reasons"])
     assert any(r.startswith("reach:") for r in scored["social"]["reasons"])
     assert scored["social"]["channel"] == "social"
