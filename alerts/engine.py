@@ -588,9 +588,16 @@ class AlertEngine:
         keys with an active alert are frozen. Then every worker reloads the baselines."""
         if self.baselines is None or not any(r.spike for r in self.rules.values()):
             return
-        for name, keys in self._seen_keys.items():  # "last seen", so busy keys stay
-            await self.baselines.register(name, keys, now)
-        self._seen_keys.clear()
+        # Taken whole before the first await: batches keep adding keys while this step
+        # waits on Redis (iterating the live dict crashed the worker's timer).
+        seen, self._seen_keys = self._seen_keys, defaultdict(set)
+        try:
+            for name, keys in seen.items():  # "last seen", so busy keys stay
+                await self.baselines.register(name, keys, now)
+        except BaseException:
+            for name, keys in seen.items():  # registered again at the next step
+                self._seen_keys[name] |= keys
+            raise
         step = int(now // self.baseline_step_seconds)
         if step <= self._step:
             return

@@ -287,3 +287,33 @@ async def test_firing_alerts_are_refreshed_to_sinks_that_expire_them(
     refreshes = [(alert_id, sinks) for alert_id, kind, sinks in notified.calls if kind == "refresh"]
     assert refreshes == [(alert.id, ("hook",)), (alert.id, ("hook",))]
     assert len(sink.records) == 1  # refreshes are not new records
+
+
+async def test_a_batch_during_the_baseline_step_neither_crashes_it_nor_is_lost(
+    client: aioredis.Redis, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule = {
+        "name": "spike",
+        "key": ["channel", "category"],
+        "window": "10s",
+        "measure": "count",
+        "min_count": 5,
+        "priority": "P2",
+        "spike": {"z": 3, "alpha": 0.3, "warmup": 4, "seasonal": False},
+    }
+    other = rule | {"name": "spike2"}
+    engine = engine_for(client, unique, [rule, other], spans=[10], sink=ListSink(), step=10)
+    assert engine.baselines is not None
+    await feed(engine, "spike", "channel=app,category=logistics", range(3), NOW)
+    register = engine.baselines.register
+    late = "channel=web,category=price"
+
+    async def register_while_a_batch_lands(name: str, keys: Any, now: float) -> None:
+        await feed(engine, "spike2", late, range(3), now)  # the next batch, meanwhile
+        await register(name, keys, now)
+
+    monkeypatch.setattr(engine.baselines, "register", register_while_a_batch_lands)
+    await engine.tick(NOW + 5)  # iterating the live set raised "changed size during iteration"
+    monkeypatch.setattr(engine.baselines, "register", register)
+    await engine.tick(NOW + 15)  # the late key is registered at the next step
+    assert late in await engine.baselines.keys("spike2", NOW + 15)
