@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from classifiers.train.fit import (
     Fold,
     Head,
     Matrix,
+    add_training_arguments,
     calibrate_without,
     featurize,
     fit_head,
@@ -44,32 +44,7 @@ DEFAULT_C = 8.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--corpora",
-        type=Path,
-        default=corpora.DEFAULT_CORPORA,
-        help="the folder of the corpora (../shared/data from the project root)",
-    )
-    parser.add_argument(
-        "--labelled",
-        type=Path,
-        default=corpora.LABELLED,
-        help="the project's labelled sets (data/labelled)",
-    )
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
-    parser.add_argument("--c", type=float, default=DEFAULT_C, help="inverse regularization")
-    parser.add_argument("--bits", type=int, default=FeatureConfig().bits)
-    parser.add_argument(
-        "--no-teacher",
-        action="store_true",
-        help="without the teacher's word table (dense features)",
-    )
-    parser.add_argument(
-        "--test", action="store_true", help="also score the test split, leaving each domain out"
-    )
-    parser.add_argument(
-        "--limit", type=int, default=0, help="at most this many texts per domain (a quick run)"
-    )
+    add_training_arguments(parser, out=MODEL_FILE, c=DEFAULT_C)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 

@@ -12,10 +12,12 @@ the *other* folds' scores, so that no figure has seen its own domain.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from classifiers.model import Heads
 from classifiers.normalize import normalize
 from classifiers.pii import mask_pii, without_placeholders
 from classifiers.tokenize import cut_all
+from classifiers.train import corpora
 from classifiers.train.corpora import Example, training_set
 from vocwatch.errors import ConfigError
 
@@ -203,3 +206,33 @@ def calibrate_without(
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, out: Path, c: float) -> None:
+    """The arguments both training tools take (train-sentiment, train-categories)."""
+    parser.add_argument(
+        "--corpora",
+        type=Path,
+        default=corpora.DEFAULT_CORPORA,
+        help="the folder of the corpora (../shared/data from the project root)",
+    )
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        default=corpora.LABELLED,
+        help="the project's labelled sets (data/labelled)",
+    )
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--c", type=float, default=c, help="inverse regularization")
+    parser.add_argument("--bits", type=int, default=FeatureConfig().bits)
+    parser.add_argument(
+        "--no-teacher",
+        action="store_true",
+        help="without the teacher's word table (dense features)",
+    )
+    parser.add_argument(
+        "--test", action="store_true", help="also score the test split, leaving each domain out"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=0, help="at most this many texts per domain (a quick run)"
+    )

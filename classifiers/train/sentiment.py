@@ -31,6 +31,7 @@ from classifiers.train.fit import (
     Fold,
     Head,
     Matrix,
+    add_training_arguments,
     calibrate_without,
     featurize,
     fit_head,
@@ -48,32 +49,7 @@ _THREE_WAY = {"vocwatch", "restaurant", "cosmetics"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--corpora",
-        type=Path,
-        default=corpora.DEFAULT_CORPORA,
-        help="the folder of the corpora (../shared/data from the project root)",
-    )
-    parser.add_argument(
-        "--labelled",
-        type=Path,
-        default=corpora.LABELLED,
-        help="the project's labelled sets (data/labelled)",
-    )
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
-    parser.add_argument("--c", type=float, default=DEFAULT_C, help="inverse regularization")
-    parser.add_argument("--bits", type=int, default=FeatureConfig().bits)
-    parser.add_argument(
-        "--no-teacher",
-        action="store_true",
-        help="without the teacher's word table (dense features)",
-    )
-    parser.add_argument(
-        "--test", action="store_true", help="also score the test split, leaving each domain out"
-    )
-    parser.add_argument(
-        "--limit", type=int, default=0, help="at most this many texts per domain (a quick run)"
-    )
+    add_training_arguments(parser, out=MODEL_FILE, c=DEFAULT_C)
     parser.add_argument(
         "--source",
         action="append",
