@@ -140,6 +140,18 @@ TOOLS = (
     ),
     ("train-categories", "classifiers.train.categories", "train the category model", False),
     (
+        "adapt",
+        "classifiers.train.adapt",
+        "adapt the text models to your own texts and corrections",
+        False,
+    ),
+    (
+        "eval-adapt",
+        "classifiers.train.adapt_eval",
+        "leave-one-domain-out figures before and after adapting",
+        False,
+    ),
+    (
         "eval-categories",
         "classifiers.train.categories_eval",
         "leave-one-domain-out table of the category model",
