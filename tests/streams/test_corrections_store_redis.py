@@ -55,7 +55,7 @@ async def test_a_text_has_one_correction_that_newer_ones_update(
     assert await store.count() == 1
     assert await store.recent(10) == [second]
     stored = await client.hget(redis_keys.corrections(unique), second.key)
-    assert stored is not None and parse_label_line(stored.decode()) == second
+    assert isinstance(stored, bytes) and parse_label_line(stored.decode()) == second
 
 
 async def test_the_newest_come_first_and_the_limit_holds(
@@ -89,7 +89,7 @@ async def test_an_unmasked_text_never_reaches_redis(client: aioredis.Redis, uniq
     stored = await store.add(Correction("请回电13812345678", (Category.SERVICE,), at=AT))
     assert stored.text == "请回电[PHONE]"
     raw = await client.hgetall(redis_keys.corrections(unique))
-    assert b"13812345678" not in b"".join([*raw, *raw.values()])
+    assert "13812345678" not in str(raw) and "[PHONE]" in str(raw)
     assert list(raw) == [stored.key.encode()]
 
 
