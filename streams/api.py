@@ -43,10 +43,10 @@ Access (docs/alerts.md, "HTTP API"):
   expiry under the token, so any worker that shares the token accepts it).
 * Without a token, a worker that listens on loopback only serves everything to whoever
   can reach it there (one machine, ``vocwatch dev``). One that listens on another
-  address serves the API **read-only**: acknowledging and silencing (every ``POST`` and
-  ``DELETE`` but the ticket) answer 403, since anyone on the network could otherwise
-  silence every alert. It says so at start, in ``/health`` (``"api": "read-only"``) and in
-  each refusal.
+  address serves the API **read-only**: acknowledging, silencing and correcting (every
+  ``POST`` and ``DELETE`` but the ticket) answer 403, since anyone on the network could
+  otherwise silence every alert, or feed the next adapt wrong labels. It says so at
+  start, in ``/health`` (``"api": "read-only"``) and in each refusal.
 
 Request bodies over ``VOCWATCH_API_MAX_BODY_BYTES`` are refused with 413. Errors are JSON:
 ``{"error": "...", "field": "..."}``.

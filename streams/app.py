@@ -599,7 +599,8 @@ def _add_pages(
     if not api.writable:
         log.warning(
             "the HTTP API is read-only: this worker listens on %s without VOCWATCH_API_TOKEN, "
-            "so acknowledging and silencing alerts are refused; set a token to allow them",
+            "so acknowledging and silencing alerts and corrections are refused; set a token to "
+            "allow them",
             settings.web_host,
         )
 
