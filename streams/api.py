@@ -27,6 +27,10 @@
                                             the busiest groups of similar texts
 ``GET  /api/kpis``                          service KPIs over the last 24 hours against
                                             their targets, overall, per product and region
+``POST /api/corrections``                   a correction (纠正) of a text's category or
+                                            sentiment: ``{"text": "…", "category":
+                                            "logistics", "sentiment": "negative"}``
+``GET  /api/corrections?limit=50``          the latest corrections and how many there are
 ``GET  /healthz``                           health (also ``/health``); no token needed
 ==========================================  ==============================================
 
@@ -39,10 +43,10 @@ Access (docs/alerts.md, "HTTP API"):
   expiry under the token, so any worker that shares the token accepts it).
 * Without a token, a worker that listens on loopback only serves everything to whoever
   can reach it there (one machine, ``vocwatch dev``). One that listens on another
-  address serves the API **read-only**: acknowledging and silencing (every ``POST`` and
-  ``DELETE`` but the ticket) answer 403, since anyone on the network could otherwise
-  silence every alert. It says so at start, in ``/health`` (``"api": "read-only"``) and in
-  each refusal.
+  address serves the API **read-only**: acknowledging, silencing and correcting (every
+  ``POST`` and ``DELETE`` but the ticket) answer 403, since anyone on the network could
+  otherwise silence every alert, or feed the next adapt wrong labels. It says so at
+  start, in ``/health`` (``"api": "read-only"``) and in each refusal.
 
 Request bodies over ``VOCWATCH_API_MAX_BODY_BYTES`` are refused with 413. Errors are JSON:
 ``{"error": "...", "field": "..."}``.
@@ -69,8 +73,11 @@ from alerts.lifecycle import Alert
 from alerts.series import RedisSeries, Totals
 from alerts.silences import MAX_TEXT, new_silence
 from classifiers.category import CATEGORIES, CATEGORY_NAMES_ZH
+from classifiers.corrections import Correction, parse_correction
+from streams.corrections_store import RedisCorrections
 from streams.events import PLATFORMS
-from vocwatch.errors import ActionRefused
+from vocwatch.errors import ActionRefused, InvalidCorrection
+from vocwatch.metrics import Metrics
 from vocwatch.vocabulary import AlertKind, AlertStatus, priority_rank
 
 log = logging.getLogger(__name__)
@@ -79,6 +86,8 @@ READ_ONLY = (
     "read-only: this worker listens on a non-loopback address without VOCWATCH_API_TOKEN; "
     "set a token to acknowledge or silence alerts"
 )
+CORRECTIONS_LIMIT = 50  # GET /api/corrections without ?limit=
+MAX_CORRECTIONS_LIMIT = 1000
 # ?status=: every alert status, and two selections of them
 STATUSES = ("active", *(status.value for status in AlertStatus), "all")
 OVERVIEW_WINDOW = 900
@@ -102,9 +111,12 @@ class AlertApi:
         series: RedisSeries | None = None,
         emerging: EmergingMonitor | None = None,
         kpis: Kpis | None = None,
+        corrections: RedisCorrections | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``writable``: whether requests that change state are served without a token
-        (false on a non-loopback address); with a token they always are."""
+        (false on a non-loopback address); with a token they always are. ``metrics``:
+        where corrections are counted."""
         self.engine = engine
         self.series = series
         self.emerging = emerging
@@ -114,6 +126,8 @@ class AlertApi:
         self.max_body_bytes = max_body_bytes
         self.health = health
         self.kpis = kpis
+        self.corrections = corrections
+        self.metrics = metrics
 
     @property
     def mode(self) -> str:
@@ -134,6 +148,8 @@ class AlertApi:
         router.add_get("/api/overview", api(self.overview))
         router.add_get("/api/emerging", api(self.emerging_topics))
         router.add_get("/api/kpis", api(self.kpi_board))
+        router.add_get("/api/corrections", api(self.list_corrections))
+        router.add_post("/api/corrections", write(self.add_correction))
         router.add_get("/healthz", self.healthz)
 
     # --- handlers ----------------------------------------------------------------------
@@ -330,6 +346,42 @@ class AlertApi:
             return _error(503, "no KPI store configured", "")
         return _json({"period_hours": PERIOD_HOURS, "kpis": await self.kpis()})
 
+    async def list_corrections(self, request: web.Request) -> web.Response:
+        """The latest corrections, newest first, and how many texts have one."""
+        if self.corrections is None:
+            return _error(503, "no corrections store configured", "")
+        raw = request.query.get("limit", str(CORRECTIONS_LIMIT))
+        limit = int(raw) if raw.isdigit() else 0
+        if not 0 < limit <= MAX_CORRECTIONS_LIMIT:
+            return _error(
+                400, f"limit must be a whole number in [1, {MAX_CORRECTIONS_LIMIT}]", "limit"
+            )
+        recent = await self.corrections.recent(limit)
+        return _json(
+            {
+                "corrections": [_correction(c) for c in recent],
+                "count": await self.corrections.count(),
+            }
+        )
+
+    async def add_correction(self, request: web.Request) -> web.Response:
+        """类别不对 / 情感不对: the right category or sentiment of a text; answers the text's
+        correction as stored (merged with an earlier one of the same text)."""
+        if self.corrections is None:
+            return _error(503, "no corrections store configured", "")
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            correction = parse_correction(body, at=self.clock())
+        except InvalidCorrection as exc:
+            return _error(400, str(exc), exc.field)
+        stored = await self.corrections.add(correction)
+        if self.metrics is not None:
+            for kind in correction.kinds:
+                self.metrics.corrections.labels(kind).inc()
+        return _json(_correction(stored), status=201)
+
     async def healthz(self, request: web.Request) -> web.Response:
         if self.health is None:
             return _json({"status": "ok"})
@@ -417,6 +469,11 @@ def _sum(totals: Iterable[Totals]) -> Totals:
         total.negative += t.negative
         total.reach_negative += t.reach_negative
     return total
+
+
+def _correction(correction: Correction) -> dict[str, Any]:
+    """A correction as the API shows it: its LABELS line, and the key of its text."""
+    return {**correction.to_json(), "key": correction.key}
 
 
 def _iso(timestamp: float) -> str:

@@ -53,6 +53,7 @@ from streams.analysis import (
 from streams.api import AlertApi
 from streams.console import install_console
 from streams.consumer import Transport
+from streams.corrections_store import RedisCorrections
 from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
@@ -64,7 +65,7 @@ from vocwatch import redis_keys
 from vocwatch.loops import running_loop_name
 from vocwatch.metrics import KpiRow, KpiTargetRow, Metrics, register_collectors
 from vocwatch.settings import Settings
-from vocwatch.vocabulary import AlertKind
+from vocwatch.vocabulary import AlertKind, CorrectionKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 5.0  # a stopping agent's wait for the batch it is completing
@@ -227,6 +228,7 @@ def create_service(
     kpis = RedisKpis(redis, prefix=prefix)
     customers = _customer_stage(settings, alerting, redis, engine, metrics, kpis)
     models = models_in_use(settings)  # a folder of models it cannot read stops it here
+    metrics.models_info.labels(models).set(1)
     pipeline = Pipeline(
         settings=settings,
         runner=analysis_runner(settings, clock),
@@ -247,6 +249,8 @@ def create_service(
     for sink in sinks:
         for outcome in ("sent", "failed"):
             metrics.sink_deliveries.labels(sink.name, outcome)
+    for kind in CorrectionKind:
+        metrics.corrections.labels(kind)
     service = Service(
         app,
         pipeline,
@@ -589,11 +593,14 @@ def _add_pages(
         series=service.pipeline.series,
         emerging=service.emerging,
         kpis=report.board,
+        corrections=RedisCorrections(service.redis, prefix=settings.app_id),
+        metrics=service.metrics,
     )
     if not api.writable:
         log.warning(
             "the HTTP API is read-only: this worker listens on %s without VOCWATCH_API_TOKEN, "
-            "so acknowledging and silencing alerts are refused; set a token to allow them",
+            "so acknowledging and silencing alerts and corrections are refused; set a token to "
+            "allow them",
             settings.web_host,
         )
 

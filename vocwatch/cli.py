@@ -7,6 +7,9 @@ vocwatch topics                                              create the topics
 vocwatch classify [--text TEXT [--channel C]]                analyse texts: JSON lines
                                                              on stdin, or one --text
 vocwatch rules check FILE                                    validate a rules file
+vocwatch corrections export FILE|-                           the corrections kept in Redis
+                                                             as a LABELS file (JSON lines)
+vocwatch corrections count                                   how many texts have one
 """
 
 from __future__ import annotations
@@ -19,18 +22,19 @@ import logging
 import os
 import select
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from classifiers.pii import redact
 from classifiers.polarity import CHANNELS
-from vocwatch.errors import VocwatchError
+from vocwatch.errors import StackError, VocwatchError
 from vocwatch.processes import StopRequested, stop_on_signals
 from vocwatch.settings import Settings
 
 if TYPE_CHECKING:
     from classifiers.analyze import Analysis, Analyzer
+    from streams.corrections_store import RedisCorrections
 
 log = logging.getLogger("vocwatch")
 
@@ -125,6 +129,23 @@ def _parser() -> argparse.ArgumentParser:
     check = rules_commands.add_parser("check", help="validate a rules file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_rules_check)
+
+    corrections = commands.add_parser(
+        "corrections", help="corrections (纠正) of categories and sentiments kept in Redis"
+    )
+    corrections_commands = corrections.add_subparsers(required=True, metavar="ACTION")
+    export = corrections_commands.add_parser(
+        "export",
+        help="write them as the LABELS file of vocwatch adapt --labels (JSON lines)",
+        description="Write every correction kept in Redis (VOCWATCH_REDIS_URL, "
+        "VOCWATCH_APP_ID) as one JSON line, oldest first; say how many on stderr.",
+    )
+    export.add_argument(
+        "file", metavar="FILE", help="the file to write (replaced), or - for stdout"
+    )
+    export.set_defaults(run=_corrections_export)
+    count = corrections_commands.add_parser("count", help="how many texts have a correction")
+    count.set_defaults(run=_corrections_count)
     return parser
 
 
@@ -508,6 +529,66 @@ def _rules_check(args: argparse.Namespace) -> int:
     if unset:
         print(f"not set here (those sinks would be disabled): {', '.join(unset)}")
     return 0
+
+
+def _corrections_export(args: argparse.Namespace) -> int:
+    """The corrections as a LABELS file: written beside FILE, then moved onto it, so that a
+    failed export leaves no half file (and an earlier FILE as it was)."""
+    from streams.corrections_store import export_labels
+
+    settings = _settings()
+    if args.file == "-":
+        written = _on_corrections(settings, lambda store: export_labels(store, sys.stdout.write))
+        sys.stdout.flush()
+    else:
+        path = Path(args.file)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                written = _on_corrections(settings, lambda store: export_labels(store, out.write))
+            partial.replace(path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            print(f"vocwatch: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    print(
+        f"vocwatch corrections export: {written} corrections written to {args.file}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _corrections_count(args: argparse.Namespace) -> int:
+    print(_on_corrections(_settings(), lambda store: store.count()))
+    return 0
+
+
+def _on_corrections(settings: Settings, use: Callable[[RedisCorrections], Awaitable[int]]) -> int:
+    """``use`` the corrections store of ``settings``' Redis; a StackError naming the URL
+    (password hidden) when Redis cannot be reached."""
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from streams.app import redis_client_for
+    from streams.corrections_store import RedisCorrections
+
+    async def run() -> int:
+        client = redis_client_for(settings)
+        try:
+            return await use(RedisCorrections(client, prefix=settings.app_id))
+        except RedisError as exc:
+            raise StackError(
+                f"cannot read the corrections from Redis at {_redact(settings.redis_url)} "
+                f"(VOCWATCH_REDIS_URL): {exc}"
+            ) from exc
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
 
 
 def _redact(url: str) -> str:

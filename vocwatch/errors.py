@@ -62,6 +62,15 @@ class ActionRefused(VocwatchError):
         self.field = field
 
 
+class InvalidCorrection(VocwatchError):
+    """A correction of a text's category or sentiment (from the API, or a line of a LABELS
+    file) is refused: ``field`` names what is wrong, the message what to send instead."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
 class StackError(VocwatchError):
     """An embedded or external server (broker, Redis) could not be started or reached."""
 

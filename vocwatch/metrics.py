@@ -85,6 +85,8 @@ class Metrics:
     customer_contacts: Counter
     survey_scores: Histogram
     customer_risk: Histogram
+    corrections: Counter
+    models_info: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -259,6 +261,18 @@ class Metrics:
                 namespace=NAMESPACE,
                 registry=registry,
                 buckets=RISK_BUCKETS,
+            ),
+            corrections=counter(
+                "corrections",
+                "Corrections (纠正) people made of a text's category or sentiment, by what "
+                "they corrected (one correction of both counts in each).",
+                ("kind",),
+            ),
+            models_info=gauge(
+                "models_info",
+                "Always 1: the text models this worker scores with, as scored records and "
+                "/health name them.",
+                ("version",),
             ),
         )
 

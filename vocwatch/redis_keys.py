@@ -60,6 +60,12 @@ Key — type — owner: what it holds; lifetime or cap.
     one hour's KPI sums (calls, first-contact resolutions, wait seconds, survey responses
     and scores, contacts and repeat contacts) overall, per product and per region.
     EXPIRE 2 days.
+``<prefix>:{corrections}`` — hash — :mod:`streams.corrections_store`
+    text key (a hash of the cleaned text) → the correction (纠正) of that text's category or
+    sentiment (JSON: a LABELS line). At most 50 000 entries: past that, the least recently
+    corrected are dropped. No TTL: corrections wait for the next ``vocwatch adapt``.
+``<prefix>:{corrections}:order`` — sorted set — :mod:`streams.corrections_store`
+    the text keys by time of their last correction: the listing order and the cap.
 ``<prefix>:alerts:live`` — pub/sub channel — :mod:`alerts.engine`
     the live alert feed of every worker's console. A channel: nothing is stored.
 ``<stream>`` — stream — :mod:`alerts.notifiers`
@@ -69,7 +75,8 @@ Key — type — owner: what it holds; lifetime or cap.
 
 Scripts: the window script touches :func:`window_buckets` and :func:`window_ids` of one window
 key (one slot: the window key's tag); the customer script the :func:`customer_contacts` of
-one slot (all of a batch's customers on one server); the step locks touch
+one slot (all of a batch's customers on one server); the corrections script both correction
+keys (one slot: the tag ``corrections``); the step locks touch
 :func:`baseline_step` or :func:`emerging_step` alone. Every other command touches one key.
 docs/alerts.md and docs/customers.md describe the values in detail.
 """
@@ -172,3 +179,13 @@ def emerging_known(prefix: str) -> str:
 def emerging_watch(prefix: str) -> str:
     """The last step's busiest groups, for the API."""
     return f"{prefix}:emerging:watch"
+
+
+def corrections(prefix: str) -> str:
+    """Hash: text key → the correction of that text (see :mod:`streams.corrections_store`)."""
+    return f"{prefix}:{{corrections}}"
+
+
+def corrections_order(prefix: str) -> str:
+    """Sorted set of the corrected text keys by time; shares the corrections' slot."""
+    return f"{corrections(prefix)}:order"

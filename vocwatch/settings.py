@@ -398,7 +398,7 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
         str,
         "bearer token the HTTP API (/api/…) and the console require. Unset: no token "
         "needed on a loopback `VOCWATCH_WEB_HOST`; on any other address the API is "
-        "read-only (acknowledging and silencing refused). Never logged",
+        "read-only (acknowledging, silencing and corrections refused). Never logged",
     ),
     "api_max_body_bytes": (int, "larger HTTP API request bodies are refused (413)"),
     "emerging": (

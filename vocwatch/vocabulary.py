@@ -264,6 +264,17 @@ class Polarity(StrEnum):
 PolarityName = Literal["negative", "neutral", "positive"]
 
 
+class CorrectionKind(StrEnum):
+    """What a person's correction (纠正) of a text's analysis changes: its category (类别不对)
+    or its sentiment (情感不对). One correction may change both."""
+
+    CATEGORY = "category"
+    SENTIMENT = "sentiment"
+
+
+CorrectionKindName = Literal["category", "sentiment"]
+
+
 class Category(StrEnum):
     """Issue categories (问题分类)."""
 

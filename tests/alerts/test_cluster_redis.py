@@ -1,6 +1,7 @@
 """The Redis adapters on a real Redis Cluster (集群) of three valkey-server nodes, through the
 client the service builds with ``VOCWATCH_REDIS_CLUSTER=true``: windows, alert state,
-baselines, series, the stream sink and the live feed, and a cluster that cannot be reached."""
+baselines, series, the stream sink, the live feed, corrections, and a cluster that cannot be
+reached."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from alerts.rules import parse_rules, window_key
 from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import DUPLICATE, NEW, Observation, RedisWindowStore
+from classifiers.corrections import parse_correction
 from streams.app import redis_client
+from streams.corrections_store import RedisCorrections
 from streams.redis_cluster import ClusterClientError
 from tests.support import ListSink
 from vocwatch.dev import embedded
@@ -222,6 +225,26 @@ async def test_alert_state_baselines_series_and_stream_sink(client: Any, unique:
     stream = f"{unique}:alerts:stream"
     await RedisStreamSink(client, stream, maxlen=10).send([{"id": "a1"}, {"id": "a2"}])
     assert await client.xlen(stream) == 2
+
+
+async def test_corrections_merge_and_stay_bounded_in_their_one_slot(
+    cluster: embedded.RedisCluster, client: Any, unique: str
+) -> None:
+    store = RedisCorrections(client, prefix=unique, max_corrections=2)
+    for i in range(3):
+        await store.add(parse_correction({"text": f"第{i}条", "sentiment": 0}, at=NOW + i))
+    await store.add(parse_correction({"text": "第2条", "category": "price"}, at=NOW + 5))
+    assert [(c.text, c.categories, c.sentiment) for c in await store.recent(5)] == [
+        ("第2条", ("price",), "negative"),
+        ("第1条", (), "negative"),
+    ]
+    assert [c.text async for c in store.all()] == ["第1条", "第2条"]
+    held = node_keys(cluster, f"{unique}:*")
+    assert sorted(k for keys in held for k in keys) == [
+        f"{unique}:{{corrections}}",
+        f"{unique}:{{corrections}}:order",
+    ]
+    assert sum(1 for keys in held if keys) == 1  # both on one node
 
 
 async def test_the_live_feed_reaches_a_worker_whatever_node_publishes(

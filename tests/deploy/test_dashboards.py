@@ -36,11 +36,13 @@ from prometheus_client import start_http_server
 from alerts.rules import load_rules
 from classifiers.category import CATEGORIES
 from classifiers.polarity import CHANNELS, POLARITIES
+from streams.analysis import models_in_use
 from streams.events import PLATFORMS, SOURCES
 from vocwatch.dev.embedded import ChildServer, free_port, wait_until
 from vocwatch.errors import InvalidEvent
 from vocwatch.metrics import Metrics, catalogue
 from vocwatch.settings import Settings
+from vocwatch.vocabulary import CorrectionKind, SurveyKind
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
@@ -451,6 +453,7 @@ def test_equality_matchers_use_values_the_code_produces() -> None:
 
 
 @cache
+@cache
 def label_values() -> dict[str, tuple[str, ...]]:
     """Every value of every vocwatch label, from the code and the packaged configuration;
     the live test's registry exposes all of them."""
@@ -473,7 +476,8 @@ def label_values() -> dict[str, tuple[str, ...]]:
         "region": ("other", "none", "all"),
         "sink": ("kafka", "file", "log"),
         "outcome": ("sent", "failed"),
-        "kind": ("nps", "csat", "ces"),
+        "kind": (*SurveyKind, *CorrectionKind),
+        "version": (models_in_use(settings),),  # the shipped models
         "topic": (
             *settings.input_topics.values(),
             settings.scored_topic,

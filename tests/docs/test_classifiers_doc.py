@@ -1,6 +1,7 @@
 """docs/classifiers.md runs: its cleaning and masking examples are what the code does, its
-polarity file is the packaged one, and its ``vocwatch classify`` example prints what it
-shows. (Only the sections "Cleaning and privacy", "Polarity cut-offs" and "Command line".)
+polarity file is the packaged one, its ``vocwatch classify`` example prints what it shows,
+and its corrections (纠正) are what the API answers and the export writes. (Only the
+sections "Cleaning and privacy", "Polarity cut-offs", "Command line" and "Corrections".)
 """
 
 from __future__ import annotations
@@ -9,17 +10,26 @@ import io
 import json
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+from classifiers.corrections import (
+    MAX_NOTE_CHARS,
+    MAX_TEXT_CHARS,
+    merge,
+    parse_correction,
+    parse_label_line,
+)
 from classifiers.normalize import normalize
 from classifiers.pii import mask_pii
 from classifiers.polarity import CHANNELS, DEFAULT_POLARITY_FILE, PolarityPolicy
 from tests.docs.test_docs import fenced_blocks
 from vocwatch.cli import main
 from vocwatch.errors import ConfigError
+from vocwatch.vocabulary import Category, Channel, Polarity
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "classifiers.md"
 TEXT = PAGE.read_text(encoding="utf-8")
@@ -53,6 +63,7 @@ def code(cell: str) -> str:
 CLEANING = section("Cleaning and privacy")
 POLARITY = section("Polarity cut-offs")
 COMMAND = section("Command line")
+CORRECTIONS = section("Corrections (纠正)")
 
 
 @pytest.mark.parametrize("row", table_after(CLEANING, "after `normalize`"), ids=lambda r: r[0])
@@ -183,3 +194,56 @@ def test_category_table_is_the_shipped_models_validation() -> None:
     mean = rows["**mean**"]
     assert _figure(mean[2]) == _rounded(validation["dev"]["mean_top_in_gold"])
     assert _figure(mean[8]) == _rounded(validation["test"]["mean_top_in_gold"])
+
+
+# --- corrections ------------------------------------------------------------------------
+
+
+def correction_blocks() -> dict[str, str]:
+    return {b.info: b.body for b in fenced_blocks(CORRECTIONS)}
+
+
+def test_the_correction_answer_is_what_the_api_answers_for_the_request() -> None:
+    blocks = correction_blocks()
+    request = json.loads(blocks["json correction-request"])
+    shown = json.loads(blocks["json correction"])
+    at = datetime.fromisoformat(shown["at"]).timestamp()
+    correction = parse_correction(request, at=at)
+    assert {**correction.to_json(), "key": correction.key} == shown
+    assert f"at {shown['at']}" in CORRECTIONS  # the comment above the request says when
+
+
+def test_the_export_example_is_what_the_export_writes() -> None:
+    blocks = correction_blocks()
+    first = parse_correction(json.loads(blocks["json correction-request"]), at=1765000000.0)
+    lines = blocks["jsonl labels-export"].splitlines()
+    # the first line: the correction above, and 情感不对 of its text five minutes later
+    later = parse_correction({"text": first.text, "sentiment": "negative"}, at=1765000300.0)
+    assert merge(first, later).to_line() == lines[0]
+    for line in lines:
+        assert parse_label_line(line).to_line() == line  # exactly as the export writes it
+
+
+def test_the_hand_written_labels_parse() -> None:
+    lines = correction_blocks()["jsonl labels"].splitlines()
+    labels = [parse_label_line(line) for line in lines]
+    assert [c.sentiment for c in labels] == [Polarity.POSITIVE, Polarity.NEUTRAL, Polarity.NEGATIVE]
+    assert labels[2].categories == (Category.TECHNICAL,)
+
+
+def test_the_correction_field_table_is_the_codes() -> None:
+    rows = {code(row[0]): row[-1] for row in table_after(CORRECTIONS, "| field | required |")}
+    assert set(rows) == {"text", "category", "categories", "sentiment", "channel", "source", "by"}
+    assert all(f"`{c.value}`" in rows["category"] for c in Category)
+    assert all(f"`{p.value}`" in rows["sentiment"] for p in Polarity)
+    assert all(f"`{c.value}`" in rows["channel"] for c in Channel)
+    assert f"{MAX_TEXT_CHARS:,} characters" in rows["text"]
+    assert f"at most {MAX_NOTE_CHARS} characters" in rows["by"]
+
+
+def test_the_documented_bound_and_keys_are_the_codes() -> None:
+    from streams.corrections_store import MAX_CORRECTIONS, RedisCorrections
+
+    assert f"**{MAX_CORRECTIONS:,}**" in CORRECTIONS
+    store = RedisCorrections(None, prefix="<app_id>")
+    assert f"`{store.key}`" in CORRECTIONS and f"`{store.order_key}`" in CORRECTIONS

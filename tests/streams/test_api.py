@@ -1,5 +1,6 @@
 """The HTTP API over a real Redis-backed engine, served by aiohttp on a free loopback
-port: list, acknowledge, silence, the event stream, the bearer token, body limits."""
+port: list, acknowledge, silence, the event stream, the bearer token, body limits, and
+corrections (纠正) of a text's category or sentiment."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
 from streams.api import TICKET_SECONDS, AlertApi, issue_ticket
+from streams.corrections_store import RedisCorrections
 from tests.support import ListSink
+from vocwatch import redis_keys
 from vocwatch.metrics import Metrics
 from vocwatch.vocabulary import Priority
 
@@ -62,6 +65,7 @@ class Served:
     url: str
     http: aiohttp.ClientSession
     clock: list[float]
+    registry: CollectorRegistry
 
     async def call(
         self, method: str, path: str, *, token: str | None = "secret", **kwargs: Any
@@ -103,9 +107,16 @@ async def serve(redis_url: str, prefix: str, **options: Any) -> AsyncIterator[Se
     clock = [NOW]
     app = web.Application(client_max_size=4096)
     series = RedisSeries(client, prefix=prefix)
-    AlertApi(engine, clock=lambda: clock[0], max_body_bytes=2048, series=series, **options).install(
-        app.router
-    )
+    registry = CollectorRegistry()
+    options.setdefault("corrections", RedisCorrections(client, prefix=prefix))
+    AlertApi(
+        engine,
+        clock=lambda: clock[0],
+        max_body_bytes=2048,
+        series=series,
+        metrics=Metrics.create(registry),
+        **options,
+    ).install(app.router)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -113,7 +124,7 @@ async def serve(redis_url: str, prefix: str, **options: Any) -> AsyncIterator[Se
     port = runner.addresses[0][1]
     try:
         async with aiohttp.ClientSession() as http:
-            yield Served(engine, series, f"http://127.0.0.1:{port}", http, clock)
+            yield Served(engine, series, f"http://127.0.0.1:{port}", http, clock, registry)
     finally:
         await runner.cleanup()
         await client.aclose()
@@ -407,6 +418,7 @@ async def test_without_a_token_off_loopback_the_api_is_read_only(
                 {"matchers": {"rule": "burst"}, "duration_seconds": 60, "created_by": "张三"},
             ),
             ("DELETE", "/api/silences/x", None),
+            ("POST", "/api/corrections", {"text": "快递丢了", "category": "logistics"}),
         ]
         for method, path, payload in writes:
             status, reply = await served.call(method, path, token=None, json=payload)
@@ -414,6 +426,8 @@ async def test_without_a_token_off_loopback_the_api_is_read_only(
             assert "VOCWATCH_API_TOKEN" in reply["error"]
         status, body = await served.call("GET", "/api/alerts", token=None)
         assert body["alerts"][0]["acknowledged"] is None  # nothing changed
+        status, body = await served.call("GET", "/api/corrections", token=None)
+        assert (status, body["count"]) == (200, 0)
         status, ticket = await served.call("POST", "/api/stream/ticket", token=None)
         assert (status, ticket["ticket"]) == (200, "")
         assert await _stream_status(served, "") == 200  # reading needs no ticket here
@@ -425,3 +439,109 @@ async def test_a_token_makes_the_api_writable_on_any_address(redis_url: str, uni
         alert_id = (await served.call("GET", "/api/alerts"))[1]["alerts"][0]["id"]
         status, body = await served.call("POST", f"/api/alerts/{alert_id}/ack", json={"by": "李四"})
         assert status == 200 and body["acknowledged"]["by"] == "李四"
+
+
+# --- corrections (纠正) -------------------------------------------------------------------
+
+
+async def test_a_correction_is_stored_merged_listed_and_counted(
+    served: Served, redis_url: str, unique: str
+) -> None:
+    status, stored = await served.call(
+        "POST",
+        "/api/corrections",
+        json={
+            "text": "快递丢了，电话13812345678",
+            "category": "service",
+            "channel": "app",
+            "source": "alert:f-1",
+            "by": "张三",
+        },
+    )
+    assert status == 201, stored
+    assert stored == {
+        "text": "快递丢了,电话[PHONE]",  # cleaned as the worker cleans, masked
+        "category": "service",
+        "channel": "app",
+        "at": "2027-01-15T08:00:00+00:00",
+        "by": "张三",
+        "source": "alert:f-1",
+        "key": stored["key"],
+    }
+    served.clock[0] = NOW + 60
+    status, merged = await served.call(
+        "POST", "/api/corrections", json={"text": stored["text"], "sentiment": "negative"}
+    )
+    assert status == 201
+    assert (merged["key"], merged["category"], merged["sentiment"], merged["by"]) == (
+        stored["key"],
+        "service",
+        "negative",
+        "张三",
+    )
+    assert merged["at"] == "2027-01-15T08:01:00+00:00"
+    await served.call(
+        "POST",
+        "/api/corrections",
+        json={"text": "微博上说很好", "sentiment": "positive", "channel": "social"},
+    )
+    status, listing = await served.call("GET", "/api/corrections?limit=1")
+    assert status == 200 and listing["count"] == 2
+    assert [c["text"] for c in listing["corrections"]] == ["微博上说很好"]
+    status, listing = await served.call("GET", "/api/corrections")
+    assert [c["text"] for c in listing["corrections"]] == ["微博上说很好", "快递丢了,电话[PHONE]"]
+    assert listing["corrections"][1] == merged
+    counted = {
+        kind: served.registry.get_sample_value("vocwatch_corrections_total", {"kind": kind})
+        for kind in ("category", "sentiment")
+    }
+    assert counted == {"category": 1.0, "sentiment": 2.0}
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        raw = await client.hgetall(redis_keys.corrections(unique))
+    finally:
+        await client.aclose()
+    assert len(raw) == 2 and all(b"13812345678" not in v for v in raw.values())
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"category": "logistics"}, "text"),
+        ({"text": "", "category": "logistics"}, "text"),
+        ({"text": "x" * 2001, "category": "logistics"}, "text"),  # under the 2048-byte body cap
+        ({"text": "快递丢了"}, "category"),
+        ({"text": "快递丢了", "category": "delivery"}, "category"),
+        ({"text": "快递丢了", "categories": ["logistics", "x"]}, "categories"),
+        ({"text": "快递丢了", "sentiment": "angry"}, "sentiment"),
+        ({"text": "快递丢了", "sentiment": 0, "channel": "fax"}, "channel"),
+    ],
+)
+async def test_a_bad_correction_is_refused_naming_its_field(
+    served: Served, body: Any, field: str
+) -> None:
+    status, reply = await served.call("POST", "/api/corrections", json=body)
+    assert (status, reply["field"]) == (400, field), reply
+    assert reply["error"].startswith(f"{field}: ")
+    assert (await served.call("GET", "/api/corrections"))[1]["count"] == 0
+    assert served.registry.get_sample_value("vocwatch_corrections_total", {"kind": "category"}) in (
+        None,
+        0.0,
+    )
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "x", "-1", "2.5"])
+async def test_the_corrections_limit_is_checked(served: Served, limit: str) -> None:
+    status, reply = await served.call("GET", f"/api/corrections?limit={limit}")
+    assert (status, reply["field"]) == (400, "limit")
+
+
+async def test_corrections_need_the_token_and_a_store(served: Served, redis_url: str) -> None:
+    body = {"text": "快递丢了", "category": "logistics"}
+    status, _ = await served.call("POST", "/api/corrections", token=None, json=body)
+    assert status == 401
+    status, _ = await served.call("GET", "/api/corrections", token="wrong")
+    assert status == 401
+    async with serve(redis_url, "nostore", token="secret", corrections=None) as bare:
+        status, reply = await bare.call("POST", "/api/corrections", json=body)
+        assert status == 503 and "corrections" in reply["error"]

@@ -147,3 +147,19 @@ def test_the_registry_reports_process_memory_of_the_worker_and_analysis_processe
     names = {family.name for family in registry.collect()}
     assert "vocwatch_consumer_lag_messages" in names
     assert registry.get_sample_value("vocwatch_stalled_seconds", {}) == 0
+
+
+def test_a_metric_names_the_models_in_use_and_corrections_start_at_zero(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    service = create_service(settings(tmp_path, analysis_processes=0), registry=registry)
+    assert service.models.startswith("sentiment-")  # the shipped pair
+    assert registry.get_sample_value("vocwatch_models_info", {"version": service.models}) == 1
+    assert [
+        sample.labels["version"]
+        for family in registry.collect()
+        if family.name == "vocwatch_models_info"
+        for sample in family.samples
+    ] == [service.models]
+    for kind in ("category", "sentiment"):
+        assert registry.get_sample_value("vocwatch_corrections_total", {"kind": kind}) == 0
+    assert service.api is not None and service.api.corrections is not None

@@ -23,11 +23,12 @@ from alerts.rules import parse_rules
 from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
+from classifiers.corrections import parse_correction
 from streams.api import AlertApi
 from streams.console import CONTENT_SECURITY_POLICY, console_html, install_console
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
-from vocwatch.vocabulary import Priority
+from vocwatch.vocabulary import Category, Polarity, Priority
 
 PAGE_PATH = Path(__file__).resolve().parents[2] / "streams" / "console" / "index.html"
 PAGE = PAGE_PATH.read_text(encoding="utf-8")
@@ -203,9 +204,33 @@ def test_the_page_is_chinese_with_english_for_technical_terms() -> None:
         "确认 ack",
         "静默 silence",
         "负面占比 negative share",
+        "纠正",
+        "类别不对 <small>wrong category",
+        "情感不对 <small>wrong sentiment",
+        "负面 negative",
+        "已记录",
     ):
         assert pair in PAGE, pair
     assert '<html lang="zh-CN">' in PAGE
+
+
+def test_the_correction_control_offers_every_category_and_polarity_the_api_takes() -> None:
+    """The 纠正 dialog's choices are the vocabularies :func:`parse_correction` accepts: the
+    category select is filled from the page's CATEGORY map, the sentiment select is static."""
+    categories = re.search(r"const CATEGORY = \{(.*?)\};", SCRIPT, re.S)
+    assert categories
+    assert re.findall(r"(\w+): '", categories.group(1)) == [c.value for c in Category]
+    sentiment = PAGE[
+        PAGE.index('id="correct-sentiment"') : PAGE.index(
+            "</select>", PAGE.index('id="correct-sentiment"')
+        )
+    ]
+    assert re.findall(r'<option value="(\w*)"', sentiment) == ["", *(p.value for p in Polarity)]
+    sent = {"text", "source"} | set(re.findall(r"\bbody\.(\w+) = ", SCRIPT))
+    assert sent == {"text", "source", "category", "sentiment", "channel", "by"}
+    body = {field: "x" for field in sent} | {"category": "logistics", "sentiment": "negative"}
+    assert parse_correction(body | {"channel": "social"}).source == "x"
+    assert "'/api/corrections'" in SCRIPT
 
 
 # --- the API as the console reads it -------------------------------------------------------

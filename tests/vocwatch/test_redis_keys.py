@@ -16,6 +16,7 @@ from alerts.customer_history import RedisCustomerHistory
 from alerts.series import RedisSeries
 from alerts.store import RedisAlertStore, RedisBaselineStore
 from alerts.windows import RedisWindowStore
+from streams.corrections_store import RedisCorrections
 from vocwatch import redis_keys
 
 KEY_FUNCTIONS: list[Callable[..., str]] = [
@@ -48,6 +49,8 @@ WINDOW_KEY = "channel=app,category=logistics"
         (redis_keys.emerging_watch("vocwatch"), "vocwatch:emerging:watch"),
         (redis_keys.customer_contacts("vocwatch", "u1"), "vocwatch:customer:{u1}"),
         (redis_keys.kpis("vocwatch", 480000), "vocwatch:kpi:480000"),
+        (redis_keys.corrections("vocwatch"), "vocwatch:{corrections}"),
+        (redis_keys.corrections_order("vocwatch"), "vocwatch:{corrections}:order"),
         (redis_keys.alerts_active("客服-prod"), "客服-prod:alerts:active"),
     ],
 )
@@ -59,7 +62,7 @@ def test_every_key_function_is_tested_above_and_listed_in_the_docstring() -> Non
     """Each function called with its parameters' names as placeholders (``<prefix>``,
     ``<window key>`` …) gives a name that the module docstring lists."""
     doc = redis_keys.__doc__ or ""
-    assert len(KEY_FUNCTIONS) == 19
+    assert len(KEY_FUNCTIONS) == 21
     for function in KEY_FUNCTIONS:
         names = inspect.signature(function).parameters
         placeholders: list[Any] = [f"<{name.replace('_', ' ')}>" for name in names]
@@ -98,6 +101,12 @@ def test_a_rules_baselines_and_its_key_set_share_a_slot(rule: str) -> None:
     assert {slot(k) for k in keys} == {slot(rule)}
 
 
+@pytest.mark.parametrize("prefix", ["vocwatch", "客服-prod", "team:a|b"])
+def test_the_two_keys_of_the_corrections_script_share_a_slot(prefix: str) -> None:
+    keys = [redis_keys.corrections(prefix), redis_keys.corrections_order(prefix)]
+    assert {slot(k) for k in keys} == {slot("corrections")}
+
+
 def test_the_stores_use_these_names() -> None:
     redis: Any = object()
     alerts = RedisAlertStore(redis, prefix="p")
@@ -115,4 +124,9 @@ def test_the_stores_use_these_names() -> None:
     assert RedisBaselineStore(redis, prefix="p")._key("burst") == redis_keys.baselines("p", "burst")
     assert RedisSeries(redis, prefix="p")._key("category", 3) == redis_keys.series(
         "p", "category", 3
+    )
+    corrections = RedisCorrections(redis, prefix="p")
+    assert (corrections.key, corrections.order_key) == (
+        redis_keys.corrections("p"),
+        redis_keys.corrections_order("p"),
     )

@@ -26,6 +26,8 @@ from vocwatch.vocabulary import (
     CategoryName,
     Channel,
     ChannelName,
+    CorrectionKind,
+    CorrectionKindName,
     Kpi,
     KpiName,
     KpiStatus,
@@ -64,6 +66,7 @@ ALIASES: list[tuple[type[StrEnum], Any]] = [
     (RiskSignal, RiskSignalName),
     (Kpi, KpiName),
     (KpiStatus, KpiStatusName),
+    (CorrectionKind, CorrectionKindName),
 ]
 
 
