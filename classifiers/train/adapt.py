@@ -38,7 +38,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,24 +48,18 @@ from classifiers import adapt as numerics
 from classifiers.analyze import Models
 from classifiers.category import CATEGORIES
 from classifiers.category import MODEL_FILE as CATEGORIES_FILE
+from classifiers.corrections import Correction, merge, parse_correction
 from classifiers.model import Heads, TextModel
 from classifiers.sentiment import MODEL_FILE as SENTIMENT_FILE
 from classifiers.train.adapt_base import BaseSet
 from classifiers.train.corpora import Example
 from classifiers.train.fit import Matrix, featurize, fit_head, say
-from vocwatch.errors import ConfigError
-from vocwatch.vocabulary import Category, Channel, Polarity
+from vocwatch.errors import ConfigError, InvalidCorrection
+from vocwatch.vocabulary import Channel, Polarity
 
 CORRECTIONS_FILE = "corrections.jsonl"
 MANIFEST_FILE = "manifest.json"
 MAX_TEXT = 2000  # characters: a longer text is cut (as the worker's events are)
-_SENTIMENTS = {
-    "negative": Polarity.NEGATIVE,
-    "neutral": Polarity.NEUTRAL,
-    "positive": Polarity.POSITIVE,
-    0: Polarity.NEGATIVE,
-    1: Polarity.POSITIVE,
-}
 
 
 class AdaptRefused(ConfigError):
@@ -94,34 +88,6 @@ class Recipe:
         }
 
 
-@dataclass(frozen=True)
-class Label:
-    """One correction: a text and the right sentiment and / or categories."""
-
-    text: str
-    polarity: Polarity | None = None
-    categories: tuple[Category, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)  # channel, at, by, source …
-
-    def to_json(self) -> dict[str, Any]:
-        line: dict[str, Any] = {**self.extra, "text": self.text}
-        if self.categories:
-            line["categories"] = [c.value for c in self.categories]
-        if self.polarity is not None:
-            line["sentiment"] = self.polarity.value
-        return line
-
-    def merged_over(self, older: Label) -> Label:
-        """This correction of a text, keeping what an older one of it said and this one
-        does not."""
-        return Label(
-            self.text,
-            self.polarity if self.polarity is not None else older.polarity,
-            self.categories or older.categories,
-            {**older.extra, **self.extra},
-        )
-
-
 # --- reading the user's files ----------------------------------------------------------------
 
 
@@ -147,54 +113,24 @@ def read_texts(path: Path, *, limit: int) -> tuple[list[str], list[Channel | Non
     return texts, channels, total
 
 
-def read_labels(path: Path) -> list[Label]:
-    """The corrections of a JSON-lines file; a ConfigError names the line of a bad one."""
-    return [label_of(record, where) for where, record in _json_lines(path)]
-
-
-def label_of(record: dict[str, Any], where: str) -> Label:
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError("a correction needs a non-empty string 'text'", source=where)
-    polarity = None
-    if "sentiment" in record:
-        value = record["sentiment"]
-        if isinstance(value, bool) or value not in _SENTIMENTS:
-            raise ConfigError(
-                f"sentiment {value!r}: one of negative, neutral, positive, 0, 1", source=where
-            )
-        polarity = _SENTIMENTS[value]
-    codes = record.get("categories", [])
-    if "category" in record:
-        codes = [record["category"], *codes]
-    if not isinstance(codes, list):
-        raise ConfigError("'categories' must be a list of category codes", source=where)
-    categories = []
-    for code in codes:
+def read_labels(path: Path) -> list[Correction]:
+    """The corrections of a LABELS file (JSON lines: classifiers/corrections.py); a
+    ConfigError names the line and the field of a bad one."""
+    labels = []
+    for where, record in _json_lines(path):
         try:
-            categories.append(Category(code))
-        except ValueError:
-            known = ", ".join(c.value for c in Category)
-            raise ConfigError(f"unknown category {code!r} (one of {known})", source=where) from None
-    if polarity is None and not categories:
-        raise ConfigError(
-            "a correction needs 'sentiment', 'category' or 'categories'", source=where
-        )
-    extra = {
-        k: v for k, v in record.items() if k not in {"text", "sentiment", "category", "categories"}
-    }
-    return Label(text.strip()[:MAX_TEXT], polarity, tuple(dict.fromkeys(categories)), extra)
+            labels.append(parse_correction(record))
+        except InvalidCorrection as exc:
+            raise ConfigError(str(exc), source=where) from None
+    return labels
 
 
-def merge_labels(older: Iterable[Label], newer: Iterable[Label]) -> list[Label]:
-    """One correction per text (compared as the training sets compare texts), the newer
-    over the older, in the order first seen."""
-    from classifiers.train.corpora import dedupe_key
-
-    merged: dict[str, Label] = {}
+def merge_labels(older: Iterable[Correction], newer: Iterable[Correction]) -> list[Correction]:
+    """One correction per text, the newer over the older (classifiers.corrections.merge),
+    in the order first seen."""
+    merged: dict[str, Correction] = {}
     for label in [*older, *newer]:
-        key = dedupe_key(label.text)
-        merged[key] = label.merged_over(merged[key]) if key in merged else label
+        merged[label.key] = merge(merged[label.key], label) if label.key in merged else label
     return list(merged.values())
 
 
@@ -221,7 +157,7 @@ def _channel(value: object, where: str) -> Channel | None:
     if value is None:
         return None
     try:
-        return Channel(value)
+        return Channel(str(value))
     except ValueError:
         known = ", ".join(c.value for c in Channel)
         raise ConfigError(f"unknown channel {value!r} (one of {known})", source=where) from None
@@ -240,7 +176,7 @@ class Adapted:
 def adapt(
     base: Models,
     texts: Sequence[str],
-    labels: Sequence[Label],
+    labels: Sequence[Correction],
     general: BaseSet,
     recipe: Recipe = Recipe(),
     *,
@@ -254,7 +190,7 @@ def adapt(
         Example("user", f"text:{i}", text, None, channel=(channels or [None] * len(texts))[i])
         for i, text in enumerate(texts)
     ] + [
-        Example("user", f"label:{i}", label.text, label.polarity, label.categories)
+        Example("user", f"label:{i}", label.text, label.sentiment, label.categories)
         for i, label in enumerate(labels)
     ]
     progress(f"features of {len(texts)} texts and {len(labels)} corrections …")
@@ -271,7 +207,7 @@ def adapt(
     report = {
         "texts": len(texts),
         "corrections": {
-            "sentiment": sum(label.polarity is not None for label in labels),
+            "sentiment": sum(label.sentiment is not None for label in labels),
             "categories": sum(bool(label.categories) for label in labels),
         },
         "sentiment": sentiment_report,
@@ -308,10 +244,10 @@ def adapt_sentiment(
             corrected.weights[row, polar] = recipe.correction_weight
             corrected.values[row, polar] = float(example.polarity == Polarity.POSITIVE)
     targets = pseudo.combined(corrected)
-    shift = numerics.fit_shift(hashed, dense, logits, heads.scale, targets, l2=recipe.l2)
+    shift = numerics.fit_shift(hashed, logits, heads.scale, targets, l2=recipe.l2)
     adapted = shift.applied_to(heads)
     new_raw = _raw(adapted, hashed, dense)
-    changed = _changed_polarity(heads, adapted, raw, new_raw)
+    changed: np.ndarray = _changed_polarity(heads, adapted, raw, new_raw)
     report = {
         "pseudo_labels": int((pseudo.weights[:, polar] > 0).sum()),
         "corrections": corrected.count,
@@ -405,8 +341,7 @@ def check_guard(
     figure measures forgetting, not a new industry.)"""
     check = general.select(general.test)
     hashed, dense = _parts(check.rows, base_sentiment)
-    figures = {
-        "texts": int(check.rows.shape[0]),
+    pairs = {
         "sentiment_binary_accuracy": {
             "base": _binary_accuracy(base_sentiment.heads, hashed, dense, check.polarity),
             "adapted": _binary_accuracy(sentiment.heads, hashed, dense, check.polarity),
@@ -416,8 +351,7 @@ def check_guard(
             "adapted": _top_in_gold(categories.heads, hashed, dense, check.categories),
         },
     }
-    for name in ("sentiment_binary_accuracy", "category_top_in_gold"):
-        pair = figures[name]
+    for name, pair in pairs.items():
         if pair["adapted"] < pair["base"] - recipe.guard:
             raise AdaptRefused(
                 f"the adapted model's {name.replace('_', ' ')} on the general texts is "
@@ -425,7 +359,7 @@ def check_guard(
                 f"{pair['base']:.4f}: not written (fewer or more consistent corrections, or a "
                 "larger --guard if that is what you want)"
             )
-    return figures
+    return {"texts": int(check.rows.shape[0]), **pairs}
 
 
 def _binary_accuracy(heads: Heads, hashed: Any, dense: np.ndarray, polarity: np.ndarray) -> float:
@@ -448,9 +382,11 @@ def _changed_polarity(
 
     def answer(heads: Heads, scores: np.ndarray) -> np.ndarray:
         p = heads.calibrated(scores.astype(np.float32))
-        return three_way(p[:, 0], p[:, 1]).argmax(axis=1)
+        chosen: np.ndarray = three_way(p[:, 0], p[:, 1]).argmax(axis=1)
+        return chosen
 
-    return answer(before, raw) != answer(after, new_raw)
+    changed: np.ndarray = np.not_equal(answer(before, raw), answer(after, new_raw))
+    return changed
 
 
 def _parts(rows: Any, model: TextModel) -> tuple[Any, np.ndarray]:
@@ -506,11 +442,10 @@ def run(args: argparse.Namespace) -> int:
     earlier = _earlier_labels(args.base_dir)
     texts, channels, lines = read_texts(args.texts, limit=recipe.max_texts)
     labels = merge_labels(earlier, read_labels(args.labels) if args.labels else [])
+    kept = f" ({len(earlier)} kept from {args.base_dir})" if earlier else ""
     say(
         f"adapting {base.version} to {len(texts)} texts (of {lines}) and {len(labels)} "
-        f"corrections ({len(earlier)} kept from {args.base_dir})"
-        if earlier
-        else f"adapting {base.version} to {len(texts)} texts (of {lines}) and {len(labels)} corrections"
+        f"corrections{kept}"
     )
     try:
         adapted = adapt(base, texts, labels, BaseSet.load(), recipe, channels=channels)
@@ -527,7 +462,7 @@ def write(
     out: Path,
     base: Models,
     adapted: Adapted,
-    labels: Sequence[Label],
+    labels: Sequence[Correction],
     recipe: Recipe,
     *,
     started: float,
@@ -551,7 +486,7 @@ def write(
         replace(model, meta=meta).save(out / path.name)
     with (out / CORRECTIONS_FILE).open("w", encoding="utf-8") as stream:
         for label in labels:
-            stream.write(json.dumps(label.to_json(), ensure_ascii=False) + "\n")
+            stream.write(label.to_line() + "\n")
     manifest = {
         "version": f"adapted-{today}-{stamp}",
         "base": {"sentiment": base.sentiment.version, "categories": base.categories.version},
@@ -565,7 +500,7 @@ def write(
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
 
 
-def _earlier_labels(base_dir: Path | None) -> list[Label]:
+def _earlier_labels(base_dir: Path | None) -> list[Correction]:
     """The corrections an adapted base folder learned from (none for other folders)."""
     if base_dir is None or not (base_dir / CORRECTIONS_FILE).exists():
         return []
