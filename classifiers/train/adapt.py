@@ -7,9 +7,10 @@
 of the company's complaints, calls and posts, unlabelled. ``--labels``: JSON lines of
 corrections (``vocwatch corrections export`` writes them), each with ``text`` and any of
 ``category`` / ``categories`` / ``sentiment``. ``--base-dir``: start from these models
-instead of the shipped ones; when it is an adapted folder, its corrections are kept and the
-new ones added (a correction of the same text replaces the older one): adapting again never
-forgets a correction.
+instead of the shipped ones; when it is an adapted folder, the models *it* was adapted from
+(its ``base/``) are adapted again with its corrections and the new ones (a correction of
+the same text replaces the fields it gives): adapting again never forgets a correction and
+never counts one twice.
 
 What it does (measured choices: docs/classifiers.md, "Adapting to your domain"):
 
@@ -24,8 +25,8 @@ What it does (measured choices: docs/classifiers.md, "Adapting to your domain"):
   test rows; one more than ``--guard`` below is not written, and the command says why.
 
 It writes ``sentiment.npz``, ``categories.npz``, ``corrections.jsonl`` (every correction
-learned from) and ``manifest.json`` (base versions, sizes of the data, figures, time and
-memory) into ``--out``.
+learned from), ``manifest.json`` (base versions, sizes of the data, figures, time and
+memory) and ``base/`` (the models adapted from) into ``--out``.
 """
 
 from __future__ import annotations
@@ -51,13 +52,14 @@ from classifiers.category import MODEL_FILE as CATEGORIES_FILE
 from classifiers.corrections import Correction, merge, parse_correction
 from classifiers.model import Heads, TextModel
 from classifiers.sentiment import MODEL_FILE as SENTIMENT_FILE
-from classifiers.train.adapt_base import BaseSet
+from classifiers.train.adapt_base import BASE_FILE, BaseSet
 from classifiers.train.corpora import Example
 from classifiers.train.fit import Matrix, featurize, fit_head, say
 from vocwatch.errors import ConfigError, InvalidCorrection
 from vocwatch.vocabulary import Channel, Polarity
 
 CORRECTIONS_FILE = "corrections.jsonl"
+BASE_FOLDER = "base"  # in an adapted folder: the models it was adapted from
 MANIFEST_FILE = "manifest.json"
 MAX_TEXT = 2000  # characters: a longer text is cut (as the worker's events are)
 
@@ -423,6 +425,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-dir", type=Path, help="adapt these models (default: the shipped ones)"
     )
+    parser.add_argument(
+        "--general",
+        type=Path,
+        default=BASE_FILE,
+        help="the general texts' features (default: the shipped ones, for the shipped models)",
+    )
     recipe = Recipe()
     parser.add_argument("--correction-weight", type=float, default=recipe.correction_weight)
     parser.add_argument("--confident", type=float, default=recipe.confident)
@@ -438,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
         guard=args.guard,
         max_texts=args.max_texts,
     )
-    base = Models.load_from(args.base_dir) if args.base_dir else Models.load()
+    base = _base_models(args.base_dir)
     earlier = _earlier_labels(args.base_dir)
     texts, channels, lines = read_texts(args.texts, limit=recipe.max_texts)
     labels = merge_labels(earlier, read_labels(args.labels) if args.labels else [])
@@ -448,7 +456,7 @@ def run(args: argparse.Namespace) -> int:
         f"corrections{kept}"
     )
     try:
-        adapted = adapt(base, texts, labels, BaseSet.load(), recipe, channels=channels)
+        adapted = adapt(base, texts, labels, BaseSet.load(args.general), recipe, channels=channels)
     except AdaptRefused as refused:
         say(f"vocwatch adapt: {refused}")
         return 1
@@ -470,6 +478,8 @@ def write(
 ) -> None:
     """The adapted models, their corrections and the manifest into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    for model, path in ((base.sentiment, SENTIMENT_FILE), (base.categories, CATEGORIES_FILE)):
+        model.save(out / BASE_FOLDER / path.name)
     today = datetime.date.today().isoformat()
     stamp = hashlib.sha1(
         json.dumps(adapted.report, sort_keys=True).encode(), usedforsecurity=False
@@ -498,6 +508,17 @@ def write(
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+
+
+def _base_models(base_dir: Path | None) -> Models:
+    """The models to adapt: the shipped ones, those of ``base_dir``, or — when ``base_dir``
+    is an adapted folder — the models *it* was adapted from, so that adapting again with
+    its corrections does not count them twice."""
+    if base_dir is None:
+        return Models.load()
+    if (base_dir / BASE_FOLDER).is_dir():
+        return Models.load_from(base_dir / BASE_FOLDER)
+    return Models.load_from(base_dir)
 
 
 def _earlier_labels(base_dir: Path | None) -> list[Correction]:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.category import CATEGORIES
+from classifiers.category import CATEGORIES, load_model
+from classifiers.category import MODEL_FILE as CATEGORIES_FILE
 from classifiers.features import FeatureConfig
 from classifiers.train import corpora
 from classifiers.train.corpora import Example
@@ -138,21 +139,25 @@ def from_matrix(rows: Any, examples: Sequence[Example], meta: dict[str, Any]) ->
     )
 
 
-def build(path: Path = BASE_FILE) -> BaseSet:
-    """Featurize the project's labelled texts as the shipped category model does, and save."""
-    from classifiers.category import load_model
+def build(
+    path: Path = BASE_FILE,
+    *,
+    model: Path = CATEGORIES_FILE,
+    labelled: Path = corpora.LABELLED,
+    corpora_dir: Path = corpora.DEFAULT_CORPORA,
+) -> BaseSet:
+    """Featurize the project's labelled texts as the category model ``model`` does, and
+    save them to ``path``."""
     from classifiers.train.fit import featurize
 
-    model = load_model()
+    category_model = load_model(model)
     examples = [
-        e
-        for e in corpora.labelled(corpora.LABELLED, corpora.DEFAULT_CORPORA)
-        if not e.text_from and e.categories
+        e for e in corpora.labelled(labelled, corpora_dir) if not e.text_from and e.categories
     ]
-    teacher = any(column.startswith("teacher:") for column in model.dense_columns)
-    matrix = featurize(examples, model.features, teacher=teacher)
+    teacher = any(column.startswith("teacher:") for column in category_model.dense_columns)
+    matrix = featurize(examples, category_model.features, teacher=teacher)
     meta = {
-        "features": model.features.to_json(),
+        "features": category_model.features.to_json(),
         "dense_columns": list(matrix.featurizer.dense_columns),
     }
     base = from_matrix(matrix.rows, matrix.examples, meta)

@@ -23,7 +23,7 @@ import numpy as np
 from classifiers.category import CATEGORIES, MODEL_FILE, THRESHOLD
 from classifiers.features import FeatureConfig
 from classifiers.model import TextModel
-from classifiers.train import corpora
+from classifiers.train import adapt_base, corpora
 from classifiers.train.corpora import Example
 from classifiers.train.fit import (
     Fold,
@@ -56,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
     matrix = featurize(examples, FeatureConfig(bits=args.bits), teacher=not args.no_teacher)
     model = Trainer(c=args.c).train(matrix, test=args.test)
     model.save(args.out)
+    # the general texts `vocwatch adapt` starts from, featurized for this model
+    adapt_base.build(
+        args.out.parent / adapt_base.BASE_FILE.name,
+        model=args.out,
+        labelled=args.labelled,
+        corpora_dir=args.corpora,
+    )
     validation = model.meta["validation"]
     text = json.dumps(validation, ensure_ascii=False) if args.json else None
     print(text or format_validation(validation))
