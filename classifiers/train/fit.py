@@ -59,8 +59,10 @@ def featurize(
     *,
     teacher: bool,
     say: Callable[[str], None] | None = None,
+    every: int = 10,
 ) -> Matrix:
-    """The examples' features, computed exactly as the worker computes them."""
+    """The examples' features, computed exactly as the worker computes them; ``say`` hears
+    of the progress every ``every`` chunks of 5,000 texts."""
     import scipy.sparse as sparse
 
     featurizer = featurizer_for_training(config, teacher=teacher)
@@ -74,7 +76,7 @@ def featurize(
             (batch.values, batch.indices, batch.indptr), shape=(batch.rows, batch.columns)
         )
         parts.append(sparse.hstack([hashed, sparse.csr_matrix(batch.dense)], format="csr"))
-        if say is not None and start % (10 * CHUNK) == 0:
+        if say is not None and start % (every * CHUNK) == 0:
             say(
                 f"  features: {start + len(chunk)} of {len(examples)} texts "
                 f"({time.monotonic() - started:.0f} s)"
