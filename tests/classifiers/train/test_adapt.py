@@ -253,3 +253,35 @@ def test_the_general_texts_fit_the_shipped_category_model() -> None:
     model = Models.load().categories
     assert (general.features, general.dense_columns) == (model.features, model.dense_columns)
     assert general.test.sum() > 500 and len(set(general.domains)) == 14
+
+
+def test_the_leave_one_industry_out_tables_are_the_recorded_figures() -> None:
+    """The page's tables are docs/examples/adapt/eval-adapt.json (what `vocwatch eval-adapt
+    --json` printed), cell by cell."""
+    recorded = json.loads((EXAMPLE / "eval-adapt.json").read_text(encoding="utf-8"))
+    adapting = DOC.split("## Adapting to your domain", 1)[1]
+    section = adapting.split("### Figures: leave one industry out", 1)[1].split("\n### ", 1)[0]
+    figures = ("before", "without_corrections", "before_on_rest", "with_corrections")
+    for task in ("sentiment", "categories"):
+        lines = [line for line in section.splitlines() if line.startswith(f"| {task} ")]
+        assert lines, f"no {task} table"
+        start = section.splitlines().index(lines[0])
+        rows = {}
+        for line in section.splitlines()[start + 2 :]:
+            if not line.startswith("|"):
+                break
+            cells = [cell.strip().strip("*") for cell in line.strip("|").split("|")]
+            rows[cells[0]] = cells[2:]
+        table = recorded[task]
+        for domain, row in table["domains"].items():
+            expected = [
+                "—" if row[split][f] is None else f"{row[split][f]:.3f}"
+                for split in ("dev", "test")
+                for f in figures
+            ]
+            assert rows[domain] == expected, domain
+        for what in ("mean", "worst"):
+            expected = [
+                f"{table[split][f][what]:.3f}" for split in ("dev", "test") for f in figures
+            ]
+            assert rows[what] == expected, what
