@@ -4,8 +4,9 @@ vector of its words, and a signature that finds its near-duplicates. Pure, in me
 **Features.** A text's features are its content words — the words the explanations count
 (:mod:`alerts.explain`: no channel boilerplate, greetings, function words, numbers, masking
 placeholders or emoticon codes; ``alerts/explain_stopwords.txt``) of two characters or
-more — optionally (:data:`INNER_WORDS`, off) the two-character words inside a short
-compound that the prior knows as words (信号 in 没信号 and 手机信号) — and those of their
+more — the two-character words inside a short compound that the prior knows as words
+(信号 in 没信号 and 手机信号; :data:`INNER_WORDS`), weighing :data:`INNER_WEIGHT` of the
+word standing alone — and those of their
 Chinese characters that are rare in customer-service texts (in
 less than :data:`alerts.emerging_prior.RARE_SHARE` of the prior's texts), so that 霉斑,
 霉点 and 发霉 share 霉 and 臭虫 meets 虫子, while 头 (头发, 头皮, 里头) or 服 (客服,
@@ -52,11 +53,15 @@ from alerts.emerging_prior import EmergingPrior
 from alerts.explain import VOCABULARY, TermVocabulary
 
 MAX_TOKENS = 80
-# Off: measured, the two-character words inside compounds of three or four characters
-# (信号 in 没信号 and 手机信号) raise the recall of the evaluation (docs/alerts.md), but link
-# a new problem to the ordinary complaints that share a word with it (更新 in 物流信息更新).
-INNER_WORDS = False
+# The two-character words inside compounds of three or four characters (信号 in 没信号 and
+# 手机信号) raise the recall of the evaluation (docs/alerts.md); at full weight they also
+# linked the demo's new problem to ordinary complaints sharing a word with it (更新 in
+# 物流信息更新), at half weight no longer.
+INNER_WORDS = True
 INNER_WORDS_OF = 4  # characters at most of such a compound (a longer one is a name: 扫地机器人)
+# How much an inner word weighs against the same word standing alone (its IDF × this).
+INNER_WEIGHT = 0.5
+_INNER = "\x01"  # marks an inner word among a token's features
 MAX_CACHED_TOKENS = 100_000
 SLOT_BITS = 20
 SLOTS = 1 << SLOT_BITS  # document-frequency counters (three arrays of 4 MB)
@@ -105,7 +110,7 @@ class TokenFeatures(dict[str, tuple[str, ...]]):
     def __missing__(self, token: str) -> tuple[str, ...]:
         features: tuple[str, ...] = ()
         if self.vocabulary.weight(token) >= 2:
-            features = (token, *self._inner_words(token))
+            features = (token, *(_INNER + word for word in self._inner_words(token)))
             if len(token) > 1:
                 characters = self.characters
                 for c in token:
@@ -130,7 +135,18 @@ class TokenFeatures(dict[str, tuple[str, ...]]):
     def of(self, tokens: Iterable[str]) -> dict[str, None]:
         """The features of a text's tokens (the first :data:`MAX_TOKENS`), in the order
         they come (a dict as an ordered set: the same text, the same sums)."""
-        return dict.fromkeys(chain.from_iterable(map(self.__getitem__, islice(tokens, MAX_TOKENS))))
+        return dict.fromkeys(self.weighed(tokens))
+
+    def weighed(self, tokens: Iterable[str]) -> dict[str, float]:
+        """The features of a text's tokens, each with its factor: 1, or
+        :data:`INNER_WEIGHT` for a word found only inside a longer one."""
+        features: dict[str, float] = {}
+        for feature in chain.from_iterable(map(self.__getitem__, islice(tokens, MAX_TOKENS))):
+            if feature[0] == _INNER:
+                features.setdefault(feature[1:], INNER_WEIGHT)
+            else:
+                features[feature] = 1.0
+        return features
 
 
 class FeatureHashes(dict[str, int]):
@@ -280,8 +296,8 @@ class TopicVectorizer:
     def vectors(self, texts: Sequence[tuple[Iterable[str], float]]) -> list[TopicVector | None]:
         """The vectors of a batch of texts (tokens, time), None for a text without content
         words. The batch counts in the document frequencies before it is weighed."""
-        of = self.token_features.of
-        feature_sets = [list(of(tokens)) for tokens, _ in texts]
+        weighed = self.token_features.weighed
+        feature_sets = [weighed(tokens) for tokens, _ in texts]
         flat = list(chain.from_iterable(feature_sets))
         if not flat:
             return [None] * len(texts)
@@ -291,6 +307,9 @@ class TopicVectorizer:
         times = np.fromiter((at for _, at in texts), np.float64, len(texts))
         self.frequencies.add_texts(slots, lengths, times)
         idf = self.frequencies.idfs(slots)
+        if INNER_WORDS:
+            factors = chain.from_iterable(f.values() for f in feature_sets)
+            idf = idf * np.fromiter(factors, np.float64, len(flat))
         filled = lengths[lengths > 0]
         starts = np.cumsum(filled) - filled
         norms = np.sqrt(np.add.reduceat(idf * idf, starts))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from alerts.emerging_features import (
+    INNER_WEIGHT,
     MAX_TOKENS,
     NEAR_DUPLICATE_AGREEMENT,
     DocumentFrequency,
@@ -49,6 +50,23 @@ def test_the_known_words_inside_a_compound_are_features() -> None:
     assert {"没信号", "信号"} <= set(known.of(["没信号"]))
     assert {"手机信号", "手机", "信号"} <= set(known.of(["手机信号"]))
     assert "信号" not in TokenFeatures(VOCABULARY).of(["没信号"])  # no word list: none
+
+
+def test_an_inner_word_weighs_less_unless_it_also_stands_alone() -> None:
+    known = TokenFeatures(VOCABULARY, word={"信号"}.__contains__)
+    assert known.weighed(["没信号"])["信号"] == INNER_WEIGHT < 1.0
+    assert known.weighed(["没信号"])["没信号"] == 1.0
+    assert known.weighed(["没信号", "信号"])["信号"] == 1.0
+    assert known.weighed(["信号", "没信号"])["信号"] == 1.0
+
+
+def test_inner_words_pull_two_wordings_of_one_problem_together_but_less() -> None:
+    prior = EmergingPrior.load()
+    with_inner = TopicVectorizer(prior)
+    one, other = (with_inner.vector([t], 0.0) for t in ("没信号", "手机信号"))
+    assert one is not None and other is not None
+    shared = sum(w * other.weights.get(f, 0.0) for f, w in one.weights.items())
+    assert 0.0 < shared < 0.5
 
 
 def test_only_the_first_tokens_of_a_long_text_count() -> None:
