@@ -20,7 +20,7 @@ from classifiers import sentiment as sentiment_module
 from classifiers.category import CategoryScore, decide
 from classifiers.features import F32, FeatureConfig, Featurizer, TermTable, load_emoticons
 from classifiers.lexicon import Lexicon
-from classifiers.model import Heads, TextModel, stack
+from classifiers.model import Heads, TextModel, sharing, stack
 from classifiers.normalize import normalize_batch
 from classifiers.pii import mask_pii, without_placeholders
 from classifiers.polarity import PolarityPolicy
@@ -70,6 +70,7 @@ class Models:
         sentiment = sentiment or sentiment_module.load_model()
         categories = categories or categories_module.load_model()
         heads = stack([sentiment, categories])
+        sentiment, categories = sharing([sentiment, categories], heads)
         return cls(sentiment, categories, featurizer_for(sentiment), heads)
 
     @classmethod

@@ -23,7 +23,7 @@ import json
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,27 @@ def stack(models: Sequence[TextModel]) -> Heads:
         np.concatenate([h.scale for h in parts]),
         np.concatenate([h.offset for h in parts]),
     )
+
+
+def sharing(models: Sequence[TextModel], heads: Heads) -> list[TextModel]:
+    """The models with their weights replaced by views of ``heads`` (their :func:`stack`):
+    one copy of the weights in memory, not two (about 19 MB of the analysis process's at
+    2¹⁹ columns)."""
+    shared, start = [], 0
+    for model in models:
+        end = start + len(model.heads.names)
+        shared.append(
+            replace(
+                model,
+                heads=replace(
+                    model.heads,
+                    weights=heads.weights[:, start:end],
+                    dense_weights=heads.dense_weights[:, start:end],
+                ),
+            )
+        )
+        start = end
+    return shared
 
 
 def _quantize(weights: F32) -> tuple[np.ndarray[Any, np.dtype[np.int8]], F32]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from classifiers import category, sentiment
@@ -422,3 +423,10 @@ def test_models_of_other_dense_features_say_to_retrain() -> None:
     sentiment_model = fixed_model("sentiment", {"polar": 0.5, "neutral": 0.5}, "s")
     with pytest.raises(ConfigError, match=r"other dense features \(lexicon:shipping.*retrain it"):
         Models.load(renamed(sentiment_model), renamed(fixed_categories()))
+
+
+def test_the_loaded_models_keep_one_copy_of_their_weights() -> None:
+    models = Models.load()
+    assert np.shares_memory(models.sentiment.heads.weights, models.heads.weights)
+    assert np.shares_memory(models.categories.heads.weights, models.heads.weights)
+    assert models.categories.heads.weights.shape[1] == len(models.categories.heads.names)
