@@ -96,14 +96,7 @@ class TextModel:
             "offset": self.heads.offset.astype(np.float32),
             "meta": np.array(json.dumps(meta, ensure_ascii=False, sort_keys=True)),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name in sorted(arrays):
-                buffer = io.BytesIO()
-                np.save(buffer, arrays[name], allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, buffer.getvalue())
+        save_arrays(path, arrays)
 
     @classmethod
     def load(cls, path: Path, *, task: str) -> TextModel:
@@ -172,6 +165,19 @@ class TextModel:
             arrays["offset"],
         )
         return cls(task, heads, features, dense_columns, meta)
+
+
+def save_arrays(path: Path, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
+    """Arrays as a compressed ``.npz`` (no pickle), with the same bytes for the same arrays:
+    no timestamps, names in order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.save(buffer, arrays[name], allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray[Any, Any]]:

@@ -18,7 +18,6 @@ alone with ``python -m classifiers.train.adapt_base``.
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ import numpy as np
 from classifiers.category import CATEGORIES, load_model
 from classifiers.category import MODEL_FILE as CATEGORIES_FILE
 from classifiers.features import FeatureConfig
+from classifiers.model import save_arrays
 from classifiers.train import corpora
 from classifiers.train.corpora import Example
 from vocwatch.errors import ConfigError
@@ -83,13 +83,7 @@ class BaseSet:
             "domains": np.array(self.domains),
             "meta": np.array(json.dumps(self.meta, ensure_ascii=False, sort_keys=True)),
         }
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name in sorted(arrays):
-                buffer = io.BytesIO()
-                np.save(buffer, arrays[name], allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, buffer.getvalue())
+        save_arrays(path, arrays)
 
     @classmethod
     def load(cls, path: Path = BASE_FILE) -> BaseSet:
