@@ -406,14 +406,19 @@ def _drain(
     base_url: str, expected: int, process: subprocess.Popen[bytes]
 ) -> tuple[float, float, tuple[float, float]]:
     """From the first counted batch to every message accounted for: the two times, and the
-    CPU seconds the worker and its analysis process used in between."""
+    CPU seconds the worker and its analysis process used in between. The CPU is counted
+    from the last poll *before* the first batch was accounted: the analysis process works
+    a batch or more ahead of the accounting, and a small backlog can be analysed whole
+    before the first batch is counted (it then measured 0 µs)."""
     first = None
-    cpu_first = (0.0, 0.0)
+    cpu_first = cpu_before = _cpu_seconds(process.pid)
     while True:
         done = _accounted(base_url)
         now = time.monotonic()
         if done and first is None:
-            first, cpu_first = now, _cpu_seconds(process.pid)
+            first, cpu_first = now, cpu_before
+        elif first is None:
+            cpu_before = _cpu_seconds(process.pid)
         if done >= expected and first is not None:
             cpu_last = _cpu_seconds(process.pid)
             return first, now, (cpu_last[0] - cpu_first[0], cpu_last[1] - cpu_first[1])
