@@ -80,6 +80,15 @@ class RedisAlertStore:
         pipe.ltrim(self.history_key, 0, self.history_size - 1)
         await pipe.execute()
 
+    async def save_many(self, alerts: Sequence[Alert]) -> None:
+        """Store active (pending or firing) alerts in one round trip."""
+        if any(alert.status == AlertStatus.RESOLVED for alert in alerts):
+            raise ValueError("save_many stores active alerts; a resolved one goes through save")
+        if alerts:
+            await self.redis.hset(
+                self.key, mapping={alert.fingerprint: _dump(alert) for alert in alerts}
+            )
+
     async def drop(self, alert: Alert) -> None:
         """Forget a pending alert whose breach ended before it fired."""
         await self.redis.hdel(self.key, alert.fingerprint)

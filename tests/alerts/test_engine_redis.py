@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
-from vocwatch.vocabulary import Priority
+from vocwatch.vocabulary import AlertStatus, Priority
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -183,3 +184,22 @@ async def test_alert_state_of_an_older_format_is_ignored_not_fatal(
     assert await engine.reevaluate(NOW) == []
     await feed(engine, range(6), NOW)  # the engine still works
     assert [a.rule for a in await store.all_active()] == ["burst"]
+
+
+async def test_many_active_alerts_are_stored_at_once_and_a_resolved_one_is_refused(
+    client: aioredis.Redis, unique: str
+) -> None:
+    store = RedisAlertStore(client, prefix=unique)
+    engine = make_engine(client, unique, ListSink())
+    await feed(engine, range(6), NOW)
+    [fired] = await store.all_active()
+    moved = [
+        dataclasses.replace(fired, fingerprint=f"fp{i}", value=float(i), window_end=NOW + i)
+        for i in range(3)
+    ]
+    await store.save_many(moved)
+    assert sorted(await store.all_active(), key=lambda a: a.fingerprint) == [fired, *moved]
+    resolved = dataclasses.replace(fired, status=AlertStatus.RESOLVED)
+    with pytest.raises(ValueError, match="resolved"):
+        await store.save_many([moved[0], resolved])
+    assert len(await store.all_active()) == 4  # nothing of the refused call was stored

@@ -394,3 +394,30 @@ async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and
         assert rows[("all", "first_contact_resolution")]["value"] == 0.0
         assert rows[("all", "first_contact_resolution")]["status"] == "red"
         assert rows[("all", "nps")]["value"] == -100.0 and rows[("all", "csat")]["value"] is None
+
+
+async def test_the_timer_stores_a_customer_alert_again_once_its_stored_risk_is_stale(
+    world: World,
+) -> None:
+    # thousands of open customer alerts, each stored at every step, made the timer step the
+    # worker's heaviest work: a step that changes nothing a reader acts on waits its turn
+    await at_risk(world)
+    fresh = world.engine.update_seconds
+    await world.engine.tick(NOW + fresh + 1)  # what waited for its update interval goes out
+    told = list(world.sink.records)
+
+    async def stored() -> Any:
+        [alert] = [
+            a for a in await world.engine.store.all_active() if a.kind == AlertKind.CUSTOMER_RISK
+        ]
+        return alert
+
+    before = await stored()
+    await world.engine.tick(before.window_end + fresh / 2)
+    assert await stored() == before
+    later = before.window_end + fresh + 1
+    await world.engine.tick(later)
+    after = await stored()
+    assert after.window_end == later and after.value <= before.value  # the risk decays
+    assert (after.status, after.priority, after.id) == (before.status, before.priority, before.id)
+    assert world.sink.records == told  # nobody was told anything
