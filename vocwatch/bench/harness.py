@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from streams.topics import ensure_topics
+from vocwatch.bench.load import LoadProducer
 from vocwatch.dev import embedded
 from vocwatch.dev.demo import DemoTraffic
 from vocwatch.memory import settle_heap
@@ -155,7 +156,6 @@ def bench(
 ) -> dict[str, Any]:
     """The figures of one run (the module's docstring). ``curve_seconds`` > 0 adds the
     latency curve at :data:`CURVE` of the measured capacity."""
-    from kafka import KafkaProducer
 
     work = Path(tempfile.mkdtemp(prefix="vocwatch-bench-"))
     (work / "rules.yaml").write_text(rules_file(threshold), encoding="utf-8")
@@ -173,12 +173,7 @@ def bench(
         }
         settings = Settings.from_env(env)
         ensure_topics(settings)
-        producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            linger_ms=20,
-            batch_size=512 * 1024,
-            acks=1,
-        )
+        producer = LoadProducer(settings.bootstrap_servers)
         traffic = DemoTraffic(seed=11)
         say(f"producing a backlog of {events} events …")
         backlog = [traffic.background(time.time()) for _ in range(events)]
@@ -455,7 +450,7 @@ def _summed(text: str, name: str) -> float:
 
 
 def _latency(
-    producer: Any,
+    producer: LoadProducer,
     traffic: DemoTraffic,
     settings: Settings,
     alerts_out: Path,
