@@ -30,7 +30,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from redis.exceptions import RedisError
 
@@ -92,6 +92,17 @@ class Subject:
 
 
 Step = tuple[Alert | None, Notification | None]
+
+
+class Settling(NamedTuple):
+    """One alert's next state for :meth:`AlertEngine.settle_many`: ``alert`` (None: drop a
+    pending ``current``), the stored ``current`` (None: new), what to emit, and ``again``
+    for a new alert another worker opened first (see :meth:`AlertEngine.settle`)."""
+
+    alert: Alert | None
+    current: Alert | None
+    kind: Notification | None
+    again: Callable[[Alert], Step] | None = None
 
 
 class Follower(Protocol):
@@ -202,14 +213,14 @@ class AlertEngine:
         keys = sorted({m.key for a in windowed for m in self._members_of(a)})
         states = await self.windows.read(keys, now)
         emitted = []
-        quiet: list[Alert] = []  # next states that tell nobody anything: stored at once
+        followed = []
         for alert in active:
             if alert.kind != AlertKind.WINDOW:
                 if alert.kind == AlertKind.EMERGING_TOPIC:
                     continue  # its own monitor re-evaluates it (advance_subject)
-                result = await self._follow(alert, now, quiet)
-                if result is not None:
-                    emitted.append(result)
+                step = self._follow(alert, now)
+                if step is not None:
+                    followed.append(step)
                 continue
             rule = self.rules.get(alert.rule)
             if rule is None:  # the rule was removed from the config: nothing keeps it alive
@@ -227,7 +238,7 @@ class AlertEngine:
             result = await self._advance(rule, alert.key, members, now, alert)
             if result is not None:
                 emitted.append(result)
-        await self.store.save_many(quiet)
+        emitted.extend(await self.settle_many(followed, now))
         gone = {a.fingerprint for a in emitted if a.status == AlertStatus.RESOLVED}
         self._refresh([a for a in active if a.fingerprint not in gone], emitted, now)
         firing = Counter(
@@ -247,22 +258,39 @@ class AlertEngine:
         await self._load_baselines()
         self._started = True
 
-    async def _follow(self, alert: Alert, now: float, quiet: list[Alert]) -> Alert | None:
-        """An active alert of another kind on the timer; one of a kind no follower of this
-        worker knows (its configuration section was removed) is resolved. A next state that
-        tells nobody anything goes to ``quiet``, for the caller to store with the others in
-        one round trip — unless nothing a reader acts on changed and the stored copy is
-        younger than ``update_seconds`` (:func:`_same_to_a_reader`): then it waits."""
+    def _follow(self, alert: Alert, now: float) -> Settling | None:
+        """The next state of an active alert of another kind on the timer; one of a kind no
+        follower of this worker knows (its configuration section was removed) is resolved.
+        None: it can wait — it tells nobody anything, nothing a reader acts on changed and
+        the stored copy is younger than ``update_seconds`` (:func:`_same_to_a_reader`)."""
         follower = self.followers.get(alert.kind)
         if follower is None:
             log.info("alert %s: no %s alerts are configured; resolving", alert.id, alert.kind)
-            return await self.settle(resolve(alert, now), alert, Notification.RESOLVED, now)
+            return Settling(resolve(alert, now), alert, Notification.RESOLVED)
         following, kind = follower.reassess(alert, now)
-        if kind is None and following is not None and following.status != AlertStatus.RESOLVED:
-            if not _same_to_a_reader(following, alert, now, self.update_seconds):
-                quiet.append(self._prepared(following, alert, now))
+        if kind is None and _same_to_a_reader(following, alert, now, self.update_seconds):
             return None
-        return await self.settle(following, alert, kind, now)
+        return Settling(following, alert, kind)
+
+    async def settle_many(self, steps: Iterable[Settling], now: float) -> list[Alert]:
+        """:meth:`settle` each; those that only change a stored active alert and tell nobody
+        anything are stored together, in one round trip. Returns the alerts emitted."""
+        emitted, quiet = [], []
+        for step in steps:
+            alert, current = step.alert, step.current
+            if (
+                step.kind is None
+                and alert is not None
+                and current is not None
+                and alert.status != AlertStatus.RESOLVED
+            ):
+                quiet.append(self._prepared(alert, current, now))
+                continue
+            settled = await self.settle(alert, current, step.kind, now, again=step.again)
+            if settled is not None:
+                emitted.append(settled)
+        await self.store.save_many(quiet)
+        return emitted
 
     async def settle(
         self,

@@ -26,7 +26,7 @@ from alerts import customer_alerts
 from alerts.contacts import Contact, customer_ref
 from alerts.customer_alerts import CustomerPolicy, detractor_step, incident_key, risk_step
 from alerts.customer_history import NEW, CustomerState, RedisCustomerHistory
-from alerts.engine import AlertEngine, Step
+from alerts.engine import AlertEngine, Settling, Step
 from alerts.kpis import RedisKpis, contact_sums, scopes
 from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
 from alerts.phrases import PhraseMatcher
@@ -208,17 +208,16 @@ class CustomerStage:
         if not steps:
             return []
         current = await self.engine.store.get_many(list(steps))
-        emitted, marks = [], {}
+        settling, marks = [], {}
         for fp, (kind, customer, step) in steps.items():
             previous = current.get(fp)
             alert, notification = step(previous)
             if alert is not None or previous is not None:
-                settled = await self.engine.settle(alert, previous, notification, now, again=step)
-                if settled is not None:
-                    emitted.append(settled)
+                settling.append(Settling(alert, previous, notification, step))
             is_open = alert is not None and alert.status != AlertStatus.RESOLVED
             if is_open != (kind in states[customer].open):
                 marks[(customer, kind)] = is_open
+        emitted = await self.engine.settle_many(settling, now)
         await self.history.mark_open(marks)
         return emitted
 
