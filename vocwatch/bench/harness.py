@@ -95,7 +95,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="events/s of background traffic in the latency phase",
     )
     parser.add_argument("--incidents", type=int, default=10)
-    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=60.0,
+        help="seconds of the latency phase (a backlog that builds shows after about 30 s)",
+    )
     parser.add_argument("--threshold", type=int, default=20, help="events that make an incident")
     parser.add_argument(
         "--curve-seconds",
