@@ -157,6 +157,9 @@ class AlertEngine:
         self.refresh_sinks = frozenset(refresh_sinks)
         self.refresh_seconds = refresh_seconds
         self._refreshed: dict[str, float] = {}
+        # fingerprint → when the timer last asked its follower about an alert of another
+        # kind than window (see tick)
+        self._followed: dict[str, float] = {}
         self.baseline_step_seconds = baseline_step_seconds
         self.activity = KeyActivity()
         self.silences: list[Silence] = []
@@ -214,10 +217,8 @@ class AlertEngine:
         states = await self.windows.read(keys, now)
         emitted = []
         followed = []
-        for alert in active:
+        for alert in self._due(active, now):
             if alert.kind != AlertKind.WINDOW:
-                if alert.kind == AlertKind.EMERGING_TOPIC:
-                    continue  # its own monitor re-evaluates it (advance_subject)
                 step = self._follow(alert, now)
                 if step is not None:
                     followed.append(step)
@@ -258,6 +259,28 @@ class AlertEngine:
         await self._load_baselines()
         self._started = True
 
+    def _due(self, active: Sequence[Alert], now: float) -> list[Alert]:
+        """The active alerts this step re-evaluates: every window alert; an alert its follower
+        decides (a customer's) once per ``update_seconds`` — it changes at a customer's pace
+        (a risk decays over days; a follow-up is due in hours), its new contacts reach it
+        through the batches, and asking about thousands of them at every step made the step
+        cost more than a second (docs/performance.md); an emerging topic never (its monitor
+        re-evaluates it)."""
+        due = []
+        followed = {}
+        for alert in active:
+            if alert.kind == AlertKind.WINDOW:
+                due.append(alert)
+            elif alert.kind != AlertKind.EMERGING_TOPIC:
+                # an alert not asked about yet: as of its last update (spreads the steps)
+                last = self._followed.get(alert.fingerprint, alert.updated_at)
+                if now - last >= self.update_seconds or now < last:
+                    due.append(alert)
+                    last = now
+                followed[alert.fingerprint] = last
+        self._followed = followed  # those no longer active are forgotten
+        return due
+
     def _follow(self, alert: Alert, now: float) -> Settling | None:
         """The next state of an active alert of another kind on the timer; one of a kind no
         follower of this worker knows (its configuration section was removed) is resolved.
@@ -273,24 +296,25 @@ class AlertEngine:
         return Settling(following, alert, kind)
 
     async def settle_many(self, steps: Iterable[Settling], now: float) -> list[Alert]:
-        """:meth:`settle` each; those that only change a stored active alert and tell nobody
-        anything are stored together, in one round trip. Returns the alerts emitted."""
-        emitted, quiet = [], []
+        """:meth:`settle` each; those that change a stored alert that stays active are stored
+        together, in one round trip, and then emitted if their step says so. Returns the
+        alerts emitted."""
+        emitted, stored, told = [], [], []
         for step in steps:
             alert, current = step.alert, step.current
-            if (
-                step.kind is None
-                and alert is not None
-                and current is not None
-                and alert.status != AlertStatus.RESOLVED
-            ):
-                quiet.append(self._prepared(alert, current, now))
+            if alert is not None and current is not None and alert.status != AlertStatus.RESOLVED:
+                prepared = self._prepared(alert, current, now)
+                stored.append(prepared)
+                if step.kind is not None:
+                    told.append(prepared)
                 continue
             settled = await self.settle(alert, current, step.kind, now, again=step.again)
             if settled is not None:
                 emitted.append(settled)
-        await self.store.save_many(quiet)
-        return emitted
+        await self.store.save_many(stored)
+        for alert in told:  # stored before it is told, as settle does
+            await self.emit(alert)
+        return [*emitted, *told]
 
     async def settle(
         self,
@@ -331,7 +355,9 @@ class AlertEngine:
             route = self.router.route_for(
                 alert.rule, alert.priority, parse_window_key(alert.key), alert.channels
             )
-        return self._silenced(dataclasses.replace(alert, route=route), now)
+        if route != alert.route:
+            alert = dataclasses.replace(alert, route=route)
+        return self._silenced(alert, now)
 
     # --- people's actions (the HTTP API) ------------------------------------------------
     async def acknowledge(self, alert_id: str, by: str, note: str, now: float) -> Alert | None:
@@ -564,6 +590,8 @@ class AlertEngine:
 
     def _silenced(self, alert: Alert, now: float) -> Alert:
         silence = next((s.id for s in self.silences if s.active(now) and s.matches(alert)), None)
+        if silence == alert.silenced_by:
+            return alert
         return dataclasses.replace(alert, silenced_by=silence)
 
     async def emit(self, alert: Alert) -> None:

@@ -260,7 +260,21 @@ class Alert:
         return {**record, **self.details}
 
     def to_state(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The alert as stored: what ``dataclasses.asdict`` gives, without its deep copy of
+        every value (the values are immutable or, in ``details``, JSON-ready already): an
+        alert is stored at every change, and asdict cost ~0.4 ms a customer alert."""
+        state = _fields_of(self)
+        state["counts"] = _fields_of(self.counts)
+        state["members"] = tuple(
+            {**_fields_of(m), "counts": _fields_of(m.counts)} for m in self.members
+        )
+        state["samples"] = tuple(_fields_of(s) for s in self.samples)
+        state["terms"] = tuple(_fields_of(t) for t in self.terms)
+        for name in ("route", "acknowledged", "emitted_counts"):
+            value = state[name]
+            if value is not None:
+                state[name] = _fields_of(value)
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Alert:
@@ -466,3 +480,15 @@ def _iso(timestamp: float) -> str:
 
 def _iso_or_none(timestamp: float | None) -> str | None:
     return None if timestamp is None else _iso(timestamp)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(instance: Any) -> dict[str, Any]:
+    """A dataclass instance's fields, by name, one level deep."""
+    cls = type(instance)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return {name: getattr(instance, name) for name in names}

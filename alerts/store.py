@@ -20,6 +20,7 @@ The key names are made in :mod:`vocwatch.redis_keys`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,10 @@ class RedisAlertStore:
         self.history_key = redis_keys.alerts_history(prefix)
         self.silences_key = redis_keys.silences(prefix)
         self.history_size = history
+        # fingerprint → (digest of its stored state, the alert read from it): the timer reads
+        # every active alert at each step, and most are as they were; only a changed state
+        # is parsed again.
+        self._parsed: dict[bytes | str, tuple[bytes, Alert]] = {}
 
     async def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
         if not fingerprints:
@@ -62,8 +67,16 @@ class RedisAlertStore:
         pipe.hgetall(self.key)
         pipe.hgetall(self.acks_key)
         values, acks = await pipe.execute()
-        loaded = [(_load(v), acks.get(fp)) for fp, v in values.items()]
-        return [_with_ack(alert, a) for alert, a in loaded if alert]
+        parsed: dict[bytes | str, tuple[bytes, Alert]] = {}
+        for fp, state in values.items():
+            digest = _digest(state)
+            known = self._parsed.get(fp)
+            if known is not None and known[0] == digest:
+                parsed[fp] = known
+            elif (alert := _load(state)) is not None:
+                parsed[fp] = (digest, alert)
+        self._parsed = parsed  # the alerts no longer active are forgotten
+        return [_with_ack(alert, acks.get(fp)) for fp, (_, alert) in parsed.items()]
 
     async def create(self, alert: Alert) -> bool:
         """Store a new alert; False if another worker created one for it first."""
@@ -200,6 +213,12 @@ def _dump(alert: Alert, *, keep_ack: bool = False) -> str:
     if not keep_ack:
         state.pop("acknowledged")  # an active alert's lives in the acks hash
     return json.dumps(state, ensure_ascii=False)
+
+
+def _digest(state: bytes | str) -> bytes:
+    return hashlib.blake2b(
+        state if isinstance(state, bytes) else state.encode(), digest_size=16
+    ).digest()
 
 
 def _load(value: bytes | str) -> Alert | None:

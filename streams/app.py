@@ -27,7 +27,6 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from alerts.config import Alerting, alerting_from, load_alerting
-from alerts.customer_history import RedisCustomerHistory
 from alerts.delivery import Dispatcher
 from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
 from alerts.emerging_store import RedisEmergingStore
@@ -46,7 +45,6 @@ from streams.analysis import (
     ProcessRunner,
     Runner,
     build_analyzer,
-    build_phrases,
     models_in_use,
     phrases_if_readable,
 )
@@ -65,7 +63,7 @@ from vocwatch import redis_keys
 from vocwatch.loops import running_loop_name
 from vocwatch.metrics import KpiRow, KpiTargetRow, Metrics, register_collectors
 from vocwatch.settings import Settings
-from vocwatch.vocabulary import AlertKind, CorrectionKind
+from vocwatch.vocabulary import CorrectionKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 5.0  # a stopping agent's wait for the batch it is completing
@@ -310,25 +308,7 @@ def _customer_stage(
     policy = alerting.customers
     if policy is None:
         return None
-    stage = CustomerStage(
-        policy=policy,
-        history=RedisCustomerHistory(
-            redis,
-            prefix=settings.app_id,
-            history_seconds=policy.history_seconds,
-            max_contacts=policy.max_contacts,
-            cluster=settings.redis_cluster,
-        ),
-        engine=engine,
-        phrases=build_phrases(settings),
-        metrics=metrics,
-        kpis=kpis,
-        products=settings.metric_products,
-        regions=settings.metric_regions,
-        update_seconds=settings.alert_update_seconds,
-    )
-    engine.followers.update({AlertKind.CUSTOMER_RISK: stage, AlertKind.DETRACTOR: stage})
-    return stage
+    return CustomerStage.following(settings, policy, redis, engine, metrics, kpis)
 
 
 class KpiReport:
@@ -463,6 +443,7 @@ def _consumer(
 
 def _add_timer(service: Service, settings: Settings, clock: Callable[[], float]) -> None:
     async def reevaluate_alerts() -> None:
+        started = time.perf_counter()
         try:
             await service.engine.tick(clock())
         except (RedisError, OSError) as exc:
@@ -472,6 +453,8 @@ def _add_timer(service: Service, settings: Settings, clock: Callable[[], float])
                 exc,
                 settings.evaluation_seconds,
             )
+        else:
+            service.metrics.alert_step_seconds.observe(time.perf_counter() - started)
 
     service.app.timer(settings.evaluation_seconds)(reevaluate_alerts)
 

@@ -21,6 +21,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from alerts import customer_alerts
 from alerts.contacts import Contact, customer_ref
@@ -31,8 +32,9 @@ from alerts.kpis import RedisKpis, contact_sums, scopes
 from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
 from alerts.phrases import PhraseMatcher
 from alerts.risk import DAY, Risk, assess
-from streams.analysis import Scored
+from streams.analysis import Scored, build_phrases
 from vocwatch.metrics import Metrics, observe_many
+from vocwatch.settings import Settings
 from vocwatch.vocabulary import (
     AlertKind,
     AlertStatus,
@@ -87,6 +89,39 @@ class CustomerStage:
         self.regions = frozenset(regions)
         self.update_seconds = update_seconds
         self.lock = asyncio.Lock()
+
+    @classmethod
+    def following(
+        cls,
+        settings: Settings,
+        policy: CustomerPolicy,
+        redis: Any,
+        engine: AlertEngine,
+        metrics: Metrics,
+        kpis: RedisKpis | None = None,
+    ) -> CustomerStage:
+        """The stage of ``settings`` (its Redis prefix, phrase lists, metric dimensions and
+        update interval), registered with ``engine`` as the follower of the customer
+        alerts."""
+        stage = cls(
+            policy=policy,
+            history=RedisCustomerHistory(
+                redis,
+                prefix=settings.app_id,
+                history_seconds=policy.history_seconds,
+                max_contacts=policy.max_contacts,
+                cluster=settings.redis_cluster,
+            ),
+            engine=engine,
+            phrases=build_phrases(settings),
+            metrics=metrics,
+            kpis=kpis,
+            products=settings.metric_products,
+            regions=settings.metric_regions,
+            update_seconds=settings.alert_update_seconds,
+        )
+        engine.followers.update({AlertKind.CUSTOMER_RISK: stage, AlertKind.DETRACTOR: stage})
+        return stage
 
     # --- the batch ---------------------------------------------------------------------
     def batch(self, scored: Sequence[Scored]) -> CustomerBatch:

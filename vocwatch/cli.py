@@ -209,6 +209,12 @@ TOOLS = (
         False,
     ),
     (
+        "bench-alert-step",
+        "vocwatch.bench.alert_step",
+        "time of the alert timer's step with thousands of open customer alerts",
+        False,
+    ),
+    (
         "eval-customers",
         "vocwatch.evaluation.customer_risk",
         "precision and recall of customer_risk alerts on customer journeys",

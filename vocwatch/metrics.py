@@ -81,6 +81,7 @@ class Metrics:
     sink_queue_depth: Gauge
     emerging_texts: Counter
     emerging_step_seconds: Histogram
+    alert_step_seconds: Histogram
     emerging_errors: Counter
     customer_contacts: Counter
     survey_scores: Histogram
@@ -230,6 +231,14 @@ class Metrics:
                 "emerging_step_duration_seconds",
                 "Time of one emerging-topic step of this worker (report, and decision if it "
                 "took the step).",
+                (),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=LATENCY_BUCKETS,
+            ),
+            alert_step_seconds=Histogram(
+                "alert_step_duration_seconds",
+                "Time of one alert re-evaluation step of this worker (the timer).",
                 (),
                 namespace=NAMESPACE,
                 registry=registry,

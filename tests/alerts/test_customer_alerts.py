@@ -53,6 +53,7 @@ def test_a_customer_at_risk_opens_one_firing_alert_with_its_evidence() -> None:
     assert set(WINDOW_FIELDS) & set(record) == {"threshold"}
     assert {s["signal"] for s in record["signals"]} >= {"churn_threat", "unresolved_call"}
     assert Alert.from_state(json.loads(json.dumps(alert.to_state()))) == alert
+    assert json.dumps(alert.to_state()) == json.dumps(dataclasses.asdict(alert))
 
 
 def test_an_ordinary_customer_opens_nothing() -> None:

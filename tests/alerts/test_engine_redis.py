@@ -17,7 +17,7 @@ from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
-from vocwatch.vocabulary import AlertStatus, Priority
+from vocwatch.vocabulary import AlertKind, AlertStatus, Priority
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -203,3 +203,54 @@ async def test_many_active_alerts_are_stored_at_once_and_a_resolved_one_is_refus
     with pytest.raises(ValueError, match="resolved"):
         await store.save_many([moved[0], resolved])
     assert len(await store.all_active()) == 4  # nothing of the refused call was stored
+
+
+async def test_a_state_changed_by_another_worker_is_read_again(
+    client: aioredis.Redis, unique: str
+) -> None:
+    mine, theirs = RedisAlertStore(client, prefix=unique), RedisAlertStore(client, prefix=unique)
+    engine = make_engine(client, unique, ListSink())
+    await feed(engine, range(6), NOW)
+    [fired] = await mine.all_active()
+    assert await mine.all_active() == [fired]  # read again, unchanged
+    changed = dataclasses.replace(fired, value=99.0, window_end=NOW + 30)
+    await theirs.save(changed)
+    assert await mine.all_active() == [changed]
+    await theirs.save(dataclasses.replace(changed, status=AlertStatus.RESOLVED))
+    assert await mine.all_active() == []
+
+
+class CountingFollower:
+    """Keeps every alert as it is and counts the times it was asked."""
+
+    needs_note = False
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    def reassess(self, alert: Any, now: float) -> tuple[Any, None]:
+        self.asked.append(now)
+        return alert, None
+
+    async def acknowledged(self, alert: Any, now: float) -> tuple[None, None]:
+        return None, None
+
+
+async def test_the_timer_asks_about_a_customer_alert_once_per_update_interval(
+    client: aioredis.Redis, unique: str
+) -> None:
+    store = RedisAlertStore(client, prefix=unique)
+    engine = make_engine(client, unique, ListSink())
+    follower = CountingFollower()
+    engine.followers[AlertKind.CUSTOMER_RISK] = follower
+    await feed(engine, range(6), NOW)
+    [window_alert] = await store.all_active()
+    customer = dataclasses.replace(
+        window_alert, kind=AlertKind.CUSTOMER_RISK, fingerprint="cust", updated_at=NOW
+    )
+    await store.save(customer)
+    for step in range(0, 65, 5):  # a step every 5 s; update_seconds is 30
+        await engine.tick(NOW + step)
+    assert follower.asked == [NOW + 30, NOW + 60]
+    # the window alert is re-evaluated at every step still: its breach ended, it resolved
+    assert [a.fingerprint for a in await store.all_active()] == ["cust"]

@@ -555,6 +555,18 @@ def test_state_round_trip_of_an_explained_alert() -> None:
     assert isinstance(restored.terms[0], Term)
 
 
+def test_state_is_what_asdict_gives_without_its_copies() -> None:
+    acknowledged = dataclasses.replace(
+        explained(fire(12, (sample("e1", "P1"), sample("e2", negative=False)))),
+        acknowledged=Ack("张三", T0 + 5, "已处理"),
+    )
+    pending, _ = step(counts(12), T0, None, rule=PENDING_RULE)
+    for alert in (acknowledged, pending):
+        assert alert is not None
+        assert alert.to_state() == dataclasses.asdict(alert)
+        assert json.dumps(alert.to_state()) == json.dumps(dataclasses.asdict(alert))
+
+
 def test_state_round_trip_of_a_resolved_alert() -> None:
     resolved, _ = step(counts(1), T0 + 9, fire(12, (sample("e1"),)))
     assert resolved is not None

@@ -353,6 +353,10 @@ def test_metrics_and_health_are_served(worker: LiveWorker) -> None:
         what="events counted in /metrics",
     )
     assert worker.metric("vocwatch_processing_latency_seconds_count") > 0
+    eventually(
+        lambda: worker.metric("vocwatch_alert_step_duration_seconds_count") > 0,
+        what="the alert timer's steps timed",
+    )
     complaints = worker.settings.complaints_topic
     eventually(
         lambda: (

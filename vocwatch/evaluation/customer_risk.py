@@ -98,23 +98,19 @@ async def _alerted(
     from prometheus_client import CollectorRegistry
 
     from alerts.config import load_alerting
-    from alerts.customer_history import RedisCustomerHistory
     from alerts.engine import AlertEngine
-    from alerts.phrases import PhraseMatcher
     from alerts.store import RedisAlertStore
     from alerts.windows import RedisWindowStore
-    from classifiers.priority import PriorityPolicy
     from streams.analysis import Scored, analyze_batch, build_analyzer
     from streams.customers import CustomerStage
     from vocwatch.metrics import Metrics
     from vocwatch.settings import Settings
-    from vocwatch.vocabulary import AlertKind
 
-    settings = Settings()
+    prefix = f"eval{uuid.uuid4().hex[:8]}"
+    settings = Settings(app_id=prefix)
     alerting = load_alerting(settings.rules_file)
     assert alerting.customers is not None  # noqa: S101 — the packaged file has the section
     policy = alerting.customers
-    prefix = f"eval{uuid.uuid4().hex[:8]}"
     client = aioredis.Redis.from_url(redis_url)
     metrics = Metrics.create(CollectorRegistry())
     opened: list[dict[str, Any]] = []
@@ -134,22 +130,7 @@ async def _alerted(
         metrics,
         update_seconds=30,
     )
-    stage = CustomerStage(
-        policy=policy,
-        history=RedisCustomerHistory(
-            client,
-            prefix=prefix,
-            history_seconds=policy.history_seconds,
-            max_contacts=policy.max_contacts,
-        ),
-        engine=engine,
-        phrases=PhraseMatcher.load(
-            settings.customer_phrases_file,
-            escalation=PriorityPolicy.load(settings.priority_file).escalation_terms,
-        ),
-        metrics=metrics,
-    )
-    engine.followers = {AlertKind.CUSTOMER_RISK: stage, AlertKind.DETRACTOR: stage}
+    stage = CustomerStage.following(settings, policy, client, engine, metrics)
     analyzer = analyzer or build_analyzer(settings)
     rng = random.Random(seed)
     arrivals = sorted(
