@@ -105,6 +105,13 @@ class Settling(NamedTuple):
     again: Callable[[Alert], Step] | None = None
 
 
+class Kept(NamedTuple):
+    """A window alert's next state that stays active, and what to emit of it."""
+
+    alert: Alert
+    kind: Notification | None
+
+
 class Follower(Protocol):
     """Decides the alerts of one kind other than ``window``."""
 
@@ -191,18 +198,19 @@ class AlertEngine:
                 member = self._member(rule, key, states[key], now)
                 evaluated[(name, rule.incident_key(key))][key] = member
         current = await self.store.get_many([fingerprint(n, k) for n, k in evaluated])
-        emitted = []
+        emitted: list[Alert] = []
+        kept: list[Kept] = []
         for (name, incident), members in evaluated.items():
             alert = current.get(fingerprint(name, incident))
             if alert is None and not any(m.breached for m in members.values()):
                 continue
             known = {m.key: m for m in alert.members} if alert else {}
             result = await self._advance(
-                self.rules[name], incident, {**known, **members}, now, alert
+                self.rules[name], incident, {**known, **members}, now, alert, kept
             )
             if result is not None:
                 emitted.append(result)
-        return emitted
+        return emitted + await self._store_kept(kept)
 
     # --- the timer -------------------------------------------------------------------
     async def tick(self, now: float) -> list[Alert]:
@@ -215,7 +223,8 @@ class AlertEngine:
         await self._baseline_step(now, windowed)
         keys = sorted({m.key for a in windowed for m in self._members_of(a)})
         states = await self.windows.read(keys, now)
-        emitted = []
+        emitted: list[Alert] = []
+        kept: list[Kept] = []
         followed = []
         for alert in self._due(active, now):
             if alert.kind != AlertKind.WINDOW:
@@ -236,9 +245,10 @@ class AlertEngine:
                     m.key: self._member(rule, m.key, states[m.key], now)
                     for m in self._members_of(alert)
                 }
-            result = await self._advance(rule, alert.key, members, now, alert)
+            result = await self._advance(rule, alert.key, members, now, alert, kept)
             if result is not None:
                 emitted.append(result)
+        emitted.extend(await self._store_kept(kept))
         emitted.extend(await self.settle_many(followed, now))
         gone = {a.fingerprint for a in emitted if a.status == AlertStatus.RESOLVED}
         self._refresh([a for a in active if a.fingerprint not in gone], emitted, now)
@@ -503,7 +513,11 @@ class AlertEngine:
         members: Mapping[str, Member],
         now: float,
         current: Alert | None,
+        kept: list[Kept] | None = None,
     ) -> Alert | None:
+        """The next state of a window alert, stored and emitted if there is news; returns
+        it if emitted. With ``kept``, an alert that was stored before and stays active is
+        added to it instead, for :meth:`_store_kept` (one round trip for all of a batch's)."""
         live = tuple(
             sorted(
                 (m for m in members.values() if m.breached or m.holds), key=lambda m: -m.severity
@@ -539,7 +553,19 @@ class AlertEngine:
         async def again(existing: Alert) -> Alert | None:
             return await self._advance(rule, incident, members, now, existing)
 
+        if kept is not None and current is not None and alert.status != AlertStatus.RESOLVED:
+            kept.append(Kept(alert, kind))
+            return None
         return await self._keep(alert, current, kind, again)
+
+    async def _store_kept(self, kept: Sequence[Kept]) -> list[Alert]:
+        """Store the alerts in one round trip, then emit those with news (stored before
+        told, as :meth:`_keep` does); return those emitted."""
+        await self.store.save_many([k.alert for k in kept])
+        told = [k.alert for k in kept if k.kind is not None]
+        for alert in told:
+            await self.emit(alert)
+        return told
 
     async def _keep(
         self,

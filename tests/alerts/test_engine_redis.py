@@ -254,3 +254,29 @@ async def test_the_timer_asks_about_a_customer_alert_once_per_update_interval(
     assert follower.asked == [NOW + 30, NOW + 60]
     # the window alert is re-evaluated at every step still: its breach ended, it resolved
     assert [a.fingerprint for a in await store.all_active()] == ["cust"]
+
+
+async def test_the_alerts_a_batch_keeps_active_are_stored_in_one_round_trip(
+    client: aioredis.Redis, unique: str
+) -> None:
+    store = RedisAlertStore(client, prefix=unique)
+    sink = ListSink()
+    engine = make_engine(client, unique, sink)
+    keys = [f"channel=app,category=c{i}" for i in range(3)]
+    for n, key in enumerate(keys):
+        await feed(engine, range(10 * n, 10 * n + 6), NOW, key=key)
+    assert len(await store.all_active()) == 3
+
+    async def hset_calls() -> int:
+        stats = await client.info("commandstats")
+        return int(stats.get("cmdstat_hset", {}).get("calls", 0))
+
+    before = await hset_calls()
+    later = NOW + 40  # past the update interval: every alert has news to tell
+    observations = {k: [Observation(f"x{i}", later - 1, True, False)] for i, k in enumerate(keys)}
+    states = await engine.windows.record(observations, later)
+    told = await engine.on_batch({"burst": keys}, states, later)
+    assert await hset_calls() - before == 1
+    assert sorted(a.key for a in told) == sorted(keys)
+    stored = {a.key: a for a in await store.all_active()}
+    assert all(stored[a.key] == a for a in told)  # what was told is what is stored
