@@ -24,8 +24,14 @@ def _samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, st
 
 
 def test_each_analysis_process_reports_its_own_memory_and_cpu() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        # Until the interpreter is up, the child is a fork of a few hundred kilobytes.
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
         registry = CollectorRegistry()
         register_collectors(
             registry,
@@ -36,7 +42,7 @@ def test_each_analysis_process_reports_its_own_memory_and_cpu() -> None:
         samples = _samples(registry)
     finally:
         child.kill()
-        child.wait()
+        child.communicate()
     name = "vocwatch_analysis_process_resident_memory_bytes"
     ours = samples[(name, (("process", "0"),))]
     theirs = samples[(name, (("process", "1"),))]
