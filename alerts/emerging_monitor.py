@@ -377,7 +377,8 @@ class EmergingMonitor:
         resolved) and the watch list."""
         if self.engine is None:
             return {"topics": [], "watch": await self.store.watch()}
-        active = [a for a in await self.engine.store.all_active() if _is_topic(a)]
+        read = await self.engine.store.active()
+        active = read.alerts(s for s in read.summaries if s.kind == AlertKind.EMERGING_TOPIC)
         resolved = [a for a in await self.engine.store.history() if _is_topic(a)]
         active.sort(key=lambda a: (a.status != AlertStatus.FIRING, -a.first_seen))
         alerts = [*active, *resolved][:limit]

@@ -52,7 +52,7 @@ from alerts.routing import Router
 from alerts.rules import SURVEYS, Rule, WindowCounts, parse_window_key
 from alerts.silences import Silence
 from alerts.sinks import AlertSink
-from alerts.store import RedisAlertStore, RedisBaselineStore
+from alerts.store import ActiveAlerts, RedisAlertStore, RedisBaselineStore, Stored
 from alerts.windows import KeyState, RedisWindowStore
 from vocwatch.errors import ActionRefused
 from vocwatch.metrics import Metrics
@@ -218,15 +218,15 @@ class AlertEngine:
         if not self._started:
             await self.start(now)
         self.silences = await self.store.silences(now)
-        active = await self.store.all_active()
-        windowed = [a for a in active if a.kind == AlertKind.WINDOW]
+        active = await self.store.active()
+        windowed = active.alerts(s for s in active.summaries if s.kind == AlertKind.WINDOW)
         await self._baseline_step(now, windowed)
         keys = sorted({m.key for a in windowed for m in self._members_of(a)})
         states = await self.windows.read(keys, now)
         emitted: list[Alert] = []
         kept: list[Kept] = []
         followed = []
-        for alert in self._due(active, now):
+        for alert in active.alerts(self._due(active.summaries, now)):
             if alert.kind != AlertKind.WINDOW:
                 step = self._follow(alert, now)
                 if step is not None:
@@ -251,10 +251,9 @@ class AlertEngine:
         emitted.extend(await self._store_kept(kept))
         emitted.extend(await self.settle_many(followed, now))
         gone = {a.fingerprint for a in emitted if a.status == AlertStatus.RESOLVED}
-        self._refresh([a for a in active if a.fingerprint not in gone], emitted, now)
-        firing = Counter(
-            a.rule for a in active if a.fingerprint not in gone and a.status == AlertStatus.FIRING
-        )
+        left = [s for s in active.summaries if s.fingerprint not in gone]
+        self._refresh(active, left, emitted, now)
+        firing = Counter(s.rule for s in left if s.status == AlertStatus.FIRING)
         self._firing_rules |= {*self.rules, *self.followers, *firing}
         for name in self._firing_rules:
             self.metrics.alerts_firing.labels(name).set(firing.get(name, 0))
@@ -269,7 +268,7 @@ class AlertEngine:
         await self._load_baselines()
         self._started = True
 
-    def _due(self, active: Sequence[Alert], now: float) -> list[Alert]:
+    def _due(self, active: Sequence[Stored], now: float) -> list[Stored]:
         """The active alerts this step re-evaluates: every window alert; an alert its follower
         decides (a customer's) once per ``update_seconds`` — it changes at a customer's pace
         (a risk decays over days; a follow-up is due in hours), its new contacts reach it
@@ -644,23 +643,26 @@ class AlertEngine:
                 self.notify(record, targets)
         await self._publish_live(record)
 
-    def _refresh(self, active: Sequence[Alert], emitted: Sequence[Alert], now: float) -> None:
+    def _refresh(
+        self, read: ActiveAlerts, left: Sequence[Stored], emitted: Sequence[Alert], now: float
+    ) -> None:
+        """Tell the refresh sinks (Alertmanager) again of the firing alerts ``left`` active
+        that they have not heard of for ``refresh_seconds``."""
         for alert in emitted:
             self._refreshed[alert.fingerprint] = now
-        live = {a.fingerprint for a in active}
+        live = {s.fingerprint for s in left}
         self._refreshed = {fp: t for fp, t in self._refreshed.items() if fp in live}
-        for alert in active:
-            targets = [
-                s for s in (alert.route.sinks if alert.route else ()) if s in self.refresh_sinks
-            ]
-            last = self._refreshed.setdefault(alert.fingerprint, alert.updated_at)
+        for summary in left:
+            targets = [s for s in summary.sinks if s in self.refresh_sinks]
+            last = self._refreshed.setdefault(summary.fingerprint, summary.updated_at)
             if (
-                alert.status == AlertStatus.FIRING
+                summary.status == AlertStatus.FIRING
                 and targets
                 and now - last >= self.refresh_seconds
             ):
-                self._refreshed[alert.fingerprint] = now
-                self.notify(alert.to_record() | {"notification": REFRESH}, targets)
+                self._refreshed[summary.fingerprint] = now
+                record = read.alert(summary).to_record()
+                self.notify(record | {"notification": REFRESH}, targets)
 
     async def _publish_live(self, record: dict[str, Any]) -> None:
         if not self.live_channel:

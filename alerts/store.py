@@ -24,17 +24,74 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.baseline import Baseline
 from alerts.lifecycle import Ack, Alert
 from alerts.silences import Silence
 from vocwatch import redis_keys
-from vocwatch.vocabulary import AlertStatus
+from vocwatch.vocabulary import AlertKind, AlertStatus
 
 log = logging.getLogger(__name__)
 
 KEY_RETENTION_SECONDS = 14 * 86400  # keys unseen this long stop being learned
+
+
+# The kinds of alert kept whole between reads: few, and every one of them read at every
+# step. A customer's alert is summarised: whole it takes about 13 kB of a worker's heap (its
+# details, counts and samples), and thousands are open in a busy hour (docs/performance.md).
+KEPT_WHOLE = frozenset({AlertKind.WINDOW, AlertKind.EMERGING_TOPIC})
+
+
+class Stored(NamedTuple):
+    """What the timer needs to know of every active alert at every step."""
+
+    fingerprint: str
+    id: str
+    kind: AlertKind
+    rule: str
+    status: AlertStatus
+    updated_at: float
+    sinks: tuple[str, ...]
+
+    @classmethod
+    def of(cls, alert: Alert) -> Stored:
+        return cls(
+            alert.fingerprint,
+            alert.id,
+            alert.kind,
+            alert.rule,
+            alert.status,
+            alert.updated_at,
+            alert.route.sinks if alert.route else (),
+        )
+
+
+class ActiveAlerts:
+    """The active alerts of one read of the store: every alert's :class:`Stored` summary,
+    and a whole alert (with its acknowledgement) read from the same state when asked for."""
+
+    def __init__(
+        self,
+        summaries: list[Stored],
+        states: Mapping[str, bytes | str],
+        acks: Mapping[str, bytes | str],
+        whole: Mapping[str, Alert],
+    ) -> None:
+        self.summaries = summaries
+        self._states = states
+        self._acks = acks
+        self._whole = whole
+
+    def alert(self, summary: Stored) -> Alert:
+        fp = summary.fingerprint
+        alert = self._whole.get(fp) or _load(self._states[fp])
+        if alert is None:  # the summary was read from this very state
+            raise AssertionError(f"alert {fp}: its state was readable a moment ago")
+        return _with_ack(alert, self._acks.get(fp))
+
+    def alerts(self, summaries: Iterable[Stored]) -> list[Alert]:
+        return [self.alert(summary) for summary in summaries]
 
 
 class RedisAlertStore:
@@ -45,10 +102,11 @@ class RedisAlertStore:
         self.history_key = redis_keys.alerts_history(prefix)
         self.silences_key = redis_keys.silences(prefix)
         self.history_size = history
-        # fingerprint → (digest of its stored state, the alert read from it): the timer reads
-        # every active alert at each step, and most are as they were; only a changed state
-        # is parsed again.
-        self._parsed: dict[bytes | str, tuple[bytes, Alert]] = {}
+        # The timer reads every active alert at each step, and most are as they were: only a
+        # changed state is read again (its digest tells). fingerprint → (digest, summary) of
+        # every active alert; (digest, alert) of the kinds kept whole (KEPT_WHOLE).
+        self._summaries: dict[bytes | str, tuple[bytes, Stored]] = {}
+        self._whole: dict[bytes | str, tuple[bytes, Alert]] = {}
 
     async def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
         if not fingerprints:
@@ -63,20 +121,40 @@ class RedisAlertStore:
         return {fp: _with_ack(alert, a) for fp, (alert, a) in loaded.items() if alert}
 
     async def all_active(self) -> list[Alert]:
+        active = await self.active()
+        return active.alerts(active.summaries)
+
+    async def active(self) -> ActiveAlerts:
+        """Every active alert's summary, in one read; whole alerts on request."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.key)
         pipe.hgetall(self.acks_key)
         values, acks = await pipe.execute()
-        parsed: dict[bytes | str, tuple[bytes, Alert]] = {}
+        summaries: dict[bytes | str, tuple[bytes, Stored]] = {}
+        whole: dict[bytes | str, tuple[bytes, Alert]] = {}
+        states: dict[str, bytes | str] = {}
         for fp, state in values.items():
             digest = _digest(state)
-            known = self._parsed.get(fp)
-            if known is not None and known[0] == digest:
-                parsed[fp] = known
-            elif (alert := _load(state)) is not None:
-                parsed[fp] = (digest, alert)
-        self._parsed = parsed  # the alerts no longer active are forgotten
-        return [_with_ack(alert, acks.get(fp)) for fp, (_, alert) in parsed.items()]
+            known = self._summaries.get(fp)
+            if known is None or known[0] != digest:
+                alert = _load(state)
+                if alert is None:
+                    continue
+                known = (digest, Stored.of(alert))
+                if alert.kind in KEPT_WHOLE:
+                    whole[fp] = (digest, alert)
+            elif known[1].kind in KEPT_WHOLE:
+                whole[fp] = self._whole[fp]
+            summaries[fp] = known
+            states[known[1].fingerprint] = state
+        # the alerts no longer active are forgotten
+        self._summaries, self._whole = summaries, whole
+        return ActiveAlerts(
+            [summary for _, summary in summaries.values()],
+            states,
+            {_text(fp): ack for fp, ack in acks.items()},
+            {alert.fingerprint: alert for _, alert in whole.values()},
+        )
 
     async def create(self, alert: Alert) -> bool:
         """Store a new alert; False if another worker created one for it first."""

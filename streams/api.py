@@ -392,9 +392,11 @@ class AlertApi:
     async def _alerts(self, status: str) -> list[Alert]:
         active: list[Alert] = []
         if status != AlertStatus.RESOLVED:
-            active = await self.engine.store.all_active()
-            if status in (AlertStatus.PENDING, AlertStatus.FIRING):
-                active = [a for a in active if a.status == status]
+            read = await self.engine.store.active()
+            wanted = (AlertStatus.PENDING, AlertStatus.FIRING)
+            active = read.alerts(
+                s for s in read.summaries if status not in wanted or s.status == status
+            )
         resolved = (
             (await self.engine.store.history()) if status in (AlertStatus.RESOLVED, "all") else []
         )

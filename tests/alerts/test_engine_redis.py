@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,8 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+import alerts.store
 from alerts.engine import AlertEngine
-from alerts.lifecycle import Sample
+from alerts.lifecycle import Alert, Sample
 from alerts.rules import parse_rules
 from alerts.store import RedisAlertStore
 from alerts.windows import Observation, RedisWindowStore
@@ -218,6 +221,44 @@ async def test_a_state_changed_by_another_worker_is_read_again(
     assert await mine.all_active() == [changed]
     await theirs.save(dataclasses.replace(changed, status=AlertStatus.RESOLVED))
     assert await mine.all_active() == []
+
+
+async def test_a_customer_alert_is_kept_as_a_summary_and_read_whole_on_request(
+    client: aioredis.Redis, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisAlertStore(client, prefix=unique)
+    engine = make_engine(client, unique, ListSink())
+    await feed(engine, range(6), NOW)
+    [window_alert] = await store.all_active()
+    customers = [
+        dataclasses.replace(window_alert, kind=AlertKind.CUSTOMER_RISK, fingerprint=f"cust{i}")
+        for i in range(3)
+    ]
+    await store.save_many(customers)
+    read_whole: list[weakref.ref[Alert]] = []
+    load = alerts.store._load
+
+    def counted(state: bytes | str) -> Alert | None:
+        alert = load(state)
+        if alert is not None and alert.kind == AlertKind.CUSTOMER_RISK:
+            read_whole.append(weakref.ref(alert))
+        return alert
+
+    monkeypatch.setattr(alerts.store, "_load", counted)
+    read = await store.active()
+    assert sorted(s.fingerprint for s in read.summaries) == sorted(
+        [window_alert.fingerprint, "cust0", "cust1", "cust2"]
+    )
+    summary = next(s for s in read.summaries if s.fingerprint == "cust1")
+    assert read.alert(summary) == customers[1]
+    del read
+    gc.collect()
+    # read whole three times for their summaries, once on request: none kept alive after
+    assert len(read_whole) == 4
+    assert all(ref() is None for ref in read_whole)
+    again = await store.active()  # unchanged: their summaries are not read again
+    assert len(read_whole) == 4
+    assert {s.fingerprint: s.kind for s in again.summaries}["cust2"] == AlertKind.CUSTOMER_RISK
 
 
 class CountingFollower:
