@@ -60,7 +60,7 @@ from alerts.sinkconfig import (
     parse_sinks,
 )
 from alerts.sinks import JsonLinesSink, LogSink, TopicSink
-from alerts.store import RedisAlertStore
+from alerts.store import ActiveAlerts, RedisAlertStore, Stored
 from alerts.windows import RedisWindowStore
 from streams.api import STATUSES, AlertApi
 from tests.docs.test_docs import Block, blocks_with, fenced_blocks
@@ -738,6 +738,9 @@ class FakeStore:
 
     async def all_active(self) -> list[Alert]:
         return [self.alert]
+
+    async def active(self) -> ActiveAlerts:
+        return ActiveAlerts([Stored.of(self.alert)], {}, {}, {self.alert.fingerprint: self.alert})
 
     async def history(self, limit: int = 100) -> list[Alert]:
         return []

@@ -380,6 +380,14 @@ async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and
         assert set(risk["contacts"][0]) >= CONTACT_FIELDS
         assert set(follow_up["responses"][0]) >= RESPONSE_FIELDS
         assert (await call("GET", "/api/alerts?kind=customers"))[0] == 400
+        assert (await call("GET", "/api/alerts?kind=detractor,customers"))[0] == 400
+        status, body = await call("GET", "/api/alerts?kind=detractor,customer_risk")
+        assert sorted(a["id"] for a in body["alerts"]) == sorted([risk["id"], follow_up["id"]])
+        # what the console's alert list reads: no customer alert is read or sent
+        status, body = await call("GET", "/api/alerts?status=all&kind=window,emerging_topic")
+        assert (status, body["alerts"]) == (200, [])
+        status, body = await call("GET", f"/api/alerts/{risk['id']}")
+        assert status == 200 and body == risk
         status, body = await call("POST", f"/api/alerts/{follow_up['id']}/ack", {"by": "李四"})
         assert (status, body["field"]) == (400, "note")
         status, body = await call(
@@ -387,6 +395,12 @@ async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and
         )
         assert status == 200 and body["status"] == "resolved"
         assert body["acknowledged"]["note"] == "已回电致歉"
+        status, resolved = await call("GET", f"/api/alerts/{follow_up['id']}")  # from history
+        assert status == 200 and resolved["status"] == "resolved"
+        status, body = await call("GET", "/api/alerts?status=resolved&kind=window")
+        assert (status, body["alerts"]) == (200, [])
+        status, body = await call("GET", "/api/alerts?status=resolved&kind=detractor")
+        assert [a["id"] for a in body["alerts"]] == [follow_up["id"]]
         status, body = await call("GET", "/api/kpis")
         rows = {(r["scope"], r["kpi"]): r for r in body["kpis"]}
         assert all(set(r) >= KPI_FIELDS for r in body["kpis"])
