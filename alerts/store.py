@@ -30,7 +30,7 @@ from alerts.baseline import Baseline
 from alerts.lifecycle import Ack, Alert
 from alerts.silences import Silence
 from vocwatch import redis_keys
-from vocwatch.vocabulary import AlertKind, AlertStatus
+from vocwatch.vocabulary import AlertKind, AlertStatus, Priority
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,16 @@ KEPT_WHOLE = frozenset({AlertKind.WINDOW, AlertKind.EMERGING_TOPIC})
 
 
 class Stored(NamedTuple):
-    """What the timer needs to know of every active alert at every step."""
+    """What the timer needs to know of every active alert at every step (and the API, to
+    choose the alerts it lists)."""
 
     fingerprint: str
     id: str
     kind: AlertKind
     rule: str
     status: AlertStatus
+    priority: Priority
+    first_seen: float
     updated_at: float
     sinks: tuple[str, ...]
 
@@ -62,6 +65,8 @@ class Stored(NamedTuple):
             alert.kind,
             alert.rule,
             alert.status,
+            alert.priority,
+            alert.first_seen,
             alert.updated_at,
             alert.route.sinks if alert.route else (),
         )

@@ -5,7 +5,9 @@
                                             firing), ``pending``, ``firing``, ``resolved``
                                             (the most recent), or ``all``; ``&kind=…``
                                             only those of one kind (``customer_risk`` …)
-                                            or of several (``window,emerging_topic``)
+                                            or of several (``window,emerging_topic``);
+                                            ``&limit=N`` the first N; ``total``: how
+                                            many there are
 ``GET  /api/alerts/{id}``                   one alert (active or recently resolved)
 ``POST /api/alerts/{id}/ack``               acknowledge: ``{"by": "张三", "note": "处理中"}``;
                                             a customer follow-up needs the note and is
@@ -73,6 +75,7 @@ from alerts.kpis import PERIOD_HOURS
 from alerts.lifecycle import Alert
 from alerts.series import RedisSeries, Totals
 from alerts.silences import MAX_TEXT, new_silence
+from alerts.store import ActiveAlerts, Stored
 from classifiers.category import CATEGORIES, CATEGORY_NAMES_ZH
 from classifiers.corrections import Correction, parse_correction
 from streams.corrections_store import RedisCorrections
@@ -89,6 +92,7 @@ READ_ONLY = (
 )
 CORRECTIONS_LIMIT = 50  # GET /api/corrections without ?limit=
 MAX_CORRECTIONS_LIMIT = 1000
+MAX_ALERTS_LIMIT = 10_000  # GET /api/alerts?limit=
 # ?status=: every alert status, and two selections of them
 STATUSES = ("active", *(status.value for status in AlertStatus), "all")
 OVERVIEW_WINDOW = 900
@@ -164,15 +168,11 @@ class AlertApi:
             return _error(
                 400, f"kind must be one or more of {', '.join(KINDS)}, with commas", "kind"
             )
-        alerts = await self._alerts(status, wanted)
-        alerts.sort(
-            key=lambda a: (
-                a.status == AlertStatus.RESOLVED,
-                priority_rank(a.priority),
-                -a.first_seen,
-            )
-        )
-        return _json({"alerts": [a.to_record() for a in alerts]})
+        raw = request.query.get("limit")
+        if raw is not None and not (raw.isdigit() and 0 < int(raw) <= MAX_ALERTS_LIMIT):
+            return _error(400, f"limit must be a whole number in [1, {MAX_ALERTS_LIMIT}]", "limit")
+        alerts, total = await self._alerts(status, wanted, None if raw is None else int(raw))
+        return _json({"alerts": [a.to_record() for a in alerts], "total": total})
 
     async def get_alert(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["id"]
@@ -397,24 +397,32 @@ class AlertApi:
         return _json(body, status=200 if healthy else 503)
 
     # --- helpers -----------------------------------------------------------------------
-    async def _alerts(self, status: str, kinds: Collection[str] | None = None) -> list[Alert]:
-        """The alerts of ``status`` (and of ``kinds``; None: all kinds). An active alert is
-        read whole only when it is listed: thousands of customer alerts may be open."""
-        active: list[Alert] = []
+    async def _alerts(
+        self, status: str, kinds: Collection[str] | None, limit: int | None
+    ) -> tuple[list[Alert], int]:
+        """The first ``limit`` alerts of ``status`` and ``kinds`` (None: all), active first,
+        then by priority, newest first; and how many there are. An active alert is read
+        whole only when it is listed: thousands of customer alerts may be open."""
+        read = ActiveAlerts([], {}, {}, {})
         if status != AlertStatus.RESOLVED:
             read = await self.engine.store.active()
-            one = status if status in (AlertStatus.PENDING, AlertStatus.FIRING) else None
-            active = read.alerts(
-                s
-                for s in read.summaries
-                if (one is None or s.status == one) and (kinds is None or s.kind in kinds)
-            )
+        one = status if status in (AlertStatus.PENDING, AlertStatus.FIRING) else None
+        active = [
+            s
+            for s in read.summaries
+            if (one is None or s.status == one) and (kinds is None or s.kind in kinds)
+        ]
         resolved = (
             [a for a in await self.engine.store.history() if kinds is None or a.kind in kinds]
             if status in (AlertStatus.RESOLVED, "all")
             else []
         )
-        return active + resolved
+        active.sort(key=_listed_first)
+        resolved.sort(key=_listed_first)
+        chosen: list[Stored | Alert] = [*active]
+        chosen = [*chosen, *resolved][:limit]
+        alerts = [read.alert(a) if isinstance(a, Stored) else a for a in chosen]
+        return alerts, len(active) + len(resolved)
 
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -526,3 +534,8 @@ def valid_ticket(token: str, ticket: str, now: float) -> bool:
 def _signature(token: str, expiry: str) -> str:
     key = hashlib.sha256(b"vocwatch stream ticket:" + token.encode()).digest()
     return hmac.new(key, expiry.encode(), hashlib.sha256).hexdigest()
+
+
+def _listed_first(alert: Alert | Stored) -> tuple[int, float]:
+    """The order of a list of active (or of resolved) alerts: by priority, newest first."""
+    return priority_rank(alert.priority), -alert.first_seen

@@ -59,6 +59,21 @@ def _events(now: float) -> list[tuple[str, dict[str, Any]]]:
                 **call,
             },
         ),
+        *(
+            (
+                "complaint",
+                {
+                    "id": f"c-second-{i}",
+                    "customer_id": "u-risk-2",
+                    "channel": "app",
+                    "text": text,
+                    "created_at": now - (10 - i) * HOUR,
+                },
+            )
+            for i, text in enumerate(
+                ["网络一直断，投诉了也没用", "第三次投诉，还是没人来修", "再不修好我就销户"]
+            )
+        ),
         (
             "call",
             {
@@ -104,7 +119,7 @@ def test_customers_at_risk_follow_ups_and_the_kpi_board(service: LiveWorker) -> 
     service.flush(timeout=10)
     eventually(
         lambda: (
-            len(service.api("GET", "/api/alerts?kind=customer_risk")["alerts"]) == 1
+            len(service.api("GET", "/api/alerts?kind=customer_risk")["alerts"]) == 2
             and len(service.api("GET", "/api/alerts?kind=detractor")["alerts"]) == 1
         ),
         timeout=60,
@@ -116,6 +131,12 @@ def test_customers_at_risk_follow_ups_and_the_kpi_board(service: LiveWorker) -> 
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
             page.on("pageerror", lambda error: page_errors.append(str(error)))
+            # At most ?customers= of each kind are read, and the tab says how many there are.
+            page.goto(f"{service.base_url}/console?customers=1#customers")
+            page.locator(".customer-card").first.wait_for(timeout=15_000)
+            assert page.locator(".customer-card").count() == 1
+            assert page.locator("#count-at-risk").inner_text() == "2"
+            assert "1 / 2" in page.locator("#customers-more").inner_text()
             page.goto(f"{service.base_url}/console#customers")
             card = page.locator(".customer-card[data-customer='u-risk']")
             card.wait_for(timeout=15_000)
@@ -126,7 +147,9 @@ def test_customers_at_risk_follow_ups_and_the_kpi_board(service: LiveWorker) -> 
             texts = card.locator(".sample-text").all_inner_texts()
             assert any("[PHONE]" in t for t in texts) and not any("138123" in t for t in texts)
             assert page.locator(".card[data-rule='customer_risk']").count() == 0  # not in 告警
-            assert page.locator("#count-at-risk").inner_text() == "1"
+            assert page.locator("#count-at-risk").inner_text() == "2"
+            assert page.locator(".customer-card").count() == 2
+            assert page.locator("#customers-more").is_hidden()
             row = page.locator("tr.follow-up[data-customer='u-nps']")
             assert "NPS 1" in row.inner_text() and "物流太慢" in row.inner_text()
             page.screenshot(path=ARTIFACTS / "6-customers.png", full_page=True)

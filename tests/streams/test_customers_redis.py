@@ -383,6 +383,15 @@ async def test_the_api_lists_customer_alerts_by_kind_closes_them_with_a_note_and
         assert (await call("GET", "/api/alerts?kind=detractor,customers"))[0] == 400
         status, body = await call("GET", "/api/alerts?kind=detractor,customer_risk")
         assert sorted(a["id"] for a in body["alerts"]) == sorted([risk["id"], follow_up["id"]])
+        assert body["total"] == 2
+        # the first by priority, newest first: the customer at risk (P1) before the
+        # follow-up (P3)
+        assert (risk["priority"], follow_up["priority"]) == ("P1", "P3")
+        status, body = await call("GET", "/api/alerts?kind=detractor,customer_risk&limit=1")
+        assert ([a["id"] for a in body["alerts"]], body["total"]) == ([risk["id"]], 2)
+        for wrong in ("0", "-1", "x", "10001"):
+            status, body = await call("GET", f"/api/alerts?limit={wrong}")
+            assert (status, body["field"]) == (400, "limit")
         # what the console's alert list reads: no customer alert is read or sent
         status, body = await call("GET", "/api/alerts?status=all&kind=window,emerging_topic")
         assert (status, body["alerts"]) == (200, [])
