@@ -206,18 +206,16 @@ class Pipeline:
         states = await self._retry(
             "window update", lambda: self.windows.record(keyed.observations, now)
         )
-        if scored:
-            flags = states[_source_key(source)].flags
-            new = self._count_events(source, scored, flags, now, outcome)
-            if self.series is not None and new:
-                series = self.series
-                points, posts = _series_points(new)
-                await self._retry("series update", lambda: series.add(points, posts))
-            if self.emerging is not None and new:
-                self.emerging.observe(_topic_texts(self.emerging, new))
+        new = (
+            self._count_events(source, scored, states[_source_key(source)].flags, now, outcome)
+            if scored
+            else []
+        )
         self._window_gauges(states)
         for key, key_samples in keyed.samples.items():
             self.engine.activity.add_samples(key, key_samples)
+        # The window alerts first: what comes after (the console's series, the emerging
+        # topics' clustering, the customer stage) does not hold them up.
         alerts = await self._retry(
             "alert update", lambda: self.engine.on_batch(keyed.touched, states, now)
         )
@@ -228,6 +226,12 @@ class Pipeline:
             self.metrics.latency.labels(source, "alert").observe(
                 max(0.0, self.clock() - keyed.oldest[alert.key])
             )
+        if self.series is not None and new:
+            series = self.series
+            points, posts = _series_points(new)
+            await self._retry("series update", lambda: series.add(points, posts))
+        if self.emerging is not None and new:
+            self.emerging.observe(_topic_texts(self.emerging, new))
         if self.customers is not None and scored:
             alerts += await self._customers(self.customers, scored, now)
         outcome.alerts = len(alerts)

@@ -193,6 +193,30 @@ async def test_replayed_events_do_not_count_twice_or_realert(
     assert sum(t.count for t in series["logistics"].values()) == 12
 
 
+async def test_a_window_alert_is_told_before_the_series_and_clustering_of_its_batch(
+    client: aioredis.Redis, unique: str, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, _, sink = build(client, unique, analyzer, CollectorRegistry(), emerging=True)
+    told_by: dict[str, int] = {}
+    assert pipeline.series is not None and pipeline.emerging is not None
+    series, monitor = pipeline.series, pipeline.emerging
+    add, observe = series.add, monitor.observe
+
+    async def add_series(*args: Any) -> Any:
+        told_by["series"] = len(sink.records)
+        return await add(*args)
+
+    def observe_texts(*args: Any) -> Any:
+        told_by["emerging"] = len(sink.records)
+        return observe(*args)
+
+    monkeypatch.setattr(series, "add", add_series)
+    monkeypatch.setattr(monitor, "observe", observe_texts)
+    burst = messages([complaint(i, "快递丢件了，包裹一直没收到，物流太慢了") for i in range(12)])
+    await pipeline.process("complaint", burst)
+    assert told_by == {"series": 1, "emerging": 1}  # the alert was out before either began
+
+
 async def test_new_texts_of_the_emerging_polarities_are_clustered_once(
     client: aioredis.Redis, unique: str, analyzer: Analyzer
 ) -> None:
