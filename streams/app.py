@@ -2,9 +2,10 @@
 endpoints ``/metrics`` (Prometheus) and ``/health``.
 
 Agents take batches with ``noack_take`` and acknowledge them themselves, once
-:class:`streams.pipeline.Pipeline` (which never raises) has completed them; the next batch
-is analysed meanwhile (streams/overlap.py). Agent concurrency stays 1 and batches complete
-in order, so offsets are never committed past an unfinished batch.
+:class:`streams.pipeline.Pipeline` (which never raises) has finished them; the next batch
+is counted and the one after analysed meanwhile (streams/overlap.py). Agent concurrency
+stays 1 and batches finish in order, so offsets are never committed past an unfinished
+batch.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from streams.customers import CustomerStage
 from streams.liveness import StallWatch
 from streams.overlap import overlapped
 from streams.overload import Load, OverloadMeter
-from streams.pipeline import AnalysedBatch, Outgoing, Pipeline
+from streams.pipeline import AnalysedBatch, CountedBatch, Outgoing, Pipeline
 from streams.progress import ConsumerProgress
 from streams.records import RawMessage
 from vocwatch import redis_keys
@@ -425,15 +426,16 @@ def _consumer(
                 ],
             )
 
-        async def complete(batch: AnalysedBatch, events: Sequence[Any]) -> None:
-            await pipeline.complete(batch)
+        async def finish(batch: CountedBatch, events: Sequence[Any]) -> None:
+            await pipeline.finish(batch)
             for event in events:
                 await stream.ack(event)
 
         await overlapped(
             stream.noack_take(settings.batch_size, within=settings.batch_seconds),
             analyse,
-            complete,
+            pipeline.count,
+            finish,
             grace_seconds=STOP_GRACE_SECONDS,
         )
 

@@ -1,11 +1,13 @@
-"""One batch of input messages, start to finish, in two stages: :meth:`Pipeline.analyse`
-(decode → analyze, in the analysis process) and :meth:`Pipeline.complete` (publish →
-windows → alerts). An agent analyses its next batch while the previous one completes
-(streams/app.py). Neither stage raises (except on cancellation): bad messages become dead
-letters, Redis outages are retried with back-off until they pass, and an unexpected error
-dead-letters the batch with ``processing_error`` rather than losing it. Only when
-``complete`` returns does the agent acknowledge the batch, so every message is counted or
-dead-lettered before its offset is committed (at-least-once).
+"""One batch of input messages, start to finish, in three stages: :meth:`Pipeline.analyse`
+(decode → analyze, in the analysis process), :meth:`Pipeline.count` (publish → windows →
+window alerts) and :meth:`Pipeline.finish` (the console's series, emerging topics, the
+customer stage → delivery). An agent counts its next batch while the previous one
+finishes, and analyses the one after (streams/overlap.py): a batch's window alerts do not
+wait for the previous batch's customer stage. No stage raises (except on cancellation):
+bad messages become dead letters, Redis outages are retried with back-off until they pass,
+and an unexpected error dead-letters the batch with ``processing_error`` rather than
+losing it. Only when ``finish`` returns does the agent acknowledge the batch, so every
+message is counted or dead-lettered before its offset is committed (at-least-once).
 """
 
 from __future__ import annotations
@@ -85,6 +87,20 @@ class AnalysedBatch:
 
 
 @dataclass
+class CountedBatch:
+    """A batch between its count (windows and window alerts) and its finish (the rest,
+    then delivery): what the finish needs."""
+
+    batch: AnalysedBatch
+    outcome: BatchOutcome
+    in_flight: list[InFlight]
+    valid: Sequence[tuple[RawMessage, Scored]]  # the valid messages and their events
+    new: Sequence[Scored]  # the events counted for the first time
+    now: float
+    failed: bool  # dead-lettered whole: nothing more to do but deliver
+
+
+@dataclass
 class _Keyed:
     """What a batch contributes to each window key."""
 
@@ -135,7 +151,7 @@ class Pipeline:
         self.processed = 0  # messages completed since start: the overload meter's rate
 
     async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Both stages of one batch, one after the other."""
+        """Every stage of one batch, one after the other."""
         return await self.complete(await self.analyse(source, messages))
 
     async def analyse(self, source: str, messages: Sequence[RawMessage]) -> AnalysedBatch:
@@ -147,8 +163,13 @@ class Pipeline:
         return AnalysedBatch(source, messages, results, started)
 
     async def complete(self, batch: AnalysedBatch) -> BatchOutcome:
-        """Stage 2: publish, count, alert. Batches of one source must be completed in the
-        order they were taken: windows and offsets assume it."""
+        """Stages 2 and 3, one after the other."""
+        return await self.finish(await self.count(batch))
+
+    async def count(self, batch: AnalysedBatch) -> CountedBatch:
+        """Stage 2: publish the scored records, count the events in their windows, decide
+        the window alerts. Batches of one source must be counted in the order they were
+        taken: windows and the scored topic assume it."""
         source, messages = batch.source, batch.messages
         outcome = BatchOutcome()
         scored: list[tuple[RawMessage, Scored]] = []
@@ -162,24 +183,35 @@ class Pipeline:
                 scored.append((message, result))
                 records.append(Outgoing(topic, result.id.encode(), result.record))
         outcome.dead_lettered = len(outgoing)
-        # The records are sent now and their delivery awaited after counting: the broker's
+        # The records are sent now and their delivery awaited at the finish: the broker's
         # acknowledgements arrive while Redis works. Nothing is acknowledged before both.
         in_flight = await self._send(outgoing + records)
+        events = [event for _, event in scored]
+        now = self.clock()
         try:
-            await self._count_and_alert(source, scored, outcome)
+            new = await self._count_and_alert(source, events, outcome, now)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not lose the batch: dead-letter it as well
-            log.exception("batch of %d %s events failed; dead-lettering it", len(scored), source)
-            in_flight += await self._send(
-                [
-                    self._dead_letter(
-                        source, message, "processing_error", f"{type(exc).__name__} in batch"
-                    )
-                    for message, _ in scored
-                ]
-            )
-            outcome.dead_lettered += len(scored)
+            in_flight += await self._failed(source, scored, exc, outcome)
+            return CountedBatch(batch, outcome, in_flight, scored, [], now, failed=True)
+        return CountedBatch(batch, outcome, in_flight, scored, new, now, failed=False)
+
+    async def finish(self, counted: CountedBatch) -> BatchOutcome:
+        """Stage 3: the console's series, the emerging topics' clustering and the customer
+        stage; then the batch's records delivered and its offsets advanced. In the order
+        the batches were counted; a batch's window alerts are out before its finish starts,
+        and the next batch may be counted meanwhile."""
+        batch, outcome = counted.batch, counted.outcome
+        source, messages = batch.source, batch.messages
+        in_flight = counted.in_flight
+        if not counted.failed:
+            try:
+                outcome.alerts += await self._after_alerts(source, counted)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # as in count: dead-letter the batch rather than lose it
+                in_flight = in_flight + await self._failed(source, counted.valid, exc, outcome)
         await self._delivered(in_flight)
         self._advance_offsets(messages)
         self.processed += len(messages)
@@ -188,6 +220,24 @@ class Pipeline:
         self.metrics.last_batch_timestamp.labels(source).set(self.last_batch_at[source])
         return outcome
 
+    async def _failed(
+        self,
+        source: str,
+        scored: Sequence[tuple[RawMessage, Scored]],
+        exc: Exception,
+        outcome: BatchOutcome,
+    ) -> list[InFlight]:
+        log.exception("batch of %d %s events failed; dead-lettering it", len(scored), source)
+        outcome.dead_lettered += len(scored)
+        return await self._send(
+            [
+                self._dead_letter(
+                    source, message, "processing_error", f"{type(exc).__name__} in batch"
+                )
+                for message, _ in scored
+            ]
+        )
+
     def _dead_letter(self, source: str, message: RawMessage, reason: str, detail: str) -> Outgoing:
         self.metrics.events_dead_lettered.labels(source, reason).inc()
         record = dead_letter_record(message, source, reason, detail, now=self.clock())
@@ -195,13 +245,9 @@ class Pipeline:
         return Outgoing(self.settings.deadletter_topic, key, dumps(record))
 
     async def _count_and_alert(
-        self,
-        source: str,
-        batch: Sequence[tuple[RawMessage, Scored]],
-        outcome: BatchOutcome,
-    ) -> None:
-        now = self.clock()
-        scored = [event for _, event in batch]
+        self, source: str, scored: Sequence[Scored], outcome: BatchOutcome, now: float
+    ) -> list[Scored]:
+        """Window updates and window alerts; the events counted for the first time."""
         keyed = self._keyed(scored)
         states = await self._retry(
             "window update", lambda: self.windows.record(keyed.observations, now)
@@ -214,27 +260,33 @@ class Pipeline:
         self._window_gauges(states)
         for key, key_samples in keyed.samples.items():
             self.engine.activity.add_samples(key, key_samples)
-        # The window alerts first: what comes after (the console's series, the emerging
-        # topics' clustering, the customer stage) does not hold them up.
         alerts = await self._retry(
             "alert update", lambda: self.engine.on_batch(keyed.touched, states, now)
         )
         outcome.valid = len(scored)
+        outcome.alerts = len(alerts)
         for alert in alerts:
             # From the oldest event of the batch in the alert's key: an upper bound of the
             # time from the event that crossed the threshold to the alert.
             self.metrics.latency.labels(source, "alert").observe(
                 max(0.0, self.clock() - keyed.oldest[alert.key])
             )
+        return new
+
+    async def _after_alerts(self, source: str, counted: CountedBatch) -> int:
+        """What does not hold a window alert up (the console's series, the emerging topics'
+        clustering, the customer stage); the customer alerts it emitted."""
+        new, now = counted.new, counted.now
         if self.series is not None and new:
             series = self.series
             points, posts = _series_points(new)
             await self._retry("series update", lambda: series.add(points, posts))
         if self.emerging is not None and new:
             self.emerging.observe(_topic_texts(self.emerging, new))
-        if self.customers is not None and scored:
-            alerts += await self._customers(self.customers, scored, now)
-        outcome.alerts = len(alerts)
+        if self.customers is None or not counted.valid:
+            return 0
+        events = [event for _, event in counted.valid]
+        return len(await self._customers(self.customers, events, now))
 
     async def _customers(
         self,
