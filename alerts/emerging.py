@@ -4,7 +4,9 @@ A worker's clusters (:mod:`alerts.emerging_clusters`) are summarised as :class:`
 similar clusters joined, with their authors counted per minute. Every worker publishes its
 groups and its own count of texts per minute (:class:`WorkerReport`); the groups of all
 workers are merged (:func:`merge_groups`: the same topic seen on two workers' partitions is
-one topic), and each merged group is judged by :func:`assess`:
+one topic), the groups rising together that share their key words are joined
+(:func:`join_rising`: one problem told in many words), and each group is judged by
+:func:`assess`:
 
 * **window and baseline.** The window is the last ``window_seconds`` (five minutes by
   default); the baseline the ``baseline_seconds`` before it. A service that started less
@@ -70,6 +72,13 @@ class EmergencePolicy:
     p_value: float = 1e-6
     merge_similarity: float = 0.5
     resolve_ratio: float = 0.5
+    # Fragments of one topic (:func:`join_rising`): groups rising at least this much ...
+    join_growth: float = 2.0
+    # ... whose centroids have at least this cosine and that share at least ``join_shared``
+    # of their ``join_top`` heaviest features.
+    join_similarity: float = 0.05
+    join_top: int = 6
+    join_shared: int = 2
 
     @property
     def min_window_seconds(self) -> float:
@@ -211,6 +220,63 @@ def merge_groups(groups: Iterable[TopicGroup], similarity: float) -> list[TopicG
             merged.append([group])
             heads.append(group.features)
     return [parts[0] if len(parts) == 1 else _merge(parts) for parts in merged]
+
+
+JOIN_FLOOR = 3  # authors in the window a group needs to be joined with others
+
+
+def join_rising(
+    groups: Sequence[TopicGroup],
+    totals: Mapping[str, int],
+    started: float,
+    now: float,
+    policy: EmergencePolicy,
+) -> list[TopicGroup]:
+    """The groups that are rising now (at least :data:`JOIN_FLOOR` authors in the window,
+    growth at least ``policy.join_growth``) joined when they are alike: a centroid cosine
+    of at least ``policy.join_similarity`` and at least ``policy.join_shared`` of their
+    ``policy.join_top`` heaviest features in common; the busiest first, like
+    :func:`merge_groups`. The other groups are returned as they are.
+
+    One new problem told in many words (系统升级 / 更新, 没信号 / 无服务; 自动续费 / 被扣
+    会员费) falls into several clusters of a few authors each, too far apart for the
+    clustering and for :func:`merge_groups`, and none is big enough alone. Fragments of
+    one story rise in the same minutes and name its key words; the busy topics of ordinary
+    traffic do not rise, and two unrelated new groups seldom share two of their heaviest
+    words.
+    """
+    rising: list[TopicGroup] = []
+    rest: list[TopicGroup] = []
+    for group in groups:
+        a = assess(group, totals, started, now, policy)
+        if a.count >= JOIN_FLOOR and a.growth >= policy.join_growth:
+            rising.append(group)
+        else:
+            rest.append(group)
+    if len(rising) < 2:
+        return list(groups)
+    heads: list[tuple[dict[str, float], set[str]]] = []
+    joined: list[list[TopicGroup]] = []
+    for group in sorted(rising, key=lambda g: -_size(g)):
+        top = _heaviest(group.features, policy.join_top)
+        for (head, head_top), parts in zip(heads, joined, strict=True):
+            if (
+                len(top & head_top) >= policy.join_shared
+                and cosine(head, group.features) >= policy.join_similarity
+            ):
+                parts.append(group)
+                break
+        else:
+            heads.append((group.features, top))
+            joined.append([group])
+    if len(joined) == len(rising):
+        return list(groups)
+    result = [parts[0] if len(parts) == 1 else _merge(parts) for parts in joined]
+    return sorted(result + rest, key=lambda g: -_size(g))
+
+
+def _heaviest(features: Mapping[str, float], n: int) -> set[str]:
+    return set(sorted(features, key=lambda f: (-features[f], f))[:n])
 
 
 def _size(group: TopicGroup) -> int:

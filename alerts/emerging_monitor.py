@@ -43,6 +43,7 @@ from alerts.emerging import (
     combine,
     continued,
     diverse_samples,
+    join_rising,
     likeness,
     match_known,
     new_topic,
@@ -244,7 +245,7 @@ class EmergingMonitor:
         self, combined: Combined, known: Sequence[KnownTopic], now: float
     ) -> list[Decision]:
         policy = self.config.policy
-        groups = combined.groups
+        groups = join_rising(combined.groups, combined.totals, combined.started, now, policy)
         matches = match_known(groups, known, policy.merge_similarity)
         decisions = []
         for index, group in enumerate(groups):

@@ -16,7 +16,9 @@ from alerts.emerging import (
     assess,
     combine,
     continued,
+    cosine,
     diverse_samples,
+    join_rising,
     likeness,
     match_known,
     merge_groups,
@@ -124,6 +126,59 @@ def test_groups_of_two_workers_about_one_thing_are_merged() -> None:
     assert mould.channels == {"app": 12, "weibo": 6}
     assert set(mould.event_ids) == {"a1", "b1"}
     assert abs(sum(v * v for v in mould.features.values()) - 1) < 1e-4
+
+
+RENEWAL = {"自动续费": 0.75, "续费": 0.4, "会员": 0.35, "扣款": 0.3, "自动": 0.25}
+DEDUCTED = {"被扣": 0.75, "会员费": 0.4, "会员": 0.35, "续费": 0.3, "开通": 0.25}
+APPLES = {"苹果": 0.7, "一体机": 0.4, "习惯": 0.35, "自营": 0.3, "最差": 0.25, "坏了": 0.2}
+APPLES["难吃"] = 0.1
+TASTE = {"难吃": 0.7, "没吃过": 0.4, "不甜": 0.35, "不要": 0.3, "最差": 0.25, "口感": 0.2}
+TASTE["苹果"] = 0.1
+
+
+def test_fragments_of_one_new_problem_are_joined_and_emerge_together() -> None:
+    """自动续费 and 被扣 会员费: one problem in two clusters of six authors, too far apart to
+    merge (cosine < 0.5), neither a topic alone; rising together with 续费 and 会员 among
+    their heaviest words, they are one group, and it emerges."""
+    history = totals(120, 65)
+    renewal = group({1: 3, 2: 3}, RENEWAL, ["r1"])
+    deducted = group({1: 4, 3: 2}, DEDUCTED, ["d1"])
+    assert cosine(RENEWAL, DEDUCTED) < POLICY.merge_similarity
+    assert len(merge_groups([renewal, deducted], POLICY.merge_similarity)) == 2
+    started = NOW - 3 * 3600
+    assert not any(assess(g, history, started, NOW, POLICY).emerging for g in (renewal, deducted))
+    (joined,) = join_rising([renewal, deducted], history, started, NOW, POLICY)
+    assert joined.count(0) == [12, 12, 0]
+    assert set(joined.event_ids) == {"r1", "d1"}
+    assert assess(joined, history, started, NOW, POLICY).emerging
+
+
+def test_a_fragment_is_not_joined_with_a_topic_that_is_not_rising() -> None:
+    """The same words, but the second group was as busy in the baseline hour: ordinary
+    traffic is never joined to a new problem."""
+    history = totals(120, 65)
+    renewal = group({1: 3, 2: 3}, RENEWAL)
+    steady = group({back: 1 for back in range(1, 61)}, DEDUCTED)
+    started = NOW - 3 * 3600
+    assert assess(steady, history, started, NOW, POLICY).growth < POLICY.join_growth
+    assert join_rising([renewal, steady], history, started, NOW, POLICY) == [renewal, steady]
+
+
+def test_rising_groups_that_share_too_few_key_words_stay_apart() -> None:
+    """苹果 and 难吃 rise together after a start and their centroids touch (苹果 and 难吃 in
+    both), but of their six heaviest words they share only 最差: two topics."""
+    apples, taste = group({1: 6}, APPLES), group({1: 4}, TASTE)
+    assert cosine(APPLES, TASTE) >= POLICY.join_similarity
+    started = NOW - 240
+    groups = join_rising([apples, taste], totals(120, 4), started, NOW, POLICY)
+    assert groups == [apples, taste]
+
+
+def test_a_group_below_the_join_floor_is_left_alone() -> None:
+    history = totals(120, 65)
+    renewal, pair = group({1: 6}, RENEWAL), group({1: 2}, DEDUCTED)
+    started = NOW - 3 * 3600
+    assert join_rising([renewal, pair], history, started, NOW, POLICY) == [renewal, pair]
 
 
 def test_reports_combine_totals_and_the_earliest_start() -> None:
