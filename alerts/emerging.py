@@ -436,6 +436,32 @@ def match_known(
     return matched
 
 
+def gather_known(
+    groups: Sequence[TopicGroup], known: Sequence[KnownTopic], similarity: float
+) -> list[TopicGroup]:
+    """The groups that continue one known topic (:func:`likeness` at least ``similarity``,
+    each group with the topic it is most like) joined into one, the busiest first: a topic
+    whose parts were joined in one step (:func:`join_rising`, or two workers' groups) and
+    come apart in the next stays one topic, instead of one part continuing it and the
+    other, its texts no longer in any topic, emerging as a second one."""
+    if not known or len(groups) < 2:
+        return list(groups)
+    parts: dict[str, list[TopicGroup]] = {}
+    rest: list[TopicGroup] = []
+    for group in groups:
+        score, topic = max(((likeness(group, t), t.id) for t in known), default=(0.0, ""))
+        if score >= similarity:
+            parts.setdefault(topic, []).append(group)
+        else:
+            rest.append(group)
+    if all(len(p) == 1 for p in parts.values()):
+        return list(groups)
+    gathered = [
+        p[0] if len(p) == 1 else _merge(sorted(p, key=lambda g: -_size(g))) for p in parts.values()
+    ]
+    return sorted(gathered + rest, key=lambda g: -_size(g))
+
+
 def continued(topic: KnownTopic, group: TopicGroup, now: float) -> KnownTopic:
     """The known topic after this step: its words follow the group's, half-way; its texts
     are the group's recent ones."""

@@ -43,6 +43,7 @@ from alerts.emerging import (
     combine,
     continued,
     diverse_samples,
+    gather_known,
     join_rising,
     likeness,
     match_known,
@@ -246,6 +247,7 @@ class EmergingMonitor:
     ) -> list[Decision]:
         policy = self.config.policy
         groups = join_rising(combined.groups, combined.totals, combined.started, now, policy)
+        groups = gather_known(groups, known, policy.merge_similarity)
         matches = match_known(groups, known, policy.merge_similarity)
         decisions = []
         for index, group in enumerate(groups):

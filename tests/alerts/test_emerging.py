@@ -18,6 +18,7 @@ from alerts.emerging import (
     continued,
     cosine,
     diverse_samples,
+    gather_known,
     join_rising,
     likeness,
     match_known,
@@ -217,6 +218,29 @@ def test_a_known_topic_continues_one_group_only() -> None:
     less_alike = {"瓶盖": 0.7, "发霉": 0.3, "黑点": 0.65}
     matched = match_known([group({1: 9}, less_alike), group({1: 9})], known, 0.5)
     assert list(matched) == [1]  # the more alike
+
+
+def test_the_parts_of_a_known_topic_are_gathered_into_one_group() -> None:
+    """A topic whose parts were one group in the last step: now one part is like it by its
+    words, the other by its texts. Both continue it, as one group — not one continuing it
+    and the other, no longer in any topic, emerging as a second one."""
+    known = [KnownTopic("mould", MOULD, NOW - 900, NOW - 5, ("e1", "e2", "e3", "e4"))]
+    words = group({1: 9}, event_ids=["e1", "e9"])
+    texts = group({1: 4}, {"霉斑": 0.9, "黑点": 0.43}, ["e3", "e4"])
+    other = group({1: 3}, SCAM, ["s1"])
+    assert len(match_known([words, texts, other], known, 0.5)) == 1  # one part only
+    gathered = gather_known([words, other, texts], known, 0.5)
+    assert len(gathered) == 2 and gathered[1] is other
+    assert gathered[0].count(0) == [13, 13, 0]
+    assert set(gathered[0].event_ids) == {"e1", "e9", "e3", "e4"}
+    assert match_known(gathered, known, 0.5) == {0: known[0]}
+
+
+def test_groups_continuing_a_known_topic_one_each_are_left_as_they_are() -> None:
+    known = [KnownTopic("mould", MOULD, NOW - 900, NOW - 5), KnownTopic("scam", SCAM, NOW, NOW)]
+    groups = [group({1: 9}), group({1: 3}, SCAM)]
+    assert gather_known(groups, known, 0.5) == groups
+    assert gather_known(groups, [], 0.5) == groups
 
 
 def test_a_continued_topic_keeps_its_id_and_first_seen() -> None:
