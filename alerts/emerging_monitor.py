@@ -75,6 +75,7 @@ WATCH_FLOOR = 3
 # A new topic needs this many words or phrases that explain it (alerts.explain): one
 # common word that happens to be frequent for a while (不怎么样, 自动) is not a topic.
 MIN_TERMS = 2
+QUIET_GRACE = 0.2  # of the window: how long a known topic may go unseen before it is judged
 # An emerging group this alike (alerts.emerging.likeness) to a known topic is that topic
 # still finding its words, not a new one.
 NEAR_KNOWN = 0.3
@@ -236,7 +237,11 @@ class EmergingMonitor:
         matched = {d.topic.id for d in decisions if d.topic is not None}
         quiet = [t for t in known if t.id not in matched]
         for topic in quiet:
-            decisions.append(Decision(topic, None, _nothing(now, policy)))
+            # A topic's group can miss a step (its cluster counted in a busier group, or
+            # below the report's limit): unseen for less than QUIET_GRACE of the window, a
+            # topic is not judged, and its alert stays as it is.
+            if now - topic.last_seen >= policy.window_seconds * QUIET_GRACE:
+                decisions.append(Decision(topic, None, _nothing(now, policy)))
         await self.store.remember([d.topic for d in decisions if d.group and d.topic])
         await self.store.forget(t.id for t in quiet if now - t.last_seen > policy.baseline_seconds)
         await self.store.save_watch(self._watch(decisions, now))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from alerts.emerging import KnownTopic, WorkerReport
-from alerts.emerging_monitor import EmergingConfig, EmergingMonitor
+from alerts.emerging_monitor import QUIET_GRACE, EmergingConfig, EmergingMonitor
 from tests.alerts.test_emerging import DEDUCTED, MOULD, NOW, RENEWAL, group, totals
 from vocwatch.bench.emerging import MemoryStore
 from vocwatch.metrics import Metrics
@@ -53,3 +53,22 @@ async def test_a_step_judges_the_fragments_of_one_problem_as_one_group() -> None
     joined_group, assessment = joined
     assert joined_group is not None and set(joined_group.event_ids) == {"r1", "d1"}
     assert assessment.count == 12 and assessment.emerging
+
+
+async def test_a_known_topic_unseen_for_a_moment_is_not_judged_until_it_is_gone() -> None:
+    """A topic whose group misses a step keeps its alert as it is; unseen for a fifth of
+    the window (a minute by default), it is judged: nothing holds it and its alert resolves."""
+    monitor, store = monitor_and_store()
+    grace = monitor.config.policy.window_seconds * QUIET_GRACE
+    await store.remember(
+        [
+            KnownTopic("moment", MOULD, NOW - 600, NOW - grace + 5),
+            KnownTopic("gone", MOULD, NOW - 600, NOW - grace - 5),
+        ]
+    )
+    await store.publish(WorkerReport("w-other", NOW - 3 * 3600, totals(120, 65), []), NOW)
+    decisions = await monitor.decide(NOW)
+    assert decisions is not None
+    judged = {d.topic.id: d for d in decisions if d.topic is not None}
+    assert list(judged) == ["gone"]
+    assert judged["gone"].group is None and not judged["gone"].assessment.holds
