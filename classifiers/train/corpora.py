@@ -35,10 +35,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import random
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -503,3 +504,40 @@ def training_texts(corpora: Path = DEFAULT_CORPORA) -> Iterator[list[str]]:
 
     for example in everything(corpora):
         yield cut(mask_pii(normalize(example.text)).text)
+
+
+# --- learning curves -------------------------------------------------------------------------
+
+
+def thinned(
+    share: int = 100, fewer_domains: int = 0, seed: int = 1
+) -> Callable[[Example, str], bool]:
+    """Which training examples a learning-curve run keeps when a domain is held out:
+    ``share`` percent of every service domain's texts (the same texts in every fold,
+    chosen by a hash of their source) and, per fold, all but ``fewer_domains`` of the
+    other service domains (chosen at random from ``seed`` and the held-out domain). The
+    always-trained sources are kept whole."""
+    if not 0 < share <= 100 or not 0 <= fewer_domains < len(DOMAINS) - 2:
+        raise ConfigError(
+            f"a learning curve keeps 1-100 % of the texts ({share} asked) and drops 0-"
+            f"{len(DOMAINS) - 3} training domains ({fewer_domains} asked)"
+        )
+
+    def dropped(held_out: str) -> frozenset[str]:
+        others = [d for d in DOMAINS if d != held_out]
+        chosen = random.Random(f"{seed}:{held_out}")  # noqa: S311 — reproducible, not secret
+        return frozenset(chosen.sample(others, fewer_domains))
+
+    cache: dict[str, frozenset[str]] = {}
+
+    def keep(example: Example, held_out: str) -> bool:
+        if example.domain not in DOMAINS:
+            return True
+        if held_out not in cache:
+            cache[held_out] = dropped(held_out)
+        if example.domain in cache[held_out]:
+            return False
+        digest = hashlib.sha1(b"curve:" + example.source.encode(), usedforsecurity=False)
+        return int.from_bytes(digest.digest()[:4], "big") % 100 < share
+
+    return keep

