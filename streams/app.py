@@ -184,9 +184,11 @@ def create_service(
         web_transport="tcp://",
         autodiscover=False,
     )
-    # Faust's Kafka transport with a lighter message loop (streams/consumer.py); set
-    # before anything (the agents' topics) makes the default one.
-    app.transport = Transport(app.conf.broker_consumer, app)
+    # Faust's Kafka transport with a lighter message loop and a shorter fetch wait
+    # (streams/consumer.py); set before anything (the agents' topics) makes the default one.
+    app.transport = Transport(
+        app.conf.broker_consumer, app, fetch_wait_seconds=settings.fetch_wait_seconds
+    )
     redis = redis_client(settings.redis_url, cluster=settings.redis_cluster)
     prefix = settings.app_id
     windows = RedisWindowStore(

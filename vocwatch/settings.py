@@ -55,6 +55,7 @@ class Settings:
     alerts_out: Path | None = None
     batch_size: int = 1000
     batch_seconds: float = 0.25
+    fetch_wait_seconds: float = 0.25
     bucket_seconds: int = 10
     max_message_bytes: int = 256 * 1024
     alert_update_seconds: float = 30.0
@@ -174,6 +175,7 @@ class Settings:
             "partitions",
             "batch_size",
             "batch_seconds",
+            "fetch_wait_seconds",
             "bucket_seconds",
             "max_message_bytes",
             "alert_update_seconds",
@@ -190,11 +192,7 @@ class Settings:
             if not getattr(self, name) > 0:  # also rejects NaN
                 raise ConfigError("must be greater than 0", source=PREFIX + name.upper())
         self._validate_emerging()
-        if not 0 <= self.analysis_processes <= 8:
-            raise ConfigError(
-                "must be 0 (analyse in the worker) to 8 (processes)",
-                source=f"{PREFIX}ANALYSIS_PROCESSES",
-            )
+        self._validate_ranges()
         if self.sentiment_model not in SENTIMENT_MODELS:
             raise ConfigError(
                 f"must be one of {', '.join(SENTIMENT_MODELS)}", source=f"{PREFIX}SENTIMENT_MODEL"
@@ -207,8 +205,6 @@ class Settings:
             raise ConfigError(
                 f"must be one of {', '.join(LOG_LEVELS)}", source=f"{PREFIX}LOG_LEVEL"
             )
-        if not 0 < self.web_port < 65536:
-            raise ConfigError("must be a TCP port (1-65535)", source=f"{PREFIX}WEB_PORT")
         broker_hosts(self.broker_url)
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
@@ -216,6 +212,22 @@ class Settings:
             )
         if self.redis_cluster:
             self._validate_cluster()
+
+    def _validate_ranges(self) -> None:
+        checks: tuple[tuple[str, bool, str], ...] = (
+            # aiokafka's requests time out after 40 s; a fetch held for longer than a few
+            # seconds only delays the worker's view of new records
+            ("fetch_wait_seconds", self.fetch_wait_seconds <= 5, "must be at most 5"),
+            (
+                "analysis_processes",
+                0 <= self.analysis_processes <= 8,
+                "must be 0 (analyse in the worker) to 8 (processes)",
+            ),
+            ("web_port", 0 < self.web_port < 65536, "must be a TCP port (1-65535)"),
+        )
+        for name, ok, message in checks:
+            if not ok:
+                raise ConfigError(message, source=PREFIX + name.upper())
 
     def _validate_emerging(self) -> None:
         checks: tuple[tuple[str, bool, str], ...] = (
@@ -361,6 +373,11 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
     "alerts_out": (_optional_path, "append every alert and alert update to this JSON-lines file"),
     "batch_size": (int, "events taken from a topic per batch"),
     "batch_seconds": (float, "longest wait to fill a batch"),
+    "fetch_wait_seconds": (
+        float,
+        "longest time the broker may hold a fetch of the worker's consumer while it has "
+        "no new records (at most 5 s)",
+    ),
     "bucket_seconds": (int, "granularity of the sliding windows in Redis"),
     "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),
     "alert_update_seconds": (float, "least time between two updates of one firing alert"),

@@ -7,10 +7,12 @@ import asyncio
 import hashlib
 import inspect
 
+import faust
 import pytest
+from aiokafka import AIOKafkaConsumer
 from faust.transport.consumer import Consumer as FaustConsumer
 
-from streams.consumer import Consumer, Transport, Watchers, first_of
+from streams.consumer import FAUST_FETCH_WAIT_MS, Consumer, Transport, Watchers, first_of
 
 # Faust's Consumer._drain_messages as streams/consumer.py copies it (faust-streaming
 # 0.15.3). If an upgrade changes it, bring the copy in line, then this digest.
@@ -115,3 +117,36 @@ def test_the_transport_makes_this_consumer_and_faust_loop_is_the_one_copied() ->
     assert Transport.Consumer is Consumer
     source = inspect.getsource(FaustConsumer._drain_messages)
     assert hashlib.sha256(source.encode()).hexdigest() == FAUST_DRAIN_MESSAGES_SHA256
+
+
+async def test_the_transport_fetch_wait_reaches_aiokafka_and_its_fetcher() -> None:
+    """Faust passes aiokafka a fetch wait of 1,500 ms; the worker's transport passes its own
+    (VOCWATCH_FETCH_WAIT_SECONDS), which aiokafka hands to its fetcher when it starts."""
+    app = faust.App("fetch-wait-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+    app.transport = Transport(app.conf.broker_consumer, app, fetch_wait_seconds=0.2)
+
+    async def callback(*_: object) -> None:
+        return None
+
+    hooks = {
+        "callback": callback,
+        "on_partitions_revoked": callback,
+        "on_partitions_assigned": callback,
+    }
+    stock = faust.App("fetch-wait-stock", broker="kafka://127.0.0.1:1", autodiscover=False)
+    consumers = [
+        app.transport.create_consumer(**hooks),
+        stock.transport.create_consumer(**hooks),  # Faust's own, for comparison
+    ]
+    assert isinstance(consumers[0], Consumer)
+    ours = consumers[0]._thread._create_worker_consumer(app.transport)
+    theirs = consumers[1]._thread._create_worker_consumer(stock.transport)
+    try:
+        assert (ours._fetch_max_wait_ms, theirs._fetch_max_wait_ms) == (200, FAUST_FETCH_WAIT_MS)
+        start = inspect.getsource(AIOKafkaConsumer.start)
+        assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+    finally:  # never started: closed here, with their threads' loops
+        for client in (ours, theirs):
+            await client.stop()
+        for consumer in consumers:
+            consumer._thread.thread_loop.close()

@@ -60,6 +60,7 @@ def test_from_env_parses_types(tmp_path: Path) -> None:
         "VOCWATCH_ALERTS_OUT": str(tmp_path / "alerts.jsonl"),
         "VOCWATCH_BATCH_SIZE": "50",
         "VOCWATCH_BATCH_SECONDS": "0.5",
+        "VOCWATCH_FETCH_WAIT_SECONDS": "0.25",
         "VOCWATCH_BUCKET_SECONDS": "5",
         "VOCWATCH_MAX_MESSAGE_BYTES": "1024",
         "VOCWATCH_ALERT_UPDATE_SECONDS": "10",
@@ -81,6 +82,7 @@ def test_from_env_parses_types(tmp_path: Path) -> None:
         alerts_out=tmp_path / "alerts.jsonl",
         batch_size=50,
         batch_seconds=0.5,
+        fetch_wait_seconds=0.25,
         bucket_seconds=5,
         max_message_bytes=1024,
         alert_update_seconds=10.0,
@@ -148,6 +150,7 @@ def test_unparsable_value_names_the_variable(name: str, raw: str) -> None:
         ("VOCWATCH_PARTITIONS", "0"),
         ("VOCWATCH_BATCH_SIZE", "-1"),
         ("VOCWATCH_BATCH_SECONDS", "0"),
+        ("VOCWATCH_FETCH_WAIT_SECONDS", "0"),
         ("VOCWATCH_BUCKET_SECONDS", "0"),
         ("VOCWATCH_MAX_MESSAGE_BYTES", "0"),
         ("VOCWATCH_ALERT_UPDATE_SECONDS", "-0.1"),
@@ -159,6 +162,13 @@ def test_values_that_must_be_positive(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match="must be greater than 0") as info:
         Settings.from_env({name: raw})
     assert info.value.source == name
+
+
+def test_a_fetch_wait_over_five_seconds_is_refused() -> None:
+    assert Settings.from_env({"VOCWATCH_FETCH_WAIT_SECONDS": "5"}).fetch_wait_seconds == 5.0
+    with pytest.raises(ConfigError, match="at most 5") as info:
+        Settings.from_env({"VOCWATCH_FETCH_WAIT_SECONDS": "5.5"})
+    assert info.value.source == "VOCWATCH_FETCH_WAIT_SECONDS"
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "-80"])

@@ -74,9 +74,11 @@ TUNING = (
     "VOCWATCH_ANALYSIS_PROCESSES",
     "VOCWATCH_BATCH_SIZE",
     "VOCWATCH_BATCH_SECONDS",
+    "VOCWATCH_FETCH_WAIT_SECONDS",
     "VOCWATCH_EVENT_LOOP",
     "VOCWATCH_EMERGING",  # false: the cost of emerging-topic detection, by difference
 )
+PHASES = ("backlog", "latency")  # the phases --profile can record
 CURVE = (0.25, 0.5, 0.75)  # points of the latency curve, as fractions of measured capacity
 ACCOUNTED = (
     "vocwatch_events_valid_total",
@@ -118,7 +120,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="record the worker and its analysis process with py-spy during "
-        "the backlog phase (raw collapsed stacks in DIR)",
+        "the phase --profile-phase names (raw collapsed stacks in DIR)",
+    )
+    parser.add_argument(
+        "--profile-phase",
+        choices=PHASES,
+        default="backlog",
+        help="the phase --profile records: the backlog drain (default) or the latency "
+        "phase at --rate, where batches are small and the worker's state grows",
     )
 
 
@@ -130,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         latency_seconds=args.latency_seconds,
         threshold=args.threshold,
         profile=args.profile,
+        profile_phase=args.profile_phase,
         curve_seconds=args.curve_seconds,
         curve_incidents=args.curve_incidents,
         say=(lambda *_: None) if args.json else _say,
@@ -155,6 +165,7 @@ def bench(
     latency_seconds: float,
     threshold: int,
     profile: Path | None = None,
+    profile_phase: str = "backlog",
     curve_seconds: float = 0.0,
     curve_incidents: int = 5,
     say: Any = _say,
@@ -193,19 +204,25 @@ def bench(
         scoring = _scoring(backlog)
         say("worker on the backlog …")
         with _worker(env, work) as (process, base_url):
-            with _profiled(process.pid, profile):
+            with _profiled(process.pid, profile if profile_phase == "backlog" else None):
                 first, last, cpu = _drain(base_url, events, process)
             counted = counted_events(settings)  # the backlog only, before more traffic arrives
             say("latency under load …")
-            latencies, sent = _latency(
-                producer,
-                traffic,
-                settings,
-                work / "alerts.jsonl",
-                rate=rate,
-                incidents=incidents,
-                seconds=latency_seconds,
-            )
+            before = _cpu_seconds(process.pid)
+            with _profiled(process.pid, profile if profile_phase == "latency" else None):
+                latencies, sent = _latency(
+                    producer,
+                    traffic,
+                    settings,
+                    work / "alerts.jsonl",
+                    rate=rate,
+                    incidents=incidents,
+                    seconds=latency_seconds,
+                )
+            _caught_up(base_url, events + sent, process)
+            after = _cpu_seconds(process.pid)
+            live_cpu = (after[0] - before[0], after[1] - before[1])
+            live_sent = sent  # the curve's traffic is added to sent below
             curve = []
             capacity = events / max(last - first, 1e-9)
             for fraction in CURVE if curve_seconds > 0 else ():
@@ -251,6 +268,7 @@ def bench(
         "latency_p99_s": _quantile(latencies, 0.99),
         "latency_incidents": len(latencies),
         "latency_expected": incidents,
+        "latencies_s": [round(value, 3) for value in latencies],  # in the order sent
         "load_per_s": rate,
         "analysis_processes": settings.analysis_processes,
         "batch_size": settings.batch_size,
@@ -264,6 +282,10 @@ def bench(
         # other work on the machine, so two commits compare on a busy day too.
         "worker_cpu_us_per_event": round(cpu[0] / events * 1e6, 1),
         "analysis_cpu_us_per_event": round(cpu[1] / events * 1e6, 1),
+        # The same in the latency phase (live traffic at --rate, small batches, state that
+        # grows), to the moment the worker has caught up with it.
+        "live_worker_cpu_us_per_event": round(live_cpu[0] / max(live_sent, 1) * 1e6, 1),
+        "live_analysis_cpu_us_per_event": round(live_cpu[1] / max(live_sent, 1) * 1e6, 1),
         "event_loop": event_loop,
     }
 
@@ -501,7 +523,7 @@ def _latency(
     while time.monotonic() < deadline and not crossing.keys() <= found.keys():
         found = _first_alerts(alerts_out)
         time.sleep(0.5)
-    return sorted(found[r] - t for r, t in crossing.items() if r in found), sent
+    return [found[r] - t for r, t in crossing.items() if r in found], sent
 
 
 def _caught_up(
