@@ -20,7 +20,7 @@ from classifiers import sentiment as sentiment_module
 from classifiers.category import CategoryScore, decide
 from classifiers.features import F32, FeatureConfig, Featurizer, TermTable, load_emoticons
 from classifiers.lexicon import Lexicon
-from classifiers.model import Heads, TextModel, sharing, stack
+from classifiers.model import Heads, TextModel, sharing, stack, weights_shape
 from classifiers.normalize import normalize_batch
 from classifiers.pii import mask_pii, without_placeholders
 from classifiers.polarity import PolarityPolicy
@@ -67,10 +67,27 @@ class Models:
     def load(
         cls, sentiment: TextModel | None = None, categories: TextModel | None = None
     ) -> Models:
+        """Models given in memory (a training run's), or else the packaged ones."""
+        if sentiment is None and categories is None:
+            return cls.load_files(sentiment_module.MODEL_FILE, categories_module.MODEL_FILE)
         sentiment = sentiment or sentiment_module.load_model()
         categories = categories or categories_module.load_model()
         heads = stack([sentiment, categories])
         sentiment, categories = sharing([sentiment, categories], heads)
+        return cls(sentiment, categories, featurizer_for(sentiment), heads)
+
+    @classmethod
+    def load_files(cls, sentiment_file: Path, categories_file: Path) -> Models:
+        """The models of two files, their hashed weights read straight into one stacked
+        array: loading takes the memory of the weights once (about 19 MB at 2¹⁹ columns),
+        not three times over (each model's own, then the stack), which was the analysis
+        process's peak."""
+        rows, polar = weights_shape(sentiment_file)
+        _, count = weights_shape(categories_file)
+        weights = np.empty((rows, polar + count), np.float32)
+        sentiment = sentiment_module.load_model(sentiment_file, into=weights[:, :polar])
+        categories = categories_module.load_model(categories_file, into=weights[:, polar:])
+        heads = stack([sentiment, categories], weights)
         return cls(sentiment, categories, featurizer_for(sentiment), heads)
 
     @classmethod
@@ -81,9 +98,9 @@ class Models:
             raise ConfigError(
                 "is not a folder of models (sentiment.npz, categories.npz)", source=str(directory)
             )
-        return cls.load(
-            sentiment_module.load_model(directory / sentiment_module.MODEL_FILE.name),
-            categories_module.load_model(directory / categories_module.MODEL_FILE.name),
+        return cls.load_files(
+            directory / sentiment_module.MODEL_FILE.name,
+            directory / categories_module.MODEL_FILE.name,
         )
 
     @property

@@ -38,8 +38,8 @@ class CategoryScore:
     score: float  # probability, rounded to 3 places
 
 
-def load_model(path: Path = MODEL_FILE) -> TextModel:
-    model = TextModel.load(path, task="categories")
+def load_model(path: Path = MODEL_FILE, *, into: F32 | None = None) -> TextModel:
+    model = TextModel.load(path, task="categories", into=into)
     if model.heads.names != tuple(c.value for c in CATEGORIES):
         raise ConfigError(
             f"the model's categories {model.heads.names} are not {[c.value for c in CATEGORIES]}",

@@ -99,7 +99,10 @@ class TextModel:
         save_arrays(path, arrays)
 
     @classmethod
-    def load(cls, path: Path, *, task: str) -> TextModel:
+    def load(cls, path: Path, *, task: str, into: F32 | None = None) -> TextModel:
+        """The model in ``path``; its hashed weights are written into ``into`` when given (a
+        float32 array, or a view of one, of their shape: see :func:`weights_shape`), else
+        into a new array."""
         where = str(path)
         arrays = _read_arrays(path)
         missing = {
@@ -156,9 +159,19 @@ class TextModel:
                     f"{len(dense_columns)} dense columns",
                     source=where,
                 )
+        if into is None:
+            into = np.empty(arrays["weights"].shape, np.float32)
+        elif into.shape != arrays["weights"].shape or into.dtype != np.float32:
+            raise ConfigError(
+                f"weights of shape {arrays['weights'].shape} where {into.shape} were expected "
+                "(a model trained on other features than the other one: retrain both)",
+                source=where,
+            )
+        # int8 × step straight into float32: no float32 temporary of the whole table
+        np.multiply(arrays["weights"], arrays["weight_steps"], out=into)
         heads = Heads(
             names,
-            arrays["weights"].astype(np.float32) * arrays["weight_steps"],
+            into,
             arrays["dense_weights"],
             arrays["bias"],
             arrays["scale"],
@@ -208,9 +221,31 @@ def _read_meta(raw: np.ndarray[Any, Any], where: str) -> dict[str, Any]:
     return meta
 
 
-def stack(models: Sequence[TextModel]) -> Heads:
+def weights_shape(path: Path) -> tuple[int, int]:
+    """The shape of a model file's hashed weights (columns × heads), from the array's header
+    alone; a ConfigError if the file has none."""
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("weights.npy") as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(member)
+    except KeyError:
+        raise ConfigError("not a vocwatch model file (no weights)", source=where) from None
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ConfigError(f"cannot read the model file: {exc}", source=where) from None
+    if len(shape) != 2:
+        raise ConfigError(f"weights of shape {shape}, not columns × heads", source=where)
+    return int(shape[0]), int(shape[1])
+
+
+def stack(models: Sequence[TextModel], weights: F32 | None = None) -> Heads:
     """The heads of several models as one: one multiplication scores them all. They must
-    share their features (configuration and dense columns)."""
+    share their features (configuration and dense columns). ``weights``: the stacked
+    weights, when the models were loaded into views of it (``TextModel.load(into=…)``, no
+    copy); else they are copied into a new array."""
     first = models[0]
     for model in models[1:]:
         if (model.features, model.dense_columns) != (first.features, first.dense_columns):
@@ -221,7 +256,7 @@ def stack(models: Sequence[TextModel]) -> Heads:
     parts = [model.heads for model in models]
     return Heads(
         tuple(name for heads in parts for name in heads.names),
-        np.hstack([h.weights for h in parts]),
+        np.hstack([h.weights for h in parts]) if weights is None else weights,
         np.hstack([h.dense_weights for h in parts]),
         np.concatenate([h.bias for h in parts]),
         np.concatenate([h.scale for h in parts]),

@@ -36,8 +36,8 @@ HEADS = ("polar", "neutral")
 NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2  # columns of the probabilities
 
 
-def load_model(path: Path = MODEL_FILE) -> TextModel:
-    return TextModel.load(path, task="sentiment")
+def load_model(path: Path = MODEL_FILE, *, into: F32 | None = None) -> TextModel:
+    return TextModel.load(path, task="sentiment", into=into)
 
 
 def three_way(polar: F32, neutral: F32) -> F32:

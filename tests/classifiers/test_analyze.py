@@ -425,6 +425,13 @@ def test_models_of_other_dense_features_say_to_retrain() -> None:
         Models.load(renamed(sentiment_model), renamed(fixed_categories()))
 
 
+def test_the_models_are_loaded_into_one_array_as_they_are_one_by_one() -> None:
+    models = Models.load()
+    alone = [sentiment.load_model().heads.weights, category.load_model().heads.weights]
+    assert np.array_equal(models.heads.weights, np.hstack(alone))
+    assert models.heads.weights.base is None  # one array of its own, not a copy's view
+
+
 def test_the_loaded_models_keep_one_copy_of_their_weights() -> None:
     models = Models.load()
     assert np.shares_memory(models.sentiment.heads.weights, models.heads.weights)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from classifiers.features import FeatureBatch, FeatureConfig, Featurizer
-from classifiers.model import MODEL_FORMAT, Heads, TextModel, stack
+from classifiers.model import MODEL_FORMAT, Heads, TextModel, stack, weights_shape
 from classifiers.tokenize import cut_all
 from vocwatch.errors import ConfigError
 
@@ -200,6 +200,28 @@ def test_a_file_that_is_not_a_model_is_a_config_error(tmp_path: Path, content: b
     path = tmp_path / "model.npz"
     path.write_bytes(content)
     refused(path, "model file")
+
+
+def test_a_model_loads_into_the_array_it_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    toy().save(path)
+    assert weights_shape(path) == (1 << CONFIG.bits, 2)  # from the header alone
+    stacked = np.zeros((1 << CONFIG.bits, 3), np.float32)
+    loaded = TextModel.load(path, task="sentiment", into=stacked[:, 1:])
+    assert np.shares_memory(loaded.heads.weights, stacked)
+    assert np.array_equal(stacked[:, 1:], TextModel.load(path, task="sentiment").heads.weights)
+    assert not stacked[:, 0].any()  # nothing written beside it
+    with pytest.raises(ConfigError, match=r"where .* were expected .*retrain both"):
+        TextModel.load(path, task="sentiment", into=stacked)
+
+
+def test_the_shape_of_a_file_without_weights_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.arange(3))
+    with pytest.raises(ConfigError, match="no weights"):
+        weights_shape(path)
+    with pytest.raises(ConfigError, match="cannot read the model file"):
+        weights_shape(tmp_path / "missing.npz")
 
 
 def test_a_single_numpy_array_is_not_a_model(tmp_path: Path) -> None:
