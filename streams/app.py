@@ -43,12 +43,12 @@ from classifiers.polarity import PolarityPolicy
 from classifiers.priority import PriorityPolicy
 from streams.analysis import (
     InlineRunner,
-    ProcessRunner,
     Runner,
     build_analyzer,
     models_in_use,
     phrases_if_readable,
 )
+from streams.analysis_process import ProcessRunner
 from streams.api import AlertApi
 from streams.console import install_console
 from streams.consumer import Transport

@@ -1,23 +1,19 @@
 """streams.analysis: a batch of messages decoded, analysed together and encoded, bad ones
-rejected in place; the analysis process gives the worker's own results, and a dead
-analysis process loses nothing (the batch is analysed in the worker)."""
+rejected in place (the analysis process: test_analysis_process.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from classifiers.analyze import Analyzer
+from streams import analysis
 from streams.analysis import (
     WORKER_FIELDS,
-    InlineRunner,
-    ProcessRunner,
     Rejected,
     Scored,
     analyze_batch,
@@ -25,7 +21,6 @@ from streams.analysis import (
     build_phrases,
 )
 from streams.events import decode
-from tests.classifiers.fixed_models import write_model_dir
 from vocwatch.dev.demo import DemoTraffic
 from vocwatch.settings import Settings
 
@@ -36,119 +31,6 @@ NOW = 1_800_000_000.0
 @pytest.fixture(scope="module")
 def analyzer() -> Analyzer:
     return build_analyzer(SETTINGS)
-
-
-@pytest.fixture(scope="module")
-def inline(analyzer: Analyzer) -> InlineRunner:
-    # with the phrase lists, as the analysis process has them
-    return InlineRunner(
-        analyzer,
-        max_bytes=SETTINGS.max_message_bytes,
-        clock=lambda: NOW,
-        phrases=build_phrases(SETTINGS),
-    )
-
-
-@pytest.fixture
-def process() -> Iterator[ProcessRunner]:
-    runner = ProcessRunner(SETTINGS, clock=lambda: NOW)
-    yield runner
-    runner.close()
-
-
-def complaints(n: int) -> list[bytes | None]:
-    traffic = DemoTraffic(seed=5, run="t")
-    values: list[bytes | None] = [traffic.incident(NOW, "app")[2] for _ in range(n)]
-    return [
-        *values,
-        b"{not json",
-        None,
-        json.dumps(
-            {"id": "x", "customer_id": "u", "channel": "fax", "text": "t", "created_at": NOW}
-        ).encode(),
-    ]
-
-
-def comparable(results: list[Scored | Rejected]) -> list[object]:
-    """Everything but the scored record's own timestamp."""
-    out: list[object] = []
-    for r in results:
-        if isinstance(r, Rejected):
-            out.append(r)
-        else:
-            record = json.loads(r.record)
-            record.pop("scored_at")
-            out.append((r._replace(record=b""), record))
-    return out
-
-
-async def test_the_process_gives_the_worker_s_own_results(
-    inline: InlineRunner, process: ProcessRunner
-) -> None:
-    values = complaints(30)
-    here = await inline.run("complaint", values)
-    there = await process.run("complaint", values)
-    assert comparable(there) == comparable(here)
-    assert [type(r).__name__ for r in there[-3:]] == ["Rejected"] * 3
-    assert [r.reason for r in there[-3:] if isinstance(r, Rejected)] == [
-        "not_json",
-        "not_json",
-        "unknown_enum",
-    ]
-
-
-async def test_a_dead_analysis_process_loses_nothing(
-    inline: InlineRunner, process: ProcessRunner
-) -> None:
-    await process.warm_up()
-    pids = list(process._pool._processes)  # the child the pool started
-    assert len(pids) == 1
-    os.kill(pids[0], signal.SIGKILL)
-    values = complaints(10)
-    results = await process.run("complaint", values)  # analysed in the worker instead
-    assert comparable(results) == comparable(await inline.run("complaint", values))
-    again = await process.run("complaint", values)  # and a new process took over
-    assert comparable(again) == comparable(results)
-    assert list(process._pool._processes) != pids
-
-
-async def test_the_child_reads_the_policies_of_the_settings(
-    inline: InlineRunner, tmp_path: Path
-) -> None:
-    praise = json.dumps(
-        {
-            "id": "p1",
-            "customer_id": "u",
-            "channel": "app",
-            "created_at": NOW,
-            "text": "客服态度很好，问题很快解决了，非常满意",
-        },
-        ensure_ascii=False,
-    ).encode()
-    (default,) = await inline.run("complaint", [praise])
-    assert isinstance(default, Scored) and default.polarity == "positive"
-    polarity = tmp_path / "polarity.yaml"  # nearly everything is negative
-    polarity.write_text("default: {negative_from: 0.000001, positive_from: 1}\n", encoding="utf-8")
-    runner = ProcessRunner(Settings(polarity_file=polarity), clock=lambda: NOW)
-    try:
-        (result,) = await runner.run("complaint", [praise])
-        assert isinstance(result, Scored) and result.polarity == "negative"
-    finally:
-        runner.close()
-
-
-async def test_two_processes_split_a_batch_and_keep_its_order(inline: InlineRunner) -> None:
-    runner = ProcessRunner(Settings(analysis_processes=2), clock=lambda: NOW)
-    try:
-        values = complaints(150)  # three chunks' worth: split in two
-        results = await runner.run("complaint", values)
-        assert comparable(results) == comparable(await inline.run("complaint", values))
-        assert len(runner._pool._processes) == 2
-    finally:
-        runner.close()
-
-
-# --- a batch in the worker ---------------------------------------------------------------------
 
 
 def complaint(i: int, text: str, channel: str = "app") -> bytes:
@@ -330,27 +212,25 @@ def test_a_record_that_cannot_be_encoded_is_rejected_in_place(
     assert results[1] == Rejected("processing_error", "TypeError in encoding")
 
 
+def test_a_batch_longer_than_a_chunk_is_analysed_in_pieces_in_order(
+    analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = batch(analyzer, MIXED * 3)
+    monkeypatch.setattr(analysis, "CHUNK", 4)
+    pieces: list[int] = []
+    analyse = analysis._analyses
+
+    def counted(analyzer: Analyzer, source: str, events: Any) -> Any:
+        pieces.append(len(events))
+        return analyse(analyzer, source, events)
+
+    monkeypatch.setattr(analysis, "_analyses", counted)
+    assert batch(analyzer, MIXED * 3) == whole
+    assert max(pieces) <= 4 and len(pieces) >= 5  # 21 messages, 12 of them valid
+
+
 def test_an_empty_batch() -> None:
     assert batch(build_analyzer(SETTINGS), []) == []
-
-
-async def test_the_models_of_the_settings_folder_are_used(tmp_path: Path) -> None:
-    folder = write_model_dir(tmp_path, negative=0.7, neutral=0.2, positive=0.1)
-    settings = Settings(model_dir=folder, analysis_processes=1)
-    here = InlineRunner(build_analyzer(settings), max_bytes=10_000, clock=lambda: NOW)
-    runner = ProcessRunner(settings, clock=lambda: NOW)
-    try:
-        for results in (await here.run("complaint", MIXED), await runner.run("complaint", MIXED)):
-            analyzed = [r for r in results if isinstance(r, Scored)]
-            assert len(analyzed) == 4
-            for result in analyzed:
-                # P(positive) + P(neutral) / 2 of the fixed probabilities (0.7, 0.2, 0.1)
-                assert result.sentiment == pytest.approx(0.2, abs=1e-3)
-                assert json.loads(result.record)["sentiment"]["model"] == (
-                    "sentiment-fixed+categories-fixed"
-                )
-    finally:
-        runner.close()
 
 
 def test_a_broken_model_folder_stops_the_analysis_before_it_starts(tmp_path: Path) -> None:

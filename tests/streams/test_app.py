@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from classifiers.polarity import Cutoffs, PolarityPolicy
 from classifiers.priority import DEFAULT_POLICY_FILE, PriorityPolicy
-from streams.analysis import InlineRunner, ProcessRunner
+from streams.analysis import InlineRunner
+from streams.analysis_process import ProcessRunner
 from streams.app import create_service
 from vocwatch.errors import ConfigError
 from vocwatch.settings import Settings

@@ -273,7 +273,7 @@ def bench(
         "analysis_processes": settings.analysis_processes,
         "batch_size": settings.batch_size,
         "peak_rss_mb": round(rss_mb, 1),
-        "analysis_rss_mb": round(children_mb, 1),  # the analysis process (and its helper)
+        "analysis_rss_mb": round(children_mb, 1),  # the analysis process(es)
         "duplicates": max(0, counted - expected),
         "lost": max(0, expected - counted),
         "valid_events": expected,
