@@ -1,7 +1,7 @@
 """The analysis process (分析进程): text analysis in a child of the worker, so that it
 overlaps the event loop (see :mod:`streams.analysis`).
 
-Each child is a plain ``python -m streams.analysis_process``, started by the worker with
+Each child is a plain ``python -P -m streams.analysis_process``, started by the worker with
 two pipes: the worker writes a frame (its settings first, then one ``(source, messages)``
 per batch) and reads one frame back per batch — the results, or the exception analysis
 raised. A frame is an 8-byte length and a pickle. No ``multiprocessing`` pool: its spawned
@@ -103,7 +103,9 @@ class AnalysisChild:
 
     def __init__(self, settings: Settings) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.analysis_process"],
+            # -P: not the working directory first on the path, where a folder named
+            # streams (or classifiers …) of the user's would shadow ours
+            [sys.executable, "-P", "-m", "streams.analysis_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,

@@ -220,6 +220,22 @@ async def test_a_child_stops_when_its_pipe_closes() -> None:
     assert runner.pids() == []
 
 
+async def test_a_folder_named_streams_where_the_worker_runs_does_not_shadow_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "streams").mkdir()
+    (tmp_path / "streams" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "streams" / "analysis_process.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    runner = ProcessRunner(SETTINGS, clock=lambda: NOW)
+    try:
+        results = await runner.run("complaint", MIXED)
+        assert sum(isinstance(r, Scored) for r in results) == 4
+        assert runner._fallback is None  # the child answered: ours, not the impostor
+    finally:
+        runner.close()
+
+
 async def test_a_closed_runner_has_nothing_to_warm_up_and_refuses_batches() -> None:
     runner = ProcessRunner(SETTINGS, clock=lambda: NOW)
     runner.close()  # a worker stopped before its start-up tasks ran
