@@ -431,17 +431,22 @@ def _drain(
     CPU seconds the worker and its analysis process used in between. The CPU is counted
     from the last poll *before* the first batch was accounted: the analysis process works
     a batch or more ahead of the accounting, and a small backlog can be analysed whole
-    before the first batch is counted (it then measured 0 µs)."""
+    before the first batch is counted (it then measured 0 µs). A backlog accounted for
+    whole between two polls is timed from the poll before (it measured 0 s, and then
+    billions of events a second)."""
     first = None
     cpu_first = cpu_before = _cpu_seconds(process.pid)
+    idle_at = time.monotonic()  # the last poll that found nothing accounted
     while True:
         done = _accounted(base_url)
         now = time.monotonic()
         if done and first is None:
             first, cpu_first = now, cpu_before
         elif first is None:
-            cpu_before = _cpu_seconds(process.pid)
+            cpu_before, idle_at = _cpu_seconds(process.pid), now
         if done >= expected and first is not None:
+            if first == now:  # all of it between two polls: from the one before (a bound)
+                first = idle_at
             cpu_last = _cpu_seconds(process.pid)
             return first, now, (cpu_last[0] - cpu_first[0], cpu_last[1] - cpu_first[1])
         if process.poll() is not None:
