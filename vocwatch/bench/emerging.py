@@ -720,7 +720,10 @@ def _print_report(figures: dict[str, Any]) -> None:
         mark = "✓" if row["detected"] else "✗"
         terms = " · ".join(row["terms"][:5])
         delay = "" if row["delay_s"] is None else f"{row['delay_s']:+.0f} s"
-        lines.append(f"  {mark} {row['incident']:<24} {row['size']:>3} texts  {delay:>7}  {terms}")
+        several = f" ({row['alerts']} alerts)" if row["alerts"] > 1 else ""
+        lines.append(
+            f"  {mark} {row['incident']:<24} {row['size']:>3} texts  {delay:>7}  {terms}{several}"
+        )
     lines += [f"  false alert: {alert}" for alert in figures["false_alerts"]]
     for row in figures["cold_start"]:
         mark = "✓" if row["in_time"] else "✗"
