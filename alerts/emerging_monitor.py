@@ -386,7 +386,7 @@ class EmergingMonitor:
         if self.engine is None:
             return {"topics": [], "watch": await self.store.watch()}
         read = await self.engine.store.active()
-        active = read.alerts(s for s in read.summaries if s.kind == AlertKind.EMERGING_TOPIC)
+        active = await read.alerts(s for s in read.summaries if s.kind == AlertKind.EMERGING_TOPIC)
         resolved = [a for a in await self.engine.store.history() if _is_topic(a)]
         active.sort(key=lambda a: (a.status != AlertStatus.FIRING, -a.first_seen))
         alerts = [*active, *resolved][:limit]

@@ -219,14 +219,14 @@ class AlertEngine:
             await self.start(now)
         self.silences = await self.store.silences(now)
         active = await self.store.active()
-        windowed = active.alerts(s for s in active.summaries if s.kind == AlertKind.WINDOW)
+        windowed = await active.alerts(s for s in active.summaries if s.kind == AlertKind.WINDOW)
         await self._baseline_step(now, windowed)
         keys = sorted({m.key for a in windowed for m in self._members_of(a)})
         states = await self.windows.read(keys, now)
         emitted: list[Alert] = []
         kept: list[Kept] = []
         followed = []
-        for alert in active.alerts(self._due(active.summaries, now)):
+        for alert in await active.alerts(self._due(active.summaries, now)):
             if alert.kind != AlertKind.WINDOW:
                 step = self._follow(alert, now)
                 if step is not None:
@@ -252,7 +252,7 @@ class AlertEngine:
         emitted.extend(await self.settle_many(followed, now))
         gone = {a.fingerprint for a in emitted if a.status == AlertStatus.RESOLVED}
         left = [s for s in active.summaries if s.fingerprint not in gone]
-        self._refresh(active, left, emitted, now)
+        await self._refresh(active, left, emitted, now)
         firing = Counter(s.rule for s in left if s.status == AlertStatus.FIRING)
         self._firing_rules |= {*self.rules, *self.followers, *firing}
         for name in self._firing_rules:
@@ -643,7 +643,7 @@ class AlertEngine:
                 self.notify(record, targets)
         await self._publish_live(record)
 
-    def _refresh(
+    async def _refresh(
         self, read: ActiveAlerts, left: Sequence[Stored], emitted: Sequence[Alert], now: float
     ) -> None:
         """Tell the refresh sinks (Alertmanager) again of the firing alerts ``left`` active
@@ -652,6 +652,7 @@ class AlertEngine:
             self._refreshed[alert.fingerprint] = now
         live = {s.fingerprint for s in left}
         self._refreshed = {fp: t for fp, t in self._refreshed.items() if fp in live}
+        due: dict[str, list[str]] = {}
         for summary in left:
             targets = [s for s in summary.sinks if s in self.refresh_sinks]
             last = self._refreshed.setdefault(summary.fingerprint, summary.updated_at)
@@ -661,8 +662,10 @@ class AlertEngine:
                 and now - last >= self.refresh_seconds
             ):
                 self._refreshed[summary.fingerprint] = now
-                record = read.alert(summary).to_record()
-                self.notify(record | {"notification": REFRESH}, targets)
+                due[summary.fingerprint] = targets
+        if due:
+            for alert in await read.alerts(s for s in left if s.fingerprint in due):
+                self.notify(alert.to_record() | {"notification": REFRESH}, due[alert.fingerprint])
 
     async def _publish_live(self, record: dict[str, Any]) -> None:
         if not self.live_channel:

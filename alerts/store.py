@@ -2,6 +2,9 @@
 
 * ``<prefix>:alerts:active`` — hash: fingerprint → the pending or firing alert (JSON).
   Creation uses ``HSETNX`` so two workers that see the same incident make one alert.
+* ``<prefix>:alerts:summaries`` — hash: fingerprint → the alert's summary (:class:`Stored`
+  and a digest of its state, compact JSON), written with the alert: what the timer reads of
+  every active alert at every step, where the states themselves would be megabytes.
 * ``<prefix>:alerts:acks`` — hash: fingerprint → who acknowledged which alert id. Kept
   beside the alert, so that an acknowledgement through the API never races a worker
   saving the alert; merged in when alerts are read.
@@ -23,7 +26,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from alerts.baseline import Baseline
@@ -41,6 +44,9 @@ KEY_RETENTION_SECONDS = 14 * 86400  # keys unseen this long stop being learned
 # step. A customer's alert is summarised: whole it takes about 13 kB of a worker's heap (its
 # details, counts and samples), and thousands are open in a busy hour (docs/performance.md).
 KEPT_WHOLE = frozenset({AlertKind.WINDOW, AlertKind.EMERGING_TOPIC})
+# Every this many reads the summaries are checked against the states' fingerprints even when
+# their numbers agree (a summary lost and another left over would hide from the count).
+RECONCILE_READS = 60
 
 
 class Stored(NamedTuple):
@@ -71,47 +77,103 @@ class Stored(NamedTuple):
             alert.route.sinks if alert.route else (),
         )
 
+    def dump(self, digest: bytes) -> str:
+        """The summary as stored, with the digest of the alert's stored state."""
+        return json.dumps(
+            [
+                self.id,
+                self.kind,
+                self.rule,
+                self.status,
+                self.priority,
+                self.first_seen,
+                self.updated_at,
+                self.sinks,
+                digest.hex(),
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def load(cls, fingerprint: str, raw: bytes | str) -> tuple[Stored, bytes] | None:
+        """A summary and its state's digest; None (and a warning) if unreadable."""
+        try:
+            item, kind, rule, status, priority, first, updated, sinks, digest = json.loads(raw)
+            summary = cls(
+                fingerprint,
+                item,
+                AlertKind(kind),
+                rule,
+                AlertStatus(status),
+                Priority(priority),
+                first,
+                updated,
+                tuple(sinks),
+            )
+            return summary, bytes.fromhex(digest)
+        except (ValueError, TypeError) as exc:
+            log.warning("ignoring an alert summary this version cannot read (%s)", exc)
+            return None
+
+
+StatesReader = Callable[[list[str]], Awaitable[list[Any]]]
+
 
 class ActiveAlerts:
     """The active alerts of one read of the store: every alert's :class:`Stored` summary,
-    and a whole alert (with its acknowledgement) read from the same state when asked for."""
+    the alerts kept whole, and the others read whole when asked for (one round trip)."""
 
     def __init__(
         self,
         summaries: list[Stored],
-        states: Mapping[str, bytes | str],
         acks: Mapping[str, bytes | str],
         whole: Mapping[str, Alert],
+        states: StatesReader | None = None,
     ) -> None:
         self.summaries = summaries
-        self._states = states
         self._acks = acks
         self._whole = whole
+        self._states = states
 
-    def alert(self, summary: Stored) -> Alert:
-        fp = summary.fingerprint
-        alert = self._whole.get(fp) or _load(self._states[fp])
-        if alert is None:  # the summary was read from this very state
-            raise AssertionError(f"alert {fp}: its state was readable a moment ago")
-        return _with_ack(alert, self._acks.get(fp))
+    async def alert(self, summary: Stored) -> Alert | None:
+        """The whole alert; None if it is no longer active."""
+        found = await self.alerts([summary])
+        return found[0] if found else None
 
-    def alerts(self, summaries: Iterable[Stored]) -> list[Alert]:
-        return [self.alert(summary) for summary in summaries]
+    async def alerts(self, summaries: Iterable[Stored]) -> list[Alert]:
+        """The whole alerts, in order, less those no longer active (resolved since the
+        summaries were read) or unreadable."""
+        chosen = list(summaries)
+        wanted = [s.fingerprint for s in chosen if s.fingerprint not in self._whole]
+        read: dict[str, Alert | None] = {}
+        if wanted and self._states is not None:
+            states = await self._states(wanted)
+            read = {fp: _load(v) if v else None for fp, v in zip(wanted, states, strict=True)}
+        found = []
+        for summary in chosen:
+            fp = summary.fingerprint
+            alert = self._whole.get(fp) or read.get(fp)
+            if alert is not None:
+                found.append(_with_ack(alert, self._acks.get(fp)))
+        return found
 
 
 class RedisAlertStore:
     def __init__(self, redis: Any, *, prefix: str, history: int = 500) -> None:
         self.redis = redis
         self.key = redis_keys.alerts_active(prefix)
+        self.summaries_key = redis_keys.alerts_summaries(prefix)
         self.acks_key = redis_keys.alerts_acks(prefix)
         self.history_key = redis_keys.alerts_history(prefix)
         self.silences_key = redis_keys.silences(prefix)
         self.history_size = history
-        # The timer reads every active alert at each step, and most are as they were: only a
-        # changed state is read again (its digest tells). fingerprint → (digest, summary) of
-        # every active alert; (digest, alert) of the kinds kept whole (KEPT_WHOLE).
-        self._summaries: dict[bytes | str, tuple[bytes, Stored]] = {}
-        self._whole: dict[bytes | str, tuple[bytes, Alert]] = {}
+        # The timer reads every active alert's summary at each step, and most are as they
+        # were: a summary is parsed again only when it changed. fingerprint → (stored
+        # summary, summary, digest); (digest, alert) of the kinds kept whole (KEPT_WHOLE).
+        self._summaries: dict[str, tuple[bytes | str, Stored, bytes]] = {}
+        self._whole: dict[str, tuple[bytes, Alert]] = {}
+        self._reads = 0
 
     async def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
         if not fingerprints:
@@ -127,50 +189,105 @@ class RedisAlertStore:
 
     async def all_active(self) -> list[Alert]:
         active = await self.active()
-        return active.alerts(active.summaries)
+        return await active.alerts(active.summaries)
 
     async def active(self) -> ActiveAlerts:
-        """Every active alert's summary, in one read; whole alerts on request."""
+        """Every active alert's summary, in one read (the alerts kept whole too, read
+        again when their state changed); other alerts whole on request."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.key)
+        pipe.hgetall(self.summaries_key)
         pipe.hgetall(self.acks_key)
-        values, acks = await pipe.execute()
-        summaries: dict[bytes | str, tuple[bytes, Stored]] = {}
-        whole: dict[bytes | str, tuple[bytes, Alert]] = {}
-        states: dict[str, bytes | str] = {}
-        for fp, state in values.items():
-            digest = _digest(state)
+        pipe.hlen(self.key)
+        values, acks, states = await pipe.execute()
+        summaries: dict[str, tuple[bytes | str, Stored, bytes]] = {}
+        for field, raw in values.items():
+            fp = _text(field)
             known = self._summaries.get(fp)
-            if known is None or known[0] != digest:
-                alert = _load(state)
-                if alert is None:
+            if known is None or known[0] != raw:
+                loaded = Stored.load(fp, raw)
+                if loaded is None:
                     continue
-                known = (digest, Stored.of(alert))
-                if alert.kind in KEPT_WHOLE:
-                    whole[fp] = (digest, alert)
-            elif known[1].kind in KEPT_WHOLE:
-                whole[fp] = self._whole[fp]
+                known = (raw, *loaded)
             summaries[fp] = known
-            states[known[1].fingerprint] = state
-        # the alerts no longer active are forgotten
-        self._summaries, self._whole = summaries, whole
+        self._reads += 1
+        if states != len(summaries) or self._reads % RECONCILE_READS == 0:
+            summaries = await self._reconcile(summaries)
+        self._summaries = summaries
+        whole = await self._kept_whole(summaries)
         return ActiveAlerts(
-            [summary for _, summary in summaries.values()],
-            states,
+            [summary for _, summary, _ in summaries.values()],
             {_text(fp): ack for fp, ack in acks.items()},
-            {alert.fingerprint: alert for _, alert in whole.values()},
+            whole,
+            self._read_states,
         )
+
+    async def _read_states(self, fingerprints: list[str]) -> list[Any]:
+        return list(await self.redis.hmget(self.key, fingerprints))
+
+    async def _kept_whole(
+        self, summaries: Mapping[str, tuple[bytes | str, Stored, bytes]]
+    ) -> dict[str, Alert]:
+        """The alerts of the kinds kept whole, read again when their digest changed."""
+        kept = {fp: digest for fp, (_, s, digest) in summaries.items() if s.kind in KEPT_WHOLE}
+        stale = [fp for fp, digest in kept.items() if self._whole.get(fp, (b"",))[0] != digest]
+        whole = {fp: self._whole[fp] for fp in kept if fp not in stale}
+        for fp, state in zip(stale, await self._read_states(stale) if stale else [], strict=True):
+            alert = _load(state) if state else None
+            if alert is not None:
+                whole[fp] = (_digest(state), alert)
+        self._whole = whole
+        return {fp: alert for fp, (_, alert) in whole.items()}
+
+    async def _reconcile(
+        self, summaries: dict[str, tuple[bytes | str, Stored, bytes]]
+    ) -> dict[str, tuple[bytes | str, Stored, bytes]]:
+        """Make the summaries match the active alerts: written for a state that has none
+        (left by a version before summaries, or a worker stopped between the two writes),
+        forgotten where the state is gone."""
+        fingerprints = {_text(fp) for fp in await self.redis.hkeys(self.key)}
+        missing = sorted(fingerprints - summaries.keys())
+        written = {}
+        states = await self._read_states(missing) if missing else []
+        for fp, state in zip(missing, states, strict=True):
+            alert = _load(state) if state else None
+            if alert is not None:
+                summary = Stored.of(alert)
+                raw = summary.dump(_digest(state))
+                summaries[fp] = (raw, summary, _digest(state))
+                written[fp] = raw
+        orphans = [fp for fp in summaries if fp not in fingerprints]
+        pipe = self.redis.pipeline(transaction=False)
+        if written:
+            pipe.hset(self.summaries_key, mapping=written)
+        if orphans:
+            pipe.hdel(self.summaries_key, *orphans)
+        if written or orphans:
+            await pipe.execute()
+            log.info(
+                "alert summaries reconciled: %d written, %d left over removed",
+                len(written),
+                len(orphans),
+            )
+        return {fp: known for fp, known in summaries.items() if fp in fingerprints}
 
     async def create(self, alert: Alert) -> bool:
         """Store a new alert; False if another worker created one for it first."""
-        return bool(await self.redis.hsetnx(self.key, alert.fingerprint, _dump(alert)))
+        state = _dump(alert)
+        if not await self.redis.hsetnx(self.key, alert.fingerprint, state):
+            return False
+        await self.redis.hset(self.summaries_key, alert.fingerprint, _summary(alert, state))
+        return True
 
     async def save(self, alert: Alert) -> None:
-        if alert.status != AlertStatus.RESOLVED:
-            await self.redis.hset(self.key, alert.fingerprint, _dump(alert))
-            return
         pipe = self.redis.pipeline(transaction=False)
+        if alert.status != AlertStatus.RESOLVED:
+            state = _dump(alert)
+            pipe.hset(self.key, alert.fingerprint, state)
+            pipe.hset(self.summaries_key, alert.fingerprint, _summary(alert, state))
+            await pipe.execute()
+            return
         pipe.hdel(self.key, alert.fingerprint)
+        pipe.hdel(self.summaries_key, alert.fingerprint)
         pipe.hdel(self.acks_key, alert.fingerprint)
         pipe.lpush(self.history_key, _dump(alert, keep_ack=True))
         pipe.ltrim(self.history_key, 0, self.history_size - 1)
@@ -181,13 +298,21 @@ class RedisAlertStore:
         if any(alert.status == AlertStatus.RESOLVED for alert in alerts):
             raise ValueError("save_many stores active alerts; a resolved one goes through save")
         if alerts:
-            await self.redis.hset(
-                self.key, mapping={alert.fingerprint: _dump(alert) for alert in alerts}
+            states = {alert.fingerprint: _dump(alert) for alert in alerts}
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(self.key, mapping=states)
+            pipe.hset(
+                self.summaries_key,
+                mapping={a.fingerprint: _summary(a, states[a.fingerprint]) for a in alerts},
             )
+            await pipe.execute()
 
     async def drop(self, alert: Alert) -> None:
         """Forget a pending alert whose breach ended before it fired."""
-        await self.redis.hdel(self.key, alert.fingerprint)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hdel(self.key, alert.fingerprint)
+        pipe.hdel(self.summaries_key, alert.fingerprint)
+        await pipe.execute()
 
     async def history(self, limit: int = 100) -> list[Alert]:
         loaded = [_load(v) for v in await self.redis.lrange(self.history_key, 0, limit - 1)]
@@ -296,6 +421,10 @@ def _dump(alert: Alert, *, keep_ack: bool = False) -> str:
     if not keep_ack:
         state.pop("acknowledged")  # an active alert's lives in the acks hash
     return json.dumps(state, ensure_ascii=False)
+
+
+def _summary(alert: Alert, state: str) -> str:
+    return Stored.of(alert).dump(_digest(state))
 
 
 def _digest(state: bytes | str) -> bytes:

@@ -178,8 +178,8 @@ class AlertApi:
         alert_id = request.match_info["id"]
         read = await self.engine.store.active()
         for summary in read.summaries:
-            if summary.id == alert_id:
-                return _json(read.alert(summary).to_record())
+            if summary.id == alert_id and (alert := await read.alert(summary)) is not None:
+                return _json(alert.to_record())
         for alert in await self.engine.store.history():
             if alert.id == alert_id:
                 return _json(alert.to_record())
@@ -403,7 +403,7 @@ class AlertApi:
         """The first ``limit`` alerts of ``status`` and ``kinds`` (None: all), active first,
         then by priority, newest first; and how many there are. An active alert is read
         whole only when it is listed: thousands of customer alerts may be open."""
-        read = ActiveAlerts([], {}, {}, {})
+        read = ActiveAlerts([], {}, {})
         if status != AlertStatus.RESOLVED:
             read = await self.engine.store.active()
         one = status if status in (AlertStatus.PENDING, AlertStatus.FIRING) else None
@@ -421,7 +421,14 @@ class AlertApi:
         resolved.sort(key=_listed_first)
         chosen: list[Stored | Alert] = [*active]
         chosen = [*chosen, *resolved][:limit]
-        alerts = [read.alert(a) if isinstance(a, Stored) else a for a in chosen]
+        listed = {
+            a.fingerprint: a for a in await read.alerts(c for c in chosen if isinstance(c, Stored))
+        }
+        alerts = [
+            listed[c.fingerprint] if isinstance(c, Stored) else c
+            for c in chosen
+            if not isinstance(c, Stored) or c.fingerprint in listed
+        ]
         return alerts, len(active) + len(resolved)
 
     def _guarded(self, handler: Handler) -> Handler:

@@ -22,6 +22,10 @@ Key — type — owner: what it holds; lifetime or cap.
 ``<prefix>:alerts:active`` — hash — :mod:`alerts.store`
     fingerprint → the pending or firing alert (JSON). No TTL: an entry is deleted when its
     alert resolves, or is dropped before it fired.
+``<prefix>:alerts:summaries`` — hash — :mod:`alerts.store`
+    fingerprint → the active alert's summary (kind, status, priority, times, sinks) and
+    the digest of its state: what the timer reads of every alert at each step. Written and
+    deleted with the alert's state, repaired from the states when they disagree.
 ``<prefix>:alerts:acks`` — hash — :mod:`alerts.store`
     fingerprint → who acknowledged which alert id. No TTL: deleted with its alert.
 ``<prefix>:alerts:history`` — list — :mod:`alerts.store`
@@ -107,6 +111,11 @@ def posts(prefix: str, hour: int) -> str:
 def alerts_active(prefix: str) -> str:
     """Hash: fingerprint → the pending or firing alert."""
     return f"{prefix}:alerts:active"
+
+
+def alerts_summaries(prefix: str) -> str:
+    """Hash: fingerprint → the active alert's summary and the digest of its state."""
+    return f"{prefix}:alerts:summaries"
 
 
 def alerts_acks(prefix: str) -> str:

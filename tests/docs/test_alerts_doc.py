@@ -740,7 +740,7 @@ class FakeStore:
         return [self.alert]
 
     async def active(self) -> ActiveAlerts:
-        return ActiveAlerts([Stored.of(self.alert)], {}, {}, {self.alert.fingerprint: self.alert})
+        return ActiveAlerts([Stored.of(self.alert)], {}, {self.alert.fingerprint: self.alert})
 
     async def history(self, limit: int = 100) -> list[Alert]:
         return []

@@ -35,6 +35,7 @@ WINDOW_KEY = "channel=app,category=logistics"
         (redis_keys.series("vocwatch", "platform", 19675), "vocwatch:series:platform:19675"),
         (redis_keys.posts("vocwatch", 472200), "vocwatch:posts:472200"),
         (redis_keys.alerts_active("vocwatch"), "vocwatch:alerts:active"),
+        (redis_keys.alerts_summaries("vocwatch"), "vocwatch:alerts:summaries"),
         (redis_keys.alerts_acks("vocwatch"), "vocwatch:alerts:acks"),
         (redis_keys.alerts_history("vocwatch"), "vocwatch:alerts:history"),
         (redis_keys.silences("vocwatch"), "vocwatch:silences"),
@@ -62,7 +63,7 @@ def test_every_key_function_is_tested_above_and_listed_in_the_docstring() -> Non
     """Each function called with its parameters' names as placeholders (``<prefix>``,
     ``<window key>`` …) gives a name that the module docstring lists."""
     doc = redis_keys.__doc__ or ""
-    assert len(KEY_FUNCTIONS) == 21
+    assert len(KEY_FUNCTIONS) == 22
     for function in KEY_FUNCTIONS:
         names = inspect.signature(function).parameters
         placeholders: list[Any] = [f"<{name.replace('_', ' ')}>" for name in names]
@@ -110,8 +111,15 @@ def test_the_two_keys_of_the_corrections_script_share_a_slot(prefix: str) -> Non
 def test_the_stores_use_these_names() -> None:
     redis: Any = object()
     alerts = RedisAlertStore(redis, prefix="p")
-    assert (alerts.key, alerts.acks_key, alerts.history_key, alerts.silences_key) == (
+    assert (
+        alerts.key,
+        alerts.summaries_key,
+        alerts.acks_key,
+        alerts.history_key,
+        alerts.silences_key,
+    ) == (
         redis_keys.alerts_active("p"),
+        redis_keys.alerts_summaries("p"),
         redis_keys.alerts_acks("p"),
         redis_keys.alerts_history("p"),
         redis_keys.silences("p"),
