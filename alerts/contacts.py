@@ -4,7 +4,7 @@ A contact is an event that names its customer — a complaint, a call, a survey 
 social post with a ``customer_id`` — reduced to what customer risk and the retention team
 need: when, where, how it read (sentiment, polarity, category, priority), how a call went,
 what a survey scored, the churn and escalation phrases it used, and its masked text, cut
-to :data:`alerts.lifecycle.SAMPLE_CHARS`. Stored as compact JSON: an array of its fields in
+to :data:`SAMPLE_CHARS`. Stored as compact JSON: an array of its fields in
 order.
 """
 
@@ -22,6 +22,8 @@ from classifiers.pii import redact
 from vocwatch.vocabulary import Polarity, Priority, Source, SurveyKind
 
 _DIGITS = re.compile(r"\d")  # (any script's digits: ０ and ٣ count)
+#: How much of a text a contact keeps, and an alert shows of a sample.
+SAMPLE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Contact:
     def to_json(self) -> str:
         """Compact JSON: the fields in order, as an array (this is written and read for
         every contact of every batch)."""
-        return json.dumps(
+        return encode(
             [
                 self.id,
                 self.time,
@@ -80,9 +82,7 @@ class Contact:
                 self.touchpoint,
                 self.churn,
                 self.escalation,
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
+            ]
         )
 
     @classmethod
@@ -143,6 +143,12 @@ class Contact:
         if self.survey is not None:
             entry["survey"] = {"kind": self.survey, "score": self.score}
         return entry
+
+
+def encode(fields: list[Any]) -> str:
+    """A contact's fields, in the order of :class:`Contact`'s, as its compact JSON (plain
+    values or the vocabulary's members: a member encodes as its value)."""
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 #: The highest score of a detractor (贬损者) per survey kind; CES has none.

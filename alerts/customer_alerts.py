@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alerts.contacts import Contact, customer_key
-from alerts.lifecycle import SAMPLE_CHARS, Ack, Alert, Sample, fingerprint, follow, resolve, start
+from alerts.contacts import SAMPLE_CHARS, Contact, customer_key
+from alerts.lifecycle import Ack, Alert, Sample, fingerprint, follow, resolve, start
 from alerts.risk import Hit, Risk, RiskPolicy, parse_risk, ranked, reasons, score
 from alerts.rules import AlertConfig, WindowCounts
 from alerts.sections import Section

@@ -34,6 +34,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from redis.crc import key_slot
@@ -169,9 +170,16 @@ class RedisCustomerHistory:
         return redis_keys.customer_contacts(self.prefix, customer_key(customer))
 
     async def record(
-        self, contacts: Mapping[str, Sequence[Contact]], now: float
+        self,
+        contacts: Mapping[str, Sequence[Contact]],
+        now: float,
+        *,
+        encoded: Mapping[str, str] | None = None,
     ) -> dict[str, CustomerState]:
-        """Add each customer's new contacts; return each customer's history after."""
+        """Add each customer's new contacts; return each customer's history after.
+        ``encoded``: contact id → :meth:`Contact.to_json`, for contacts whose JSON was made
+        already (by the analysis process)."""
+        encoded = encoded or {}
         if not contacts:
             return {}
         head = f"{now!r} {int(self.history_seconds)} {self.max_contacts}"
@@ -185,7 +193,8 @@ class RedisCustomerHistory:
             for customer in group:
                 args.append(len(contacts[customer]))
                 for contact in contacts[customer]:
-                    args += [contact.id, f"{contact.time!r}\t{contact.to_json()}"]
+                    value = encoded.get(contact.id) or contact.to_json()
+                    args += [contact.id, f"{contact.time!r}\t{value}"]
             calls.append(args)
             numkeys.append(len(group))
         replies = await run_script(self.redis, _RECORD, _RECORD_SHA, numkeys, calls)
@@ -234,9 +243,18 @@ def _state(reply: bytes | str, given: Sequence[Contact]) -> CustomerState:
     kept += [c for c, flag in zip(given, flags, strict=True) if flag == "1"]
     if len(kept) > 1:
         kept.sort(key=lambda c: (c.time, c.id))
-    return CustomerState(
-        tuple(int(flag) for flag in flags),
-        tuple(kept),
-        {kind: float(mark) for kind, mark in zip(HANDLED, marks, strict=True) if mark},
-        frozenset(kind for kind, mark in zip(HANDLED, opened, strict=True) if mark),
+    # Most customers have no mark at all: their state shares the empty ones.
+    handled = (
+        {kind: float(mark) for kind, mark in zip(HANDLED, marks, strict=True) if mark}
+        if any(marks)
+        else _NOTHING_HANDLED
     )
+    is_open = (
+        frozenset(kind for kind, mark in zip(HANDLED, opened, strict=True) if mark)
+        if any(opened)
+        else frozenset()
+    )
+    return CustomerState(tuple(map(int, flags)), tuple(kept), handled, is_open)
+
+
+_NOTHING_HANDLED: Mapping[AlertKind, float] = MappingProxyType({})

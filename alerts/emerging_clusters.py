@@ -40,10 +40,10 @@ from itertools import islice, repeat
 from operator import mul
 from typing import NamedTuple
 
+from alerts.contacts import SAMPLE_CHARS
 from alerts.emerging import GroupSample, TopicGroup, unit_sum
 from alerts.emerging_features import MAX_TOKENS, NEAR_DUPLICATE_AGREEMENT, TopicVector, agreement
 from alerts.explain import TextTerms, content_terms
-from alerts.lifecycle import SAMPLE_CHARS
 from vocwatch.vocabulary import Priority
 
 MINUTE = 60

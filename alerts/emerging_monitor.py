@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.contacts import SAMPLE_CHARS
 from alerts.emerging import (
     Assessment,
     Combined,
@@ -56,7 +57,7 @@ from alerts.emerging_store import EmergingStore
 from alerts.engine import AlertEngine, Subject
 from alerts.evaluate import Evaluation
 from alerts.explain import KeyActivity
-from alerts.lifecycle import SAMPLE_CHARS, Alert, Sample, Term, Window, fingerprint
+from alerts.lifecycle import Alert, Sample, Term, Window, fingerprint
 from alerts.rules import Rule, WindowCounts
 from vocwatch.metrics import Metrics
 from vocwatch.vocabulary import AlertKind, AlertStatus, Measure, Priority

@@ -42,7 +42,6 @@ from vocwatch.vocabulary import (
 )
 
 MAX_SAMPLES = 3
-SAMPLE_CHARS = 200
 #: Fields of a record that describe a window: an alert of another kind leaves them out.
 WINDOW_FIELDS = (
     "window",

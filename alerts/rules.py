@@ -202,6 +202,11 @@ class Rule:
     def incident_dims(self) -> tuple[str, ...]:
         return self.correlate or self.key
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The dimensions that decide the rule's keys of an event, besides its categories."""
+        return self._reads
+
     @cached_property
     def where_tag(self) -> str:
         """The ``where`` filter as text: part of the rule's window keys, so that rules with

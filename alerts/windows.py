@@ -28,7 +28,6 @@ cluster node that never saw it) answers NOSCRIPT, and those calls are run again 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Awaitable, Mapping, Sequence
@@ -37,9 +36,9 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
+from alerts.observation import Counted
 from alerts.rules import WindowCounts
 from vocwatch.redis_keys import window_buckets, window_ids
-from vocwatch.vocabulary import SurveyKind
 
 NEW, DUPLICATE, LATE = 1, 0, 2
 
@@ -164,44 +163,6 @@ class RedisLike(Protocol):
 
 
 @dataclass(frozen=True)
-class Observation:
-    """One event as a window sees it."""
-
-    event_id: str
-    event_time: float
-    negative: bool
-    p1: bool
-    sentiment: float = 0.5
-    reach_negative: float = 0.0  # the post's reach, if it is a negative social post
-    call: bool = False
-    first_contact: bool = False
-    wait_seconds: float = 0.0
-    survey: str = "0"  # a survey response's code (survey_code), "0" for other events
-
-    @functools.cached_property
-    def packed(self) -> bytes:
-        """The event as one script argument: its time, the value of each FIELDS entry and
-        its survey code, then its id. Built once however many keys the event counts in:
-        packing ten arguments per event and key was a tenth of a busy worker's time."""
-        call = self.call
-        return (
-            f"{self.event_time!r} {int(self.negative)} {int(self.p1)} "
-            f"{_num(self.sentiment)} {_num(self.reach_negative)} {int(call)} "
-            f"{int(call and self.first_contact)} {_num(self.wait_seconds if call else 0.0)} "
-            f"{self.survey} {self.event_id}"
-        ).encode()
-
-
-def survey_code(kind: str, score: int) -> str:
-    """How the window script is told of a survey response: a letter for the kind and the
-    score (``nps`` 9 → ``n9``, ``csat`` 2 → ``c2``, ``ces`` 6 → ``e6``)."""
-    return f"{_SURVEY_LETTERS[SurveyKind(kind)]}{score}"
-
-
-_SURVEY_LETTERS = {SurveyKind.NPS: "n", SurveyKind.CSAT: "c", SurveyKind.CES: "e"}
-
-
-@dataclass(frozen=True)
 class KeyState:
     """What a window key holds after an update: per-event flags and totals per span."""
 
@@ -240,7 +201,7 @@ class RedisWindowStore:
         return float((current - buckets + 1) * self.bucket_seconds)
 
     async def record(
-        self, observations: Mapping[str, Sequence[Observation]], now: float
+        self, observations: Mapping[str, Sequence[Counted]], now: float
     ) -> dict[str, KeyState]:
         """Count new observations per window key; return each key's state after."""
         return await self._run(observations, now, write=True)
@@ -249,7 +210,7 @@ class RedisWindowStore:
         return await self._run({key: () for key in keys}, now, write=False)
 
     async def _run(
-        self, observations: Mapping[str, Sequence[Observation]], now: float, *, write: bool
+        self, observations: Mapping[str, Sequence[Counted]], now: float, *, write: bool
     ) -> dict[str, KeyState]:
         keys = list(observations)
         if not keys:
@@ -322,8 +283,3 @@ def _counts(values: Sequence[bytes | str]) -> WindowCounts:
         for v, is_float in zip(values, _FLOATS, strict=False)
     ]
     return WindowCounts(*numbers)
-
-
-def _num(value: float) -> str:
-    """A float as the script sees it: exact '0' for nothing, else a short decimal."""
-    return "0" if value == 0 else f"{value:.6g}"

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple, Protocol
 
+from alerts.contacts import SAMPLE_CHARS, Contact
+from alerts.contacts import encode as encode_contact
+from alerts.observation import pack, survey_code
 from alerts.phrases import PhraseMatcher
 from classifiers.analyze import Analysis, Analyzer, Models
 from classifiers.category import CategoryScore
@@ -35,7 +38,7 @@ from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import ConfigError, InvalidEvent
 from vocwatch.settings import Settings
-from vocwatch.vocabulary import Category, Polarity, Source
+from vocwatch.vocabulary import Category, Polarity, Source, SurveyKind
 from vocwatch.vocabulary import Priority as Level
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,12 @@ class Scored(NamedTuple):
     categories: tuple[str, ...]  # category codes, best first, never empty
     priority: str  # P1 / P2 / P3
     record: bytes  # the scored record, encoded
+    # What the worker would otherwise build from these values for every event, built where
+    # the analysis runs (its own process), off the event loop: the event as the window
+    # script counts it (Observation.packed), and, for an event with its customer's
+    # phrases, its contact as the customer's history stores it (Contact.to_json).
+    packed: bytes
+    contact: str | None
     # The churn-threat and escalation phrases of the text (alerts.phrases), matched here
     # for an event that names its customer; None: not matched (no customer, or analysed
     # without the phrase lists), and the customer stage matches them itself.
@@ -137,23 +146,102 @@ class Scored(NamedTuple):
         fields = {
             name: _plain(event.fields[name]) for name in WORKER_FIELDS if name in event.fields
         }
+        source = str(event.source)
+        channel = None if event.channel is None else str(event.channel)
+        polarity, priority = str(analysis.polarity), str(analysis.priority.level)
+        categories = tuple(str(c.code) for c in analysis.categories)
+        negative = polarity == Polarity.NEGATIVE
+        call, survey = source == Source.CALL, source == Source.SURVEY
+        reach = event.signals.reach if source == Source.SOCIAL else 0
+        packed = pack(
+            event.id,
+            event.event_time,
+            negative=negative,
+            p1=priority == Level.P1,
+            sentiment=analysis.sentiment,
+            reach_negative=float(reach) if negative else 0.0,
+            call=call,
+            first_contact=call and bool(fields["resolved_first_contact"]),
+            wait_seconds=float(fields["wait_seconds"] or 0.0) if call else 0.0,
+            survey=survey_code(fields["kind"], fields["score"]) if survey else "0",
+        )
+        contact = None
+        if matched is not None:  # as contact_of(…).to_json(), without the Contact
+            contact = encode_contact(
+                [
+                    f"{source}:{event.id}",
+                    event.event_time,
+                    source,
+                    fields.get("platform", channel) or "",
+                    categories[0],
+                    analysis.sentiment,
+                    polarity,
+                    priority,
+                    analysis.text[:SAMPLE_CHARS],
+                    fields["resolved_first_contact"] if call else None,
+                    fields["wait_seconds"] if call else None,
+                    fields["transfers"] if call else None,
+                    fields["satisfaction"] if call else None,
+                    fields["kind"] if survey else None,
+                    fields["score"] if survey else None,
+                    fields["touchpoint"] if survey else None,
+                    *matched,
+                ]
+            )
         return cls(
             event.id,
-            str(event.source),
+            source,
             event.event_time,
-            None if event.channel is None else str(event.channel),
+            channel,
             {name: str(value) for name, value in event.dimensions().items()},
             fields,
-            event.signals.reach if event.source == Source.SOCIAL else 0,
+            reach,
             analysis.text,
             analysis.tokens,
             analysis.sentiment,
-            str(analysis.polarity),
-            tuple(str(c.code) for c in analysis.categories),
-            str(analysis.priority.level),
+            polarity,
+            categories,
+            priority,
             record,
+            packed,
+            contact,
             matched,
         )
+
+
+# A slim event's values (plain strings) → the vocabulary's members, by a dict look-up
+# rather than a call of the enum class per contact.
+_SOURCES = {member.value: member for member in Source}
+_POLARITIES = {member.value: member for member in Polarity}
+_PRIORITIES = {member.value: member for member in Level}
+_SURVEY_KINDS = {member.value: member for member in SurveyKind}
+
+
+def contact_of(event: Scored, churn: tuple[str, ...], escalation: tuple[str, ...]) -> Contact:
+    """An event that names its customer as a contact in the customer's history, with the
+    churn-threat and escalation phrases of its text."""
+    f = event.fields
+    call, survey = event.source == Source.CALL, event.source == Source.SURVEY
+    return Contact(
+        id=f"{event.source}:{event.id}",
+        time=event.event_time,
+        source=_SOURCES[event.source],
+        channel=f.get("platform", event.channel) or "",
+        category=event.category,
+        sentiment=event.sentiment,
+        polarity=_POLARITIES[event.polarity],
+        priority=_PRIORITIES[event.priority],
+        text=event.text[:SAMPLE_CHARS],
+        resolved=f["resolved_first_contact"] if call else None,
+        wait_seconds=f["wait_seconds"] if call else None,
+        transfers=f["transfers"] if call else None,
+        rating=f["satisfaction"] if call else None,
+        survey=_SURVEY_KINDS[f["kind"]] if survey else None,
+        score=f["score"] if survey else None,
+        touchpoint=f["touchpoint"] if survey else None,
+        churn=churn,
+        escalation=escalation,
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts import customer_alerts
@@ -29,30 +29,20 @@ from alerts.customer_alerts import CustomerPolicy, detractor_step, incident_key,
 from alerts.customer_history import NEW, CustomerState, RedisCustomerHistory
 from alerts.engine import AlertEngine, Settling, Step
 from alerts.kpis import RedisKpis, contact_sums, scopes
-from alerts.lifecycle import SAMPLE_CHARS, Alert, fingerprint
+from alerts.lifecycle import Alert, fingerprint
 from alerts.phrases import PhraseMatcher
 from alerts.risk import DAY, Risk, assess
-from streams.analysis import Scored, build_phrases
+from streams.analysis import Scored, build_phrases, contact_of
 from vocwatch.metrics import Metrics, observe_many
 from vocwatch.settings import Settings
 from vocwatch.vocabulary import (
     AlertKind,
     AlertStatus,
     Notification,
-    Polarity,
-    Priority,
     RiskSignal,
-    Source,
-    SurveyKind,
 )
 
 OUTCOMES = {NEW: "new", 0: "duplicate", 2: "late"}
-# A slim event's values (plain strings) → the vocabulary's members, by a dict look-up
-# rather than a call of the enum class per contact.
-_SOURCES = {member.value: member for member in Source}
-_POLARITIES = {member.value: member for member in Polarity}
-_PRIORITIES = {member.value: member for member in Priority}
-_SURVEY_KINDS = {member.value: member for member in SurveyKind}
 
 
 @dataclass(frozen=True)
@@ -61,6 +51,7 @@ class CustomerBatch:
 
     contacts: Mapping[str, Sequence[Contact]]
     dims: Mapping[str, tuple[str | None, str | None]]  # contact id → (product, region)
+    encoded: Mapping[str, str] = field(default_factory=dict)  # contact id → its JSON, if known
 
 
 class CustomerStage:
@@ -128,6 +119,7 @@ class CustomerStage:
         """The contacts of the events that name a customer."""
         contacts: dict[str, list[Contact]] = {}
         dims: dict[str, tuple[str | None, str | None]] = {}
+        encoded: dict[str, str] = {}
         for event in scored:
             customer = event.customer_id
             if customer is None:
@@ -138,40 +130,20 @@ class CustomerStage:
                 _bounded(event.product, self.products),
                 _bounded(event.region, self.regions),
             )
-        return CustomerBatch(contacts, dims)
+            if event.contact is not None:  # encoded in the analysis process
+                encoded[contact.id] = event.contact
+        return CustomerBatch(contacts, dims, encoded)
 
     def contact(self, event: Scored) -> Contact:
-        f = event.fields
-        call, survey = event.source == Source.CALL, event.source == Source.SURVEY
         if event.phrases is not None:  # matched in the analysis process
-            churn, escalation = event.phrases
-        else:
-            churn = self.phrases.churn_threats(event.text)
-            escalation = self.phrases.escalations(event.text)
-        return Contact(
-            id=f"{event.source}:{event.id}",
-            time=event.event_time,
-            source=_SOURCES[event.source],
-            channel=f.get("platform", event.channel) or "",
-            category=event.category,
-            sentiment=event.sentiment,
-            polarity=_POLARITIES[event.polarity],
-            priority=_PRIORITIES[event.priority],
-            text=event.text[:SAMPLE_CHARS],
-            resolved=f["resolved_first_contact"] if call else None,
-            wait_seconds=f["wait_seconds"] if call else None,
-            transfers=f["transfers"] if call else None,
-            rating=f["satisfaction"] if call else None,
-            survey=_SURVEY_KINDS[f["kind"]] if survey else None,
-            score=f["score"] if survey else None,
-            touchpoint=f["touchpoint"] if survey else None,
-            churn=churn,
-            escalation=escalation,
+            return contact_of(event, *event.phrases)
+        return contact_of(
+            event, self.phrases.churn_threats(event.text), self.phrases.escalations(event.text)
         )
 
     async def record(self, batch: CustomerBatch, now: float) -> dict[str, CustomerState]:
         """Add the batch's contacts to their customers' histories (one round trip)."""
-        return await self.history.record(batch.contacts, now)
+        return await self.history.record(batch.contacts, now, encoded=batch.encoded)
 
     async def count(
         self, batch: CustomerBatch, states: Mapping[str, CustomerState], now: float

@@ -23,20 +23,20 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from redis.exceptions import RedisError
 
+from alerts.contacts import SAMPLE_CHARS
 from alerts.emerging_clusters import TopicText
 from alerts.emerging_monitor import EmergingMonitor
 from alerts.engine import AlertEngine
 from alerts.explain import content_terms
-from alerts.lifecycle import SAMPLE_CHARS, Alert, Sample
-from alerts.rules import Rule, parse_window_key, window_key
+from alerts.lifecycle import Alert, Sample
+from alerts.observation import Counted
+from alerts.rules import KEYS_MEMO_SIZE, Rule, parse_window_key, window_key
 from alerts.series import Point, RedisSeries
 from alerts.windows import (
     DUPLICATE,
     LATE,
     KeyState,
-    Observation,
     RedisWindowStore,
-    survey_code,
 )
 from classifiers.analyze import Analyzer
 from streams.analysis import InlineRunner, Rejected, Result, Runner, Scored
@@ -104,7 +104,7 @@ class CountedBatch:
 class _Keyed:
     """What a batch contributes to each window key."""
 
-    observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
+    observations: dict[str, list[Counted]] = field(default_factory=lambda: defaultdict(list))
     touched: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
     oldest: dict[str, float] = field(default_factory=dict)  # key → oldest event time in batch
@@ -149,6 +149,12 @@ class Pipeline:
         # (topic, partition) → offset after the last message processed: for consumer lag
         self.next_offsets: dict[tuple[str, int], int] = {}
         self.processed = 0  # messages completed since start: the overload meter's rate
+        # the dimensions any rule reads (besides the categories): they decide an event's keys
+        self._reads = tuple(sorted({d for rule in self.rules for d in rule.reads}))
+        self._keys_memo: dict[
+            tuple[str, tuple[str | None, ...], tuple[str, ...]],
+            tuple[tuple[str, tuple[str, ...]], ...],
+        ] = {}
 
     async def process(self, source: str, messages: Sequence[RawMessage]) -> BatchOutcome:
         """Every stage of one batch, one after the other."""
@@ -321,33 +327,53 @@ class Pipeline:
         keyed = _Keyed()
         activity = self.engine.activity
         for event in scored:
-            observation = _observation(event)
-            dims = event.dims
-            sample = Sample(
-                event.id,
-                event.text[:SAMPLE_CHARS],
-                _PRIORITIES[event.priority],
-                event.event_time,
-                event.negative,
-                event.source,
-                dims.get("platform", event.channel or ""),
-            )
+            dims, at = event.dims, event.event_time
+            sample = None
             terms = content_terms(event.tokens, event.text)
-            activity.add_event(terms, event.event_time)
-            # Every event counts in its source's key: that is where duplicates are detected.
-            keys: dict[str, list[str]] = {_source_key(event.source): []}
-            for rule in self.rules:
-                for key in rule.keys_for(dims, event.categories):
-                    keys.setdefault(key, []).append(rule.name)
-            for key, rule_names in keys.items():
-                keyed.observations[key].append(observation)
-                keyed.oldest[key] = min(keyed.oldest.get(key, event.event_time), event.event_time)
-                if rule_names:
-                    keyed.samples[key].append(sample)
-                    activity.add(key, terms, event.event_time)
+            activity.add_event(terms, at)
+            for key, rule_names in self._keys(event.source, dims, event.categories):
+                keyed.observations[key].append(event)  # packed by the analysis
+                oldest = keyed.oldest.get(key)
+                if oldest is None or at < oldest:
+                    keyed.oldest[key] = at
+                if not rule_names:
+                    continue
+                if sample is None:
+                    sample = Sample(
+                        event.id,
+                        event.text[:SAMPLE_CHARS],
+                        _PRIORITIES[event.priority],
+                        at,
+                        event.negative,
+                        event.source,
+                        dims.get("platform", event.channel or ""),
+                    )
+                keyed.samples[key].append(sample)
+                activity.add(key, terms, at)
                 for name in rule_names:
                     keyed.touched[name].add(key)
         return keyed
+
+    def _keys(
+        self, source: str, dims: Mapping[str, str], categories: Sequence[str]
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The window keys an event counts in, each with the rules that read it: its
+        source's key first (every event counts there: that is where duplicates are
+        detected, by no rule), then each rule's. Remembered per combination of dimension
+        values and categories (a worker sees few of them, and this runs for every event)."""
+        memo_key = (source, tuple(dims.get(d) for d in self._reads), tuple(categories))
+        found = self._keys_memo.get(memo_key)
+        if found is None:
+            keys: dict[str, list[str]] = {_source_key(source): []}
+            for rule in self.rules:
+                for key in rule.keys_for(dims, categories):
+                    keys.setdefault(key, []).append(rule.name)
+            if len(self._keys_memo) >= KEYS_MEMO_SIZE:
+                self._keys_memo.clear()
+            found = self._keys_memo[memo_key] = tuple(
+                (key, tuple(names)) for key, names in keys.items()
+            )
+        return found
 
     def _count_events(
         self,
@@ -516,26 +542,6 @@ def _topic_texts(monitor: EmergingMonitor, new: Sequence[Scored]) -> list[TopicT
 def _source_key(source: str) -> str:
     """The window key every event of ``source`` counts in."""
     return window_key({"source": source})
-
-
-def _observation(event: Scored) -> Observation:
-    """What the windows count of one event."""
-    negative, fields = event.negative, event.fields
-    call = event.source == Source.CALL
-    return Observation(
-        event.id,
-        event.event_time,
-        negative,
-        event.priority == Priority.P1,
-        sentiment=event.sentiment,
-        reach_negative=float(event.reach) if negative else 0.0,
-        call=call,
-        first_contact=call and bool(fields["resolved_first_contact"]),
-        wait_seconds=float(fields["wait_seconds"] or 0.0) if call else 0.0,
-        survey=survey_code(fields["kind"], fields["score"])
-        if event.source == Source.SURVEY
-        else "0",
-    )
 
 
 def _bounded(value: str | None, known: Sequence[str]) -> str:

@@ -21,10 +21,11 @@ from alerts.customer_history import RedisCustomerHistory
 from alerts.engine import AlertEngine
 from alerts.lifecycle import Sample
 from alerts.notifiers import RedisStreamSink
+from alerts.observation import Observation
 from alerts.rules import parse_rules, window_key
 from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore, RedisBaselineStore
-from alerts.windows import DUPLICATE, NEW, Observation, RedisWindowStore
+from alerts.windows import DUPLICATE, NEW, RedisWindowStore
 from classifiers.corrections import parse_correction
 from streams.app import redis_client
 from streams.corrections_store import RedisCorrections

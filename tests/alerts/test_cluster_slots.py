@@ -17,9 +17,10 @@ import pytest
 from redis.crc import key_slot
 
 from alerts.config import load_alerting
+from alerts.observation import Observation
 from alerts.rules import Rule, parse_rules, window_key
 from alerts.store import RedisBaselineStore
-from alerts.windows import Observation, RedisWindowStore
+from alerts.windows import RedisWindowStore
 from vocwatch.dev.embedded import split_slots
 from vocwatch.errors import ConfigError
 from vocwatch.settings import DEFAULT_RULES_FILE, Settings

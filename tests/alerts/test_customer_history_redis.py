@@ -57,6 +57,20 @@ async def test_contacts_are_kept_in_event_time_order_and_read_back(
     assert state.handled == {}
 
 
+async def test_a_contact_encoded_already_is_stored_as_given(
+    client: aioredis.Redis, unique: str
+) -> None:
+    """The analysis process encodes each contact; the history stores that JSON as it is
+    (the worker does not encode it again), and encodes the contacts it was not given."""
+    store = history(client, unique)
+    given, other = contact("a", 60), contact("b", 30)
+    encoded = contact("a", 60, text="分析进程编码的").to_json()  # told apart by its text
+    await store.record({"u1": [given, other]}, NOW, encoded={given.id: encoded})
+    state = await store.read("u1", NOW + 1)
+    assert [c.text for c in state.contacts] == ["分析进程编码的", "快递一直没到"]
+    assert state.contacts[1] == other
+
+
 async def test_a_replayed_contact_changes_nothing(client: aioredis.Redis, unique: str) -> None:
     store = history(client, unique)
     batch = {"u1": [contact("a", 60), contact("b", 30), contact("a", 60)]}

@@ -13,11 +13,12 @@ from prometheus_client import CollectorRegistry
 
 from alerts.engine import AlertEngine
 from alerts.lifecycle import Sample
+from alerts.observation import Observation
 from alerts.routing import parse_routing
 from alerts.rules import parse_config
 from alerts.silences import new_silence
 from alerts.store import RedisAlertStore, RedisBaselineStore
-from alerts.windows import Observation, RedisWindowStore
+from alerts.windows import RedisWindowStore
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
 from vocwatch.vocabulary import Priority

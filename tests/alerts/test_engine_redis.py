@@ -15,9 +15,10 @@ from prometheus_client import CollectorRegistry
 import alerts.store
 from alerts.engine import AlertEngine
 from alerts.lifecycle import Alert, Sample
+from alerts.observation import Observation
 from alerts.rules import parse_rules
 from alerts.store import RedisAlertStore
-from alerts.windows import Observation, RedisWindowStore
+from alerts.windows import RedisWindowStore
 from tests.support import ListSink
 from vocwatch.metrics import Metrics
 from vocwatch.vocabulary import AlertKind, AlertStatus, Priority

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from alerts.observation import Observation, survey_code
 from alerts.rules import WindowCounts
 from alerts.windows import (
     DUPLICATE,
@@ -15,9 +16,7 @@ from alerts.windows import (
     LATE,
     NEW,
     SURVEY_FIELDS,
-    Observation,
     RedisWindowStore,
-    survey_code,
 )
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from alerts.contacts import Contact
+from alerts.observation import Observation, survey_code
 from classifiers.analyze import Analyzer
 from streams import analysis
 from streams.analysis import (
@@ -157,6 +159,75 @@ def test_a_slim_result_holds_plain_values_only() -> None:
                 record["priority"],
             )
             assert result.categories[0] == record["category"]
+
+
+def observation(event: Scored) -> Observation:
+    """The event as the worker's windows would see it, built from its values."""
+    call, fields = event.source == "call", event.fields
+    return Observation(
+        event.id,
+        event.event_time,
+        event.negative,
+        event.priority == "P1",
+        sentiment=event.sentiment,
+        reach_negative=float(event.reach) if event.negative else 0.0,
+        call=call,
+        first_contact=call and bool(fields["resolved_first_contact"]),
+        wait_seconds=float(fields["wait_seconds"] or 0.0) if call else 0.0,
+        survey=survey_code(fields["kind"], fields["score"]) if event.source == "survey" else "0",
+    )
+
+
+def test_the_window_observation_and_the_contact_are_built_with_the_analysis() -> None:
+    """What the worker would otherwise build per event on its event loop comes back built:
+    the event packed for the window script, the same as the worker's own Observation of it,
+    and, for an event with its customer's phrases, its contact's JSON, the same as the
+    customer stage's contact encodes to. Every source of the demo's traffic; a post
+    without a customer, or an event analysed without the phrase lists, has no contact."""
+    traffic = DemoTraffic(seed=5, run="packed")
+    values: dict[str, list[bytes | None]] = {}
+    for _ in range(400):
+        source, _, value = traffic.background(NOW)
+        values.setdefault(source, []).append(value)
+    analyzer = build_analyzer(SETTINGS)
+    phrases = build_phrases(SETTINGS)
+    seen = {"call": 0, "survey": 0, "contacts": 0, "without": 0}
+    for source, batch_values in values.items():
+        results = analyze_batch(
+            analyzer,
+            source,
+            batch_values,
+            max_bytes=SETTINGS.max_message_bytes,
+            now=NOW,
+            phrases=phrases,
+        )
+        for result in (r for r in results if isinstance(r, Scored)):
+            assert result.packed == observation(result).packed
+            seen[source] = seen.get(source, 0) + 1
+            if result.customer_id is None:
+                assert result.contact is None
+                seen["without"] += 1
+                continue
+            assert result.phrases is not None
+            rebuilt = analysis.contact_of(result, *result.phrases)
+            assert result.contact == rebuilt.to_json()
+            assert Contact.from_json(result.contact) == rebuilt
+            seen["contacts"] += 1
+        plain = analyze_batch(
+            analyzer, source, batch_values, max_bytes=SETTINGS.max_message_bytes, now=NOW
+        )
+        assert all(isinstance(r, Rejected) or r.contact is None for r in plain)
+    # the packing of each kind was exercised: calls (wait, first contact), surveys
+    assert seen["call"] and seen["survey"] and seen["contacts"] and seen["without"]
+    call = next(
+        r
+        for r in analyze_batch(
+            analyzer, "call", values["call"], max_bytes=SETTINGS.max_message_bytes, now=NOW
+        )
+        if isinstance(r, Scored)
+    )
+    time, _, _, _, _, is_call, *_, event_id = call.packed.decode().split(" ")
+    assert (float(time), is_call, event_id) == (call.event_time, "1", call.id)
 
 
 def test_the_scored_records_are_encoded_and_masked(analyzer: Analyzer) -> None:

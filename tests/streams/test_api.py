@@ -19,10 +19,11 @@ from prometheus_client import CollectorRegistry
 
 from alerts.engine import AlertEngine
 from alerts.lifecycle import Sample
+from alerts.observation import Observation
 from alerts.rules import parse_rules
 from alerts.series import Point, RedisSeries
 from alerts.store import RedisAlertStore
-from alerts.windows import Observation, RedisWindowStore
+from alerts.windows import RedisWindowStore
 from streams.api import TICKET_SECONDS, AlertApi, issue_ticket
 from streams.corrections_store import RedisCorrections
 from tests.support import ListSink

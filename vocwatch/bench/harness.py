@@ -566,7 +566,8 @@ def _first_alerts(path: Path) -> dict[str, float]:
     found: dict[str, float] = {}
     if not path.exists():
         return found
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # Only whole lines: the worker may be writing the last one as it is read.
+    for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
         record = json.loads(line)
         region = record["key"].get("region", "")
         if record["rule"] == "bench_incident" and region not in found:
