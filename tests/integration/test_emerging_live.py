@@ -6,7 +6,7 @@ Ordinary complaints of the project's labelled sets come first, spread over the l
 and a half; then two new problems of the evaluation's incidents (data/emerging/incidents.yaml),
 20 customers each (the issue's size of a topic; with 16, brand_scam_calls, whose texts
 share the fewest words, went unreported in about one run of four; with 20, in one run of
-thirteen on 2026-12-07), one after the other.
+fourteen on 2026-12-07), one after the other.
 Each must raise exactly one ``emerging_topic`` alert (one alert id, one topic id, its
 samples the topic's own texts, masked), and the ordinary complaints none.
 """
