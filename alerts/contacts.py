@@ -14,20 +14,22 @@ import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from classifiers.pii import redact
-from vocwatch.vocabulary import Polarity, Priority, Source, SurveyKind
+from vocwatch.vocabulary import Polarity, Priority, Source, SurveyKind, by_value
 
 _DIGITS = re.compile(r"\d")  # (any script's digits: ０ and ٣ count)
 #: How much of a text a contact keeps, and an alert shows of a sample.
 SAMPLE_CHARS = 200
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(NamedTuple):
+    """A named tuple, not a dataclass: the worker builds one for every event that names
+    its customer and reads one back for every contact of their history, and a tuple is
+    built several times faster than a frozen dataclass of eighteen fields."""
+
     id: str  # "<source>:<event id>": ids are unique per source only
     time: float  # event time
     source: Source
@@ -110,18 +112,18 @@ class Contact:
         return cls(
             contact_id,
             time,
-            Source(source),
+            SOURCES[source],
             channel,
             category,
             sentiment,
-            Polarity(polarity),
-            Priority(priority),
+            POLARITIES[polarity],
+            PRIORITIES[priority],
             text,
             resolved,
             wait_seconds,
             transfers,
             rating,
-            None if survey is None else SurveyKind(survey),
+            None if survey is None else SURVEY_KINDS[survey],
             score,
             touchpoint,
             tuple(churn),
@@ -143,6 +145,13 @@ class Contact:
         if self.survey is not None:
             entry["survey"] = {"kind": self.survey, "score": self.score}
         return entry
+
+
+# The vocabulary's members by value (read for every contact of every history).
+SOURCES = by_value(Source)
+POLARITIES = by_value(Polarity)
+PRIORITIES = by_value(Priority)
+SURVEY_KINDS = by_value(SurveyKind)
 
 
 def encode(fields: list[Any]) -> str:

@@ -33,9 +33,8 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.crc import key_slot
 
@@ -136,14 +135,14 @@ return answers
 _RECORD_SHA = hashlib.sha1(_RECORD.encode(), usedforsecurity=False).hexdigest()
 
 
-@dataclass(frozen=True)
-class CustomerState:
-    """A customer's history after an update."""
+class CustomerState(NamedTuple):
+    """A customer's history after an update (a named tuple: one is made per customer of
+    every batch)."""
 
     flags: tuple[int, ...]  # NEW / DUPLICATE / LATE, per contact given, in order
     contacts: tuple[Contact, ...]  # every contact kept, oldest first
     # kind → event time up to which that follow-up was handled
-    handled: Mapping[AlertKind, float] = field(default_factory=dict)
+    handled: Mapping[AlertKind, float] = MappingProxyType({})
     open: frozenset[AlertKind] = frozenset()  # kinds that may have an open alert
 
 
@@ -236,6 +235,8 @@ class RedisCustomerHistory:
 def _state(reply: bytes | str, given: Sequence[Contact]) -> CustomerState:
     """A customer's state from the script's answer and the contacts given to it (those
     added are not sent back)."""
+    if reply in _FIRST_CONTACT and len(given) == 1:  # most customers of a batch
+        return CustomerState((NEW,), tuple(given), _NOTHING_HANDLED, frozenset())
     text = reply.decode() if isinstance(reply, bytes) else reply
     flags, *rest = text.split(_SEPARATOR)
     marks, opened, stored = rest[:2], rest[2:4], rest[4:]
@@ -258,3 +259,6 @@ def _state(reply: bytes | str, given: Sequence[Contact]) -> CustomerState:
 
 
 _NOTHING_HANDLED: Mapping[AlertKind, float] = MappingProxyType({})
+# The answer for a customer seen for the first time (or again after the horizon): its one
+# contact added, no mark, nothing kept from before.
+_FIRST_CONTACT = frozenset({f"{NEW}{_SEPARATOR * 4}", f"{NEW}{_SEPARATOR * 4}".encode()})

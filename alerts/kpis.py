@@ -16,6 +16,7 @@ board (``GET /api/kpis``) and the ``vocwatch_kpi*`` metrics read the same sums.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -102,6 +103,7 @@ def contact_sums(contact: Contact, *, repeat: bool) -> dict[str, float]:
     return sums
 
 
+@functools.lru_cache(maxsize=1024)  # products and regions: the configured ones, or other
 def scopes(product: str | None, region: str | None) -> tuple[str, ...]:
     """The scopes an event counts in: all, its product and its region (each already
     bounded to a configured value or ``other``; absent ones count in none)."""

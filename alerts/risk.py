@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.contacts import Contact
 from alerts.sections import Section
-from vocwatch.vocabulary import Polarity, RiskSignal, SurveyKind
+from vocwatch.vocabulary import Polarity, Priority, RiskSignal, SurveyKind
 
 DAY = 86400.0
 
@@ -116,14 +116,15 @@ class Hit:
         return cls(RiskSignal(data["signal"]), data["fresh_points"], since, data["detail"])
 
 
-@dataclass(frozen=True)
-class Risk:
+class Risk(NamedTuple):
+    """A customer's risk (a named tuple: one is assessed per customer of every batch)."""
+
     hits: tuple[Hit, ...]
     score: float  # 0–100, at the time it was assessed
     contacts: int = 0  # contacts counted (after the handled mark)
     negative: int = 0
     p1: int = 0
-    counted: tuple[Contact, ...] = field(default=(), repr=False)
+    counted: tuple[Contact, ...] = ()
 
     def reasons(self, policy: RiskPolicy, now: float) -> list[str]:
         return reasons(self.hits, policy, now)
@@ -152,15 +153,17 @@ def assess(
     """The risk of a customer with these contacts (any order) at ``now``; contacts up to
     event time ``handled`` were dealt with and do not count. One pass over the contacts
     gathers what every signal needs (this runs for every customer of every batch)."""
-    counted = tuple(
-        sorted((c for c in contacts if handled is None or c.time > handled), key=_order)
-    )
+    kept = contacts if handled is None else [c for c in contacts if c.time > handled]
+    counted = tuple(sorted(kept, key=_order)) if len(kept) > 1 else tuple(kept)
     seen = _Evidence(policy, now)
     for contact in counted:
         seen.add(contact)
+    if seen.nothing:  # most customers: one ordinary contact
+        p1 = sum(1 for c in counted if c.priority == Priority.P1)
+        return Risk((), 0.0, len(counted), 0, p1, counted)
     hits = []
-    for signal, weight in () if seen.nothing else policy.points.items():
-        found = seen.found(signal) if weight else None
+    for signal, weight in policy.points.items():
+        found = _SIGNALS[signal](seen) if weight else None
         if found is None:
             continue
         detail, last, times = found
@@ -172,7 +175,7 @@ def assess(
         score(hits, policy, now),
         len(counted),
         seen.negative_count,
-        sum(c.priority == "P1" for c in counted),
+        sum(1 for c in counted if c.priority == Priority.P1),
         counted,
     )
 
@@ -183,6 +186,28 @@ Found = tuple[str, float, float] | None
 
 class _Evidence:
     """What a customer's contacts (given oldest first) show, signal by signal."""
+
+    __slots__ = (
+        "days",
+        "detractor_at_most",
+        "detractors",
+        "joking",
+        "low_rating",
+        "negative",
+        "phrases",
+        "policy",
+        "ratings",
+        "recent",
+        "repeat_least",
+        "resolved_at",
+        "since",
+        "texts",
+        "transfer_limit",
+        "transfers",
+        "unresolved",
+        "wait_limit",
+        "waits",
+    )
 
     def __init__(self, policy: RiskPolicy, now: float) -> None:
         self.policy = policy
@@ -272,9 +297,6 @@ class _Evidence:
             self.ratings.append((c, c.score))
         if c.survey == SurveyKind.NPS and c.score <= self.detractor_at_most:
             self.detractors.append(c)
-
-    def found(self, signal: RiskSignal) -> Found:
-        return _SIGNALS[signal](self)
 
     def repeat_contacts(self) -> Found:
         """``contacts`` contacts or more within the last ``days`` days — about any issue,

@@ -21,7 +21,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vocwatch import redis_keys
 
@@ -37,9 +37,8 @@ class Totals:
     reach_negative: float = 0.0
 
 
-@dataclass(frozen=True)
-class Point:
-    """What one event adds to a series."""
+class Point(NamedTuple):
+    """What one event adds to a series (a named tuple: one or two are made per event)."""
 
     dimension: str  # platform / category
     value: str

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple, Protocol
 
-from alerts.contacts import SAMPLE_CHARS, Contact
+from alerts.contacts import POLARITIES, PRIORITIES, SAMPLE_CHARS, SOURCES, SURVEY_KINDS, Contact
 from alerts.contacts import encode as encode_contact
 from alerts.observation import pack, survey_code
 from alerts.phrases import PhraseMatcher
@@ -38,7 +38,7 @@ from streams.events import Event, decode
 from streams.records import dumps, scored_record
 from vocwatch.errors import ConfigError, InvalidEvent
 from vocwatch.settings import Settings
-from vocwatch.vocabulary import Category, Polarity, Source, SurveyKind
+from vocwatch.vocabulary import Category, Polarity, Source
 from vocwatch.vocabulary import Priority as Level
 
 log = logging.getLogger(__name__)
@@ -209,14 +209,6 @@ class Scored(NamedTuple):
         )
 
 
-# A slim event's values (plain strings) → the vocabulary's members, by a dict look-up
-# rather than a call of the enum class per contact.
-_SOURCES = {member.value: member for member in Source}
-_POLARITIES = {member.value: member for member in Polarity}
-_PRIORITIES = {member.value: member for member in Level}
-_SURVEY_KINDS = {member.value: member for member in SurveyKind}
-
-
 def contact_of(event: Scored, churn: tuple[str, ...], escalation: tuple[str, ...]) -> Contact:
     """An event that names its customer as a contact in the customer's history, with the
     churn-threat and escalation phrases of its text."""
@@ -225,18 +217,18 @@ def contact_of(event: Scored, churn: tuple[str, ...], escalation: tuple[str, ...
     return Contact(
         id=f"{event.source}:{event.id}",
         time=event.event_time,
-        source=_SOURCES[event.source],
+        source=SOURCES[event.source],
         channel=f.get("platform", event.channel) or "",
         category=event.category,
         sentiment=event.sentiment,
-        polarity=_POLARITIES[event.polarity],
-        priority=_PRIORITIES[event.priority],
+        polarity=POLARITIES[event.polarity],
+        priority=PRIORITIES[event.priority],
         text=event.text[:SAMPLE_CHARS],
         resolved=f["resolved_first_contact"] if call else None,
         wait_seconds=f["wait_seconds"] if call else None,
         transfers=f["transfers"] if call else None,
         rating=f["satisfaction"] if call else None,
-        survey=_SURVEY_KINDS[f["kind"]] if survey else None,
+        survey=SURVEY_KINDS[f["kind"]] if survey else None,
         score=f["score"] if survey else None,
         touchpoint=f["touchpoint"] if survey else None,
         churn=churn,

@@ -44,11 +44,11 @@ from streams.customers import CustomerStage
 from streams.records import RawMessage, dead_letter_record, dumps
 from vocwatch.metrics import Metrics, observe_many
 from vocwatch.settings import Settings
-from vocwatch.vocabulary import Measure, Priority, Source
+from vocwatch.vocabulary import Measure, Priority, Source, by_value
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_PRIORITIES = {member.value: member for member in Priority}  # a slim event's level → member
+_PRIORITIES = by_value(Priority)  # a slim event's level → member
 
 
 class Publisher(Protocol):
@@ -361,7 +361,7 @@ class Pipeline:
         source's key first (every event counts there: that is where duplicates are
         detected, by no rule), then each rule's. Remembered per combination of dimension
         values and categories (a worker sees few of them, and this runs for every event)."""
-        memo_key = (source, tuple(dims.get(d) for d in self._reads), tuple(categories))
+        memo_key = (source, tuple(map(dims.get, self._reads)), tuple(categories))
         found = self._keys_memo.get(memo_key)
         if found is None:
             keys: dict[str, list[str]] = {_source_key(source): []}
@@ -529,7 +529,7 @@ def _topic_texts(monitor: EmergingMonitor, new: Sequence[Scored]) -> list[TopicT
             else event.channel or "",
             event.text,
             event.tokens,
-            Priority(event.priority),
+            _PRIORITIES[event.priority],
             event.negative,
             event.category,
         )

@@ -141,6 +141,25 @@ async def test_handled_marks_are_read_with_the_contacts(
     assert 0 < await client.ttl(store.redis_key("u1")) <= 30 * DAY
 
 
+async def test_a_first_contact_comes_back_as_the_history_reads_it(
+    client: aioredis.Redis, unique: str
+) -> None:
+    """The answer for a customer's first contact (the most common one) is read by a short
+    path: its state must be the one the full reading of the stored history gives — and a
+    first contact of a customer with a mark must still see the mark."""
+    store = history(client, unique)
+    first = contact("a", 60)
+    state = (await store.record({"u1": [first]}, NOW))["u1"]
+    assert state == (await store.read("u1", NOW))._replace(flags=(NEW,))
+    assert state.contacts == (first,) and state.handled == {} and state.open == frozenset()
+    await store.mark_handled("u2", AlertKind.CUSTOMER_RISK, NOW - 600)
+    await store.mark_open({("u2", AlertKind.DETRACTOR): True})
+    marked = (await store.record({"u2": [contact("b", 60)]}, NOW))["u2"]
+    assert marked.flags == (NEW,)
+    assert marked.handled == {AlertKind.CUSTOMER_RISK: NOW - 600}
+    assert marked.open == frozenset({AlertKind.DETRACTOR})
+
+
 async def test_concurrent_workers_add_each_contact_once(redis_url: str, unique: str) -> None:
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(4)]
     try:

@@ -76,7 +76,7 @@ def test_one_angry_contact_that_was_resolved_counts_at_the_discount() -> None:
     assert risk.score < RISK.threshold
     assert points([angry])["churn_threat"] == pytest.approx(CHURN * 0.5, rel=0.01)
     # the same call unresolved is a customer at risk
-    assert assess([dataclasses.replace(angry, resolved=False)], RISK, NOW).score >= 60
+    assert assess([angry._replace(resolved=False)], RISK, NOW).score >= 60
 
 
 def test_a_new_problem_after_the_resolution_counts_in_full() -> None:
