@@ -209,6 +209,12 @@ TOOLS = (
         False,
     ),
     (
+        "bench-stages",
+        "vocwatch.bench.stages",
+        "CPU of the worker's own stages per event (count and finish), on the demo's traffic",
+        False,
+    ),
+    (
         "bench-alert-step",
         "vocwatch.bench.alert_step",
         "time of the alert timer's step with thousands of open customer alerts",

@@ -4,11 +4,19 @@ alerts to a file sink.
 
 Ordinary complaints of the project's labelled sets come first, spread over the last minute
 and a half; then two new problems of the evaluation's incidents (data/emerging/incidents.yaml),
-20 customers each (the issue's size of a topic; with 16, brand_scam_calls, whose texts
-share the fewest words, went unreported in about one run of four; with 20, in one run of
-fourteen on 2026-12-07), one after the other.
+20 customers each (the issue's size of a topic), one after the other.
 Each must raise exactly one ``emerging_topic`` alert (one alert id, one topic id, its
 samples the topic's own texts, masked), and the ordinary complaints none.
+
+The service started a minute and a half before the incidents: a cold start. This test is
+about the path (broker, worker, Redis, sink; one alert per topic, masked samples), not
+about how many incidents the detector finds: that is the evaluation's
+(``vocwatch eval-emerging``, docs/alerts.md), which names the incidents a cold start
+misses. Until 2026-12-07 the second incident here was one of them, ``brand_scam_calls``
+(every customer tells a different scam script): it went unreported in one run of four with
+16 texts and one of fourteen with 20, so the test failed for the detector's known limit.
+It is now ``hotel_bedbugs``, a problem told, like the mould, in a few shared words (臭虫,
+虫子, 床); the misses are the evaluation's to count, and it does.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from tests.workers import LiveWorker, WorkerFactory
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-INCIDENTS = ("bottle_cap_mould", "brand_scam_calls")
+INCIDENTS = ("bottle_cap_mould", "hotel_bedbugs")
 PER_INCIDENT = 20
 PHONE = "13912345678"
 
