@@ -161,20 +161,28 @@ class RedisKpis:
         self.prefix = prefix
 
     async def add(
-        self, points: Iterable[tuple[float, Sequence[str], Mapping[str, float]]], now: float
+        self, points: Iterable[tuple[float, tuple[str, ...], Mapping[str, float]]], now: float
     ) -> None:
         """Add ``(event time, scopes, sums)`` of a batch, summed per field first; points
-        older than the retention are left out."""
-        totals: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        older than the retention are left out. Summed per hour and set of scopes before
+        the fields are named: a batch has a thousand points and a handful of such sets."""
+        grouped: dict[tuple[int, tuple[str, ...]], dict[str, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
         for time, in_scopes, sums in points:
             if time < now - RETENTION_SECONDS:
                 continue
-            hour = totals[int(time // HOUR)]
+            group = grouped[(int(time // HOUR), in_scopes)]
+            for name, amount in sums.items():
+                group[name] += amount
+        if not grouped:
+            return
+        totals: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for (hour_number, in_scopes), sums in grouped.items():
+            hour = totals[hour_number]
             for scope in in_scopes:
                 for name, amount in sums.items():
                     hour[f"{scope}|{name}"] += amount
-        if not totals:
-            return
         pipe = self.redis.pipeline(transaction=False)
         for hour_number, fields_ in totals.items():
             key = redis_keys.kpis(self.prefix, hour_number)
