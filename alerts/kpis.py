@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -153,6 +153,30 @@ def board(sums: Mapping[str, KpiSums], targets: Mapping[Kpi, KpiTarget]) -> list
     return rows
 
 
+def hourly_fields(
+    points: Iterable[tuple[float, tuple[str, ...], Mapping[str, float]]], since: float
+) -> dict[int, dict[str, float]]:
+    """Hour number → ``<scope>|<sum>`` → amount, over the points from ``since`` on. Summed
+    per hour and set of scopes before the fields are named: a batch has a thousand points
+    and a handful of such sets."""
+    grouped: dict[tuple[int, tuple[str, ...]], dict[str, float]] = defaultdict(
+        lambda: defaultdict(float)
+    )
+    for time, in_scopes, sums in points:
+        if time < since:
+            continue
+        group = grouped[(int(time // HOUR), in_scopes)]
+        for name, amount in sums.items():
+            group[name] += amount
+    totals: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (hour_number, in_scopes), sums in grouped.items():
+        hour = totals[hour_number]
+        for scope in in_scopes:
+            for name, amount in sums.items():
+                hour[f"{scope}|{name}"] += amount
+    return totals
+
+
 class RedisKpis:
     """The hourly KPI sums in Redis (every command touches one key)."""
 
@@ -164,25 +188,10 @@ class RedisKpis:
         self, points: Iterable[tuple[float, tuple[str, ...], Mapping[str, float]]], now: float
     ) -> None:
         """Add ``(event time, scopes, sums)`` of a batch, summed per field first; points
-        older than the retention are left out. Summed per hour and set of scopes before
-        the fields are named: a batch has a thousand points and a handful of such sets."""
-        grouped: dict[tuple[int, tuple[str, ...]], dict[str, float]] = defaultdict(
-            lambda: defaultdict(float)
-        )
-        for time, in_scopes, sums in points:
-            if time < now - RETENTION_SECONDS:
-                continue
-            group = grouped[(int(time // HOUR), in_scopes)]
-            for name, amount in sums.items():
-                group[name] += amount
-        if not grouped:
+        older than the retention are left out."""
+        totals = hourly_fields(points, now - RETENTION_SECONDS)
+        if not totals:
             return
-        totals: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for (hour_number, in_scopes), sums in grouped.items():
-            hour = totals[hour_number]
-            for scope in in_scopes:
-                for name, amount in sums.items():
-                    hour[f"{scope}|{name}"] += amount
         pipe = self.redis.pipeline(transaction=False)
         for hour_number, fields_ in totals.items():
             key = redis_keys.kpis(self.prefix, hour_number)

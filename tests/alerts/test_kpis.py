@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from alerts.config import load_alerting
-from alerts.kpis import KpiSums, KpiTarget, board, contact_sums, parse_kpis, scopes
+from alerts.kpis import (
+    KpiSums,
+    KpiTarget,
+    board,
+    contact_sums,
+    hourly_fields,
+    parse_kpis,
+    scopes,
+)
 from alerts.rules import AlertConfig
 from tests.alerts.customer_support import HOUR, call, complaint, survey
 from vocwatch.errors import ConfigError
@@ -111,6 +119,29 @@ def test_scopes_of_an_event() -> None:
 
 def config(kpis: Any) -> AlertConfig:
     return AlertConfig(rules=(), kpis=kpis, source="rules.yaml")
+
+
+def test_a_batchs_points_are_summed_per_hour_and_named_per_scope() -> None:
+    """Summed per hour and set of scopes, then named: the same totals as adding every
+    point to every one of its scopes' fields; points before ``since`` are left out."""
+    base = 1_800_000_000.0 - 1_800_000_000.0 % HOUR
+    points: list[tuple[float, tuple[str, ...], dict[str, float]]] = [
+        (base + 10, ("all", "product=a"), {"contacts": 1, "calls": 1, "wait": 30.5}),
+        (base + 20, ("all", "product=a"), {"contacts": 1}),
+        (base + 30, ("all",), {"contacts": 1, "nps": 1, "detractors": 1}),
+        (base + HOUR + 5, ("all", "region=b"), {"contacts": 1, "repeats": 1}),
+        (base - 5, ("all",), {"contacts": 1}),  # before since: not counted
+    ]
+    expected: dict[int, dict[str, float]] = {}
+    for time, in_scopes, sums in points[:-1]:
+        hour = expected.setdefault(int(time // HOUR), {})
+        for scope in in_scopes:
+            for name, amount in sums.items():
+                hour[f"{scope}|{name}"] = hour.get(f"{scope}|{name}", 0) + amount
+    totals = hourly_fields(points, since=base)
+    assert {h: dict(fields) for h, fields in totals.items()} == expected
+    assert totals[int(base // HOUR)]["all|contacts"] == 3
+    assert totals[int(base // HOUR)]["product=a|wait"] == 30.5
 
 
 def test_the_packaged_targets() -> None:
