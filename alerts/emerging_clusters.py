@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice, repeat
 from operator import mul
 from typing import NamedTuple
@@ -414,12 +414,14 @@ class TopicClusters:
                 total = minutes.setdefault(minute, [0, 0, 0])
                 for i, value in enumerate(counts):
                     total[i] += value
-        recent = sorted(
-            (m for c in members for m in c.members if m.event_time >= since_minute * MINUTE),
-            key=lambda m: -m.event_time,
-        )
+        recent = _recent(members, since_minute)
+        # The words of every text counted, not only of the group's own clusters: a problem
+        # whose texts formed several small clusters (the order they came in decides) is
+        # counted whole, and must be explained by the words of all of them — its own
+        # clusters' few texts may share one word only, too few to name it.
         terms: Counter[str] = Counter()
-        for member in recent:
+        counted_recent = _recent(counted, since_minute) if len(counted) > len(members) else recent
+        for member in counted_recent:
             terms.update(member.terms)
         return TopicGroup(
             features=features,
@@ -427,7 +429,7 @@ class TopicClusters:
             first_seen=min(c.first_seen for c in members),
             last_seen=max(c.last_seen for c in members),
             terms=dict(terms.most_common(GROUP_TERMS)),
-            texts=len(recent),
+            texts=len(counted_recent),
             samples=[
                 GroupSample(
                     m.event_id, m.text, m.priority, m.source, m.channel, m.event_time, m.negative
@@ -439,3 +441,11 @@ class TopicClusters:
             sources=dict(Counter(m.source for m in recent)),
             event_ids=[m.event_id for m in recent[:GROUP_EVENT_IDS]],
         )
+
+
+def _recent(clusters: Iterable[Cluster], since_minute: int) -> list[Member]:
+    """The clusters' texts from ``since_minute`` on, the newest first."""
+    return sorted(
+        (m for c in clusters for m in c.members if m.event_time >= since_minute * MINUTE),
+        key=lambda m: -m.event_time,
+    )

@@ -179,6 +179,38 @@ def test_groups_join_similar_active_clusters_and_count_the_window_and_before() -
     assert group.channels == {"app": group.texts}
 
 
+def test_a_group_is_explained_by_the_words_of_every_text_it_counts() -> None:
+    """A problem whose texts formed two clusters (the order they came in decides), one
+    alike enough to be counted with the other but not to be one of its clusters: the
+    group counts both, and its words are those of both clusters' texts — the busier
+    cluster's few words alone could not name the problem (2026-12-07: a live test's
+    incident never alerted for that)."""
+    feed = Feed()
+    mould, swelling = feed.text(MOULD[0], T0), feed.text(OTHER[2], T0)
+
+    def add(text: TopicText, n: int, at: float, weights: dict[str, float]) -> int:
+        vector = TopicVector(weights, (n, n, n, n))
+        return feed.clusters.add(
+            text._replace(event_id=f"v{n}", author=f"a{n}", event_time=at), vector
+        ).id
+
+    now = T0 + 1800
+    first = add(mould, 0, now - 200, {"x": 1.0})
+    other = add(swelling, 1, now - 199, {"y": 1.0})  # nothing alike yet: its own cluster
+    for n in range(2, 7):
+        assert add(swelling, n, now - 190 + n, {"y": 1.0}) == other
+    for n in range(7, 14):  # nearer the first cluster than the other one: they join it
+        assert add(mould, n, now - 180 + n, {"x": 0.9, "y": 0.436}) == first
+    (group,) = feed.clusters.groups(
+        now, window_seconds=300, floor=3, merge_similarity=0.5, limit=10
+    )
+    assert 0.25 <= feed.clusters.clusters[other].cosine(group.features) < 0.5  # counted only
+    assert group.count(int((now - 300) // MINUTE))[0] == 14
+    assert group.texts == 14
+    assert {"矿泉水瓶", "发霉", "充电", "鼓包"} <= set(group.terms)
+    assert {s.event_id for s in group.samples} <= {f"v{n}" for n in (0, *range(7, 14))}
+
+
 def test_groups_below_the_floor_are_not_reported() -> None:
     feed = Feed()
     feed.add(MOULD[0], T0)

@@ -14,9 +14,13 @@ about how many incidents the detector finds: that is the evaluation's
 (``vocwatch eval-emerging``, docs/alerts.md), which names the incidents a cold start
 misses. Until 2026-12-07 the second incident here was one of them, ``brand_scam_calls``
 (every customer tells a different scam script): it went unreported in one run of four with
-16 texts and one of fourteen with 20, so the test failed for the detector's known limit.
-It is now ``hotel_bedbugs``, a problem told, like the mould, in a few shared words (臭虫,
-虫子, 床); the misses are the evaluation's to count, and it does.
+16 texts and one of fourteen with 20. It is now ``hotel_bedbugs``, a problem told, like the
+mould, in a few shared words (臭虫, 虫子, 床). That one failed in CI too, once: its texts,
+in the order one partition's came before another's, formed several clusters, and the group
+that counted them all was explained by its own clusters' words only — one word, too few
+for a new topic. Fixed in alerts/emerging_clusters.py (docs/alerts.md, "A problem counted
+whole is explained whole"); when a topic is not alerted, the failure now shows what the
+monitor was watching.
 """
 
 from __future__ import annotations
@@ -85,6 +89,17 @@ def _alerted(worker: LiveWorker, tag: str, name: str) -> bool:
     return any(_incident_of(r, tag) == name for r in _topic_records(worker))
 
 
+def _watching(worker: LiveWorker) -> str:
+    """The groups the monitor judged at its last step (its watch list), in short."""
+    watch = worker.api("GET", "/api/emerging").get("watch", [])
+    return "watched: " + "; ".join(
+        f"{g['count']} texts, growth {g['growth']}, emerging {g['emerging']}, topic "
+        f"{g['topic_id']}, terms {[t['term'] for t in g['terms']][:5]}, "
+        f"samples {[s['id'] for s in g['samples']]}"
+        for g in watch
+    )
+
+
 @pytest.fixture
 def worker(worker_factory: WorkerFactory) -> LiveWorker:
     # A one-minute window (baseline ten), so that the test's minutes are an hour's worth;
@@ -121,11 +136,10 @@ def test_each_injected_topic_raises_exactly_one_emerging_alert(worker: LiveWorke
             at = time.time() - 5 + 5 * n / len(texts)
             worker.send("complaint", _complaint(f"{tag}-{name}-{n}", text + tail, at))
         worker.flush()
-        eventually(
-            functools.partial(_alerted, worker, tag, name),
-            timeout=90,
-            what=f"an emerging_topic alert for {name}",
-        )
+        try:
+            eventually(functools.partial(_alerted, worker, tag, name), timeout=90, what=name)
+        except AssertionError:  # what the monitor was watching, to tell why
+            pytest.fail(f"no emerging_topic alert for {name} within 90 s; {_watching(worker)}")
     time.sleep(8)  # later steps: updates of the same alerts, no new ones
 
     records = _topic_records(worker)
