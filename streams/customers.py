@@ -6,9 +6,11 @@ The pipeline makes three calls per batch, each retried on its own, all three und
 :attr:`CustomerStage.lock`: :meth:`record` (one round trip: a script call per customer),
 :meth:`count` (the KPI sums and metrics of the contacts counted for the first time) and
 :meth:`alert` (one read of the customers' current alerts, then a write per alert that
-changed). The lock keeps the agents of one worker from deciding a customer's alerts on two
-views of the history at once (a complaint and a call of one customer in two batches); a
-customer alert another worker opened a moment before is continued, not opened twice.
+changed). The lock (the engine's :attr:`~alerts.engine.AlertEngine.follow_lock`) keeps the
+agents of one worker from deciding a customer's alerts on two views of the history at once
+(a complaint and a call of one customer in two batches), and the timer from storing its
+decision over a batch's; a customer alert another worker opened a moment before is
+continued, not opened twice.
 
 On the timer and when a person acknowledges one, the engine asks this stage, as the
 :class:`alerts.engine.Follower` of ``customer_risk`` and ``detractor`` alerts, what becomes
@@ -17,7 +19,6 @@ of it.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,8 @@ class CustomerStage:
         self.products = frozenset(products)
         self.regions = frozenset(regions)
         self.update_seconds = update_seconds
-        self.lock = asyncio.Lock()
+        # the engine's: its timer decides this stage's alerts under it too
+        self.lock = engine.follow_lock
 
     @classmethod
     def following(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import weakref
@@ -12,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+import alerts.engine
 import alerts.store
 from alerts.engine import AlertEngine
 from alerts.lifecycle import Alert, Sample
@@ -345,6 +347,62 @@ async def test_the_timer_asks_about_a_customer_alert_once_per_update_interval(
     assert follower.asked == [NOW + 30, NOW + 60]
     # the window alert is re-evaluated at every step still: its breach ended, it resolved
     assert [a.fingerprint for a in await store.all_active()] == ["cust"]
+
+
+class LoopWatchingFollower(CountingFollower):
+    """Notes, at each question, how often another task has run and whether the engine's
+    follow lock is held."""
+
+    def __init__(self, engine: AlertEngine, turns: list[int]) -> None:
+        super().__init__()
+        self.engine, self.turns = engine, turns
+        self.seen: list[tuple[int, bool]] = []
+
+    def reassess(self, alert: Any, now: float) -> tuple[Any, None]:
+        self.seen.append((len(self.turns), self.engine.follow_lock.locked()))
+        return super().reassess(alert, now)
+
+
+async def test_the_timer_decides_customer_alerts_a_chunk_at_a_time_letting_batches_run(
+    client: aioredis.Redis, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alerts.engine, "FOLLOW_CHUNK", 2)
+    store = RedisAlertStore(client, prefix=unique)
+    engine = make_engine(client, unique, ListSink())
+    turns: list[int] = []
+    follower = LoopWatchingFollower(engine, turns)
+    engine.followers[AlertKind.CUSTOMER_RISK] = follower
+    await feed(engine, range(6), NOW)
+    [window_alert] = await store.all_active()
+    for n in range(5):
+        await store.save(
+            dataclasses.replace(
+                window_alert, kind=AlertKind.CUSTOMER_RISK, fingerprint=f"c{n}", updated_at=NOW
+            )
+        )
+    done = False
+
+    async def other_task() -> None:  # a batch's work, which the step must let through
+        while not done:
+            turns.append(1)
+            await asyncio.sleep(0)
+
+    running = asyncio.create_task(other_task())
+    await engine.tick(NOW + 30)
+    done = True
+    await running
+    # five due alerts in chunks of two: each decided under the lock, and the other task
+    # ran between the chunks, not within one
+    assert all(locked for _, locked in follower.seen)
+    assert len(follower.seen) == 5
+    first, second, third = (
+        {t for t, _ in follower.seen[:2]},
+        {t for t, _ in follower.seen[2:4]},
+        {t for t, _ in follower.seen[4:]},
+    )
+    assert len(first) == len(second) == len(third) == 1
+    assert max(first) < min(second) < min(third)
+    assert not engine.follow_lock.locked()
 
 
 async def test_the_alerts_a_batch_keeps_active_are_stored_in_one_round_trip(

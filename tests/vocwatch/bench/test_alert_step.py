@@ -18,6 +18,8 @@ async def test_the_steps_are_timed_with_every_customer_alert_open() -> None:
     assert figures["open_alerts"] == 12
     assert figures["steps"] == 3 and len(figures["steps_ms"]) == 3
     assert 0 < figures["median_ms"] <= figures["worst_ms"] == max(figures["steps_ms"])
+    assert len(figures["stalls_ms"]) == 3
+    assert 0 < figures["worst_stall_ms"] == max(figures["stalls_ms"]) <= figures["worst_ms"]
 
 
 def test_the_command_prints_its_figures_as_json(capsys: pytest.CaptureFixture[str]) -> None:
