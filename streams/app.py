@@ -184,10 +184,14 @@ def create_service(
         web_transport="tcp://",
         autodiscover=False,
     )
-    # Faust's Kafka transport with a lighter message loop and a shorter fetch wait
-    # (streams/consumer.py); set before anything (the agents' topics) makes the default one.
+    # Faust's Kafka transport with a lighter message loop, a shorter fetch wait and fewer,
+    # fuller fetches (streams/consumer.py); set before anything (the agents' topics) makes
+    # the default one.
     app.transport = Transport(
-        app.conf.broker_consumer, app, fetch_wait_seconds=settings.fetch_wait_seconds
+        app.conf.broker_consumer,
+        app,
+        fetch_wait_seconds=settings.fetch_wait_seconds,
+        fetch_min_bytes=settings.fetch_min_bytes,
     )
     redis = redis_client(settings.redis_url, cluster=settings.redis_cluster)
     prefix = settings.app_id

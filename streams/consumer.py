@@ -107,6 +107,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # aiokafka keeps the argument here and hands it to its fetcher when it starts
         # (tests/streams/test_consumer.py checks that it reaches the fetcher).
         consumer._fetch_max_wait_ms = getattr(transport, "fetch_wait_ms", FAUST_FETCH_WAIT_MS)
+        consumer._fetch_min_bytes = getattr(transport, "fetch_min_bytes", 1)
         return consumer
 
 
@@ -197,11 +198,18 @@ class Consumer(faust_aiokafka.Consumer):
 
 
 class Transport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport with :class:`Consumer`, whose fetches the broker may hold
-    for at most ``fetch_wait_seconds`` while there are no new records."""
+    """Faust's aiokafka transport with :class:`Consumer`, whose fetches the broker holds
+    until it has ``fetch_min_bytes`` of new records, for at most ``fetch_wait_seconds``."""
 
     Consumer = Consumer
 
-    def __init__(self, *args: Any, fetch_wait_seconds: float = 0.25, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        fetch_wait_seconds: float = 0.25,
+        fetch_min_bytes: int = 1,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fetch_wait_ms = max(1, round(fetch_wait_seconds * 1000))
+        self.fetch_min_bytes = fetch_min_bytes

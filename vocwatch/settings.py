@@ -23,6 +23,7 @@ SINK_PREFIX = "VOCWATCH_SINK_"  # sink URLs and secrets, named by the rules file
 SENTIMENT_MODELS = ("vocwatch", "snownlp")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+MAX_FETCH_MIN_BYTES = 1 << 20
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "alerts" / "rules.yaml"
 # The packaged text-analysis policies (the same paths as classifiers.priority and
 # classifiers.polarity name; kept as paths here so settings import no classifier code).
@@ -56,6 +57,7 @@ class Settings:
     batch_size: int = 1000
     batch_seconds: float = 0.25
     fetch_wait_seconds: float = 0.25
+    fetch_min_bytes: int = 65536
     bucket_seconds: int = 10
     max_message_bytes: int = 256 * 1024
     alert_update_seconds: float = 30.0
@@ -176,6 +178,7 @@ class Settings:
             "batch_size",
             "batch_seconds",
             "fetch_wait_seconds",
+            "fetch_min_bytes",
             "bucket_seconds",
             "max_message_bytes",
             "alert_update_seconds",
@@ -218,6 +221,11 @@ class Settings:
             # aiokafka's requests time out after 40 s; a fetch held for longer than a few
             # seconds only delays the worker's view of new records
             ("fetch_wait_seconds", self.fetch_wait_seconds <= 5, "must be at most 5"),
+            (
+                "fetch_min_bytes",
+                self.fetch_min_bytes <= MAX_FETCH_MIN_BYTES,
+                "must be at most 1048576",
+            ),
             (
                 "analysis_processes",
                 0 <= self.analysis_processes <= 8,
@@ -377,6 +385,11 @@ ENVIRONMENT: dict[str, tuple[Callable[[str], Any], str]] = {
         float,
         "longest time the broker may hold a fetch of the worker's consumer while it has "
         "no new records (at most 5 s)",
+    ),
+    "fetch_min_bytes": (
+        int,
+        "bytes of new records the broker gathers for a fetch of the worker's consumer before "
+        "it answers, or the fetch wait passes (1: at once; at most 1 MiB)",
     ),
     "bucket_seconds": (int, "granularity of the sliding windows in Redis"),
     "max_message_bytes": (int, "larger input messages are dead-lettered as too_large"),

@@ -119,11 +119,14 @@ def test_the_transport_makes_this_consumer_and_faust_loop_is_the_one_copied() ->
     assert hashlib.sha256(source.encode()).hexdigest() == FAUST_DRAIN_MESSAGES_SHA256
 
 
-async def test_the_transport_fetch_wait_reaches_aiokafka_and_its_fetcher() -> None:
-    """Faust passes aiokafka a fetch wait of 1,500 ms; the worker's transport passes its own
-    (VOCWATCH_FETCH_WAIT_SECONDS), which aiokafka hands to its fetcher when it starts."""
+async def test_the_transport_fetch_wait_and_min_bytes_reach_aiokafka_and_its_fetcher() -> None:
+    """Faust passes aiokafka a fetch wait of 1,500 ms and keeps aiokafka's minimum of one
+    byte; the worker's transport passes its own (VOCWATCH_FETCH_WAIT_SECONDS,
+    VOCWATCH_FETCH_MIN_BYTES), which aiokafka hands to its fetcher when it starts."""
     app = faust.App("fetch-wait-test", broker="kafka://127.0.0.1:1", autodiscover=False)
-    app.transport = Transport(app.conf.broker_consumer, app, fetch_wait_seconds=0.2)
+    app.transport = Transport(
+        app.conf.broker_consumer, app, fetch_wait_seconds=0.2, fetch_min_bytes=4096
+    )
 
     async def callback(*_: object) -> None:
         return None
@@ -143,8 +146,10 @@ async def test_the_transport_fetch_wait_reaches_aiokafka_and_its_fetcher() -> No
     theirs = consumers[1]._thread._create_worker_consumer(stock.transport)
     try:
         assert (ours._fetch_max_wait_ms, theirs._fetch_max_wait_ms) == (200, FAUST_FETCH_WAIT_MS)
+        assert (ours._fetch_min_bytes, theirs._fetch_min_bytes) == (4096, 1)
         start = inspect.getsource(type(ours).start)  # aiokafka's AIOKafkaConsumer
         assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+        assert "fetch_min_bytes=self._fetch_min_bytes" in start
     finally:  # never started: closed here, with their threads' loops
         for client in (ours, theirs):
             await client.stop()

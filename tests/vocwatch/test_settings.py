@@ -151,6 +151,7 @@ def test_unparsable_value_names_the_variable(name: str, raw: str) -> None:
         ("VOCWATCH_BATCH_SIZE", "-1"),
         ("VOCWATCH_BATCH_SECONDS", "0"),
         ("VOCWATCH_FETCH_WAIT_SECONDS", "0"),
+        ("VOCWATCH_FETCH_MIN_BYTES", "0"),
         ("VOCWATCH_BUCKET_SECONDS", "0"),
         ("VOCWATCH_MAX_MESSAGE_BYTES", "0"),
         ("VOCWATCH_ALERT_UPDATE_SECONDS", "-0.1"),
@@ -162,6 +163,14 @@ def test_values_that_must_be_positive(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match="must be greater than 0") as info:
         Settings.from_env({name: raw})
     assert info.value.source == name
+
+
+def test_a_fetch_minimum_over_one_mebibyte_is_refused() -> None:
+    assert Settings().fetch_min_bytes == 65536
+    assert Settings.from_env({"VOCWATCH_FETCH_MIN_BYTES": "1"}).fetch_min_bytes == 1
+    with pytest.raises(ConfigError, match="at most 1048576") as info:
+        Settings.from_env({"VOCWATCH_FETCH_MIN_BYTES": str(2 << 20)})
+    assert info.value.source == "VOCWATCH_FETCH_MIN_BYTES"
 
 
 def test_a_fetch_wait_over_five_seconds_is_refused() -> None:
