@@ -75,6 +75,7 @@ TUNING = (
     "VOCWATCH_BATCH_SIZE",
     "VOCWATCH_BATCH_SECONDS",
     "VOCWATCH_FETCH_WAIT_SECONDS",
+    "VOCWATCH_FETCH_MIN_BYTES",
     "VOCWATCH_EVENT_LOOP",
     "VOCWATCH_EMERGING",  # false: the cost of emerging-topic detection, by difference
 )
