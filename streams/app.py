@@ -55,6 +55,7 @@ from streams.consumer import Transport
 from streams.corrections_store import RedisCorrections
 from streams.customers import CustomerStage
 from streams.liveness import StallWatch
+from streams.loop_lag import watch_loop_lag
 from streams.overlap import overlapped
 from streams.overload import Load, OverloadMeter
 from streams.pipeline import AnalysedBatch, CountedBatch, Outgoing, Pipeline
@@ -269,6 +270,11 @@ def create_service(
         models=models,
     )
     app.task(delivery.start)
+
+    async def loop_lag() -> None:
+        await watch_loop_lag(metrics.loop_lag_seconds.observe)
+
+    app.task(loop_lag)
     runner = pipeline.runner
     if isinstance(runner, ProcessRunner):
         app.task(runner.warm_up)

@@ -38,6 +38,7 @@ from prometheus_client.registry import Collector
 NAMESPACE = "vocwatch"
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+LOOP_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SENTIMENT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 WAIT_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 3600)
 RATING_BUCKETS = (1, 2, 3, 4, 5)
@@ -82,6 +83,7 @@ class Metrics:
     emerging_texts: Counter
     emerging_step_seconds: Histogram
     alert_step_seconds: Histogram
+    loop_lag_seconds: Histogram
     emerging_errors: Counter
     customer_contacts: Counter
     survey_scores: Histogram
@@ -243,6 +245,15 @@ class Metrics:
                 namespace=NAMESPACE,
                 registry=registry,
                 buckets=LATENCY_BUCKETS,
+            ),
+            loop_lag_seconds=Histogram(
+                "event_loop_lag_seconds",
+                "How much later than asked the worker's event loop woke a task that sleeps "
+                "0.25 s: how long other work held the loop (streams/loop_lag.py).",
+                (),
+                namespace=NAMESPACE,
+                registry=registry,
+                buckets=LOOP_LAG_BUCKETS,
             ),
             emerging_errors=counter(
                 "emerging_errors",

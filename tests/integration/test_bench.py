@@ -60,5 +60,9 @@ def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
         assert point["latency_incidents"] == point["latency_expected"] == 1, point
         assert 0 < point["latency_p50_s"] <= point["latency_p99_s"] < 30
     assert figures["event_loop"] in ("uvloop", "asyncio")
+    # the event loop's lag over the latency phase: some 24 wake-ups in 6 s, read from the
+    # worker's histogram before and after
+    assert figures["live_loop_lag_p99_s"] is not None and figures["live_loop_lag_p99_s"] >= 0
+    assert 0 <= figures["live_loop_lag_over_half_s"] < 24
     # the scoring phase tunes the collector as the analysis process does, then restores it
     assert (gc.get_threshold(), gc.get_freeze_count()) == collector

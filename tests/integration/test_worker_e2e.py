@@ -357,6 +357,10 @@ def test_metrics_and_health_are_served(worker: LiveWorker) -> None:
         lambda: worker.metric("vocwatch_alert_step_duration_seconds_count") > 0,
         what="the alert timer's steps timed",
     )
+    eventually(  # woken four times a second
+        lambda: worker.metric("vocwatch_event_loop_lag_seconds_count") >= 4,
+        what="the event loop's lag measured",
+    )
     complaints = worker.settings.complaints_topic
     eventually(
         lambda: (

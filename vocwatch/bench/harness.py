@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import re
 import shutil
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,7 @@ def bench(
             counted = counted_events(settings)  # the backlog only, before more traffic arrives
             say("latency under load …")
             before = _cpu_seconds(process.pid)
+            lag_before = lag_buckets(_metrics_page(base_url) or "")
             with _profiled(process.pid, profile if profile_phase == "latency" else None):
                 latencies, sent = _latency(
                     producer,
@@ -222,6 +224,7 @@ def bench(
                 )
             _caught_up(base_url, events + sent, process)
             after = _cpu_seconds(process.pid)
+            lag = lag_delta(lag_before, lag_buckets(_metrics_page(base_url) or ""))
             live_cpu = (after[0] - before[0], after[1] - before[1])
             live_sent = sent  # the curve's traffic is added to sent below
             curve = []
@@ -287,6 +290,10 @@ def bench(
         # grows), to the moment the worker has caught up with it.
         "live_worker_cpu_us_per_event": round(live_cpu[0] / max(live_sent, 1) * 1e6, 1),
         "live_analysis_cpu_us_per_event": round(live_cpu[1] / max(live_sent, 1) * 1e6, 1),
+        # How late the worker's event loop woke its 0.25-s task in the latency phase: the
+        # p99 (within its histogram bucket) and the wake-ups over half a second late.
+        "live_loop_lag_p99_s": bucket_quantile(lag, 0.99),
+        "live_loop_lag_over_half_s": late_after(lag, 0.5),
         "event_loop": event_loop,
     }
 
@@ -480,6 +487,47 @@ def _metrics_page(base_url: str) -> str | None:
 
 def _summed(text: str, name: str) -> float:
     return sum(float(v) for v in re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M))
+
+
+LOOP_LAG = "vocwatch_event_loop_lag_seconds_bucket"
+
+
+def lag_buckets(text: str) -> dict[float, float]:
+    """The event-loop lag histogram of a /metrics page: upper bound → cumulative count."""
+    found = re.findall(rf'^{LOOP_LAG}{{le="([^"]+)"}} (\S+)$', text, re.M)
+    return {float(le): float(count) for le, count in found}
+
+
+def lag_delta(before: Mapping[float, float], after: Mapping[float, float]) -> dict[float, float]:
+    """The cumulative counts observed between two reads."""
+    return {le: count - before.get(le, 0.0) for le, count in after.items()}
+
+
+def bucket_quantile(buckets: Mapping[float, float], q: float) -> float | None:
+    """The ``q`` quantile of cumulative ``buckets``, interpolated within its bucket as
+    Prometheus' ``histogram_quantile`` does; the largest finite bound when it falls in the
+    last one; None without observations."""
+    bounds = sorted(buckets)
+    total = buckets.get(math.inf, 0.0) if bounds else 0.0
+    if total <= 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            share = (rank - below) / (count - below) if count > below else 0.0
+            return round(lower + (bound - lower) * share, 3)
+        lower, below = bound, count
+    return lower
+
+
+def late_after(buckets: Mapping[float, float], seconds: float) -> int:
+    """Observations above ``seconds``, which must be one of the bucket bounds."""
+    if not buckets:
+        return 0
+    return int(buckets.get(math.inf, 0.0) - buckets.get(seconds, 0.0))
 
 
 def _latency(
