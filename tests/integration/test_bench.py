@@ -46,6 +46,7 @@ def test_bench_runs_end_to_end_and_counts_every_event_once() -> None:
     # a rate, not 2,000 events over no time (a backlog accounted for between two polls)
     assert figures["events_per_s"] < 100_000
     assert (figures["analysis_processes"], figures["batch_size"]) == (1, 1000)
+    assert figures["partitions"] == 1  # of each topic it created: one worker reads them all
     ceiling = 1 / (1 / figures["passthrough_per_s"] + 1 / figures["scoring_per_s"])
     assert figures["ceiling_per_s"] == pytest.approx(ceiling, rel=0.01)
     assert figures["latency_incidents"] == 2

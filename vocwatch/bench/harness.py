@@ -1,7 +1,8 @@
 """``vocwatch bench``: throughput, detection latency and memory of one worker, on the
 embedded stack, with the two parts of its ceiling measured in the same run.
 
-Phases, on one broker and one Redis started for the run:
+Phases, on one broker and one Redis started for the run (topics of one partition, which
+is all one worker needs; ``VOCWATCH_PARTITIONS`` overrides it):
 
 1. **backlog** — N demo events (mixed sources, realistic texts, about 1 in 60 broken) are
    produced before anything consumes them;
@@ -77,9 +78,12 @@ TUNING = (
     "VOCWATCH_BATCH_SECONDS",
     "VOCWATCH_FETCH_WAIT_SECONDS",
     "VOCWATCH_FETCH_MIN_BYTES",
+    "VOCWATCH_PARTITIONS",  # of the topics the run creates
     "VOCWATCH_EVENT_LOOP",
     "VOCWATCH_EMERGING",  # false: the cost of emerging-topic detection, by difference
 )
+#: partitions of each topic the run creates (VOCWATCH_PARTITIONS overrides it)
+BENCH_PARTITIONS = 1
 PHASES = ("backlog", "latency")  # the phases --profile can record
 CURVE = (0.25, 0.5, 0.75)  # points of the latency curve, as fractions of measured capacity
 ACCOUNTED = (
@@ -186,6 +190,11 @@ def bench(
             "VOCWATCH_ALERTS_OUT": str(work / "alerts.jsonl"),
             "VOCWATCH_DATA_DIR": str(work / "data"),
             "VOCWATCH_LOG_LEVEL": "warning",
+            # One worker reads every partition of a topic, so more partitions give it
+            # nothing; but the embedded broker lists every record batch of every partition
+            # it is asked for on each fetch, and four partitions store four times as many
+            # batches (docs/performance.md, "Minutes at 3,000 events a second").
+            "VOCWATCH_PARTITIONS": str(BENCH_PARTITIONS),
             # Tuning under test may come from the caller's environment.
             **{k: v for k, v in os.environ.items() if k in TUNING},
         }
@@ -276,6 +285,7 @@ def bench(
         "load_per_s": rate,
         "analysis_processes": settings.analysis_processes,
         "batch_size": settings.batch_size,
+        "partitions": settings.partitions,
         "peak_rss_mb": round(rss_mb, 1),
         "analysis_rss_mb": round(children_mb, 1),  # the analysis process(es)
         "duplicates": max(0, counted - expected),
