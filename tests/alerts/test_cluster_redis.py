@@ -248,6 +248,20 @@ async def test_corrections_merge_and_stay_bounded_in_their_one_slot(
     assert sum(1 for keys in held if keys) == 1  # both on one node
 
 
+async def until_subscribed(cluster: embedded.RedisCluster, channel: str) -> None:
+    """Wait until some node of ``cluster`` has a subscriber on ``channel``: a message
+    published before the subscription is in place reaches no one."""
+    for _ in range(100):
+        subscribers = 0
+        for node in cluster.nodes:
+            with redis.Redis(host=node.host, port=node.port) as plain:
+                subscribers += sum(n for _, n in plain.pubsub_numsub(channel))
+        if subscribers:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no subscriber on {channel} after 10 s")
+
+
 async def test_the_live_feed_reaches_a_worker_whatever_node_publishes(
     cluster: embedded.RedisCluster, client: Any, unique: str
 ) -> None:
@@ -256,14 +270,14 @@ async def test_the_live_feed_reaches_a_worker_whatever_node_publishes(
     engine = make_engine(client, unique)
     heard: list[dict[str, Any]] = []
     unsubscribe = engine.subscribe(heard.append)
-    await asyncio.sleep(0.5)
+    await until_subscribed(cluster, f"{unique}:alerts:live")
     for node in cluster.nodes:
         with redis.Redis(host=node.host, port=node.port) as plain:
             plain.publish(f"{unique}:alerts:live", f'{{"node": {node.port}}}')
     other_client = redis_client(cluster.url, cluster=True)
     try:
         await incident(make_engine(other_client, unique))
-        for _ in range(50):
+        for _ in range(150):
             if len(heard) == 4:
                 break
             await asyncio.sleep(0.1)

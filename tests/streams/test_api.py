@@ -282,7 +282,13 @@ async def test_the_event_stream_carries_the_alerts_of_every_worker(
                     return
 
     task = asyncio.create_task(listen())
-    await asyncio.sleep(0.5)
+    channel = served.engine.live_channel
+    for _ in range(100):  # a message published before the subscription reaches no one
+        if any(n for _, n in await other_client.pubsub_numsub(channel)):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"the event stream never subscribed to {channel}")
     await incident(other)  # another worker raises the alert
     await asyncio.wait_for(task, timeout=5)
     assert [(e["rule"], e["notification"]) for e in events] == [("burst", "new")]
