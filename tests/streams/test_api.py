@@ -283,6 +283,7 @@ async def test_the_event_stream_carries_the_alerts_of_every_worker(
 
     task = asyncio.create_task(listen())
     channel = served.engine.live_channel
+    assert channel is not None
     for _ in range(100):  # a message published before the subscription reaches no one
         if any(n for _, n in await other_client.pubsub_numsub(channel)):
             break
