@@ -76,7 +76,7 @@ def incidents(analyzer: Analyzer) -> dict[str, list[TopicText]]:
     chosen = {i["id"]: i["texts"] for i in data["incidents"]}
     return {
         name: [topic_text(analyzer, t, f"{name}-{n}") for n, t in enumerate(chosen[name][:16])]
-        for name in ("bottle_cap_mould", "brand_scam_calls")
+        for name in ("bottle_cap_mould", "brand_scam_calls", "hotel_bedbugs")
     }
 
 
@@ -226,7 +226,7 @@ async def test_a_topic_that_is_over_resolves_and_its_id_is_forgotten_later(
 ) -> None:
     workers = Workers(client, unique)
     await workers.run(150, stream(background, 450))
-    await workers.run(30, mixed(stream(background, 90, 3), incidents["brand_scam_calls"]))
+    await workers.run(30, mixed(stream(background, 90, 3), incidents["hotel_bedbugs"]))
     (new,) = workers.records(Notification.NEW)
     await workers.run(90, stream(background, 270, 5))  # a window and a half of quiet
     resolved = workers.records(Notification.RESOLVED)
