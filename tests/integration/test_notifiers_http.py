@@ -417,11 +417,11 @@ async def test_dispatch_stays_fast_while_a_receiver_hangs(
         Metrics.create(registry),
     )
     await dispatcher.start()
-    started = time.perf_counter()
     for i in range(100):
         dispatcher.dispatch(example_record(id=f"a{i}"), ["slow"])
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.1, f"100 dispatches took {elapsed:.3f} s"
+    # every dispatch returned before a single request was sent: none waits for a receiver
+    # (a wall-clock bound here failed on a busy CI machine without saying anything more)
+    assert vendors.at("/hang") == []
     await wait_for(lambda: len(vendors.at("/hang")) >= 1)
     await dispatcher.stop(0.5)
     outcomes = {
