@@ -4,6 +4,7 @@ real pipeline are all open when the steps are timed, and it reports every step."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -26,6 +27,16 @@ def test_the_command_prints_its_figures_as_json(capsys: pytest.CaptureFixture[st
     assert main(["bench-alert-step", "--alerts", "5", "--steps", "2", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["open_alerts"] == 5 and figures["steps"] == 2
+
+
+def test_the_command_prints_one_readable_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench-alert-step", "--alerts", "3", "--steps", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(
+        r"3 open customer alerts, 2 steps: median \d+\.\d ms, mean \d+\.\d ms, worst "
+        r"\d+\.\d ms; the event loop held up for at most \d+\.\d\d ms",
+        line,
+    ), line
 
 
 def test_a_count_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
