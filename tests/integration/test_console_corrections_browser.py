@@ -62,6 +62,11 @@ def test_a_sample_text_and_a_post_are_corrected_in_the_page(
             card = page.locator(".card[data-rule='delivery_burst']")
             card.wait_for(timeout=30_000)
             alert_id = card.get_attribute("data-alert-id")
+            # The alert may fire before the whole burst is counted, and its update brings
+            # other samples: wait for the last count and one redraw (?refresh=2) after it,
+            # so that the sample corrected below is still the first when the card redraws.
+            eventually(lambda: _counted(service, alert_id, 24), 30, "the whole burst counted")
+            page.wait_for_timeout(2500)
             sample = card.locator(".sample").first
             text = sample.locator(".sample-text").inner_text()
             assert sample.locator(".corrected").is_hidden()
@@ -125,3 +130,9 @@ def test_a_sample_text_and_a_post_are_corrected_in_the_page(
         finally:
             browser.close()
     assert page_errors == []
+
+
+def _counted(service: LiveWorker, alert_id: str | None, count: int) -> bool:
+    """Whether the alert's value has reached ``count``: every event of the burst counted."""
+    alerts = service.api("GET", "/api/alerts")["alerts"]
+    return any(a["id"] == alert_id and a["value"] >= count for a in alerts)
