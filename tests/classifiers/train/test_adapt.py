@@ -6,6 +6,7 @@ two busy cores: hence the longer hang guard)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import re
@@ -20,11 +21,14 @@ from classifiers.corrections import clean_text
 from classifiers.train.adapt import (
     CORRECTIONS_FILE,
     MANIFEST_FILE,
+    Recipe,
     merge_labels,
     read_labels,
     read_texts,
 )
+from classifiers.train.adapt import adapt as adapt_models
 from classifiers.train.adapt_base import BaseSet
+from classifiers.train.sentence_teacher import TeacherHead
 from vocwatch.cli import main
 from vocwatch.errors import ConfigError
 from vocwatch.vocabulary import Category, Polarity
@@ -223,6 +227,44 @@ def test_adapting_again_keeps_every_earlier_correction(pets: Path, tmp_path: Pat
     adapted = Models.load_from(out)
     assert adapted.sentiment.meta["adapted_from"] == Models.load().sentiment.version
     assert Models.load_from(out / "base").version == Models.load().version
+
+
+def test_the_teacher_is_asked_only_when_there_are_texts_enough_to_self_train(pets: Path) -> None:
+    manifest = json.loads((pets / MANIFEST_FILE).read_text())
+    assert manifest["sentiment"]["teacher"] == {"used": False, "why": "fewer than 2000 texts"}
+    assert "teacher_pseudo_labels" not in manifest["sentiment"]
+
+
+def test_the_teachers_confident_answers_on_a_sample_become_pseudo_labels() -> None:
+    praise = (
+        "送得很快，包装也好",
+        "味道不错，下次还点",
+        "客服很耐心，问题解决了",
+        "房间干净，服务周到",
+    )
+    complaints = (
+        "等了两小时还没送到",
+        "菜是凉的，太难吃了",
+        "打了十次电话没人接",
+        "退款半个月还没到账",
+    )
+    places = ("外卖", "快递", "酒店", "网店", "商场", "宽带", "银行", "网课")
+    texts = [f"{p}{t}" for p in places for t in praise + complaints]  # 64 texts
+    recipe = Recipe(min_texts=30, teacher_texts=40)
+    adapted = adapt_models(
+        Models.load(),
+        texts,
+        [],
+        BaseSet.load(),
+        recipe,
+        teacher=functools.partial(TeacherHead.load().rate, processes=1),  # no pool here
+        progress=lambda _: None,
+    )
+    report = adapted.report["sentiment"]
+    assert report["teacher"]["used"] and report["teacher"]["texts"] == 40
+    assert 0 < report["teacher_pseudo_labels"] <= 40
+    assert report["pseudo_labels"] >= report["teacher_pseudo_labels"]
+    assert 0 <= report["teacher_overruled"] <= report["teacher_pseudo_labels"]
 
 
 def test_the_guard_refuses_corrections_that_unlearn_the_general_texts(tmp_path: Path) -> None:
