@@ -58,6 +58,7 @@ from vocwatch.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 INCIDENTS = PROJECT / "data" / "emerging" / "incidents.yaml"
+BACKGROUNDS = ("reviews", "project")
 BATCH_SECONDS = 0.25
 COLD_START_SECONDS = 180.0
 COLD_DEADLINE_SECONDS = 120.0
@@ -78,6 +79,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="folder of the background corpora (default: ../shared/data)",
     )
     parser.add_argument("--incidents", type=Path, default=INCIDENTS)
+    parser.add_argument(
+        "--background",
+        choices=BACKGROUNDS,
+        default="reviews",
+        help="reviews: the corpora's reviews (default); project: the project's labelled "
+        "customer-service texts of fourteen industries (tickets, calls, posts)",
+    )
     parser.add_argument("--rate", type=float, default=5.0, help="background texts a second")
     parser.add_argument("--hours", type=float, default=2.0, help="background per steady run")
     parser.add_argument("--runs", type=int, default=3, help="steady runs (seeds 1…)")
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env({k: v for k, v in _environ().items() if k.startswith("VOCWATCH_")})
     figures = evaluate(
         background_path=args.data,
+        background_kind=args.background,
         incidents_path=args.incidents,
         settings=settings,
         rate=args.rate,
@@ -143,9 +152,17 @@ def load_incidents(path: Path) -> list[Incident]:
     ]
 
 
-def background_texts(folder: Path) -> Iterator[tuple[str, str]]:
-    """(corpus, text) of every background review, read where it lies. The e-commerce
-    reviews are required; the other corpora are read when present."""
+def background_texts(folder: Path, kind: str = "reviews") -> Iterator[tuple[str, str]]:
+    """(corpus, text) of every background text, read where it lies. Reviews: the
+    e-commerce reviews are required, the other corpora are read when present. Project:
+    the labelled texts of ``data/labelled`` (their references to corpus rows read in
+    ``folder``), by industry."""
+    if kind == "project":
+        from classifiers.train.corpora import LABELLED, labelled
+
+        for example in labelled(LABELLED, folder):
+            yield f"project:{example.domain}", example.text
+        return
     if not (folder / SHOPPING).exists():
         raise FileNotFoundError(f"{folder / SHOPPING}: the background reviews (--data FOLDER)")
     for corpus, read in _CORPORA:
@@ -474,6 +491,7 @@ def evaluate(
     *,
     background_path: Path,
     incidents_path: Path,
+    background_kind: str = "reviews",
     settings: Settings,
     rate: float,
     hours: float,
@@ -490,7 +508,7 @@ def evaluate(
     analyzer = Analyzer()
     say("analysing the background reviews …")
     started = time.perf_counter()
-    corpora, background = load_background(background_path, analyzer)
+    corpora, background = load_background(background_path, analyzer, background_kind)
     incident_texts = analyse_incidents(incidents, analyzer)
     say(f"  {len(background)} texts in {time.perf_counter() - started:.0f} s")
     steady: list[RunResult] = []
@@ -534,11 +552,13 @@ def evaluate(
     return _figures(steady, cold, settings, rate, workers, corpora, len(background))
 
 
-def load_background(folder: Path, analyzer: Any) -> tuple[Counter[str], list[Analysed]]:
-    """The background reviews, analysed as app feedback, and how many of each corpus."""
+def load_background(
+    folder: Path, analyzer: Any, kind: str = "reviews"
+) -> tuple[Counter[str], list[Analysed]]:
+    """The background texts, analysed as app feedback, and how many of each corpus."""
     corpora: Counter[str] = Counter()
     background = []
-    for corpus, text in background_texts(folder):
+    for corpus, text in background_texts(folder, kind):
         corpora[corpus] += 1
         background.append(analyse(analyzer, text, BACKGROUND_CHANNEL))
     return corpora, background
@@ -704,7 +724,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 def _print_report(figures: dict[str, Any]) -> None:
     s = figures["summary"]
     lines = [
-        f"background: {s['background_texts']} reviews ({', '.join(figures['corpora'])})",
+        f"background: {s['background_texts']} texts ({', '.join(figures['corpora'])})",
         f"steady: {s['background_hours']} h at {s['rate_per_s']} texts/s, {s['workers']} worker(s)",
         f"  recall, incidents of ≥ {TARGET_SIZE} texts: {s['recall_20_plus']} "
         f"of {s['incidents_20_plus']}; by size {s['recall_by_size']}",

@@ -5,6 +5,7 @@ reports them."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from vocwatch.bench.emerging import (
     RunResult,
     _figures,
     _print_report,
+    background_texts,
 )
 from vocwatch.settings import Settings
 
@@ -64,3 +66,24 @@ def test_alerts_are_scored_against_the_incidents_they_belong_to(
     assert "瓶盖 · 发霉\n" in report  # found once: no count
     assert "'terms': ['衣服', '质量']" in report
     assert "cold ✗ hotel_bedbugs" in report
+
+
+def test_the_project_background_is_the_labelled_texts_by_industry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifiers.train import corpora
+
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    header = "id,channel,corpus,ref,text,categories,polarity\n"
+    (labelled / "food.csv").write_text(
+        header + "food-1,app,,,外卖送到全洒了,logistics,negative\n", encoding="utf-8"
+    )
+    (labelled / "banking.csv").write_text(
+        header + "banking-1,call,,,客户来电询问还款日,other,neutral\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(corpora, "LABELLED", labelled)
+    texts = sorted(background_texts(tmp_path / "no-corpora", "project"))
+    assert texts == [("project:banking", "客户来电询问还款日"), ("project:food", "外卖送到全洒了")]
+    with pytest.raises(FileNotFoundError, match="background reviews"):
+        list(background_texts(tmp_path / "no-corpora", "reviews"))
