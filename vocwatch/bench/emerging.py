@@ -58,7 +58,8 @@ from vocwatch.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 INCIDENTS = PROJECT / "data" / "emerging" / "incidents.yaml"
-BACKGROUNDS = ("reviews", "project")
+BACKGROUNDS = ("reviews", "project")  # or the path of a JSON-lines file
+MAX_BACKGROUND_TEXTS = 1_000_000  # of a file: an even sample beyond
 BATCH_SECONDS = 0.25
 COLD_START_SECONDS = 180.0
 COLD_DEADLINE_SECONDS = 120.0
@@ -81,10 +82,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incidents", type=Path, default=INCIDENTS)
     parser.add_argument(
         "--background",
-        choices=BACKGROUNDS,
         default="reviews",
         help="reviews: the corpora's reviews (default); project: the project's labelled "
-        "customer-service texts of fourteen industries (tickets, calls, posts)",
+        "customer-service texts of fourteen industries (tickets, calls, posts); or a JSON-lines "
+        "file of your own traffic, one object with a 'text' per line",
     )
     parser.add_argument("--rate", type=float, default=5.0, help="background texts a second")
     parser.add_argument("--hours", type=float, default=2.0, help="background per steady run")
@@ -156,12 +157,20 @@ def background_texts(folder: Path, kind: str = "reviews") -> Iterator[tuple[str,
     """(corpus, text) of every background text, read where it lies. Reviews: the
     e-commerce reviews are required, the other corpora are read when present. Project:
     the labelled texts of ``data/labelled`` (their references to corpus rows read in
-    ``folder``), by industry."""
+    ``folder``), by industry. Anything else: the path of a JSON-lines file with a ``text``
+    per line (as ``vocwatch adapt --texts`` reads it; a ConfigError names a bad line)."""
     if kind == "project":
         from classifiers.train.corpora import LABELLED, labelled
 
         for example in labelled(LABELLED, folder):
             yield f"project:{example.domain}", example.text
+        return
+    if kind not in BACKGROUNDS:  # a JSON-lines file of the user's own traffic
+        from classifiers.train.adapt import read_texts
+
+        path = Path(kind)
+        texts, _, _ = read_texts(path, limit=MAX_BACKGROUND_TEXTS)
+        yield from ((path.name, text) for text in texts)
         return
     if not (folder / SHOPPING).exists():
         raise FileNotFoundError(f"{folder / SHOPPING}: the background reviews (--data FOLDER)")
@@ -506,7 +515,7 @@ def evaluate(
 
     incidents = load_incidents(incidents_path)
     analyzer = Analyzer()
-    say("analysing the background reviews …")
+    say("analysing the background texts …")
     started = time.perf_counter()
     corpora, background = load_background(background_path, analyzer, background_kind)
     incident_texts = analyse_incidents(incidents, analyzer)

@@ -17,6 +17,7 @@ from vocwatch.bench.emerging import (
     _print_report,
     background_texts,
 )
+from vocwatch.errors import ConfigError
 from vocwatch.settings import Settings
 
 
@@ -87,3 +88,15 @@ def test_the_project_background_is_the_labelled_texts_by_industry(
     assert texts == [("project:banking", "客户来电询问还款日"), ("project:food", "外卖送到全洒了")]
     with pytest.raises(FileNotFoundError, match="background reviews"):
         list(background_texts(tmp_path / "no-corpora", "reviews"))
+
+
+def test_a_background_of_ones_own_traffic_is_read_from_json_lines(tmp_path: Path) -> None:
+    traffic = tmp_path / "week.jsonl"
+    lines = '{"text": "快递三天没到", "channel": "app"}\n\n{"text": "客服电话打不通"}\n'
+    traffic.write_text(lines, encoding="utf-8")
+    texts = list(background_texts(tmp_path / "no-corpora", str(traffic)))
+    assert texts == [("week.jsonl", "快递三天没到"), ("week.jsonl", "客服电话打不通")]
+    traffic.write_text('{"text": "快递三天没到"}\n{"body": "没有 text"}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="'text'") as raised:
+        list(background_texts(tmp_path / "no-corpora", str(traffic)))
+    assert "week.jsonl:2" in str(raised.value)
